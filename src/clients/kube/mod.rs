@@ -1,0 +1,1 @@
+//! Kubernetes API client: kubeconfig, auth, GET and the three patch types.

@@ -1,0 +1,6 @@
+//! The decision core. PURE: no network, no clock, no environment. It takes observations and
+//! times as arguments and returns verdicts and actions, so `simulate`, `replay`, the tests and the
+//! live loop all drive exactly this code.
+
+pub mod stats;
+pub mod verdict;

@@ -1,0 +1,1 @@
+//! Statistics for guardrails: sequential tests, PSI, special functions.

@@ -1,0 +1,15 @@
+//! mlcanary: roll a new ML model version out gradually, judge guardrail metrics between stages,
+//! promote or roll back, and report. The binary is a thin shell over this library.
+//!
+//! Layers (outside in): `config` (the contract, plain data) -> `core` (pure decisions) ->
+//! `platform` / `metrics` (one file per back-end behind a small trait) -> `clients` (network edges),
+//! with `render` (templates) and `report` (writers over one run record) beside them.
+
+pub mod cli;
+pub mod clients;
+pub mod config;
+pub mod core;
+pub mod metrics;
+pub mod platform;
+pub mod render;
+pub mod report;

@@ -1,0 +1,69 @@
+//! Metric providers: one file per back-end behind [`Provider`]. A provider fetches RAW values only;
+//! judging (zones, ratios, PSI, sequential tests) happens in `core`, never here.
+
+use thiserror::Error;
+
+/// One cumulative histogram bucket, as Prometheus exposes it (`le` upper bound, cumulative count).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub le: f64,
+    pub count: f64,
+}
+
+/// What a query answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// The query ran and returned nothing usable: empty vector, `NaN`, no rows.
+    NoData,
+    /// One number. May be infinite (`+Inf` from Prometheus is passed through; core decides).
+    Scalar(f64),
+    /// Cumulative buckets sorted by `le` (for PSI and distribution tests).
+    Histogram(Vec<Bucket>),
+}
+
+/// The shape the caller expects back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Scalar,
+    Histogram,
+}
+
+/// A fully rendered query ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The query text after template rendering (PromQL, KQL, a metric name, ...).
+    pub text: String,
+    pub shape: Shape,
+    /// Evaluation window in unix seconds: `end` is "now"; `start` is the stage start
+    /// (Azure providers send it as `timespan`; Prometheus evaluates at `end`).
+    pub start: i64,
+    pub end: i64,
+    /// Azure Monitor aggregation (Average, Maximum, ...), when the guardrail sets one.
+    pub aggregation: Option<String>,
+    /// Azure Monitor `$filter`, already rendered.
+    pub filter: Option<String>,
+}
+
+/// Why a provider could not answer. Counted against `errorLimit` by the core.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ProviderError {
+    #[error("cannot reach {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("{url} answered HTTP {status}: {message}")]
+    Http { url: String, status: u16, message: String },
+    #[error("the query failed: {0}")]
+    Query(String),
+    #[error("unexpected answer: {0}")]
+    Shape(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A named metric source.
+pub trait Provider {
+    /// Run one query and return the raw answer.
+    fn fetch(&self, query: &Query) -> Result<Observation, ProviderError>;
+    /// One line saying what request `fetch` would send (method, URL, parameters), for dry runs and
+    /// reports. Must not contain secrets.
+    fn describe(&self, query: &Query) -> String;
+}

@@ -1,0 +1,78 @@
+//! Platforms: one file per serving platform behind [`Platform`]. Shared Kubernetes mechanics live
+//! once (in `clients::kube` and the helpers here); a platform file only knows its own resource.
+
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// One request a platform sends (or, in a dry run, would send). Reports and `run --dry-run` print these.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiRequest {
+    pub method: String,
+    /// Path and query string, relative to the API server / ARM base URL.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
+
+/// Readiness of the canary after a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    Ready,
+    /// Still converging; the message says what is awaited.
+    Pending(String),
+    /// The new revision failed (e.g. KServe latestReadyRevision never reaching latestCreatedRevision,
+    /// Seldon state Failed, Azure provisioning Failed): roll back, do not wait.
+    Failed(String),
+}
+
+/// Where traffic is, as the platform reports it: deployment/revision name -> percent.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Traffic {
+    pub split: BTreeMap<String, u32>,
+    /// Mirrored (shadow) traffic, where the platform has it.
+    pub mirror: BTreeMap<String, u32>,
+}
+
+/// Names the templates and queries see as `canary` / `stable`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Revisions {
+    pub canary_name: String,
+    pub canary_revision: Option<String>,
+    pub stable_name: String,
+    pub stable_revision: Option<String>,
+}
+
+#[derive(Debug, Error)]
+pub enum PlatformError {
+    /// The API refused or failed; `request` says what was sent.
+    #[error("{request}: {message}")]
+    Api { request: String, message: String },
+    /// The platform cannot do this (e.g. shadow on KServe).
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A serving platform. Every call is one synchronous step; waiting and timeouts belong to the
+/// caller (the rollout loop with its injected clock), so `poll_ready` checks once and returns.
+pub trait Platform {
+    /// Apply the new model with the canary at `weight` percent (0 for a shadow-first rollout).
+    fn prepare(&mut self, weight: u32) -> Result<(), PlatformError>;
+    /// Check once whether the last change has converged.
+    fn poll_ready(&mut self) -> Result<Readiness, PlatformError>;
+    /// Move `weight` percent of live traffic to the canary.
+    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError>;
+    /// Mirror `percent` of traffic to the canary (0 turns mirroring off).
+    fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError>;
+    /// Where traffic is now, as the platform reports it.
+    fn traffic(&mut self) -> Result<Traffic, PlatformError>;
+    /// Names and revisions for the template context.
+    fn revisions(&mut self) -> Result<Revisions, PlatformError>;
+    /// Make the canary the stable version with 100% of traffic.
+    fn promote(&mut self) -> Result<(), PlatformError>;
+    /// Send all traffic back to the stable version.
+    fn rollback(&mut self) -> Result<(), PlatformError>;
+}

@@ -1,0 +1,1 @@
+//! Manifest and query templates (minijinja), embedded in the binary and overridable by name.

@@ -1,0 +1,1 @@
+//! Reports: step summary, outputs, JSON decision record, JUnit; writers over one run record.
