@@ -2,5 +2,10 @@
 //! times as arguments and returns verdicts and actions, so `simulate`, `replay`, the tests and the
 //! live loop all drive exactly this code.
 
+pub mod guardrail;
+pub mod judge;
+pub mod judge_stats;
+pub mod machine;
+pub mod plan;
 pub mod stats;
 pub mod verdict;

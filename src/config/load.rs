@@ -1,0 +1,150 @@
+//! Reading a config: YAML -> typed [`Config`] -> semantic validation, errors with positions.
+
+use super::error::{did_you_mean, ConfigError, Diagnostic};
+use super::position::Positions;
+use super::types::Config;
+use super::validate;
+use std::path::Path;
+
+/// Read, parse and validate a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        diagnostics: vec![Diagnostic {
+            line: 0,
+            col: 0,
+            path: String::new(),
+            message: format!("cannot read the config: {e}"),
+        }],
+    })?;
+    load_str(&file, &text, path.parent())
+}
+
+/// Parse and validate config text. `base_dir` resolves relative paths (the templates folder).
+pub fn load_str(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+    let positions = Positions::build(text);
+    let config = parse(file, text, &positions)?;
+    let diags = validate::validate(&config, base_dir);
+    if diags.is_empty() {
+        return Ok(config);
+    }
+    Err(ConfigError {
+        file: file.to_string(),
+        diagnostics: diags
+            .into_iter()
+            .map(|(path, message)| {
+                let pos = positions.find(&path);
+                Diagnostic {
+                    line: pos.map_or(1, |p| p.line),
+                    col: pos.map_or(1, |p| p.col),
+                    path,
+                    message,
+                }
+            })
+            .collect(),
+    })
+}
+
+fn parse(file: &str, text: &str, positions: &Positions) -> Result<Config, ConfigError> {
+    if text.trim().is_empty() {
+        return Err(one(file, 1, 1, "", "the config is empty".into()));
+    }
+    let de = yaml_serde::Deserializer::from_str(text);
+    match serde_path_to_error::deserialize::<_, Config>(de) {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            let inner = e.into_inner();
+            let raw = inner.to_string();
+            let (message, key_path) = explain(&raw, &path);
+            // Prefer the position of the offending key when we know it; else yaml's own location.
+            let pos = key_path.as_deref().and_then(|p| positions.find(p));
+            let (line, col) = match (pos, inner.location()) {
+                (Some(p), _) => (p.line, p.col),
+                (None, Some(l)) => (l.line(), l.column()),
+                (None, None) => (1, 1),
+            };
+            let shown = key_path.unwrap_or(path);
+            Err(one(file, line, col, &shown, message))
+        }
+    }
+}
+
+fn one(file: &str, line: usize, col: usize, path: &str, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_string(),
+        diagnostics: vec![Diagnostic {
+            line,
+            col,
+            path: path.to_string(),
+            message,
+        }],
+    }
+}
+
+/// Turn serde's messages into the user's words; returns (message, path of the offending key).
+fn explain(raw: &str, path: &str) -> (String, Option<String>) {
+    // yaml_serde appends " at line L column C"; we print our own position.
+    let msg = match raw.find(" at line ") {
+        Some(i) => &raw[..i],
+        None => raw,
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        let expected = expected_list(rest);
+        let key_path = if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        let hint = did_you_mean(field, expected.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        let allowed = if expected.is_empty() {
+            String::new()
+        } else {
+            format!("; allowed keys: {}", expected.join(", "))
+        };
+        return (
+            format!("unknown key `{field}`{hint}{allowed}"),
+            Some(key_path),
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let value = rest.split('`').next().unwrap_or("");
+        let expected = expected_list(rest);
+        let hint = did_you_mean(value, expected.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        return (
+            format!(
+                "unknown value `{value}`{hint}; expected one of: {}",
+                expected.join(", ")
+            ),
+            None,
+        );
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or("");
+        return (format!("missing required key `{field}`"), None);
+    }
+    if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+        return (msg.replace("invalid type: ", "wrong type: "), None);
+    }
+    (msg.to_string(), None)
+}
+
+fn expected_list(rest: &str) -> Vec<String> {
+    // "... expected one of `a`, `b`" or "... expected `a`"
+    let Some(i) = rest.find("expected") else {
+        return vec![];
+    };
+    rest[i..]
+        .split('`')
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, s)| s.to_string())
+        .collect()
+}

@@ -1,0 +1,244 @@
+//! The judge: raw observations in, one [`Judgement`] per guardrail out. Keeps the per-guardrail
+//! state sequential tests need across checks. Pure.
+
+use super::guardrail::{ratio, scalar, zone, zone_verdict, Zone};
+use super::judge_stats;
+use super::verdict::Verdict;
+use crate::config::{Config, Guardrail, GuardrailKind, NoData};
+use crate::metrics::Observation;
+use serde::Serialize;
+
+/// A provider's answer to one query, or why it failed (already in words).
+pub type Fetched = Result<Observation, String>;
+
+/// What one guardrail said at one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Judgement {
+    pub guardrail: String,
+    pub verdict: Verdict,
+    pub zone: Zone,
+    /// The number compared with the zones (value, ratio, corrected PSI, rate ratio).
+    pub value: Option<f64>,
+    /// One sentence: what was compared and why this verdict.
+    pub detail: String,
+    /// Test statistics (p-value, confidence bounds, raw PSI, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
+    /// A sequential test proved the canary within tolerance (what advanceEarly waits for).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub proven: bool,
+}
+
+/// Per-guardrail judging state for one rollout.
+pub struct Judge {
+    guardrails: Vec<Guardrail>,
+    no_data: NoData,
+    seq: Vec<Option<judge_stats::SeqState>>,
+}
+
+impl Judge {
+    pub fn new(c: &Config) -> Judge {
+        Judge {
+            seq: c
+                .guardrails
+                .iter()
+                .map(judge_stats::SeqState::for_guardrail)
+                .collect(),
+            guardrails: c.guardrails.clone(),
+            no_data: c.analysis.no_data,
+        }
+    }
+
+    pub fn guardrails(&self) -> &[Guardrail] {
+        &self.guardrails
+    }
+
+    /// Judge guardrail `gi` from its fetched queries (in `guardrail::queries` order).
+    /// `weight` is the canary's share of traffic (0..1) in this stage.
+    pub fn judge(
+        &mut self,
+        gi: usize,
+        stage: usize,
+        weight: f64,
+        fetched: &[Fetched],
+    ) -> Judgement {
+        let g = &self.guardrails[gi];
+        let mut j = Judgement {
+            guardrail: g.name.clone(),
+            verdict: Verdict::Error,
+            zone: Zone::Error,
+            value: None,
+            detail: String::new(),
+            stats: None,
+            dry_run: g.dry_run,
+            critical: g.critical,
+            proven: false,
+        };
+        if let Some(err) = fetched.iter().find_map(|f| f.as_ref().err()) {
+            j.detail = format!("provider error: {err}");
+            return j;
+        }
+        let obs: Vec<&Observation> = fetched.iter().filter_map(|f| f.as_ref().ok()).collect();
+        match g.kind() {
+            GuardrailKind::Threshold => self.threshold(gi, obs[0], &mut j),
+            GuardrailKind::Baseline => self.baseline(gi, obs[0], obs[1], &mut j),
+            GuardrailKind::Psi => judge_stats::psi(g, self.no_data, obs[0], obs[1], &mut j),
+            GuardrailKind::Sequential => {
+                let state = self.seq[gi].as_mut().expect("sequential state");
+                judge_stats::sequential(state, self.no_data, stage, weight, &obs, &mut j)
+            }
+        }
+        j
+    }
+
+    fn threshold(&self, gi: usize, o: &Observation, j: &mut Judgement) {
+        let g = &self.guardrails[gi];
+        match scalar(o) {
+            None => self.no_data(j),
+            Some(v) => {
+                j.value = Some(v);
+                j.zone = zone(v, g.promote.as_ref(), g.rollback.as_ref());
+                j.verdict = zone_verdict(j.zone, self.no_data);
+                j.detail = format!("{} = {}: {}", g.name, fmt_num(v), zone_words(j.zone, g));
+            }
+        }
+    }
+
+    fn baseline(&self, gi: usize, c: &Observation, b: &Observation, j: &mut Judgement) {
+        let g = &self.guardrails[gi];
+        match (scalar(c), scalar(b)) {
+            (Some(cv), Some(bv)) => {
+                let r = ratio(cv, bv);
+                j.value = Some(r);
+                j.zone = zone(r, g.promote.as_ref(), g.rollback.as_ref());
+                j.verdict = zone_verdict(j.zone, self.no_data);
+                j.stats = Some(serde_json::json!({"canary": cv, "baseline": bv}));
+                j.detail = format!(
+                    "{}: canary {} / baseline {} = {}x: {}",
+                    g.name,
+                    fmt_num(cv),
+                    fmt_num(bv),
+                    fmt_num(r),
+                    zone_words(j.zone, g)
+                );
+            }
+            (c, _) => {
+                let which = if c.is_none() { "canary" } else { "baseline" };
+                self.no_data(j);
+                j.detail = format!("{}: the {which} query returned no data", g.name);
+            }
+        }
+    }
+
+    fn no_data(&self, j: &mut Judgement) {
+        j.zone = Zone::NoData;
+        j.verdict = zone_verdict(Zone::NoData, self.no_data);
+        j.detail = format!("{}: no data (noData: {:?})", j.guardrail, self.no_data).to_lowercase();
+    }
+}
+
+pub fn zone_words(z: Zone, g: &Guardrail) -> String {
+    let p = g.promote.as_ref().map(|c| c.text.as_str()).unwrap_or("-");
+    let r = g.rollback.as_ref().map(|c| c.text.as_str()).unwrap_or("-");
+    match z {
+        Zone::Promote => format!("in the promote zone ({p})"),
+        Zone::Between => format!("between zones (promote {p}, rollback {r})"),
+        Zone::Rollback => format!("in the rollback zone ({r})"),
+        Zone::NoData => "no data".into(),
+        Zone::Error => "error".into(),
+    }
+}
+
+/// Numbers for people: 4 significant digits, no exponent for ordinary magnitudes.
+pub fn fmt_num(v: f64) -> String {
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-4..1e9).contains(&a) {
+        return format!("{v:.3e}");
+    }
+    let digits = (4 - (a.log10().floor() as i32 + 1)).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = r#"
+apiVersion: mlcanary/v1
+name: m
+model: {uri: s3://m}
+target: {platform: kserve, namespace: ns}
+providers: {prom: {type: prometheus, address: "http://p:9090"}}
+guardrails:
+  - {name: err, provider: prom, query: q, promote: "< 0.5%", rollback: "> 1%"}
+  - {name: lat, provider: prom, query: q, baseline: b, promote: "< 1.1x", rollback: "> 1.2x"}
+"#;
+
+    fn judge() -> Judge {
+        Judge::new(&crate::config::load_str("t.yaml", CFG, None).unwrap())
+    }
+
+    #[test]
+    fn threshold_table() {
+        let mut j = judge();
+        let cases = [
+            (Ok(Observation::Scalar(0.001)), Verdict::Pass),
+            (Ok(Observation::Scalar(0.007)), Verdict::Hold),
+            (Ok(Observation::Scalar(0.05)), Verdict::Fail),
+            (Ok(Observation::NoData), Verdict::Hold),
+            (Ok(Observation::Scalar(f64::NAN)), Verdict::Hold),
+            (Err("down".to_string()), Verdict::Error),
+        ];
+        for (f, want) in cases {
+            let got = j.judge(0, 0, 0.05, &[f.clone()]);
+            assert_eq!(got.verdict, want, "{f:?}: {}", got.detail);
+        }
+    }
+
+    #[test]
+    fn baseline_ratio_table() {
+        let mut j = judge();
+        let s = |v| Ok(Observation::Scalar(v));
+        let cases = [
+            (s(100.0), s(100.0), Verdict::Pass, Some(1.0)),
+            (s(115.0), s(100.0), Verdict::Hold, Some(1.15)),
+            (s(130.0), s(100.0), Verdict::Fail, Some(1.3)),
+            (s(0.0), s(0.0), Verdict::Pass, Some(1.0)),
+            (s(5.0), s(0.0), Verdict::Fail, Some(f64::INFINITY)),
+            (Ok(Observation::NoData), s(1.0), Verdict::Hold, None),
+        ];
+        for (c, b, want, value) in cases {
+            let got = j.judge(1, 0, 0.05, &[c, b]);
+            assert_eq!((got.verdict, got.value), (want, value), "{}", got.detail);
+        }
+    }
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(fmt_num(0.005), "0.005");
+        assert_eq!(fmt_num(1.23456), "1.235");
+        assert_eq!(fmt_num(250.0), "250");
+        assert_eq!(fmt_num(0.00001234), "1.234e-5");
+        assert_eq!(fmt_num(f64::INFINITY), "+Inf");
+    }
+}

@@ -1,0 +1,230 @@
+//! The stage plan: which weights, how long each is observed, when checks happen, and the worst
+//! case with every hold extension. Derived from the config once; everything else reads it.
+//!
+//! Check schedule inside a stage of pause P (after the weight change and readiness): checks at
+//! warmup, warmup+interval, ... while < P, and a last one at P. A stage with pause 0 (the implied
+//! final 100%) has no checks. A hold at the end extends the stage by one interval at a time, at
+//! most `inconclusiveLimit` times.
+
+use crate::config::{Config, Duration};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum PhaseKind {
+    /// Mirror `percent` of traffic; no user sees the canary.
+    Shadow { percent: u32 },
+    /// `weight` percent of live traffic on the canary.
+    Traffic { weight: u32 },
+}
+
+/// One phase of the rollout: the optional shadow phase, then the traffic stages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// 0-based position among traffic stages; the shadow phase has none.
+    pub index: Option<usize>,
+    #[serde(flatten)]
+    pub kind: PhaseKind,
+    pub pause: Duration,
+    /// Guardrail indexes judged in this phase.
+    pub guardrails: Vec<usize>,
+    /// Offsets (ms from the phase start) of the scheduled checks.
+    pub checks: Vec<u64>,
+}
+
+impl Stage {
+    pub fn weight(&self) -> u32 {
+        match self.kind {
+            PhaseKind::Traffic { weight } => weight,
+            PhaseKind::Shadow { .. } => 0,
+        }
+    }
+    pub fn label(&self) -> String {
+        match (self.kind, self.index) {
+            (PhaseKind::Shadow { percent }, _) => format!("shadow {percent}%"),
+            (PhaseKind::Traffic { weight }, Some(i)) => format!("stage {} ({weight}%)", i + 1),
+            (PhaseKind::Traffic { weight }, None) => format!("{weight}%"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub stages: Vec<Stage>,
+    pub interval: Duration,
+    pub inconclusive_limit: u32,
+}
+
+pub fn check_offsets(pause: Duration, warmup: Duration, interval: Duration) -> Vec<u64> {
+    let (p, w, i) = (
+        pause.as_millis(),
+        warmup.as_millis(),
+        interval.as_millis().max(1),
+    );
+    if p == 0 {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    let mut t = w;
+    while t < p {
+        out.push(t);
+        t += i;
+    }
+    out.push(p);
+    out
+}
+
+impl Plan {
+    pub fn from_config(c: &Config) -> Plan {
+        let a = &c.analysis;
+        let all: Vec<usize> = (0..c.guardrails.len()).collect();
+        let mut stages = Vec::new();
+        if let Some(s) = &c.shadow {
+            let names = s.guardrails.as_ref();
+            let guardrails = match names {
+                None => all.clone(),
+                Some(n) => c
+                    .guardrails
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, g)| n.contains(&g.name))
+                    .map(|(i, _)| i)
+                    .collect(),
+            };
+            stages.push(Stage {
+                index: None,
+                kind: PhaseKind::Shadow { percent: s.percent },
+                pause: s.duration,
+                guardrails,
+                checks: check_offsets(s.duration, a.warmup, a.interval),
+            });
+        }
+        let mut n = 0;
+        for spec in &c.stages {
+            let pause = spec.pause.unwrap_or(a.pause);
+            stages.push(Stage {
+                index: Some(n),
+                kind: PhaseKind::Traffic {
+                    weight: spec.weight,
+                },
+                pause,
+                guardrails: all.clone(),
+                checks: check_offsets(pause, a.warmup, a.interval),
+            });
+            n += 1;
+        }
+        if c.stages.last().is_none_or(|s| s.weight != 100) {
+            // The implied final 100%: reached, then promoted without further observation.
+            stages.push(Stage {
+                index: Some(n),
+                kind: PhaseKind::Traffic { weight: 100 },
+                pause: Duration::ZERO,
+                guardrails: all,
+                checks: vec![],
+            });
+        }
+        Plan {
+            stages,
+            interval: a.interval,
+            inconclusive_limit: a.inconclusive_limit,
+        }
+    }
+
+    /// The longest a phase can take with every hold extension.
+    pub fn worst_case(&self, stage: &Stage) -> Duration {
+        if stage.checks.is_empty() {
+            return stage.pause;
+        }
+        Duration::from_millis(
+            stage.pause.as_millis() + self.interval.as_millis() * self.inconclusive_limit as u64,
+        )
+    }
+
+    /// Planned and worst-case totals (readiness waits excluded).
+    pub fn totals(&self) -> (Duration, Duration) {
+        let planned = self.stages.iter().map(|s| s.pause.as_millis()).sum();
+        let worst = self
+            .stages
+            .iter()
+            .map(|s| self.worst_case(s).as_millis())
+            .sum();
+        (Duration::from_millis(planned), Duration::from_millis(worst))
+    }
+
+    pub fn traffic_stages(&self) -> impl Iterator<Item = &Stage> {
+        self.stages
+            .iter()
+            .filter(|s| matches!(s.kind, PhaseKind::Traffic { .. }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Duration {
+        Duration::parse(s).unwrap()
+    }
+
+    #[test]
+    fn check_schedule_table() {
+        let cases: [(&str, &str, &str, &[u64]); 6] = [
+            (
+                "5m",
+                "30s",
+                "1m",
+                &[30_000, 90_000, 150_000, 210_000, 270_000, 300_000],
+            ),
+            ("2m", "0s", "1m", &[0, 60_000, 120_000]),
+            ("1m", "0s", "1m", &[0, 60_000]),
+            ("10s", "30s", "1m", &[10_000]),
+            ("0s", "30s", "1m", &[]),
+            ("90s", "30s", "30s", &[30_000, 60_000, 90_000]),
+        ];
+        for (p, w, i, want) in cases {
+            assert_eq!(
+                check_offsets(d(p), d(w), d(i)),
+                want,
+                "pause {p} warmup {w} interval {i}"
+            );
+        }
+    }
+
+    fn cfg(yaml: &str) -> Config {
+        crate::config::load_str("t.yaml", yaml, None).unwrap()
+    }
+
+    const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon, namespace: ns}\n";
+
+    #[test]
+    fn implied_final_hundred_and_defaults() {
+        let c = cfg(&format!(
+            "{BASE}stages: [5, {{weight: 25, pause: 10m}}, 50]\n"
+        ));
+        let p = Plan::from_config(&c);
+        let w: Vec<u32> = p.stages.iter().map(Stage::weight).collect();
+        assert_eq!(w, [5, 25, 50, 100]);
+        assert_eq!(p.stages[0].pause, d("5m"));
+        assert_eq!(p.stages[1].pause, d("10m"));
+        assert_eq!(p.stages[3].pause, Duration::ZERO);
+        assert!(p.stages[3].checks.is_empty());
+        // 5m + 10m + 5m planned; worst case adds 3 intervals to each observed stage.
+        assert_eq!(p.totals(), (d("20m"), d("29m")));
+    }
+
+    #[test]
+    fn explicit_hundred_is_observed_and_shadow_comes_first() {
+        let c = cfg(&format!(
+            "{BASE}shadow: {{percent: 10, duration: 30m}}\nstages: [{{weight: 50}}, {{weight: 100, pause: 2m}}]\n"
+        ));
+        let p = Plan::from_config(&c);
+        assert_eq!(p.stages.len(), 3);
+        assert_eq!(p.stages[0].kind, PhaseKind::Shadow { percent: 10 });
+        assert_eq!(p.stages[0].index, None);
+        assert_eq!(p.stages[2].kind, PhaseKind::Traffic { weight: 100 });
+        assert_eq!(p.stages[2].pause, d("2m"));
+        assert_eq!(p.stages[2].label(), "stage 2 (100%)");
+    }
+}
