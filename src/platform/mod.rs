@@ -59,8 +59,9 @@ pub enum PlatformError {
 /// A serving platform. Every call is one synchronous step; waiting and timeouts belong to the
 /// caller (the rollout loop with its injected clock), so `poll_ready` checks once and returns.
 pub trait Platform {
-    /// Apply the new model with the canary at `weight` percent (0 for a shadow-first rollout).
-    fn prepare(&mut self, weight: u32) -> Result<(), PlatformError>;
+    /// Apply the new model with the canary at `weight` percent; with `mirror` > 0 (a shadow-first
+    /// rollout, weight 0) the canary only receives mirrored traffic.
+    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError>;
     /// Check once whether the last change has converged.
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError>;
     /// Move `weight` percent of live traffic to the canary.
@@ -76,3 +77,10 @@ pub trait Platform {
     /// Send all traffic back to the stable version.
     fn rollback(&mut self) -> Result<(), PlatformError>;
 }
+
+pub mod argo;
+pub mod k8s;
+pub mod kserve;
+pub mod kube_platform;
+pub mod seldon;
+pub mod seldon_v2;

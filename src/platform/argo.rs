@@ -1,0 +1,180 @@
+//! Argo Rollouts, drive mode: the Rollout's steps are `setWeight` + an indefinite `pause: {}` per
+//! stage, so Argo moves traffic and waits; mlcanary judges, then promotes (unpause, exactly as the
+//! kubectl plugin does) or aborts (`status.abort`). Watch mode (Argo judges with the rendered
+//! AnalysisTemplate) reuses apply and the phase reading here.
+
+use super::k8s::{apply_all, observed_current, PatchKind, ROLLOUT};
+use super::kube_platform::KubeTarget;
+use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use serde_json::{json, Value};
+
+pub struct Argo {
+    t: KubeTarget,
+    /// The step index the Rollout should be paused at (or `None` once promoted: Healthy expected).
+    expect_step: Option<u64>,
+    expect_weight: u32,
+    aborted: bool,
+}
+
+impl Argo {
+    pub fn new(t: KubeTarget) -> Argo {
+        Argo { t, expect_step: Some(1), expect_weight: 0, aborted: false }
+    }
+    fn path(&self) -> String {
+        ROLLOUT.path(&self.t.namespace, &self.t.name)
+    }
+
+    /// Merge-patch the status subresource, falling back to the main resource when the CRD has no
+    /// status subresource (what the kubectl plugin does).
+    fn patch_status(&mut self, body: Value) -> Result<(), PlatformError> {
+        let p = self.path();
+        let sp = format!("{p}/status");
+        match self.t.api.patch(&sp, &PatchKind::Merge, &body, false) {
+            Ok(_) => Ok(()),
+            Err(PlatformError::Api { message, .. }) if message.contains("404") || message.contains("NotFound") => {
+                self.t.api.patch(&p, &PatchKind::Merge, &body, false).map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `kubectl argo rollouts promote`: unpause the spec if paused, clear pause conditions (or
+    /// step forward when there are none).
+    fn unpause(&mut self) -> Result<(), PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        if obj["spec"]["paused"] == true {
+            self.t.api.patch(&p, &PatchKind::Merge, &json!({"spec": {"paused": false}}), false)?;
+        }
+        let has_conditions = obj["status"]["pauseConditions"].as_array().is_some_and(|a| !a.is_empty());
+        if has_conditions {
+            self.patch_status(json!({"status": {"pauseConditions": null}}))
+        } else {
+            let next = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0) + 1;
+            self.patch_status(json!({"status": {"currentStepIndex": next}}))
+        }
+    }
+}
+
+/// The weight of the last `setWeight` at or before step `idx`.
+fn weight_at(obj: &Value, idx: u64) -> u32 {
+    let steps = obj["spec"]["strategy"]["canary"]["steps"].as_array().cloned().unwrap_or_default();
+    steps
+        .iter()
+        .take(idx as usize + 1)
+        .filter_map(|s| s["setWeight"].as_u64())
+        .next_back()
+        .unwrap_or(0) as u32
+}
+
+pub fn phase(obj: &Value) -> &str {
+    obj["status"]["phase"].as_str().unwrap_or("")
+}
+
+impl Platform for Argo {
+    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+        self.set_shadow(mirror)?;
+        let p = self.path();
+        self.t.must_get(&p, "Rollout")?;
+        let objects = (self.t.render)(weight, 0)?;
+        let ns = self.t.namespace.clone();
+        apply_all(self.t.api.as_mut(), &objects, &ns)?;
+        self.expect_step = Some(1);
+        self.expect_weight = weight;
+        Ok(())
+    }
+
+    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        if !observed_current(&obj) {
+            return Ok(Readiness::Pending("the controller has not observed the change yet".into()));
+        }
+        let ph = phase(&obj);
+        if ph == "Degraded" && !self.aborted {
+            return Ok(Readiness::Failed(format!("Rollout Degraded: {}", obj["status"]["message"].as_str().unwrap_or(""))));
+        }
+        match self.expect_step {
+            None => Ok(if ph == "Healthy" { Readiness::Ready } else { Readiness::Pending(format!("Rollout phase {ph}")) }),
+            Some(step) => {
+                let at = obj["status"]["currentStepIndex"].as_u64();
+                if at == Some(step) && ph == "Paused" {
+                    Ok(Readiness::Ready)
+                } else {
+                    Ok(Readiness::Pending(format!("Rollout phase {ph} at step {}, waiting for the pause at step {step}", at.map_or("?".into(), |a| a.to_string()))))
+                }
+            }
+        }
+    }
+
+    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        let next = self.expect_step.map_or(1, |s| s + 2);
+        let planned = weight_at(&obj, next - 1);
+        if planned != weight {
+            return Err(PlatformError::Other(format!(
+                "the Rollout's step {} sets weight {planned}, the plan wants {weight}: re-render and apply the Rollout",
+                next - 1
+            )));
+        }
+        self.unpause()?;
+        self.expect_step = Some(next);
+        self.expect_weight = weight;
+        Ok(())
+    }
+
+    fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
+        if percent == 0 {
+            return Ok(());
+        }
+        Err(PlatformError::Unsupported("Argo Rollouts mirroring needs a traffic router; not supported".into()))
+    }
+
+    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        let canary = obj["status"]["currentPodHash"].as_str().unwrap_or("canary").to_string();
+        let stable = obj["status"]["stableRS"].as_str().unwrap_or("stable").to_string();
+        let w = match (phase(&obj), obj["status"]["abort"] == true) {
+            (_, true) => 0,
+            ("Healthy", _) => 100,
+            _ => obj["status"]["canary"]["weights"]["canary"]["weight"]
+                .as_u64()
+                .map(|v| v as u32)
+                .unwrap_or_else(|| weight_at(&obj, obj["status"]["currentStepIndex"].as_u64().unwrap_or(0))),
+        };
+        let mut t = Traffic::default();
+        if canary == stable {
+            t.split.insert(stable, 100);
+        } else {
+            t.split.insert(canary, w);
+            t.split.insert(stable, 100 - w);
+        }
+        Ok(t)
+    }
+
+    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
+        let p = self.path();
+        let obj = self.t.api.get(&p)?.unwrap_or(Value::Null);
+        Ok(Revisions {
+            canary_name: self.t.name.clone(),
+            canary_revision: obj["status"]["currentPodHash"].as_str().map(String::from),
+            stable_name: self.t.name.clone(),
+            stable_revision: obj["status"]["stableRS"].as_str().map(String::from),
+        })
+    }
+
+    fn promote(&mut self) -> Result<(), PlatformError> {
+        self.unpause()?;
+        self.expect_step = None;
+        self.expect_weight = 100;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), PlatformError> {
+        self.patch_status(json!({"status": {"abort": true}}))?;
+        self.aborted = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! KServe InferenceService (Knative mode): the new `storageUri` with `canaryTrafficPercent`.
+//! Promote removes the field (100% to the latest revision); rollback sets it to 0 (100% back to
+//! the previous revision, the new one stays deployed at 0%).
+
+use super::k8s::{condition_true, observed_current, PatchKind, INFERENCE_SERVICE};
+use super::kube_platform::KubeTarget;
+use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use serde_json::{json, Value};
+
+pub struct Kserve {
+    t: KubeTarget,
+    /// What the latest revision should carry once converged.
+    expect: u32,
+    stable_revision: Option<String>,
+}
+
+impl Kserve {
+    pub fn new(t: KubeTarget) -> Kserve {
+        Kserve { t, expect: 0, stable_revision: None }
+    }
+    fn path(&self) -> String {
+        INFERENCE_SERVICE.path(&self.t.namespace, &self.t.name)
+    }
+    fn set_percent(&mut self, weight: u32) -> Result<(), PlatformError> {
+        let patch = json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": weight}]);
+        let p = self.path();
+        self.t.api.patch(&p, &PatchKind::Json, &patch, false)?;
+        self.expect = weight;
+        Ok(())
+    }
+}
+
+fn predictor(obj: &Value) -> &Value {
+    &obj["status"]["components"]["predictor"]
+}
+
+/// Percent the latest revision carries per `status.components.predictor.traffic`.
+fn latest_percent(obj: &Value) -> Option<u32> {
+    let traffic = predictor(obj)["traffic"].as_array()?;
+    let latest = traffic.iter().find(|t| t["latestRevision"] == true)?;
+    Some(latest["percent"].as_u64().unwrap_or(0) as u32)
+}
+
+/// A condition saying the new revision failed (Knative surfaces RevisionFailed & co).
+fn failure(obj: &Value) -> Option<String> {
+    obj["status"]["conditions"].as_array()?.iter().find_map(|c| {
+        let reason = c["reason"].as_str().unwrap_or("");
+        (c["status"] == "False" && reason.contains("Fail")).then(|| {
+            format!("{} {}: {}", c["type"].as_str().unwrap_or("?"), reason, c["message"].as_str().unwrap_or(""))
+        })
+    })
+}
+
+impl Platform for Kserve {
+    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+        self.set_shadow(mirror)?;
+        let p = self.path();
+        let current = self.t.must_get(&p, "InferenceService")?;
+        self.stable_revision = predictor(&current)["latestRolledoutRevision"].as_str().map(String::from);
+        let obj = self.t.rendered(weight, 0, "InferenceService")?;
+        super::k8s::apply_all(self.t.api.as_mut(), &[obj], &self.t.namespace.clone())?;
+        self.expect = weight;
+        Ok(())
+    }
+
+    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "InferenceService")?;
+        if let Some(f) = failure(&obj) {
+            return Ok(Readiness::Failed(f));
+        }
+        if !observed_current(&obj) {
+            return Ok(Readiness::Pending("the controller has not observed the change yet".into()));
+        }
+        let pr = predictor(&obj);
+        let (created, ready) = (pr["latestCreatedRevision"].as_str(), pr["latestReadyRevision"].as_str());
+        if created != ready {
+            return Ok(Readiness::Pending(format!(
+                "revision {} is not ready (latest ready: {})",
+                created.unwrap_or("?"),
+                ready.unwrap_or("none")
+            )));
+        }
+        if !condition_true(&obj, "Ready") {
+            return Ok(Readiness::Pending("InferenceService is not Ready".into()));
+        }
+        match latest_percent(&obj) {
+            Some(p) if p == self.expect => Ok(Readiness::Ready),
+            other => Ok(Readiness::Pending(format!(
+                "the latest revision carries {}% of traffic, expected {}%",
+                other.map_or("no".into(), |p| p.to_string()),
+                self.expect
+            ))),
+        }
+    }
+
+    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
+        self.set_percent(weight)
+    }
+
+    fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
+        if percent == 0 {
+            return Ok(());
+        }
+        Err(PlatformError::Unsupported("KServe canaryTrafficPercent cannot mirror traffic".into()))
+    }
+
+    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "InferenceService")?;
+        let mut t = Traffic::default();
+        for e in predictor(&obj)["traffic"].as_array().into_iter().flatten() {
+            let name = e["revisionName"].as_str().or(e["tag"].as_str()).unwrap_or("?").to_string();
+            t.split.insert(name, e["percent"].as_u64().unwrap_or(0) as u32);
+        }
+        Ok(t)
+    }
+
+    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
+        let p = self.path();
+        let obj = self.t.api.get(&p)?.unwrap_or(Value::Null);
+        let pr = predictor(&obj);
+        let canary = pr["latestCreatedRevision"].as_str().map(String::from);
+        let stable = self
+            .stable_revision
+            .clone()
+            .or_else(|| pr["previousRolledoutRevision"].as_str().map(String::from));
+        Ok(Revisions {
+            canary_name: self.t.name.clone(),
+            canary_revision: canary,
+            stable_name: self.t.name.clone(),
+            stable_revision: stable,
+        })
+    }
+
+    fn promote(&mut self) -> Result<(), PlatformError> {
+        let p = self.path();
+        let patch = json!([{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}]);
+        self.t.api.patch(&p, &PatchKind::Json, &patch, false)?;
+        self.expect = 100;
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), PlatformError> {
+        self.set_percent(0)
+    }
+}

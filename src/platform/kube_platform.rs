@@ -1,0 +1,33 @@
+//! The state every Kubernetes platform driver carries: the API seam, where the resource is, and
+//! how to render the manifests for a weight. Kept once so platform files hold only their
+//! resource's rules.
+
+use super::k8s::KubeApi;
+use super::PlatformError;
+use serde_json::Value;
+
+/// Renders the platform's manifests for a canary weight (and mirror percent).
+pub type RenderFn = Box<dyn FnMut(u32, u32) -> Result<Vec<Value>, PlatformError>>;
+
+pub struct KubeTarget {
+    pub api: Box<dyn KubeApi>,
+    pub namespace: String,
+    /// The main resource's name (InferenceService, SeldonDeployment, Experiment, Rollout).
+    pub name: String,
+    pub render: RenderFn,
+}
+
+impl KubeTarget {
+    /// GET an object that must exist.
+    pub fn must_get(&mut self, path: &str, what: &str) -> Result<Value, PlatformError> {
+        self.api.get(path)?.ok_or_else(|| super::k8s::missing(what, path))
+    }
+
+    /// The rendered object of `kind` for this weight.
+    pub fn rendered(&mut self, weight: u32, mirror: u32, kind: &str) -> Result<Value, PlatformError> {
+        (self.render)(weight, mirror)?
+            .into_iter()
+            .find(|o| o["kind"] == kind)
+            .ok_or_else(|| PlatformError::Other(format!("the templates rendered no {kind}")))
+    }
+}
