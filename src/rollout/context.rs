@@ -1,0 +1,153 @@
+//! The template context (config.md "Template context"), built from the config, the plan and what
+//! the platform reports. Queries, URLs, notification bodies and manifests all see this.
+
+use crate::config::{Condition, Config, GuardrailKind, PlatformKind, ProviderSpec};
+use crate::core::plan::{PhaseKind, Plan, Stage};
+use crate::platform::Revisions;
+use serde_json::{json, Map, Value};
+
+/// Where in the rollout the context is rendered.
+#[derive(Debug, Clone, Default)]
+pub struct Moment {
+    /// Index into `plan.stages` (shadow included).
+    pub phase: usize,
+    /// Unix seconds the phase began (readiness reached).
+    pub start: i64,
+    /// Seconds since then.
+    pub elapsed: u64,
+}
+
+pub fn namespace(c: &Config) -> String {
+    c.target.namespace.clone().unwrap_or_else(|| "default".into())
+}
+
+pub fn resource(c: &Config) -> String {
+    c.target.resource.clone().unwrap_or_else(|| c.name.clone())
+}
+
+/// Default names when the platform cannot tell yet (dry runs, before the first change).
+pub fn default_revisions(c: &Config) -> Revisions {
+    let t = &c.target;
+    let res = resource(c);
+    match t.platform {
+        PlatformKind::Seldon => {
+            let s = t.stable_predictor.clone().unwrap_or_else(|| "main".into());
+            let k = t.canary_predictor.clone().unwrap_or_else(|| "canary".into());
+            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+        }
+        PlatformKind::SeldonV2 => {
+            let s = t.stable_model.clone().unwrap_or_else(|| res.clone());
+            let k = t.canary_model.clone().unwrap_or_else(|| format!("{s}-canary"));
+            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+        }
+        PlatformKind::Azureml => {
+            let s = t.stable_deployment.clone().unwrap_or_default();
+            let k = t.canary_deployment.clone().unwrap_or_default();
+            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+        }
+        PlatformKind::Kserve | PlatformKind::ArgoRollouts => Revisions {
+            canary_name: res.clone(),
+            canary_revision: None,
+            stable_name: res,
+            stable_revision: None,
+        },
+    }
+}
+
+fn cond(c: &Option<Condition>) -> Value {
+    match c {
+        None => Value::Null,
+        Some(c) => json!({"op": c.op.symbol(), "value": c.value, "relative": c.relative, "text": c.text}),
+    }
+}
+
+fn stage_json(s: &Stage, i: usize) -> Value {
+    json!({
+        "index": s.index.unwrap_or(i),
+        "weight": s.weight(),
+        "pause": s.pause.to_string(),
+        "pauseSeconds": s.pause.as_secs_ceil(),
+    })
+}
+
+fn guardrails(c: &Config) -> Value {
+    c.guardrails
+        .iter()
+        .map(|g| {
+            let p = c.providers.get(&g.provider);
+            let address = match p {
+                Some(ProviderSpec::Prometheus(p)) => Value::String(p.address.clone()),
+                _ => Value::Null,
+            };
+            let kind = match g.kind() {
+                GuardrailKind::Threshold => "threshold",
+                GuardrailKind::Baseline => "baseline",
+                GuardrailKind::Psi => "psi",
+                GuardrailKind::Sequential => "sequential",
+            };
+            json!({
+                "name": g.name,
+                "provider": {"name": g.provider, "type": p.map(|p| p.type_name()), "address": address},
+                "kind": kind,
+                "query": g.query, "baseline": g.baseline,
+                "psi": g.psi.as_ref().map(|p| json!({"query": p.query, "baseline": p.baseline})),
+                "promote": cond(&g.promote), "rollback": cond(&g.rollback),
+                "dryRun": g.dry_run, "critical": g.critical,
+            })
+        })
+        .collect()
+}
+
+/// The full context at a moment of the rollout. `env` holds only variables the config names.
+pub fn build(c: &Config, plan: &Plan, at: &Moment, rev: &Revisions, env: &Map<String, Value>) -> Value {
+    let target = serde_json::to_value(&c.target).unwrap_or(Value::Null);
+    let stage = plan.stages.get(at.phase).cloned().unwrap_or_else(|| plan.stages[0].clone());
+    let mut stage_v = stage_json(&stage, at.phase);
+    stage_v["start"] = json!(at.start);
+    stage_v["elapsed"] = json!(crate::config::Duration::from_secs(at.elapsed).promql());
+    stage_v["mirror"] = json!(match stage.kind {
+        PhaseKind::Shadow { percent } => percent,
+        PhaseKind::Traffic { .. } => 0,
+    });
+    let a = &c.analysis;
+    let observed = plan.traffic_stages().find(|s| !s.checks.is_empty()).map_or(0, |s| s.checks.len());
+    json!({
+        "name": c.name,
+        "model": {"uri": c.model.uri, "format": c.model.format, "version": c.model.version},
+        "target": target,
+        "namespace": namespace(c),
+        "resource": resource(c),
+        "stage": stage_v,
+        "stages": plan.traffic_stages().enumerate().map(|(i, s)| stage_json(s, i)).collect::<Vec<_>>(),
+        "shadow": c.shadow.as_ref().map(|s| json!({"percent": s.percent, "duration": s.duration.to_string(), "durationSeconds": s.duration.as_secs_ceil()})),
+        "canary": {"name": rev.canary_name, "revision": rev.canary_revision},
+        "stable": {"name": rev.stable_name, "revision": rev.stable_revision},
+        "analysis": {
+            "interval": a.interval.to_string(), "intervalSeconds": a.interval.as_secs_ceil(),
+            "warmup": a.warmup.to_string(), "warmupSeconds": a.warmup.as_secs_ceil(),
+            "failureLimit": a.failure_limit, "inconclusiveLimit": a.inconclusive_limit,
+            "errorLimit": a.error_limit, "checksPerStage": observed,
+        },
+        "guardrails": guardrails(c),
+        "env": env,
+    })
+}
+
+/// Environment variables the config names (`${VAR}` in notify URLs, bearerTokenEnv names are NOT
+/// included: tokens never reach templates).
+pub fn env_subset(c: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for n in &c.notify {
+        let mut rest = n.url.as_str();
+        while let Some(i) = rest.find("${") {
+            let after = &rest[i + 2..];
+            let Some(end) = after.find('}') else { break };
+            let name = &after[..end];
+            if let Some(v) = lookup(name) {
+                out.insert(name.to_string(), Value::String(v));
+            }
+            rest = &after[end + 1..];
+        }
+    }
+    out
+}
