@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline tests of scripts/action/install.sh: a fake release directory (file:// and plain path),
-# checksums accepted and refused, the source-build path through a stub `cargo`, and the refusals.
+# checksums accepted and refused, the source-build path through a stub `cargo`, the refusals, and the
+# release contract (packaging/package.sh + append-checksums.sh produce what install.sh accepts).
 # No network, no Rust toolchain: CI runs it as is (`scripts/action/test-install.sh`).
 set -euo pipefail
 
@@ -183,6 +184,30 @@ tar -czf "$tmp/wrongrel/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz" 
 echo "$(sha256 "$tmp/wrongrel/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz")  mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz" >"$tmp/wrong.txt"
 run_install wrong MLCANARY_RELEASE_URL="file://$tmp/wrongrel" MLCANARY_CHECKSUMS="$tmp/wrong.txt"
 if [[ $rc -eq 1 ]] && grep -q "does not contain" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+
+t="release contract: package.sh + append-checksums.sh output is what install.sh installs"
+pkg="$here/../../packaging"
+mkdir -p "$tmp/e2e/rel/v4.5.6"
+printf '#!/bin/sh\necho "packaged 4.5.6"\n' >"$tmp/e2e/bin"
+chmod 755 "$tmp/e2e/bin"
+"$pkg/package.sh" 4.5.6 x86_64-unknown-linux-musl "$tmp/e2e/bin" "$tmp/e2e/rel/v4.5.6" >/dev/null 2>"$tmp/err"
+grep -v '^[0-9a-f]' "$here/../../packaging/checksums.txt" >"$tmp/e2e/checksums.txt"
+"$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/rel/v4.5.6/"*.sha256 2>>"$tmp/err"
+"$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/rel/v4.5.6/"*.sha256 2>>"$tmp/err"
+run_install e2e MLCANARY_RELEASE_URL="file://$tmp/e2e/rel" MLCANARY_CHECKSUMS="$tmp/e2e/checksums.txt"
+if [[ $rc -eq 0 && "$("$out")" == "packaged 4.5.6" ]] &&
+	[[ "$(grep -c mlcanary-4.5.6 "$tmp/e2e/checksums.txt")" -eq 1 ]]; then ok "$t"; else not_ok "$t"; fi
+
+t="append-checksums.sh refuses to change the sum of a published archive"
+printf '%s  mlcanary-4.5.6-x86_64-unknown-linux-musl.tar.gz\n' "$good_x64" >"$tmp/e2e/changed.sha256"
+if ! "$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/changed.sha256" 2>"$tmp/err" &&
+	grep -q "another sum" "$tmp/err" && ! grep -q "$good_x64" "$tmp/e2e/checksums.txt"; then ok "$t"; else not_ok "$t"; fi
+
+t="append-checksums.sh refuses malformed lines"
+printf 'abc  mlcanary-4.5.7-x86_64-unknown-linux-musl.tar.gz\n' >"$tmp/e2e/short.sha256"
+printf '%s  evil.tar.gz\n' "$good_x64" >"$tmp/e2e/name.sha256"
+if ! "$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/short.sha256" 2>/dev/null &&
+	! "$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/name.sha256" 2>/dev/null; then ok "$t"; else not_ok "$t"; fi
 
 t="the repository's packaging/checksums.txt is well-formed"
 bad_lines="$(awk '$1 !~ /^#/ && NF > 0 && !($1 ~ /^[0-9a-f]+$/ && length($1) == 64 && NF == 2 &&
