@@ -19,7 +19,7 @@
 #   MLCANARY_TARGET       Rust target triple (default: from RUNNER_OS/RUNNER_ARCH, else uname)
 #   MLCANARY_INSTALL_DIR  where to put the binary (default $RUNNER_TEMP/mlcanary, else a temp dir)
 # Result: the binary path on stdout, and bin=, version=, method=release|source in $GITHUB_OUTPUT.
-# Everything else goes to stderr. Exit 1 on any refusal or failure.
+# Everything else goes to stderr. Exit 2 on any refusal or failure (like mlcanary: nothing was changed).
 set -euo pipefail
 
 DEFAULT_RELEASE_URL="https://github.com/mlcanary/mlcanary/releases/download"
@@ -27,7 +27,7 @@ DEFAULT_RELEASE_URL="https://github.com/mlcanary/mlcanary/releases/download"
 log() { printf 'mlcanary-install: %s\n' "$*" >&2; }
 die() {
 	printf '::error title=mlcanary install::%s\n' "$*" >&2
-	exit 1
+	exit 2
 }
 
 # Rust target for a runner: RUNNER_OS/RUNNER_ARCH on GitHub, uname elsewhere. Empty: no release.

@@ -76,7 +76,7 @@ run_install() {
 		GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
 		MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" \
 		MLCANARY_INSTALL_DIR="$case_dir" RUNNER_OS=Linux RUNNER_ARCH=X64 \
-		"$@" bash "$install_sh" 2>"$tmp/err")"
+		"$@" "$BASH" "$install_sh" 2>"$tmp/err")"
 	rc=$?
 	set -e
 }
@@ -114,7 +114,7 @@ if [[ "$a" == "stub mlcanary 2.0.0 aarch64-unknown-linux-musl" && $rc -eq 0 &&
 t="bad checksum is refused and nothing is installed"
 sed "s/^$good_x64 /$(printf '0%.0s' {1..64}) /" "$tmp/checksums.txt" >"$tmp/bad.txt"
 run_install bad MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_CHECKSUMS="$tmp/bad.txt"
-if [[ $rc -eq 1 && -z "$out" ]] && grep -q "checksum mismatch" "$tmp/err" &&
+if [[ $rc -eq 2 && -z "$out" ]] && grep -q "checksum mismatch" "$tmp/err" &&
 	[[ -z "$(find "$tmp/case-bad" -name mlcanary)" && ! -e "$tmp/cargo.log" ]] &&
 	! grep -q '^bin=' "$tmp/gh_output"; then ok "$t"; else not_ok "$t"; fi
 
@@ -124,7 +124,7 @@ cp "$tmp/release/v1.9.0/mlcanary-1.9.0-x86_64-unknown-linux-musl.tar.gz" \
 	"$tmp/release/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz"
 run_install tampered MLCANARY_RELEASE_URL="file://$tmp/release"
 cp "$tmp/saved.tar.gz" "$tmp/release/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz"
-if [[ $rc -eq 1 ]] && grep -q "checksum mismatch" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 ]] && grep -q "checksum mismatch" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="two different sums for one archive are refused"
 {
@@ -132,7 +132,7 @@ t="two different sums for one archive are refused"
 	echo "$old_x64  mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz"
 } >"$tmp/dup.txt"
 run_install dup MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_CHECKSUMS="$tmp/dup.txt"
-if [[ $rc -eq 1 ]] && grep -q "different sums" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 ]] && grep -q "different sums" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="no checksum line -> source build with cargo install --locked --path"
 grep -v x86_64-unknown-linux-musl "$tmp/checksums.txt" >"$tmp/nox64.txt"
@@ -158,24 +158,24 @@ if [[ $rc -eq 0 && -f "$tmp/cargo.log" ]]; then ok "$t"; else not_ok "$t"; fi
 
 t="explicit unreleased version that is not the checkout's is refused (no wrong build)"
 run_install other MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=3.0.0
-if [[ $rc -eq 1 && ! -e "$tmp/cargo.log" ]] && grep -q "source is 1.2.3" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 && ! -e "$tmp/cargo.log" ]] && grep -q "source is 1.2.3" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="no release and no cargo -> clear failure naming cargo"
 run_install nocargo MLCANARY_CHECKSUMS="$tmp/nox64.txt" PATH="$tmp/nocargo"
-if [[ $rc -eq 1 ]] && grep -q "cargo is not installed" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 ]] && grep -q "cargo is not installed" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="plain http:// release URL is refused"
 run_install http MLCANARY_RELEASE_URL="http://example.invalid/releases"
-if [[ $rc -eq 1 && ! -e "$tmp/cargo.log" ]] && grep -q "refusing to download" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 && ! -e "$tmp/cargo.log" ]] && grep -q "refusing to download" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="malformed version input is refused"
 run_install badver MLCANARY_VERSION='1.0; rm -rf /'
-if [[ $rc -eq 1 && ! -e "$tmp/cargo.log" ]] && grep -q "not a version number" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 && ! -e "$tmp/cargo.log" ]] && grep -q "not a version number" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="listed but missing from the release host -> failure, not a silent source build"
 rm "$tmp/release/v1.9.0/mlcanary-1.9.0-x86_64-unknown-linux-musl.tar.gz"
 run_install missing MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=1.9.0
-if [[ $rc -eq 1 && ! -e "$tmp/cargo.log" ]] && grep -q "download of .* failed" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 && ! -e "$tmp/cargo.log" ]] && grep -q "download of .* failed" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="archive without mlcanary-<v>-<t>/mlcanary is refused"
 mkdir -p "$tmp/build/wrong" "$tmp/wrongrel/v2.0.0"
@@ -183,7 +183,7 @@ echo x >"$tmp/build/wrong/mlcanary"
 tar -czf "$tmp/wrongrel/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz" -C "$tmp/build" wrong
 echo "$(sha256 "$tmp/wrongrel/v2.0.0/mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz")  mlcanary-2.0.0-x86_64-unknown-linux-musl.tar.gz" >"$tmp/wrong.txt"
 run_install wrong MLCANARY_RELEASE_URL="file://$tmp/wrongrel" MLCANARY_CHECKSUMS="$tmp/wrong.txt"
-if [[ $rc -eq 1 ]] && grep -q "does not contain" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
+if [[ $rc -eq 2 ]] && grep -q "does not contain" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
 
 t="release contract: package.sh + append-checksums.sh output is what install.sh installs"
 pkg="$here/../../packaging"

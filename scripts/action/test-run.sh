@@ -42,7 +42,7 @@ chmod 755 "$tmp/mlcanary"
 run_action() {
 	rm -f "$tmp/argv" "$tmp/pid" "$tmp/config"
 	set +e
-	(cd "$tmp" && env -i PATH="$PATH" STUB_DIR="$tmp" MLCANARY_BIN="$tmp/mlcanary" "$@" bash "$run_sh" >"$tmp/out" 2>"$tmp/err")
+	(cd "$tmp" && env -i PATH="$PATH" STUB_DIR="$tmp" MLCANARY_BIN="$tmp/mlcanary" "$@" "$BASH" "$run_sh" >"$tmp/out" 2>"$tmp/err")
 	rc=$?
 	set -e
 }
@@ -98,7 +98,7 @@ if [[ $rc1 -eq 1 && $rc -eq 4 ]]; then ok "$t"; else not_ok "$t"; fi
 
 t="exec: the process the runner signals is mlcanary itself (same pid, SIGTERM received)"
 rm -f "$tmp/ready" "$tmp/signal" "$tmp/pid"
-(cd "$tmp" && exec env -i PATH="$PATH" STUB_DIR="$tmp" STUB_WAIT=1 MLCANARY_BIN="$tmp/mlcanary" bash "$run_sh" >"$tmp/out" 2>"$tmp/err") &
+(cd "$tmp" && exec env -i PATH="$PATH" STUB_DIR="$tmp" STUB_WAIT=1 MLCANARY_BIN="$tmp/mlcanary" "$BASH" "$run_sh" >"$tmp/out" 2>"$tmp/err") &
 child=$!
 for _ in $(seq 1 100); do
 	[[ -e "$tmp/ready" ]] && break
