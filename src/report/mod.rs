@@ -1,1 +1,3 @@
 //! Reports: step summary, outputs, JSON decision record, JUnit; writers over one run record.
+
+pub mod record;

@@ -1,0 +1,286 @@
+//! The loop that ties the pure machine to the edges: it performs each [`Action`] on the platform
+//! or the providers and feeds the result back. Time comes from an injected [`Clock`], so tests,
+//! `replay` and `simulate` run whole rollouts in milliseconds.
+
+use super::clock::{Cancel, Clock};
+use super::context::{self, Moment};
+use crate::config::Config;
+use crate::core::guardrail::{queries, Role};
+use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
+use crate::core::machine::{Action, Input, Limits, Machine};
+use crate::core::plan::Plan;
+use crate::core::verdict::Verdict;
+use crate::metrics::{Observation, Provider, Query};
+use crate::platform::{Platform, PlatformError, Readiness, Revisions};
+use crate::render::Renderer;
+use crate::report::record::{QueryRecord, RunRecord};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// Progress as it happens, for the terminal and CI logs.
+pub trait Progress {
+    fn event(&mut self, line: &str);
+}
+
+/// Prints nothing.
+pub struct Quiet;
+impl Progress for Quiet {
+    fn event(&mut self, _: &str) {}
+}
+
+pub struct Driver<'a> {
+    pub config: &'a Config,
+    pub plan: Plan,
+    pub platform: Box<dyn Platform + 'a>,
+    pub providers: BTreeMap<String, Box<dyn Provider + 'a>>,
+    pub renderer: &'a Renderer,
+    pub clock: &'a dyn Clock,
+    pub cancel: Cancel,
+    pub env: Map<String, Value>,
+    /// Dry run: the platform is a recorder, readiness is assumed, queries are rendered but not sent.
+    pub dry_run: bool,
+}
+
+fn platform_msg(e: PlatformError) -> String {
+    e.to_string()
+}
+
+impl<'a> Driver<'a> {
+    pub fn run(mut self, progress: &mut dyn Progress) -> RunRecord {
+        let c = self.config;
+        let mut machine = Machine::new(self.plan.clone(), Limits::from_config(c), c.guardrails.len());
+        let mut judge = Judge::new(c);
+        let mut revisions = context::default_revisions(c);
+        let mut records = Vec::new();
+        let mut input = Input::Start;
+        let mut cancel_seen = false;
+        let started = self.clock.now_ms();
+        let outcome = loop {
+            if self.cancel.is_cancelled() && !cancel_seen {
+                cancel_seen = true;
+                progress.event("cancelled: stopping the rollout");
+                input = Input::Cancelled;
+            }
+            let now = self.clock.now_ms();
+            let action = machine.step(now, input);
+            input = match action {
+                Action::Prepare { phase, weight, mirror } => {
+                    progress.event(&format!("{}: applying the new model (canary {weight}%{})", self.plan.stages[phase].label(), mirror_words(mirror)));
+                    applied(self.platform.prepare(weight, mirror))
+                }
+                Action::SetTraffic { phase, weight, mirror } => {
+                    progress.event(&format!("{}: moving {weight}% of traffic to the canary", self.plan.stages[phase].label()));
+                    let r = self.platform.set_weight(weight).and_then(|_| match mirror {
+                        Some(m) => self.platform.set_shadow(m),
+                        None => Ok(()),
+                    });
+                    applied(r)
+                }
+                Action::PollReady => {
+                    if self.dry_run {
+                        Input::Ready
+                    } else {
+                        match self.platform.poll_ready() {
+                            Ok(Readiness::Ready) => {
+                                if let Ok(r) = self.platform.revisions() {
+                                    revisions = merge_revisions(revisions, r);
+                                }
+                                progress.event("canary ready");
+                                Input::Ready
+                            }
+                            Ok(Readiness::Pending(m)) => Input::NotReady(m),
+                            Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
+                            Err(e) => Input::PlatformError(platform_msg(e)),
+                        }
+                    }
+                }
+                Action::SleepUntil(t) => {
+                    if self.clock.sleep_until(t, &self.cancel) {
+                        Input::Woke
+                    } else {
+                        Input::Cancelled
+                    }
+                }
+                Action::Check { phase, check } => {
+                    let now = self.clock.now_ms();
+                    let moment = Moment {
+                        phase,
+                        start: machine.phase_start() / 1000,
+                        elapsed: ((now - machine.phase_start()).max(0) / 1000) as u64,
+                    };
+                    let ctx = context::build(c, &self.plan, &moment, &revisions, &self.env);
+                    let weight = self.plan.stages[phase].weight() as f64 / 100.0;
+                    let mut js = Vec::new();
+                    for &gi in &self.plan.stages[phase].guardrails {
+                        let (j, mut recs) = self.check_guardrail(&mut judge, gi, phase, check, weight, &ctx, now);
+                        progress.event(&format!("  check {}: {} {}: {}", check + 1, verdict_mark(j.verdict), j.guardrail, j.detail));
+                        records.append(&mut recs);
+                        js.push(j);
+                    }
+                    Input::Checked(js)
+                }
+                Action::Promote => {
+                    progress.event("promoting the canary to 100%");
+                    applied(self.platform.promote())
+                }
+                Action::Rollback { reason } => {
+                    progress.event(&format!("rolling back: {reason}"));
+                    applied(self.platform.rollback())
+                }
+                Action::Finish(o) => break o,
+            };
+        };
+        let (traffic, traffic_error) = if self.dry_run {
+            (None, None)
+        } else {
+            match self.platform.traffic() {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        };
+        let (final_weight, _) = machine.traffic();
+        RunRecord {
+            name: c.name.clone(),
+            platform: c.target.platform.as_str().into(),
+            model_uri: c.model.uri.clone(),
+            model_version: c.model.version.clone(),
+            dry_run: self.dry_run,
+            started_at: started,
+            finished_at: self.clock.now_ms(),
+            outcome,
+            final_weight,
+            stage: self.plan.stages[machine.phase()].label(),
+            traffic,
+            traffic_error,
+            events: machine.events().to_vec(),
+            queries: records,
+            requests: Vec::new(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_guardrail(
+        &self,
+        judge: &mut Judge,
+        gi: usize,
+        phase: usize,
+        check: usize,
+        weight: f64,
+        ctx: &Value,
+        now: i64,
+    ) -> (Judgement, Vec<QueryRecord>) {
+        let g = &self.config.guardrails[gi];
+        let provider = self.providers.get(&g.provider);
+        let mut fetched: Vec<Fetched> = Vec::new();
+        let mut recs = Vec::new();
+        for spec in queries(g) {
+            let mut rec = QueryRecord {
+                at: now,
+                phase,
+                check,
+                guardrail: g.name.clone(),
+                role: spec.role,
+                provider: g.provider.clone(),
+                query: String::new(),
+                request: String::new(),
+                value: None,
+                error: None,
+            };
+            let rendered = self.renderer.render_str(&format!("guardrail {} query", g.name), &spec.template, ctx);
+            let result: Fetched = match rendered {
+                Err(e) => Err(format!("cannot render the query: {e}")),
+                Ok(text) => {
+                    let filter = match &g.filter {
+                        Some(f) => self.renderer.render_str(&format!("guardrail {} filter", g.name), f, ctx).ok(),
+                        None => None,
+                    };
+                    let q = Query {
+                        text,
+                        shape: spec.shape,
+                        start: ctx["stage"]["start"].as_i64().unwrap_or(0),
+                        end: now / 1000,
+                        aggregation: g.aggregation.map(|a| format!("{a:?}")),
+                        filter,
+                    };
+                    rec.query = q.text.clone();
+                    match provider {
+                        None => Err(format!("provider {} is not available", g.provider)),
+                        Some(p) => {
+                            rec.request = p.describe(&q);
+                            if self.dry_run {
+                                Ok(Observation::NoData)
+                            } else {
+                                p.fetch(&q).map_err(|e| e.to_string())
+                            }
+                        }
+                    }
+                }
+            };
+            match &result {
+                Ok(o) => rec.value = Some(observation_json(o)),
+                Err(e) => rec.error = Some(e.clone()),
+            }
+            recs.push(rec);
+            fetched.push(result);
+        }
+        let j = if self.dry_run {
+            Judgement {
+                guardrail: g.name.clone(),
+                verdict: Verdict::Pass,
+                zone: crate::core::guardrail::Zone::Promote,
+                value: None,
+                detail: "dry run: query rendered, not sent".into(),
+                stats: None,
+                dry_run: g.dry_run,
+                critical: g.critical,
+                proven: false,
+            }
+        } else {
+            judge.judge(gi, phase, weight, &fetched)
+        };
+        let _ = Role::Canary;
+        (j, recs)
+    }
+}
+
+fn applied(r: Result<(), PlatformError>) -> Input {
+    match r {
+        Ok(()) => Input::Applied,
+        Err(e) => Input::PlatformError(platform_msg(e)),
+    }
+}
+
+fn mirror_words(m: u32) -> String {
+    if m > 0 {
+        format!(", mirroring {m}%")
+    } else {
+        String::new()
+    }
+}
+
+pub fn verdict_mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Hold => "hold",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    }
+}
+
+fn merge_revisions(old: Revisions, new: Revisions) -> Revisions {
+    Revisions {
+        canary_name: new.canary_name,
+        canary_revision: new.canary_revision.or(old.canary_revision),
+        stable_name: new.stable_name,
+        stable_revision: new.stable_revision.or(old.stable_revision),
+    }
+}
+
+fn observation_json(o: &Observation) -> Value {
+    match o {
+        Observation::NoData => Value::Null,
+        Observation::Scalar(v) if v.is_finite() => serde_json::json!(v),
+        Observation::Scalar(v) => Value::String(fmt_num(*v)),
+        Observation::Histogram(b) => b.iter().map(|b| serde_json::json!([b.le, b.count])).collect(),
+    }
+}
