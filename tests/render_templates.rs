@@ -315,7 +315,10 @@ fn argo_analysis_template_translates_zones_and_limits() {
         json!([{"metricName": "latency-p99"}])
     );
     assert_eq!(argo_unsupported(&ctx("argo-watch")), ["prediction-drift"]);
-    assert_eq!(at.value["metadata"]["annotations"]["mlcanary.io/not-judged-by-argo"], "prediction-drift");
+    assert_eq!(
+        at.value["metadata"]["annotations"]["mlcanary.io/not-judged-by-argo"],
+        "prediction-drift"
+    );
 
     let mut c = ctx("argo-watch");
     c["analysis"]["failureLimit"] = json!(2);
