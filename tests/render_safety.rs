@@ -357,3 +357,13 @@ fn builtin_names_match_the_templates_folder_and_docs() {
         );
     }
 }
+
+#[test]
+fn argo_watch_without_a_judgeable_guardrail_is_refused() {
+    let mut c = ctx("argo-watch");
+    c["guardrails"] = json!([c["guardrails"][2].clone()]);
+    let err = Renderer::new(None).unwrap().manifests(&c).unwrap_err();
+    assert!(err.to_string().contains("mode watch"), "{err}");
+    c["target"]["mode"] = json!("drive");
+    assert_eq!(Renderer::new(None).unwrap().manifests(&c).unwrap().len(), 1);
+}

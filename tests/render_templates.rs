@@ -315,6 +315,10 @@ fn argo_analysis_template_translates_zones_and_limits() {
         json!([{"metricName": "latency-p99"}])
     );
     assert_eq!(argo_unsupported(&ctx("argo-watch")), ["prediction-drift"]);
+    assert_eq!(
+        at.value["metadata"]["annotations"]["mlcanary.io/not-judged-by-argo"],
+        "prediction-drift"
+    );
 
     let mut c = ctx("argo-watch");
     c["analysis"]["failureLimit"] = json!(2);
@@ -383,5 +387,52 @@ fn yaml_stream_parses_back_to_the_same_objects() {
             .collect();
         let values: Vec<Value> = manifests.into_iter().map(|m| m.value).collect();
         assert_eq!(docs, values, "{name}");
+    }
+}
+
+/// `kubectl kustomize` parses a resource file exactly as `kubectl apply -f` reads it (multi-document YAML,
+/// every object needing apiVersion, kind and metadata.name) and needs no cluster.
+#[test]
+fn kubectl_reads_the_stream_as_kubernetes_objects() {
+    if std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!("kubectl not installed: skipping");
+        return;
+    }
+    for (name, c) in cases()
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("azureml"))
+    {
+        let manifests = render(&c);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rendered.yaml"), to_yaml_stream(&manifests)).unwrap();
+        std::fs::write(
+            dir.path().join("kustomization.yaml"),
+            "resources: [rendered.yaml]\n",
+        )
+        .unwrap();
+        let out = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut docs: Vec<Value> =
+            yaml_serde::Deserializer::from_str(std::str::from_utf8(&out.stdout).unwrap())
+                .map(|d| serde::Deserialize::deserialize(d).unwrap())
+                .collect();
+        let mut values: Vec<Value> = manifests.into_iter().map(|m| m.value).collect();
+        let key = |v: &Value| format!("{}/{}", v["kind"], v["metadata"]["name"]);
+        docs.sort_by_key(key);
+        values.sort_by_key(key);
+        assert_eq!(docs, values, "{name}: kubectl read something else");
     }
 }

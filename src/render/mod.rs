@@ -91,6 +91,13 @@ impl Renderer {
             .ok_or_else(|| RenderError::Context("no `target.platform`".into()))?;
         let plan = builtin::plan(platform)
             .ok_or_else(|| RenderError::Context(format!("unknown platform {platform:?}")))?;
+        if builtin::When::ArgoWatch.holds(target) && argo_judgeable(ctx) == 0 {
+            return Err(RenderError::Context(
+                "argo-rollouts mode watch: no guardrail Argo can judge (needs a Prometheus threshold or \
+                 baseline guardrail); use mode drive"
+                    .into(),
+            ));
+        }
         let value = minijinja::Value::from(minijinja::value::Serde(ctx));
         let mut out = Vec::new();
         for step in plan.iter().filter(|s| s.when.holds(target)) {
@@ -133,6 +140,12 @@ impl Renderer {
     pub fn builtin_names() -> &'static [&'static str] {
         builtin::NAMES
     }
+}
+
+/// How many guardrails an Argo AnalysisTemplate can express.
+fn argo_judgeable(ctx: &serde_json::Value) -> usize {
+    let list = ctx.get("guardrails").and_then(|g| g.as_array());
+    list.map_or(0, |l| l.iter().filter(|g| argo::supported(g)).count())
 }
 
 /// Names of the guardrails an Argo AnalysisTemplate cannot express (PSI, sequential, non-Prometheus):
