@@ -1,1 +1,70 @@
-//! Command line.
+//! Command line: clap derive, with `MLCANARY_*` environment fallbacks so CI wrappers (the GitHub
+//! action, the GitLab template) pass settings without building argument strings.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "mlcanary", version, about = "Roll a new ML model version out gradually, judge guardrails between stages, promote or roll back.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The config file.
+    #[arg(short, long, env = "MLCANARY_CONFIG", default_value = "mlcanary.yaml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config (and template overrides); exit 2 with every problem found.
+    Validate(ConfigArg),
+    /// Print the stages, timings and guardrails the config describes.
+    Plan {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Render the platform manifests of every stage (or one) as kubectl-ready YAML.
+    Render {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this stage (1-based; 0 = the shadow phase when there is one).
+        #[arg(long)]
+        stage: Option<usize>,
+        /// Write one file per stage and object into this folder instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run the rollout.
+    Run(RunArgs),
+    /// Print the JSON schema of the config.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Walk the whole plan without touching anything: print every API request and query.
+    #[arg(long, env = "MLCANARY_DRY_RUN")]
+    pub dry_run: bool,
+    /// Write the JSON decision record here.
+    #[arg(long, env = "MLCANARY_REPORT")]
+    pub report: Option<PathBuf>,
+    /// Write a JUnit XML report here (one test case per guardrail check).
+    #[arg(long, env = "MLCANARY_JUNIT")]
+    pub junit: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}

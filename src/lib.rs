@@ -7,9 +7,11 @@
 
 pub mod cli;
 pub mod clients;
+pub mod commands;
 pub mod config;
 pub mod core;
 pub mod metrics;
 pub mod platform;
 pub mod render;
 pub mod report;
+pub mod rollout;

@@ -1,3 +1,24 @@
+//! The `mlcanary` binary: parse, run, map the outcome to an exit code, print the error chain.
+
+use clap::Parser;
+
 fn main() {
-    println!("mlcanary skeleton");
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("MLCANARY_LOG", "warn")).init();
+    let cli = mlcanary::cli::Cli::parse();
+    let code = match mlcanary::commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = mlcanary::commands::exit_code(&e);
+            if code == 2 && e.chain().count() == 1 {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            code
+        }
+    };
+    std::process::exit(code);
 }

@@ -1,6 +1,8 @@
 //! Metric providers: one file per back-end behind [`Provider`]. A provider fetches RAW values only;
 //! judging (zones, ratios, PSI, sequential tests) happens in `core`, never here.
 
+pub mod build;
+
 use thiserror::Error;
 
 /// One cumulative histogram bucket, as Prometheus exposes it (`le` upper bound, cumulative count).

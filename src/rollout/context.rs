@@ -45,11 +45,13 @@ pub fn default_revisions(c: &Config) -> Revisions {
             let k = t.canary_deployment.clone().unwrap_or_default();
             Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
         }
+        // Revision names exist only once the platform creates them; until then (dry runs) a
+        // placeholder that reads as what it stands for.
         PlatformKind::Kserve | PlatformKind::ArgoRollouts => Revisions {
             canary_name: res.clone(),
-            canary_revision: None,
+            canary_revision: Some("<canary-revision>".into()),
             stable_name: res,
-            stable_revision: None,
+            stable_revision: Some("<stable-revision>".into()),
         },
     }
 }

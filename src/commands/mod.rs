@@ -1,0 +1,51 @@
+//! One file per subcommand. Each returns the process exit code, or an error whose kind `main`
+//! maps to one (a config or template problem = 2; anything else = 3).
+
+pub mod plan;
+pub mod render;
+pub mod run;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, ConfigError};
+use crate::render::Renderer;
+use std::path::Path;
+
+/// A usage problem: exit 2, nothing changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Validate(c) => validate::run(&c.config),
+        Command::Plan { config, format } => plan::run(&config.config, format),
+        Command::Render { config, stage, out } => render::run(&config.config, stage, out.as_deref()),
+        Command::Run(args) => run::run(&args),
+        Command::Schema => {
+            print!("{}", crate::config::schema::schema_json());
+            Ok(0)
+        }
+    }
+}
+
+/// Load and validate a config, including its template overrides (as config errors).
+pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
+    let config = crate::config::load_file(path)?;
+    let dir = config.templates.as_ref().map(|t| path.parent().unwrap_or(Path::new(".")).join(t));
+    let renderer = Renderer::new(dir.as_deref()).map_err(|e| ConfigError {
+        file: path.display().to_string(),
+        diagnostics: vec![crate::config::Diagnostic { line: 1, col: 1, path: "templates".into(), message: e.to_string() }],
+    })?;
+    Ok((config, renderer))
+}
+
+/// Exit code for an error that ended a command.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if cause.is::<ConfigError>() || cause.is::<UsageError>() || cause.is::<crate::render::RenderError>() {
+            return 2;
+        }
+    }
+    3
+}

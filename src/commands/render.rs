@@ -1,0 +1,65 @@
+//! `mlcanary render`: every stage's manifests as multi-document YAML (pipe into `kubectl apply
+//! -f -`), one stage with `--stage N`, or one file per stage and object with `--out DIR`.
+
+use super::UsageError;
+use crate::config::Config;
+use crate::core::plan::Plan;
+use crate::render::{to_yaml_stream, Manifest, Renderer};
+use crate::rollout::{build, context};
+use std::path::Path;
+
+/// (phase label, file-name prefix, manifests) for every phase of the plan.
+pub fn all_stages(c: &Config, r: &Renderer) -> anyhow::Result<Vec<(String, String, Vec<Manifest>)>> {
+    let plan = Plan::from_config(c);
+    let rev = context::default_revisions(c);
+    let mut out = Vec::new();
+    for s in &plan.stages {
+        let (w, m) = match s.kind {
+            crate::core::plan::PhaseKind::Shadow { percent } => (0, percent),
+            crate::core::plan::PhaseKind::Traffic { weight } => (weight, 0),
+        };
+        let ctx = build::manifest_context(c, &plan, w, m, &rev, &serde_json::Map::new());
+        let ms = r.manifests(&ctx)?;
+        let prefix = match s.index {
+            None => "stage-0-shadow".to_string(),
+            Some(i) => format!("stage-{}-{w}", i + 1),
+        };
+        out.push((s.label(), prefix, ms));
+    }
+    Ok(out)
+}
+
+pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Result<i32> {
+    let (c, r) = super::load(path)?;
+    let mut stages = all_stages(&c, &r)?;
+    let has_shadow = c.shadow.is_some();
+    if let Some(n) = stage {
+        // 1-based traffic stages; 0 = shadow.
+        let idx = if has_shadow { n } else { n.checked_sub(1).ok_or_else(|| UsageError("--stage 0 is the shadow phase, and this config has none".into()))? };
+        if idx >= stages.len() {
+            return Err(UsageError(format!("--stage {n}: the plan has {} traffic stage(s)", stages.len() - usize::from(has_shadow))).into());
+        }
+        stages = vec![stages.swap_remove(idx)];
+    }
+    match out {
+        None => {
+            for (label, _, ms) in &stages {
+                println!("# {label}");
+                print!("{}", to_yaml_stream(ms));
+            }
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            for (_, prefix, ms) in &stages {
+                for m in ms {
+                    let ext = if m.is_kubernetes() { "yaml" } else { "json" };
+                    let file = dir.join(format!("{prefix}-{}-{}.{ext}", m.kind.to_lowercase(), m.name));
+                    let text = if m.is_kubernetes() { to_yaml_stream(std::slice::from_ref(m)) } else { serde_json::to_string_pretty(&m.value)? + "\n" };
+                    std::fs::write(&file, text)?;
+                    println!("{}", file.display());
+                }
+            }
+        }
+    }
+    Ok(0)
+}
