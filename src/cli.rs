@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "mlcanary", version, about = "Roll a new ML model version out gradually, judge guardrails between stages, promote or roll back.")]
+#[command(
+    name = "mlcanary",
+    version,
+    about = "Roll a new ML model version out gradually, judge guardrails between stages, promote or roll back."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

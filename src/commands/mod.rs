@@ -20,7 +20,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate(c) => validate::run(&c.config),
         Command::Plan { config, format } => plan::run(&config.config, format),
-        Command::Render { config, stage, out } => render::run(&config.config, stage, out.as_deref()),
+        Command::Render { config, stage, out } => {
+            render::run(&config.config, stage, out.as_deref())
+        }
         Command::Run(args) => run::run(&args),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
@@ -32,10 +34,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 /// Load and validate a config, including its template overrides (as config errors).
 pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
     let config = crate::config::load_file(path)?;
-    let dir = config.templates.as_ref().map(|t| path.parent().unwrap_or(Path::new(".")).join(t));
+    let dir = config
+        .templates
+        .as_ref()
+        .map(|t| path.parent().unwrap_or(Path::new(".")).join(t));
     let renderer = Renderer::new(dir.as_deref()).map_err(|e| ConfigError {
         file: path.display().to_string(),
-        diagnostics: vec![crate::config::Diagnostic { line: 1, col: 1, path: "templates".into(), message: e.to_string() }],
+        diagnostics: vec![crate::config::Diagnostic {
+            line: 1,
+            col: 1,
+            path: "templates".into(),
+            message: e.to_string(),
+        }],
     })?;
     Ok((config, renderer))
 }
@@ -43,7 +53,10 @@ pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
 /// Exit code for an error that ended a command.
 pub fn exit_code(e: &anyhow::Error) -> i32 {
     for cause in e.chain() {
-        if cause.is::<ConfigError>() || cause.is::<UsageError>() || cause.is::<crate::render::RenderError>() {
+        if cause.is::<ConfigError>()
+            || cause.is::<UsageError>()
+            || cause.is::<crate::render::RenderError>()
+        {
             return 2;
         }
     }

@@ -2,9 +2,9 @@
 //! guardrail with its zones. Readiness waits are not counted (they depend on the platform).
 
 use crate::cli::Format;
+use crate::config::Duration;
 use crate::config::{Config, GuardrailKind};
 use crate::core::plan::{PhaseKind, Plan};
-use crate::config::Duration;
 use serde_json::json;
 use std::fmt::Write;
 use std::path::Path;
@@ -30,7 +30,11 @@ fn kind_name(k: GuardrailKind) -> &'static str {
 
 fn zones(g: &crate::config::Guardrail) -> String {
     if let Some(s) = &g.sequential {
-        return format!("{:?} test, alpha {}, tolerance {}x", s.test, s.alpha.0, s.tolerance.0).to_lowercase();
+        return format!(
+            "{:?} test, alpha {}, tolerance {}x",
+            s.test, s.alpha.0, s.tolerance.0
+        )
+        .to_lowercase();
     }
     let p = g.promote.as_ref().map_or("-".into(), |c| c.text.clone());
     let r = g.rollback.as_ref().map_or("-".into(), |c| c.text.clone());
@@ -40,10 +44,27 @@ fn zones(g: &crate::config::Guardrail) -> String {
 pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let a = &c.analysis;
     let mut o = String::new();
-    let version = c.model.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
-    let _ = writeln!(o, "{}: {} -> {} {}/{}", c.name, c.model.uri.clone() + &version, c.target.platform.as_str(), crate::rollout::context::namespace(c), crate::rollout::context::resource(c));
+    let version = c
+        .model
+        .version
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "{}: {} -> {} {}/{}",
+        c.name,
+        c.model.uri.clone() + &version,
+        c.target.platform.as_str(),
+        crate::rollout::context::namespace(c),
+        crate::rollout::context::resource(c)
+    );
     let _ = writeln!(o);
-    let _ = writeln!(o, "{:<16} {:>7} {:>7} {:>7} {:>11} {:>11}", "stage", "weight", "pause", "checks", "cumulative", "worst case");
+    let _ = writeln!(
+        o,
+        "{:<16} {:>7} {:>7} {:>7} {:>11} {:>11}",
+        "stage", "weight", "pause", "checks", "cumulative", "worst case"
+    );
     let (mut cum, mut worst) = (0u64, 0u64);
     for s in &plan.stages {
         cum += s.pause.as_millis();
@@ -57,7 +78,16 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             Some(i) if s.checks.is_empty() => format!("{} (promote)", i + 1),
             Some(i) => format!("{}", i + 1),
         };
-        let _ = writeln!(o, "{:<16} {:>7} {:>7} {:>7} {:>11} {:>11}", label, weight, s.pause.to_string(), s.checks.len(), Duration::from_millis(cum).to_string(), Duration::from_millis(worst).to_string());
+        let _ = writeln!(
+            o,
+            "{:<16} {:>7} {:>7} {:>7} {:>11} {:>11}",
+            label,
+            weight,
+            s.pause.to_string(),
+            s.checks.len(),
+            Duration::from_millis(cum).to_string(),
+            Duration::from_millis(worst).to_string()
+        );
     }
     let _ = writeln!(o);
     let _ = writeln!(
@@ -65,10 +95,24 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
         a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
     );
-    let fits = if worst <= a.deadline.as_millis() { "fits" } else { "EXCEEDS it: the rollout would roll back at the deadline" };
-    let _ = writeln!(o, "deadline {} (worst case {} {fits}); advanceEarly {}", a.deadline, Duration::from_millis(worst), a.advance_early);
+    let fits = if worst <= a.deadline.as_millis() {
+        "fits"
+    } else {
+        "EXCEEDS it: the rollout would roll back at the deadline"
+    };
+    let _ = writeln!(
+        o,
+        "deadline {} (worst case {} {fits}); advanceEarly {}",
+        a.deadline,
+        Duration::from_millis(worst),
+        a.advance_early
+    );
     if let Some(s) = &c.shadow {
-        let _ = writeln!(o, "shadow: {}% of requests mirrored for {} before any user sees the canary", s.percent, s.duration);
+        let _ = writeln!(
+            o,
+            "shadow: {}% of requests mirrored for {} before any user sees the canary",
+            s.percent, s.duration
+        );
     }
     let _ = writeln!(o);
     if c.guardrails.is_empty() {
@@ -83,11 +127,24 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             if g.dry_run {
                 flags.push_str(" dryRun");
             }
-            let _ = writeln!(o, "  {:<20} {:<10} {:<8} {}{flags}", g.name, kind_name(g.kind()), g.provider, zones(g));
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<10} {:<8} {}{flags}",
+                g.name,
+                kind_name(g.kind()),
+                g.provider,
+                zones(g)
+            );
         }
     }
     if c.target.mode == Some(crate::config::ArgoMode::Watch) {
-        let ctx = crate::rollout::context::build(c, plan, &Default::default(), &crate::rollout::context::default_revisions(c), &Default::default());
+        let ctx = crate::rollout::context::build(
+            c,
+            plan,
+            &Default::default(),
+            &crate::rollout::context::default_revisions(c),
+            &Default::default(),
+        );
         let left = crate::render::argo_unsupported(&ctx);
         if !left.is_empty() {
             let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
@@ -114,5 +171,8 @@ fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
 
 /// An enum as the config spells it.
 fn word<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }

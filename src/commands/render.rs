@@ -9,7 +9,10 @@ use crate::rollout::{build, context};
 use std::path::Path;
 
 /// (phase label, file-name prefix, manifests) for every phase of the plan.
-pub fn all_stages(c: &Config, r: &Renderer) -> anyhow::Result<Vec<(String, String, Vec<Manifest>)>> {
+pub fn all_stages(
+    c: &Config,
+    r: &Renderer,
+) -> anyhow::Result<Vec<(String, String, Vec<Manifest>)>> {
     let plan = Plan::from_config(c);
     let rev = context::default_revisions(c);
     let mut out = Vec::new();
@@ -35,9 +38,19 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
     let has_shadow = c.shadow.is_some();
     if let Some(n) = stage {
         // 1-based traffic stages; 0 = shadow.
-        let idx = if has_shadow { n } else { n.checked_sub(1).ok_or_else(|| UsageError("--stage 0 is the shadow phase, and this config has none".into()))? };
+        let idx = if has_shadow {
+            n
+        } else {
+            n.checked_sub(1).ok_or_else(|| {
+                UsageError("--stage 0 is the shadow phase, and this config has none".into())
+            })?
+        };
         if idx >= stages.len() {
-            return Err(UsageError(format!("--stage {n}: the plan has {} traffic stage(s)", stages.len() - usize::from(has_shadow))).into());
+            return Err(UsageError(format!(
+                "--stage {n}: the plan has {} traffic stage(s)",
+                stages.len() - usize::from(has_shadow)
+            ))
+            .into());
         }
         stages = vec![stages.swap_remove(idx)];
     }
@@ -53,8 +66,16 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
             for (_, prefix, ms) in &stages {
                 for m in ms {
                     let ext = if m.is_kubernetes() { "yaml" } else { "json" };
-                    let file = dir.join(format!("{prefix}-{}-{}.{ext}", m.kind.to_lowercase(), m.name));
-                    let text = if m.is_kubernetes() { to_yaml_stream(std::slice::from_ref(m)) } else { serde_json::to_string_pretty(&m.value)? + "\n" };
+                    let file = dir.join(format!(
+                        "{prefix}-{}-{}.{ext}",
+                        m.kind.to_lowercase(),
+                        m.name
+                    ));
+                    let text = if m.is_kubernetes() {
+                        to_yaml_stream(std::slice::from_ref(m))
+                    } else {
+                        serde_json::to_string_pretty(&m.value)? + "\n"
+                    };
                     std::fs::write(&file, text)?;
                     println!("{}", file.display());
                 }

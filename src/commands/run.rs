@@ -35,7 +35,11 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
     let renderer = Rc::new(renderer);
     let log: RequestLog = Default::default();
     let platform = match c.target.platform {
-        PlatformKind::Azureml => return Err(UsageError("azureml dry runs are not available in this build".into()).into()),
+        PlatformKind::Azureml => {
+            return Err(
+                UsageError("azureml dry runs are not available in this build".into()).into(),
+            )
+        }
         _ => {
             let rec = build::seeded_recorder(c, &plan, &renderer, log.clone())?;
             let render = build::render_fn(c, &plan, renderer.clone(), Default::default());
@@ -64,10 +68,19 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
 pub fn dry_run_text(c: &Config, r: &RunRecord) -> String {
     use std::fmt::Write;
     let mut o = String::new();
-    let _ = writeln!(o, "dry run of {} on {}: nothing is sent\n", c.name, c.target.platform.as_str());
+    let _ = writeln!(
+        o,
+        "dry run of {} on {}: nothing is sent\n",
+        c.name,
+        c.target.platform.as_str()
+    );
     let _ = writeln!(o, "== API requests, in order ==");
     for (i, req) in r.requests.iter().enumerate() {
-        let ct = req.content_type.as_deref().map(|c| format!("  [{c}]")).unwrap_or_default();
+        let ct = req
+            .content_type
+            .as_deref()
+            .map(|c| format!("  [{c}]"))
+            .unwrap_or_default();
         let _ = writeln!(o, "{:>3}. {} {}{ct}", i + 1, req.method, req.path);
         if let Some(b) = &req.body {
             let _ = writeln!(o, "     {}", serde_json::to_string(b).unwrap_or_default());
@@ -80,10 +93,24 @@ pub fn dry_run_text(c: &Config, r: &RunRecord) -> String {
             continue;
         }
         let label = r.events.iter().find_map(|e| match (&e.kind, e.phase) {
-            (crate::core::machine::EventKind::PhaseStarted { label, .. }, Some(p)) if p == q.phase => Some(label.clone()),
+            (crate::core::machine::EventKind::PhaseStarted { label, .. }, Some(p))
+                if p == q.phase =>
+            {
+                Some(label.clone())
+            }
             _ => None,
         });
-        let _ = writeln!(o, "{} | {} [{}] via {}", label.unwrap_or_default(), q.guardrail, serde_json::to_value(q.role).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(), q.provider);
+        let _ = writeln!(
+            o,
+            "{} | {} [{}] via {}",
+            label.unwrap_or_default(),
+            q.guardrail,
+            serde_json::to_value(q.role)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            q.provider
+        );
         let _ = writeln!(o, "     {}", q.query.trim().replace('\n', "\n     "));
         if !q.request.is_empty() {
             let _ = writeln!(o, "     -> {}", q.request);

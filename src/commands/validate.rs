@@ -11,7 +11,9 @@ pub fn run(path: &Path) -> anyhow::Result<i32> {
         path.display(),
         c.name,
         c.target.platform.as_str(),
-        crate::core::plan::Plan::from_config(&c).traffic_stages().count(),
+        crate::core::plan::Plan::from_config(&c)
+            .traffic_stages()
+            .count(),
         c.guardrails.len()
     );
     Ok(0)

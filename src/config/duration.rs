@@ -70,9 +70,11 @@ impl Duration {
                 "m" => 60_000,
                 "h" => 3_600_000,
                 "d" => 86_400_000,
-                "" => return Err(format!(
+                "" => {
+                    return Err(format!(
                     "invalid duration {text:?}: a unit is required (ms, s, m, h, d), e.g. \"{n}s\""
-                )),
+                ))
+                }
                 u => {
                     return Err(format!(
                         "invalid duration {text:?}: unknown unit {u:?} (use ms, s, m, h, d)"

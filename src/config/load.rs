@@ -91,11 +91,19 @@ fn explain(raw: &str, path: &str) -> (String, Option<String>) {
         Some(i) => &raw[..i],
         None => raw,
     };
+    // yaml_serde may prefix its own path ("analysis: unknown field ..."); we print ours.
+    let msg = match msg.split_once(": ") {
+        Some((head, rest)) if !head.contains(' ') && !head.is_empty() => rest,
+        _ => msg,
+    };
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or("");
         let expected = expected_list(rest);
+        // serde_path_to_error's path may already end at the unknown key.
         let key_path = if path.is_empty() {
             field.to_string()
+        } else if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_string()
         } else {
             format!("{path}.{field}")
         };

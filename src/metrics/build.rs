@@ -5,7 +5,10 @@ use super::Provider;
 use crate::config::Config;
 use std::collections::BTreeMap;
 
-pub fn providers(c: &Config, _dry_run: bool) -> anyhow::Result<BTreeMap<String, Box<dyn Provider>>> {
+pub fn providers(
+    c: &Config,
+    _dry_run: bool,
+) -> anyhow::Result<BTreeMap<String, Box<dyn Provider>>> {
     let _ = c;
     Ok(BTreeMap::new())
 }

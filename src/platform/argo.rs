@@ -18,7 +18,12 @@ pub struct Argo {
 
 impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
-        Argo { t, expect_step: Some(1), expect_weight: 0, aborted: false }
+        Argo {
+            t,
+            expect_step: Some(1),
+            expect_weight: 0,
+            aborted: false,
+        }
     }
     fn path(&self) -> String {
         ROLLOUT.path(&self.t.namespace, &self.t.name)
@@ -31,8 +36,13 @@ impl Argo {
         let sp = format!("{p}/status");
         match self.t.api.patch(&sp, &PatchKind::Merge, &body, false) {
             Ok(_) => Ok(()),
-            Err(PlatformError::Api { message, .. }) if message.contains("404") || message.contains("NotFound") => {
-                self.t.api.patch(&p, &PatchKind::Merge, &body, false).map(|_| ())
+            Err(PlatformError::Api { message, .. })
+                if message.contains("404") || message.contains("NotFound") =>
+            {
+                self.t
+                    .api
+                    .patch(&p, &PatchKind::Merge, &body, false)
+                    .map(|_| ())
             }
             Err(e) => Err(e),
         }
@@ -44,9 +54,16 @@ impl Argo {
         let p = self.path();
         let obj = self.t.must_get(&p, "Rollout")?;
         if obj["spec"]["paused"] == true {
-            self.t.api.patch(&p, &PatchKind::Merge, &json!({"spec": {"paused": false}}), false)?;
+            self.t.api.patch(
+                &p,
+                &PatchKind::Merge,
+                &json!({"spec": {"paused": false}}),
+                false,
+            )?;
         }
-        let has_conditions = obj["status"]["pauseConditions"].as_array().is_some_and(|a| !a.is_empty());
+        let has_conditions = obj["status"]["pauseConditions"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty());
         if has_conditions {
             self.patch_status(json!({"status": {"pauseConditions": null}}))
         } else {
@@ -58,7 +75,10 @@ impl Argo {
 
 /// The weight of the last `setWeight` at or before step `idx`.
 fn weight_at(obj: &Value, idx: u64) -> u32 {
-    let steps = obj["spec"]["strategy"]["canary"]["steps"].as_array().cloned().unwrap_or_default();
+    let steps = obj["spec"]["strategy"]["canary"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     steps
         .iter()
         .take(idx as usize + 1)
@@ -88,20 +108,32 @@ impl Platform for Argo {
         let p = self.path();
         let obj = self.t.must_get(&p, "Rollout")?;
         if !observed_current(&obj) {
-            return Ok(Readiness::Pending("the controller has not observed the change yet".into()));
+            return Ok(Readiness::Pending(
+                "the controller has not observed the change yet".into(),
+            ));
         }
         let ph = phase(&obj);
         if ph == "Degraded" && !self.aborted {
-            return Ok(Readiness::Failed(format!("Rollout Degraded: {}", obj["status"]["message"].as_str().unwrap_or(""))));
+            return Ok(Readiness::Failed(format!(
+                "Rollout Degraded: {}",
+                obj["status"]["message"].as_str().unwrap_or("")
+            )));
         }
         match self.expect_step {
-            None => Ok(if ph == "Healthy" { Readiness::Ready } else { Readiness::Pending(format!("Rollout phase {ph}")) }),
+            None => Ok(if ph == "Healthy" {
+                Readiness::Ready
+            } else {
+                Readiness::Pending(format!("Rollout phase {ph}"))
+            }),
             Some(step) => {
                 let at = obj["status"]["currentStepIndex"].as_u64();
                 if at == Some(step) && ph == "Paused" {
                     Ok(Readiness::Ready)
                 } else {
-                    Ok(Readiness::Pending(format!("Rollout phase {ph} at step {}, waiting for the pause at step {step}", at.map_or("?".into(), |a| a.to_string()))))
+                    Ok(Readiness::Pending(format!(
+                        "Rollout phase {ph} at step {}, waiting for the pause at step {step}",
+                        at.map_or("?".into(), |a| a.to_string())
+                    )))
                 }
             }
         }
@@ -128,21 +160,34 @@ impl Platform for Argo {
         if percent == 0 {
             return Ok(());
         }
-        Err(PlatformError::Unsupported("Argo Rollouts mirroring needs a traffic router; not supported".into()))
+        Err(PlatformError::Unsupported(
+            "Argo Rollouts mirroring needs a traffic router; not supported".into(),
+        ))
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
         let p = self.path();
         let obj = self.t.must_get(&p, "Rollout")?;
-        let canary = obj["status"]["currentPodHash"].as_str().unwrap_or("canary").to_string();
-        let stable = obj["status"]["stableRS"].as_str().unwrap_or("stable").to_string();
+        let canary = obj["status"]["currentPodHash"]
+            .as_str()
+            .unwrap_or("canary")
+            .to_string();
+        let stable = obj["status"]["stableRS"]
+            .as_str()
+            .unwrap_or("stable")
+            .to_string();
         let w = match (phase(&obj), obj["status"]["abort"] == true) {
             (_, true) => 0,
             ("Healthy", _) => 100,
             _ => obj["status"]["canary"]["weights"]["canary"]["weight"]
                 .as_u64()
                 .map(|v| v as u32)
-                .unwrap_or_else(|| weight_at(&obj, obj["status"]["currentStepIndex"].as_u64().unwrap_or(0))),
+                .unwrap_or_else(|| {
+                    weight_at(
+                        &obj,
+                        obj["status"]["currentStepIndex"].as_u64().unwrap_or(0),
+                    )
+                }),
         };
         let mut t = Traffic::default();
         if canary == stable {

@@ -16,13 +16,18 @@ pub struct Kserve {
 
 impl Kserve {
     pub fn new(t: KubeTarget) -> Kserve {
-        Kserve { t, expect: 0, stable_revision: None }
+        Kserve {
+            t,
+            expect: 0,
+            stable_revision: None,
+        }
     }
     fn path(&self) -> String {
         INFERENCE_SERVICE.path(&self.t.namespace, &self.t.name)
     }
     fn set_percent(&mut self, weight: u32) -> Result<(), PlatformError> {
-        let patch = json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": weight}]);
+        let patch =
+            json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": weight}]);
         let p = self.path();
         self.t.api.patch(&p, &PatchKind::Json, &patch, false)?;
         self.expect = weight;
@@ -43,12 +48,20 @@ fn latest_percent(obj: &Value) -> Option<u32> {
 
 /// A condition saying the new revision failed (Knative surfaces RevisionFailed & co).
 fn failure(obj: &Value) -> Option<String> {
-    obj["status"]["conditions"].as_array()?.iter().find_map(|c| {
-        let reason = c["reason"].as_str().unwrap_or("");
-        (c["status"] == "False" && reason.contains("Fail")).then(|| {
-            format!("{} {}: {}", c["type"].as_str().unwrap_or("?"), reason, c["message"].as_str().unwrap_or(""))
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find_map(|c| {
+            let reason = c["reason"].as_str().unwrap_or("");
+            (c["status"] == "False" && reason.contains("Fail")).then(|| {
+                format!(
+                    "{} {}: {}",
+                    c["type"].as_str().unwrap_or("?"),
+                    reason,
+                    c["message"].as_str().unwrap_or("")
+                )
+            })
         })
-    })
 }
 
 impl Platform for Kserve {
@@ -56,7 +69,9 @@ impl Platform for Kserve {
         self.set_shadow(mirror)?;
         let p = self.path();
         let current = self.t.must_get(&p, "InferenceService")?;
-        self.stable_revision = predictor(&current)["latestRolledoutRevision"].as_str().map(String::from);
+        self.stable_revision = predictor(&current)["latestRolledoutRevision"]
+            .as_str()
+            .map(String::from);
         let obj = self.t.rendered(weight, 0, "InferenceService")?;
         super::k8s::apply_all(self.t.api.as_mut(), &[obj], &self.t.namespace.clone())?;
         self.expect = weight;
@@ -70,10 +85,15 @@ impl Platform for Kserve {
             return Ok(Readiness::Failed(f));
         }
         if !observed_current(&obj) {
-            return Ok(Readiness::Pending("the controller has not observed the change yet".into()));
+            return Ok(Readiness::Pending(
+                "the controller has not observed the change yet".into(),
+            ));
         }
         let pr = predictor(&obj);
-        let (created, ready) = (pr["latestCreatedRevision"].as_str(), pr["latestReadyRevision"].as_str());
+        let (created, ready) = (
+            pr["latestCreatedRevision"].as_str(),
+            pr["latestReadyRevision"].as_str(),
+        );
         if created != ready {
             return Ok(Readiness::Pending(format!(
                 "revision {} is not ready (latest ready: {})",
@@ -102,7 +122,9 @@ impl Platform for Kserve {
         if percent == 0 {
             return Ok(());
         }
-        Err(PlatformError::Unsupported("KServe canaryTrafficPercent cannot mirror traffic".into()))
+        Err(PlatformError::Unsupported(
+            "KServe canaryTrafficPercent cannot mirror traffic".into(),
+        ))
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -110,8 +132,13 @@ impl Platform for Kserve {
         let obj = self.t.must_get(&p, "InferenceService")?;
         let mut t = Traffic::default();
         for e in predictor(&obj)["traffic"].as_array().into_iter().flatten() {
-            let name = e["revisionName"].as_str().or(e["tag"].as_str()).unwrap_or("?").to_string();
-            t.split.insert(name, e["percent"].as_u64().unwrap_or(0) as u32);
+            let name = e["revisionName"]
+                .as_str()
+                .or(e["tag"].as_str())
+                .unwrap_or("?")
+                .to_string();
+            t.split
+                .insert(name, e["percent"].as_u64().unwrap_or(0) as u32);
         }
         Ok(t)
     }

@@ -20,11 +20,18 @@ pub struct KubeTarget {
 impl KubeTarget {
     /// GET an object that must exist.
     pub fn must_get(&mut self, path: &str, what: &str) -> Result<Value, PlatformError> {
-        self.api.get(path)?.ok_or_else(|| super::k8s::missing(what, path))
+        self.api
+            .get(path)?
+            .ok_or_else(|| super::k8s::missing(what, path))
     }
 
     /// The rendered object of `kind` for this weight.
-    pub fn rendered(&mut self, weight: u32, mirror: u32, kind: &str) -> Result<Value, PlatformError> {
+    pub fn rendered(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        kind: &str,
+    ) -> Result<Value, PlatformError> {
         (self.render)(weight, mirror)?
             .into_iter()
             .find(|o| o["kind"] == kind)

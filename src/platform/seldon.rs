@@ -27,12 +27,18 @@ impl Seldon {
     }
     fn patch(&mut self, ops: Value) -> Result<(), PlatformError> {
         let p = self.path();
-        self.t.api.patch(&p, &PatchKind::Json, &ops, false).map(|_| ())
+        self.t
+            .api
+            .patch(&p, &PatchKind::Json, &ops, false)
+            .map(|_| ())
     }
 }
 
 fn index_of(obj: &Value, name: &str) -> Option<usize> {
-    obj["spec"]["predictors"].as_array()?.iter().position(|p| p["name"] == name)
+    obj["spec"]["predictors"]
+        .as_array()?
+        .iter()
+        .position(|p| p["name"] == name)
 }
 
 fn test_name(i: usize, name: &str) -> Value {
@@ -51,9 +57,14 @@ impl Platform for Seldon {
             "Available" => Readiness::Ready,
             "Failed" => Readiness::Failed(format!(
                 "SeldonDeployment state Failed: {}",
-                obj["status"]["description"].as_str().unwrap_or("no description")
+                obj["status"]["description"]
+                    .as_str()
+                    .unwrap_or("no description")
             )),
-            s => Readiness::Pending(format!("SeldonDeployment state {}", if s.is_empty() { "unknown" } else { s })),
+            s => Readiness::Pending(format!(
+                "SeldonDeployment state {}",
+                if s.is_empty() { "unknown" } else { s }
+            )),
         })
     }
 
@@ -61,7 +72,12 @@ impl Platform for Seldon {
         let obj = self.current()?;
         let (si, ci) = match (index_of(&obj, &self.stable), index_of(&obj, &self.canary)) {
             (Some(s), Some(c)) => (s, c),
-            _ => return Err(PlatformError::Other(format!("predictors {} and {} must both exist", self.stable, self.canary))),
+            _ => {
+                return Err(PlatformError::Other(format!(
+                    "predictors {} and {} must both exist",
+                    self.stable, self.canary
+                )))
+            }
         };
         let mut ops = vec![
             test_name(si, &self.stable),
@@ -79,7 +95,9 @@ impl Platform for Seldon {
         if percent == 0 {
             return Ok(()); // set_weight turns the shadow flag off when traffic moves
         }
-        Err(PlatformError::Unsupported("a shadow predictor is added by prepare; it mirrors every request".into()))
+        Err(PlatformError::Unsupported(
+            "a shadow predictor is added by prepare; it mirrors every request".into(),
+        ))
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -90,9 +108,12 @@ impl Platform for Seldon {
             if p["shadow"] == true {
                 t.mirror.insert(name, 100);
             } else {
-                let n = obj["spec"]["predictors"].as_array().map_or(1, |a| a.iter().filter(|p| p["shadow"] != true).count());
+                let n = obj["spec"]["predictors"]
+                    .as_array()
+                    .map_or(1, |a| a.iter().filter(|p| p["shadow"] != true).count());
                 let default = if n == 1 { 100 } else { 0 };
-                t.split.insert(name, p["traffic"].as_u64().map_or(default, |v| v as u32));
+                t.split
+                    .insert(name, p["traffic"].as_u64().map_or(default, |v| v as u32));
             }
         }
         Ok(t)
@@ -109,8 +130,11 @@ impl Platform for Seldon {
 
     fn promote(&mut self) -> Result<(), PlatformError> {
         let obj = self.current()?;
-        let (Some(si), Some(ci)) = (index_of(&obj, &self.stable), index_of(&obj, &self.canary)) else {
-            return Err(PlatformError::Other("cannot promote: the canary predictor is gone".into()));
+        let (Some(si), Some(ci)) = (index_of(&obj, &self.stable), index_of(&obj, &self.canary))
+        else {
+            return Err(PlatformError::Other(
+                "cannot promote: the canary predictor is gone".into(),
+            ));
         };
         let canary = &obj["spec"]["predictors"][ci];
         let mut ops = vec![
@@ -128,9 +152,12 @@ impl Platform for Seldon {
 
     fn rollback(&mut self) -> Result<(), PlatformError> {
         let obj = self.current()?;
-        let Some(ci) = index_of(&obj, &self.canary) else { return Ok(()) };
-        let si = index_of(&obj, &self.stable)
-            .ok_or_else(|| PlatformError::Other(format!("the stable predictor {} is gone", self.stable)))?;
+        let Some(ci) = index_of(&obj, &self.canary) else {
+            return Ok(());
+        };
+        let si = index_of(&obj, &self.stable).ok_or_else(|| {
+            PlatformError::Other(format!("the stable predictor {} is gone", self.stable))
+        })?;
         // 0 first, so traffic is safe even if the removal fails.
         if obj["spec"]["predictors"][ci]["shadow"] != true {
             self.patch(json!([
@@ -150,14 +177,22 @@ impl Seldon {
     fn prepare_with(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
         let obj = self.current()?;
         let si = index_of(&obj, &self.stable).ok_or_else(|| {
-            PlatformError::Other(format!("the SeldonDeployment has no stable predictor named {}", self.stable))
+            PlatformError::Other(format!(
+                "the SeldonDeployment has no stable predictor named {}",
+                self.stable
+            ))
         })?;
         let rendered = self.t.rendered(weight, mirror, "SeldonDeployment")?;
         let canary = rendered["spec"]["predictors"]
             .as_array()
             .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))
             .cloned()
-            .ok_or_else(|| PlatformError::Other(format!("the template rendered no predictor named {}", self.canary)))?;
+            .ok_or_else(|| {
+                PlatformError::Other(format!(
+                    "the template rendered no predictor named {}",
+                    self.canary
+                ))
+            })?;
         let mut ops = vec![test_name(si, &self.stable)];
         if mirror == 0 {
             ops.push(json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100 - weight}));
@@ -172,6 +207,9 @@ impl Seldon {
         let p = self.path();
         let body = Value::Array(ops);
         self.t.api.patch(&p, &PatchKind::Json, &body, true)?;
-        self.t.api.patch(&p, &PatchKind::Json, &body, false).map(|_| ())
+        self.t
+            .api
+            .patch(&p, &PatchKind::Json, &body, false)
+            .map(|_| ())
     }
 }

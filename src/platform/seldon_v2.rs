@@ -18,7 +18,13 @@ pub struct SeldonV2 {
 
 impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
-        SeldonV2 { t, stable, canary, model_uri, promoted: false }
+        SeldonV2 {
+            t,
+            stable,
+            canary,
+            model_uri,
+            promoted: false,
+        }
     }
     fn experiment(&self) -> String {
         SELDON_EXPERIMENT.path(&self.t.namespace, &self.t.name)
@@ -27,13 +33,20 @@ impl SeldonV2 {
         SELDON_MODEL.path(&self.t.namespace, name)
     }
     fn split(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        let mirror_v = if mirror > 0 { json!({"name": self.canary, "percent": mirror}) } else { Value::Null };
+        let mirror_v = if mirror > 0 {
+            json!({"name": self.canary, "percent": mirror})
+        } else {
+            Value::Null
+        };
         let body = json!({"spec": {
             "candidates": [{"name": self.stable, "weight": 100 - weight}, {"name": self.canary, "weight": weight}],
             "mirror": mirror_v
         }});
         let p = self.experiment();
-        self.t.api.patch(&p, &PatchKind::Merge, &body, false).map(|_| ())
+        self.t
+            .api
+            .patch(&p, &PatchKind::Merge, &body, false)
+            .map(|_| ())
     }
 }
 
@@ -47,13 +60,26 @@ impl Platform for SeldonV2 {
     }
 
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        let model = if self.promoted { self.model(&self.stable) } else { self.model(&self.canary) };
+        let model = if self.promoted {
+            self.model(&self.stable)
+        } else {
+            self.model(&self.canary)
+        };
         let m = self.t.must_get(&model, "Model")?;
-        if let Some(c) = super::k8s::condition(&m, "ModelReady").filter(|c| c["reason"].as_str().is_some_and(|r| r.contains("Fail"))) {
-            return Ok(Readiness::Failed(format!("Model {}: {}", m["metadata"]["name"], c["message"].as_str().unwrap_or(""))));
+        if let Some(c) = super::k8s::condition(&m, "ModelReady")
+            .filter(|c| c["reason"].as_str().is_some_and(|r| r.contains("Fail")))
+        {
+            return Ok(Readiness::Failed(format!(
+                "Model {}: {}",
+                m["metadata"]["name"],
+                c["message"].as_str().unwrap_or("")
+            )));
         }
         if !condition_true(&m, "Ready") {
-            return Ok(Readiness::Pending(format!("Model {} is not Ready", m["metadata"]["name"].as_str().unwrap_or("?"))));
+            return Ok(Readiness::Pending(format!(
+                "Model {} is not Ready",
+                m["metadata"]["name"].as_str().unwrap_or("?")
+            )));
         }
         if self.promoted {
             return Ok(Readiness::Ready);
@@ -83,14 +109,23 @@ impl Platform for SeldonV2 {
                 t.split.insert(self.stable.clone(), 100);
             }
             Some(exp) => {
-                let c = exp["spec"]["candidates"].as_array().cloned().unwrap_or_default();
+                let c = exp["spec"]["candidates"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let sum: u64 = c.iter().map(|x| x["weight"].as_u64().unwrap_or(0)).sum();
                 for x in &c {
-                    let share = (x["weight"].as_u64().unwrap_or(0) * 100).checked_div(sum).unwrap_or(0);
-                    t.split.insert(x["name"].as_str().unwrap_or("?").into(), share as u32);
+                    let share = (x["weight"].as_u64().unwrap_or(0) * 100)
+                        .checked_div(sum)
+                        .unwrap_or(0);
+                    t.split
+                        .insert(x["name"].as_str().unwrap_or("?").into(), share as u32);
                 }
                 if let Some(m) = exp["spec"]["mirror"].as_object() {
-                    t.mirror.insert(m["name"].as_str().unwrap_or("?").into(), m["percent"].as_u64().unwrap_or(0) as u32);
+                    t.mirror.insert(
+                        m["name"].as_str().unwrap_or("?").into(),
+                        m["percent"].as_u64().unwrap_or(0) as u32,
+                    );
                 }
             }
         }

@@ -13,21 +13,48 @@ use serde_json::{json, Map, Value};
 use std::rc::Rc;
 
 /// The context for rendering manifests at a canary weight / mirror percent.
-pub fn manifest_context(c: &Config, plan: &Plan, weight: u32, mirror: u32, rev: &Revisions, env: &Map<String, Value>) -> Value {
-    let phase = plan.stages.iter().position(|s| s.weight() == weight).unwrap_or(0);
-    let mut ctx = context::build(c, plan, &Moment { phase, ..Moment::default() }, rev, env);
+pub fn manifest_context(
+    c: &Config,
+    plan: &Plan,
+    weight: u32,
+    mirror: u32,
+    rev: &Revisions,
+    env: &Map<String, Value>,
+) -> Value {
+    let phase = plan
+        .stages
+        .iter()
+        .position(|s| s.weight() == weight)
+        .unwrap_or(0);
+    let mut ctx = context::build(
+        c,
+        plan,
+        &Moment {
+            phase,
+            ..Moment::default()
+        },
+        rev,
+        env,
+    );
     ctx["stage"]["weight"] = json!(weight);
     ctx["stage"]["mirror"] = json!(mirror);
     ctx
 }
 
 /// Renders the platform's manifests for (weight, mirror).
-pub fn render_fn(c: &Config, plan: &Plan, renderer: Rc<Renderer>, env: Map<String, Value>) -> RenderFn {
+pub fn render_fn(
+    c: &Config,
+    plan: &Plan,
+    renderer: Rc<Renderer>,
+    env: Map<String, Value>,
+) -> RenderFn {
     let (c, plan) = (c.clone(), plan.clone());
     let rev = context::default_revisions(&c);
     Box::new(move |weight, mirror| {
         let ctx = manifest_context(&c, &plan, weight, mirror, &rev, &env);
-        let ms = renderer.manifests(&ctx).map_err(|e| PlatformError::Other(format!("rendering: {e}")))?;
+        let ms = renderer
+            .manifests(&ctx)
+            .map_err(|e| PlatformError::Other(format!("rendering: {e}")))?;
         Ok(ms.into_iter().map(|m| m.value).collect())
     })
 }
@@ -35,19 +62,41 @@ pub fn render_fn(c: &Config, plan: &Plan, renderer: Rc<Renderer>, env: Map<Strin
 /// A Kubernetes platform driver over `api`.
 pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, render: RenderFn) -> Box<dyn Platform> {
     let rev = context::default_revisions(c);
-    let t = KubeTarget { api, namespace: context::namespace(c), name: context::resource(c), render };
+    let t = KubeTarget {
+        api,
+        namespace: context::namespace(c),
+        name: context::resource(c),
+        render,
+    };
     match c.target.platform {
         PlatformKind::Kserve => Box::new(crate::platform::kserve::Kserve::new(t)),
-        PlatformKind::Seldon => Box::new(crate::platform::seldon::Seldon::new(t, rev.stable_name, rev.canary_name)),
-        PlatformKind::SeldonV2 => Box::new(crate::platform::seldon_v2::SeldonV2::new(t, rev.stable_name, rev.canary_name, c.model.uri.clone())),
+        PlatformKind::Seldon => Box::new(crate::platform::seldon::Seldon::new(
+            t,
+            rev.stable_name,
+            rev.canary_name,
+        )),
+        PlatformKind::SeldonV2 => Box::new(crate::platform::seldon_v2::SeldonV2::new(
+            t,
+            rev.stable_name,
+            rev.canary_name,
+            c.model.uri.clone(),
+        )),
         PlatformKind::ArgoRollouts => Box::new(crate::platform::argo::Argo::new(t)),
         PlatformKind::Azureml => unreachable!("azureml is not a Kubernetes platform"),
     }
 }
 
 /// A recorder pre-seeded with the stable version a canary needs, as if the cluster had it.
-pub fn seeded_recorder(c: &Config, plan: &Plan, renderer: &Renderer, log: RequestLog) -> Result<RecordingKube, PlatformError> {
-    let fm = c.kubernetes.as_ref().map_or("mlcanary", |k| k.field_manager.as_str());
+pub fn seeded_recorder(
+    c: &Config,
+    plan: &Plan,
+    renderer: &Renderer,
+    log: RequestLog,
+) -> Result<RecordingKube, PlatformError> {
+    let fm = c
+        .kubernetes
+        .as_ref()
+        .map_or("mlcanary", |k| k.field_manager.as_str());
     let mut rec = RecordingKube::new(fm, log);
     let ns = context::namespace(c);
     let rev = context::default_revisions(c);

@@ -18,7 +18,10 @@ pub struct Moment {
 }
 
 pub fn namespace(c: &Config) -> String {
-    c.target.namespace.clone().unwrap_or_else(|| "default".into())
+    c.target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into())
 }
 
 pub fn resource(c: &Config) -> String {
@@ -32,18 +35,39 @@ pub fn default_revisions(c: &Config) -> Revisions {
     match t.platform {
         PlatformKind::Seldon => {
             let s = t.stable_predictor.clone().unwrap_or_else(|| "main".into());
-            let k = t.canary_predictor.clone().unwrap_or_else(|| "canary".into());
-            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+            let k = t
+                .canary_predictor
+                .clone()
+                .unwrap_or_else(|| "canary".into());
+            Revisions {
+                canary_name: k.clone(),
+                canary_revision: Some(k),
+                stable_name: s.clone(),
+                stable_revision: Some(s),
+            }
         }
         PlatformKind::SeldonV2 => {
             let s = t.stable_model.clone().unwrap_or_else(|| res.clone());
-            let k = t.canary_model.clone().unwrap_or_else(|| format!("{s}-canary"));
-            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+            let k = t
+                .canary_model
+                .clone()
+                .unwrap_or_else(|| format!("{s}-canary"));
+            Revisions {
+                canary_name: k.clone(),
+                canary_revision: Some(k),
+                stable_name: s.clone(),
+                stable_revision: Some(s),
+            }
         }
         PlatformKind::Azureml => {
             let s = t.stable_deployment.clone().unwrap_or_default();
             let k = t.canary_deployment.clone().unwrap_or_default();
-            Revisions { canary_name: k.clone(), canary_revision: Some(k), stable_name: s.clone(), stable_revision: Some(s) }
+            Revisions {
+                canary_name: k.clone(),
+                canary_revision: Some(k),
+                stable_name: s.clone(),
+                stable_revision: Some(s),
+            }
         }
         // Revision names exist only once the platform creates them; until then (dry runs) a
         // placeholder that reads as what it stands for.
@@ -59,7 +83,9 @@ pub fn default_revisions(c: &Config) -> Revisions {
 fn cond(c: &Option<Condition>) -> Value {
     match c {
         None => Value::Null,
-        Some(c) => json!({"op": c.op.symbol(), "value": c.value, "relative": c.relative, "text": c.text}),
+        Some(c) => {
+            json!({"op": c.op.symbol(), "value": c.value, "relative": c.relative, "text": c.text})
+        }
     }
 }
 
@@ -101,9 +127,19 @@ fn guardrails(c: &Config) -> Value {
 }
 
 /// The full context at a moment of the rollout. `env` holds only variables the config names.
-pub fn build(c: &Config, plan: &Plan, at: &Moment, rev: &Revisions, env: &Map<String, Value>) -> Value {
+pub fn build(
+    c: &Config,
+    plan: &Plan,
+    at: &Moment,
+    rev: &Revisions,
+    env: &Map<String, Value>,
+) -> Value {
     let target = serde_json::to_value(&c.target).unwrap_or(Value::Null);
-    let stage = plan.stages.get(at.phase).cloned().unwrap_or_else(|| plan.stages[0].clone());
+    let stage = plan
+        .stages
+        .get(at.phase)
+        .cloned()
+        .unwrap_or_else(|| plan.stages[0].clone());
     let mut stage_v = stage_json(&stage, at.phase);
     stage_v["start"] = json!(at.start);
     stage_v["elapsed"] = json!(crate::config::Duration::from_secs(at.elapsed).promql());
@@ -112,7 +148,10 @@ pub fn build(c: &Config, plan: &Plan, at: &Moment, rev: &Revisions, env: &Map<St
         PhaseKind::Traffic { .. } => 0,
     });
     let a = &c.analysis;
-    let observed = plan.traffic_stages().find(|s| !s.checks.is_empty()).map_or(0, |s| s.checks.len());
+    let observed = plan
+        .traffic_stages()
+        .find(|s| !s.checks.is_empty())
+        .map_or(0, |s| s.checks.len());
     json!({
         "name": c.name,
         "model": {"uri": c.model.uri, "format": c.model.format, "version": c.model.version},

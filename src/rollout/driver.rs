@@ -48,7 +48,11 @@ fn platform_msg(e: PlatformError) -> String {
 impl<'a> Driver<'a> {
     pub fn run(mut self, progress: &mut dyn Progress) -> RunRecord {
         let c = self.config;
-        let mut machine = Machine::new(self.plan.clone(), Limits::from_config(c), c.guardrails.len());
+        let mut machine = Machine::new(
+            self.plan.clone(),
+            Limits::from_config(c),
+            c.guardrails.len(),
+        );
         let mut judge = Judge::new(c);
         let mut revisions = context::default_revisions(c);
         let mut records = Vec::new();
@@ -64,12 +68,27 @@ impl<'a> Driver<'a> {
             let now = self.clock.now_ms();
             let action = machine.step(now, input);
             input = match action {
-                Action::Prepare { phase, weight, mirror } => {
-                    progress.event(&format!("{}: applying the new model (canary {weight}%{})", self.plan.stages[phase].label(), mirror_words(mirror)));
+                Action::Prepare {
+                    phase,
+                    weight,
+                    mirror,
+                } => {
+                    progress.event(&format!(
+                        "{}: applying the new model (canary {weight}%{})",
+                        self.plan.stages[phase].label(),
+                        mirror_words(mirror)
+                    ));
                     applied(self.platform.prepare(weight, mirror))
                 }
-                Action::SetTraffic { phase, weight, mirror } => {
-                    progress.event(&format!("{}: moving {weight}% of traffic to the canary", self.plan.stages[phase].label()));
+                Action::SetTraffic {
+                    phase,
+                    weight,
+                    mirror,
+                } => {
+                    progress.event(&format!(
+                        "{}: moving {weight}% of traffic to the canary",
+                        self.plan.stages[phase].label()
+                    ));
                     let r = self.platform.set_weight(weight).and_then(|_| match mirror {
                         Some(m) => self.platform.set_shadow(m),
                         None => Ok(()),
@@ -112,8 +131,15 @@ impl<'a> Driver<'a> {
                     let weight = self.plan.stages[phase].weight() as f64 / 100.0;
                     let mut js = Vec::new();
                     for &gi in &self.plan.stages[phase].guardrails {
-                        let (j, mut recs) = self.check_guardrail(&mut judge, gi, phase, check, weight, &ctx, now);
-                        progress.event(&format!("  check {}: {} {}: {}", check + 1, verdict_mark(j.verdict), j.guardrail, j.detail));
+                        let (j, mut recs) =
+                            self.check_guardrail(&mut judge, gi, phase, check, weight, &ctx, now);
+                        progress.event(&format!(
+                            "  check {}: {} {}: {}",
+                            check + 1,
+                            verdict_mark(j.verdict),
+                            j.guardrail,
+                            j.detail
+                        ));
                         records.append(&mut recs);
                         js.push(j);
                     }
@@ -186,12 +212,19 @@ impl<'a> Driver<'a> {
                 value: None,
                 error: None,
             };
-            let rendered = self.renderer.render_str(&format!("guardrail {} query", g.name), &spec.template, ctx);
+            let rendered = self.renderer.render_str(
+                &format!("guardrail {} query", g.name),
+                &spec.template,
+                ctx,
+            );
             let result: Fetched = match rendered {
                 Err(e) => Err(format!("cannot render the query: {e}")),
                 Ok(text) => {
                     let filter = match &g.filter {
-                        Some(f) => self.renderer.render_str(&format!("guardrail {} filter", g.name), f, ctx).ok(),
+                        Some(f) => self
+                            .renderer
+                            .render_str(&format!("guardrail {} filter", g.name), f, ctx)
+                            .ok(),
                         None => None,
                     };
                     let q = Query {
@@ -281,6 +314,9 @@ fn observation_json(o: &Observation) -> Value {
         Observation::NoData => Value::Null,
         Observation::Scalar(v) if v.is_finite() => serde_json::json!(v),
         Observation::Scalar(v) => Value::String(fmt_num(*v)),
-        Observation::Histogram(b) => b.iter().map(|b| serde_json::json!([b.le, b.count])).collect(),
+        Observation::Histogram(b) => b
+            .iter()
+            .map(|b| serde_json::json!([b.le, b.count]))
+            .collect(),
     }
 }

@@ -20,7 +20,11 @@ pub struct RecordingKube {
 
 impl RecordingKube {
     pub fn new(field_manager: &str, log: RequestLog) -> RecordingKube {
-        RecordingKube { objects: BTreeMap::new(), log, field_manager: field_manager.to_string() }
+        RecordingKube {
+            objects: BTreeMap::new(),
+            log,
+            field_manager: field_manager.to_string(),
+        }
     }
     /// Pretend an object already exists (the stable version a canary needs).
     pub fn seed(&mut self, path: String, obj: Value) {
@@ -30,12 +34,29 @@ impl RecordingKube {
 
 impl KubeApi for RecordingKube {
     fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
-        self.log.borrow_mut().push(ApiRequest { method: "GET".into(), path: path.to_string(), content_type: None, body: None });
+        self.log.borrow_mut().push(ApiRequest {
+            method: "GET".into(),
+            path: path.to_string(),
+            content_type: None,
+            body: None,
+        });
         Ok(self.objects.get(path).cloned())
     }
 
-    fn patch(&mut self, path: &str, kind: &PatchKind, body: &Value, dry_run: bool) -> Result<Value, PlatformError> {
-        self.log.borrow_mut().push(patch_request(path, kind, body, dry_run, &self.field_manager));
+    fn patch(
+        &mut self,
+        path: &str,
+        kind: &PatchKind,
+        body: &Value,
+        dry_run: bool,
+    ) -> Result<Value, PlatformError> {
+        self.log.borrow_mut().push(patch_request(
+            path,
+            kind,
+            body,
+            dry_run,
+            &self.field_manager,
+        ));
         let mut obj = self.objects.get(path).cloned().unwrap_or(Value::Null);
         match kind {
             PatchKind::Json => {
@@ -55,7 +76,12 @@ impl KubeApi for RecordingKube {
     }
 
     fn delete(&mut self, path: &str) -> Result<(), PlatformError> {
-        self.log.borrow_mut().push(ApiRequest { method: "DELETE".into(), path: path.to_string(), content_type: None, body: None });
+        self.log.borrow_mut().push(ApiRequest {
+            method: "DELETE".into(),
+            path: path.to_string(),
+            content_type: None,
+            body: None,
+        });
         self.objects.remove(path);
         Ok(())
     }

@@ -1,0 +1,207 @@
+//! Every validation error class of the foundation issue: the binary exits 2 and names the file,
+//! line, column and key path.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+const GOOD: &str = r#"apiVersion: mlcanary/v1
+name: fraud
+model:
+  uri: s3://m/v2
+target:
+  platform: kserve
+  namespace: ml
+providers:
+  prom:
+    type: prometheus
+    address: http://p:9090
+stages: [5, 50]
+guardrails:
+  - name: errors
+    provider: prom
+    query: up
+    promote: "< 0.5%"
+    rollback: "> 1%"
+"#;
+
+/// Run `validate` on `yaml`; return (exit code, stderr) with the temp path replaced by `C`.
+fn validate(yaml: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    validate_path(&path)
+}
+
+fn validate_path(path: &Path) -> (i32, String) {
+    let out = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["validate", "-c"])
+        .arg(path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).replace(&path.display().to_string(), "C");
+    (out.status.code().unwrap(), err)
+}
+
+fn expect(yaml: &str, wanted: &[&str]) {
+    let (code, err) = validate(yaml);
+    assert_eq!(code, 2, "exit code for:\n{yaml}\nstderr: {err}");
+    for w in wanted {
+        assert!(err.contains(w), "stderr lacks {w:?}:\n{err}");
+    }
+}
+
+#[test]
+fn the_good_config_passes() {
+    let (code, err) = validate(GOOD);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn not_yaml() {
+    expect("apiVersion: [unclosed\nname: x\n", &["C:"]);
+    expect("", &["C:1:1: the config is empty"]);
+}
+
+#[test]
+fn wrong_types() {
+    expect(
+        &GOOD.replace("stages: [5, 50]", "stages: [5, \"fifty\"]"),
+        &["C:12:", "stages[1]", "a weight"],
+    );
+    expect(
+        &GOOD.replace("  uri: s3://m/v2", "  uri: [1, 2]"),
+        &["C:4:", "model.uri", "wrong type"],
+    );
+    expect(
+        &format!("{GOOD}analysis:\n  interval: 5\n"),
+        &["analysis.interval", "needs a unit"],
+    );
+}
+
+#[test]
+fn unknown_keys_with_did_you_mean() {
+    expect(
+        &format!("{GOOD}analysis:\n  intervall: 1m\n"),
+        &["C:20:3: analysis.intervall: unknown key `intervall` (did you mean `interval`?)"],
+    );
+    expect(
+        &GOOD.replace("    promote:", "    promot:"),
+        &["guardrails[0].promot", "did you mean `promote`"],
+    );
+    expect(
+        &GOOD.replace("  namespace: ml", "  namespace: ml\n  namspace: x"),
+        &["C:8:3: target.namspace", "did you mean `namespace`"],
+    );
+    expect(
+        &GOOD.replace("type: prometheus", "type: prometeus"),
+        &["unknown value `prometeus` (did you mean `prometheus`?)"],
+    );
+}
+
+#[test]
+fn weights_must_strictly_increase_within_1_to_100() {
+    expect(
+        &GOOD.replace("stages: [5, 50]", "stages: [50, 5]"),
+        &[
+            "C:12:",
+            "stages[1]: weights must strictly increase: 5 after 50",
+        ],
+    );
+    expect(
+        &GOOD.replace("stages: [5, 50]", "stages: [5, 5]"),
+        &["stages[1]: weights must strictly increase"],
+    );
+    expect(
+        &GOOD.replace("stages: [5, 50]", "stages: [0, 101]"),
+        &[
+            "stages[0]: weight 0 is outside 1..100",
+            "stages[1]: weight 101 is outside 1..100",
+        ],
+    );
+}
+
+#[test]
+fn guardrail_zones() {
+    let none = GOOD.replace("    promote: \"< 0.5%\"\n    rollback: \"> 1%\"\n", "");
+    expect(
+        &none,
+        &["C:14:5: guardrails[0]: a guardrail needs `promote`, `rollback` or both"],
+    );
+    expect(&GOOD.replace("\"< 0.5%\"", "\"< 2%\""), &["C:17:5: guardrails[0].promote: the promote zone `< 2%` overlaps the rollback zone `> 1%`"]);
+    expect(
+        &GOOD.replace("\"< 0.5%\"", "\"< 1.1x\""),
+        &["is relative (x) but the guardrail has no `baseline`"],
+    );
+    expect(
+        &GOOD.replace("\"< 0.5%\"", "\"0.5\""),
+        &["guardrails[0].promote", "invalid condition"],
+    );
+}
+
+#[test]
+fn unknown_provider() {
+    expect(&GOOD.replace("    provider: prom", "    provider: promm"), &["C:15:5: guardrails[0].provider: unknown provider `promm` (did you mean `prom`?); defined: prom"]);
+}
+
+#[test]
+fn shadow_on_a_platform_that_cannot_mirror() {
+    expect(
+        &format!("{GOOD}shadow:\n  percent: 10\n  duration: 5m\n"),
+        &["C:19:1: shadow: platform kserve cannot mirror traffic"],
+    );
+}
+
+#[test]
+fn kubernetes_names_must_be_dns_1123() {
+    expect(
+        &GOOD.replace("name: fraud", "name: Fraud_Detector"),
+        &["C:2:1: name:", "DNS-1123"],
+    );
+    expect(
+        &GOOD.replace("namespace: ml", "namespace: ML.prod"),
+        &["target.namespace", "DNS-1123"],
+    );
+}
+
+#[test]
+fn every_problem_in_one_pass() {
+    let bad = GOOD
+        .replace("stages: [5, 50]", "stages: [50, 5]")
+        .replace("    provider: prom", "    provider: nope")
+        .replace("namespace: ml", "namespace: ML");
+    let (code, err) = validate(&bad);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err.lines().count(),
+        3,
+        "three problems, one line each:\n{err}"
+    );
+}
+
+#[test]
+fn template_override_with_a_syntax_error_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tpl")).unwrap();
+    std::fs::write(
+        dir.path().join("tpl/kserve-inferenceservice.yaml"),
+        "apiVersion: v1\nkind: X\n{% if %}\n",
+    )
+    .unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, format!("{GOOD}templates: tpl\n")).unwrap();
+    let (code, err) = validate_path(&path);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("kserve-inferenceservice.yaml") && err.contains("line 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_templates_folder_is_a_config_error() {
+    expect(
+        &format!("{GOOD}templates: ./nowhere\n"),
+        &["templates: templates folder", "does not exist"],
+    );
+}
