@@ -50,7 +50,11 @@ pub enum ProviderError {
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
     #[error("{url} answered HTTP {status}: {message}")]
-    Http { url: String, status: u16, message: String },
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("the query failed: {0}")]
     Query(String),
     #[error("unexpected answer: {0}")]
@@ -67,3 +71,7 @@ pub trait Provider {
     /// reports. Must not contain secrets.
     fn describe(&self, query: &Query) -> String;
 }
+
+pub(crate) mod http_common;
+pub mod http_json;
+pub mod prometheus;
