@@ -11,14 +11,15 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
-command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# Debian's `prometheus` package ships both the server and promtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    missing+=(prometheus)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test-deps: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    # Packages from the same list are de-duplicated by apt itself.
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

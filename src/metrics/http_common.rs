@@ -69,8 +69,15 @@ pub(crate) fn provider_agent(timeout: Duration) -> ureq::Agent {
     })
 }
 
-/// A request that never got an HTTP answer (refused, reset, timed out, TLS failure).
+/// A request that never got an HTTP answer (refused, reset, timed out, TLS failure). A request
+/// that could not even be built (an invalid header name or value from config) is a config error.
 pub(crate) fn transport_error(url: &str, err: &ureq::Error) -> ProviderError {
+    if let ureq::Error::Http(e) = err {
+        // `http::Error` names the problem ("invalid HTTP header value"), never the value itself.
+        return ProviderError::Config(format!(
+            "cannot build the request to {url} (check `headers`, `bearerTokenEnv` and the URL): {e}"
+        ));
+    }
     let message = match err {
         ureq::Error::Timeout(which) => format!("timed out ({which})"),
         other => other.to_string(),
@@ -135,7 +142,7 @@ mod tests {
             bearer_token_env: Some("MLCANARY_TEST_SURELY_UNSET_TOKEN_VAR".to_string()),
         };
         let req = provider_agent(Duration::from_secs(1)).get("http://127.0.0.1:1/");
-        let err = auth.apply(req).err().expect("an unset variable must fail");
+        let err = auth.apply(req).expect_err("an unset variable must fail");
         assert!(
             matches!(&err, ProviderError::Config(m) if m.contains("MLCANARY_TEST_SURELY_UNSET_TOKEN_VAR")),
             "{err:?}"

@@ -175,8 +175,8 @@ fn interpret(
             answer.error.as_deref().unwrap_or("(no error text)")
         );
         return Err(match status {
-            400 | 422 => ProviderError::Query(message),
-            200..=299 => ProviderError::Query(message),
+            // The query itself is wrong (bad_data) or failed to evaluate (execution).
+            200..=299 | 400 | 422 => ProviderError::Query(message),
             _ => ProviderError::Http {
                 url: url.to_string(),
                 status,

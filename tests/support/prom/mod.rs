@@ -18,7 +18,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[allow(unused_imports)]
 pub use exporter::Exporter;
+#[allow(unused_imports)]
 pub use recorder::{BlackHole, Recorder};
 
 /// How long a fresh server may take to answer `/-/ready` on a busy 2-core machine.
@@ -44,7 +46,13 @@ pub fn binaries() -> Option<(PathBuf, PathBuf)> {
                 panic!("{msg}*** CI is set: Prometheus tests may not be skipped ***\n");
             }
             if std::env::var("MLCANARY_SKIP_PROMETHEUS").as_deref() == Ok("1") {
-                eprintln!("{msg}*** MLCANARY_SKIP_PROMETHEUS=1: this test is SKIPPED ***\n");
+                // Straight to stderr, not eprintln!: the test harness captures the macros, and a
+                // skip must be seen even when the test "passes".
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{msg}*** MLCANARY_SKIP_PROMETHEUS=1: this test is SKIPPED ***\n"
+                );
                 return None;
             }
             panic!("{msg}*** or set MLCANARY_SKIP_PROMETHEUS=1 to skip these tests locally ***\n");
