@@ -73,3 +73,7 @@ pub trait Provider {
     /// reports. Must not contain secrets.
     fn describe(&self, query: &Query) -> String;
 }
+
+pub(crate) mod http_common;
+pub mod http_json;
+pub mod prometheus;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, idempotently.
+# Called by .ci/run before `cargo test`. Safe to run again: it only touches apt when a tool is missing.
+#
+# - prometheus + promtool (Debian package `prometheus`): a REAL Prometheus server for the metrics
+#   provider tests (tests/prometheus_*.rs start their own instance on a free port; the service the
+#   package may start on :9090 is neither relied on nor stopped).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+# Debian's `prometheus` package ships both the server and promtool.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+    missing+=(prometheus)
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "test-deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+prometheus --version 2>&1 | head -n 1
