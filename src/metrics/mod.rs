@@ -1,6 +1,9 @@
 //! Metric providers: one file per back-end behind [`Provider`]. A provider fetches RAW values only;
 //! judging (zones, ratios, PSI, sequential tests) happens in `core`, never here.
 
+pub mod azure_monitor;
+pub mod log_analytics;
+
 use thiserror::Error;
 
 /// One cumulative histogram bucket, as Prometheus exposes it (`le` upper bound, cumulative count).
@@ -50,7 +53,11 @@ pub enum ProviderError {
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
     #[error("{url} answered HTTP {status}: {message}")]
-    Http { url: String, status: u16, message: String },
+    Http {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("the query failed: {0}")]
     Query(String),
     #[error("unexpected answer: {0}")]

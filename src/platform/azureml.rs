@@ -43,7 +43,11 @@ impl AzureMlTarget {
     }
     /// ARM id of the online endpoint (also the default Azure Monitor resource).
     pub fn endpoint_path(&self) -> String {
-        format!("{}/onlineEndpoints/{}", self.workspace_path(), self.endpoint)
+        format!(
+            "{}/onlineEndpoints/{}",
+            self.workspace_path(),
+            self.endpoint
+        )
     }
     pub fn deployment_path(&self, name: &str) -> String {
         format!("{}/deployments/{name}", self.endpoint_path())
@@ -410,7 +414,8 @@ mod tests {
 
     #[test]
     fn weight_moves_the_rest_to_stable_and_stops_mirroring_the_canary() {
-        let mut ep = json!({"properties": {"traffic": {"blue": 100}, "mirrorTraffic": {"green": 10}}});
+        let mut ep =
+            json!({"properties": {"traffic": {"blue": 100}, "mirrorTraffic": {"green": 10}}});
         with_weight(&mut ep, &target(), 25, None).unwrap();
         let t = traffic_of(&ep);
         assert_eq!(t.split.get("blue"), Some(&75));
@@ -452,7 +457,10 @@ mod tests {
         let ep = json!({"id": "/x", "name": "ep", "type": "t", "location": "westeurope",
             "properties": {"authMode": "Key", "provisioningState": "Succeeded", "scoringUri": "https://s"}});
         let w = writable(ep);
-        assert_eq!(w, json!({"location": "westeurope", "properties": {"authMode": "Key"}}));
+        assert_eq!(
+            w,
+            json!({"location": "westeurope", "properties": {"authMode": "Key"}})
+        );
     }
 
     #[test]

@@ -80,9 +80,12 @@ impl ArmResponse {
     }
     /// The `ETag` header, else `etag` in the body.
     pub fn etag(&self) -> Option<String> {
-        self.header("etag")
-            .map(str::to_string)
-            .or_else(|| self.body.get("etag").and_then(Value::as_str).map(str::to_string))
+        self.header("etag").map(str::to_string).or_else(|| {
+            self.body
+                .get("etag")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
     }
 }
 
@@ -413,7 +416,10 @@ mod tests {
         let p = PollPolicy::default();
         assert_eq!(p.delay(None, 0), Duration::from_secs(5));
         assert_eq!(p.delay(None, 1), Duration::from_secs(10));
-        assert_eq!(p.delay(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 2), Duration::from_secs(20));
+        assert_eq!(
+            p.delay(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 2),
+            Duration::from_secs(20)
+        );
         assert_eq!(p.delay(None, 30), Duration::from_secs(60));
     }
 
@@ -432,7 +438,10 @@ mod tests {
     fn async_operation_header_wins_over_location() {
         let r = resp(
             201,
-            &[("azure-asyncoperation", "https://a/op"), ("location", "https://a/loc")],
+            &[
+                ("azure-asyncoperation", "https://a/op"),
+                ("location", "https://a/loc"),
+            ],
         );
         assert_eq!(
             Operation::from_response(&r),
@@ -451,7 +460,10 @@ mod tests {
         let body = serde_json::json!({"error": {"code": "BadRequest", "message": "Traffic must sum to 100"}});
         assert_eq!(
             error_parts(&body),
-            ("BadRequest".to_string(), "Traffic must sum to 100".to_string())
+            (
+                "BadRequest".to_string(),
+                "Traffic must sum to 100".to_string()
+            )
         );
         assert_eq!(error_parts(&Value::Null), (String::new(), String::new()));
     }

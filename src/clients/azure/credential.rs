@@ -242,8 +242,10 @@ impl Credential {
 
 impl TokenSource for Credential {
     fn token(&self, scope: &str) -> Result<BearerToken, AzureError> {
-        let token = futures::executor::block_on(self.inner.get_token(&[scope], None))
-            .map_err(|e| AzureError::Auth(format!("{} for {scope}: {e}", self.choice.mode.name())))?;
+        let token =
+            futures::executor::block_on(self.inner.get_token(&[scope], None)).map_err(|e| {
+                AzureError::Auth(format!("{} for {scope}: {e}", self.choice.mode.name()))
+            })?;
         Ok(BearerToken::new(token.token.secret().to_string()))
     }
 }

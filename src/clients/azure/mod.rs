@@ -11,6 +11,7 @@ pub mod arm;
 pub mod credential;
 pub mod oidc;
 pub mod settings;
+pub mod timespan;
 pub mod transport;
 
 pub use arm::{ArmClient, ArmResponse, PollPolicy};

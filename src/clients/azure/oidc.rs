@@ -110,7 +110,10 @@ impl CiOidcAssertion {
 
 #[async_trait::async_trait]
 impl ClientAssertion for CiOidcAssertion {
-    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+    async fn secret(
+        &self,
+        _options: Option<ClientMethodOptions<'_>>,
+    ) -> azure_core::Result<String> {
         self.fetch()
             .map_err(|m| Error::with_message(ErrorKind::Credential, m))
     }

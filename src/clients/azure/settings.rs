@@ -191,7 +191,10 @@ mod tests {
             cloud: Cloud::UsGov,
             ..Default::default()
         };
-        assert_eq!(gov.log_analytics_scope(), "https://api.loganalytics.us/.default");
+        assert_eq!(
+            gov.log_analytics_scope(),
+            "https://api.loganalytics.us/.default"
+        );
     }
 
     #[test]
