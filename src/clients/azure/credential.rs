@@ -222,7 +222,6 @@ impl Credential {
                 ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: settings.client_id.clone().map(UserAssignedId::ClientId),
                     client_options: client_options(),
-                    ..Default::default()
                 }))
                 .map_err(built)?
             }
