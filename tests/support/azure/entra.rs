@@ -32,7 +32,12 @@ pub fn token(w: &mut World, req: &Req) -> Resp {
         .header("content-type")
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
     {
-        return entra_error(400, "invalid_request", 900144, "The request body must contain form fields.");
+        return entra_error(
+            400,
+            "invalid_request",
+            900144,
+            "The request body must contain form fields.",
+        );
     }
     let form = req.form();
     let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -44,19 +49,43 @@ pub fn token(w: &mut World, req: &Req) -> Resp {
     recorded.sort();
     w.token_requests.push(recorded);
     if field("grant_type").as_deref() != Some("client_credentials") {
-        return entra_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.");
+        return entra_error(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
     }
     if field("client_id").as_deref() != Some(w.client_id.as_str()) {
-        return entra_error(400, "unauthorized_client", 700016, "Application not found in the directory.");
+        return entra_error(
+            400,
+            "unauthorized_client",
+            700016,
+            "Application not found in the directory.",
+        );
     }
     let scope = field("scope").unwrap_or_default();
     if !w.scopes.contains(&scope) {
-        return entra_error(400, "invalid_scope", 1002012, "The provided value for scope is not valid.");
+        return entra_error(
+            400,
+            "invalid_scope",
+            1002012,
+            "The provided value for scope is not valid.",
+        );
     }
-    match (field("client_secret"), field("client_assertion"), field("client_assertion_type")) {
+    match (
+        field("client_secret"),
+        field("client_assertion"),
+        field("client_assertion_type"),
+    ) {
         (Some(secret), None, None) => {
             if secret != w.client_secret {
-                return entra_error(401, "invalid_client", 7000215, "Invalid client secret provided.");
+                return entra_error(
+                    401,
+                    "invalid_client",
+                    7000215,
+                    "Invalid client secret provided.",
+                );
             }
         }
         (None, Some(assertion), Some(kind)) => {
@@ -64,14 +93,29 @@ pub fn token(w: &mut World, req: &Req) -> Resp {
                 return entra_error(400, "invalid_request", 50027, "Invalid JWT token.");
             }
             match w.oidc_issued.iter().find(|(t, _)| *t == assertion) {
-                None => return entra_error(400, "invalid_client", 700211, "No matching federated identity record found for presented assertion issuer."),
-                Some((_, aud)) if aud != AUDIENCE => {
-                    return entra_error(400, "invalid_client", 700212, "No matching federated identity record found for presented assertion audience.")
-                }
+                None => return entra_error(
+                    400,
+                    "invalid_client",
+                    700211,
+                    "No matching federated identity record found for presented assertion issuer.",
+                ),
+                Some((_, aud)) if aud != AUDIENCE => return entra_error(
+                    400,
+                    "invalid_client",
+                    700212,
+                    "No matching federated identity record found for presented assertion audience.",
+                ),
                 Some(_) => {}
             }
         }
-        _ => return entra_error(401, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required."),
+        _ => {
+            return entra_error(
+                401,
+                "invalid_client",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required.",
+            )
+        }
     }
     w.serial += 1;
     let token = format!("eyJ0eXAiOiJKV1Qi.fake-access-{}-{}", w.serial, scope.len());

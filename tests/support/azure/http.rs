@@ -50,7 +50,10 @@ impl Resp {
     pub fn json(status: u16, body: serde_json::Value) -> Resp {
         Resp {
             status,
-            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: body.to_string(),
         }
     }
@@ -207,7 +210,10 @@ pub fn serve_https(handler: Handler) -> String {
     .unwrap();
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let config = config.clone();
@@ -217,7 +223,11 @@ pub fn serve_https(handler: Handler) -> String {
                 let mut tls = rustls::StreamOwned::new(conn, stream);
                 if let Some(req) = read_request(&mut tls) {
                     let resp = handler(&req);
-                    let mut out = format!("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n", resp.status, resp.body.len());
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        resp.status,
+                        resp.body.len()
+                    );
                     for (k, v) in &resp.headers {
                         out.push_str(&format!("{k}: {v}\r\n"));
                     }

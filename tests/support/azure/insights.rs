@@ -17,22 +17,34 @@ pub fn metrics(w: &mut World, req: &Req) -> Resp {
     if req.param("api-version") != Some("2023-10-01") {
         return bad("The api-version is missing or not supported for metrics.");
     }
-    let Some(timespan) = req.param("timespan").filter(|t| t.contains('/') && t.ends_with('Z')) else {
+    let Some(timespan) = req
+        .param("timespan")
+        .filter(|t| t.contains('/') && t.ends_with('Z'))
+    else {
         return bad("Invalid timespan: expected ISO-8601 start/end.");
     };
     if req.param("interval") != Some("PT1M") {
         return bad("Invalid interval.");
     }
     let metric = req.param("metricnames").unwrap_or("").to_string();
-    let aggregation = req.param("aggregation").unwrap_or("Average").to_ascii_lowercase();
+    let aggregation = req
+        .param("aggregation")
+        .unwrap_or("Average")
+        .to_ascii_lowercase();
     let deployment = req
         .param("$filter")
         .and_then(|f| f.strip_prefix("deployment eq '"))
         .and_then(|f| f.strip_suffix('\''))
         .map(str::to_string);
-    let resource = req.path.trim_end_matches("/providers/Microsoft.Insights/metrics").to_string();
+    let resource = req
+        .path
+        .trim_end_matches("/providers/Microsoft.Insights/metrics")
+        .to_string();
     if !w.endpoints.contains_key(&resource) {
-        return Resp::json(404, json!({"code": "ResourceNotFound", "message": format!("The resource {resource} was not found.")}));
+        return Resp::json(
+            404,
+            json!({"code": "ResourceNotFound", "message": format!("The resource {resource} was not found.")}),
+        );
     }
     let known: Vec<&String> = w.metric_points.keys().map(|(m, _)| m).collect();
     if !known.contains(&&metric) {
@@ -56,12 +68,15 @@ pub fn metrics(w: &mut World, req: &Req) -> Resp {
             .collect();
         timeseries.push(json!({"metadatavalues": [{"name": {"value": "deployment", "localizedValue": "deployment"}, "value": dep}], "data": data}));
     }
-    Resp::json(200, json!({
+    Resp::json(
+        200,
+        json!({
         "cost": 0, "timespan": timespan, "interval": "PT1M",
         "value": [{"id": format!("{resource}/providers/Microsoft.Insights/metrics/{metric}"),
             "type": "Microsoft.Insights/metrics", "name": {"value": metric, "localizedValue": metric},
             "displayDescription": "", "unit": "Milliseconds", "timeseries": timeseries, "errorCode": "Success"}],
-        "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", "resourceregion": "westeurope"}))
+        "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", "resourceregion": "westeurope"}),
+    )
 }
 
 pub fn log_query(w: &mut World, req: &Req) -> Resp {
@@ -69,24 +84,51 @@ pub fn log_query(w: &mut World, req: &Req) -> Resp {
         return r;
     }
     let err = |status: u16, code: &str, message: &str, inner: &str| {
-        Resp::json(status, json!({"error": {"code": code, "message": message, "correlationId": "00000000-0000-0000-0000-000000000003", "innererror": {"code": inner, "message": message}}}))
+        Resp::json(
+            status,
+            json!({"error": {"code": code, "message": message, "correlationId": "00000000-0000-0000-0000-000000000003", "innererror": {"code": inner, "message": message}}}),
+        )
     };
     if req.method != "POST" {
         return err(405, "MethodNotAllowed", "Use POST.", "MethodNotAllowed");
     }
     let workspace = req.path.rsplit('/').nth(1).unwrap_or("").to_string();
     if workspace != w.la_workspace {
-        return err(404, "WorkspaceNotFoundError", "The workspace could not be found", "WorkspaceNotFoundError");
+        return err(
+            404,
+            "WorkspaceNotFoundError",
+            "The workspace could not be found",
+            "WorkspaceNotFoundError",
+        );
     }
     let Some(body) = req.json() else {
-        return err(400, "BadArgumentError", "The request had some invalid properties", "InvalidJson");
+        return err(
+            400,
+            "BadArgumentError",
+            "The request had some invalid properties",
+            "InvalidJson",
+        );
     };
     let query = body.get("query").and_then(Value::as_str).unwrap_or("");
     if query.is_empty() || query.contains("syntax error") {
-        return err(400, "BadArgumentError", "The request had some invalid properties", "SyntaxError");
+        return err(
+            400,
+            "BadArgumentError",
+            "The request had some invalid properties",
+            "SyntaxError",
+        );
     }
-    if !body.get("timespan").and_then(Value::as_str).is_some_and(|t| t.contains('/')) {
-        return err(400, "BadArgumentError", "Invalid timespan", "InvalidTimespan");
+    if !body
+        .get("timespan")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.contains('/'))
+    {
+        return err(
+            400,
+            "BadArgumentError",
+            "Invalid timespan",
+            "InvalidTimespan",
+        );
     }
     w.la_queries.push(query.to_string());
     Resp::json(200, w.la_answer.clone())

@@ -110,7 +110,9 @@ impl FakeAzure {
             ..Default::default()
         }));
         let w = world.clone();
-        let authority = http::serve_https(Arc::new(move |req| entra::token(&mut w.lock().unwrap(), req)));
+        let authority = http::serve_https(Arc::new(move |req| {
+            entra::token(&mut w.lock().unwrap(), req)
+        }));
         let w = world.clone();
         let arm = http::serve_http(Arc::new(move |req| {
             let mut world = w.lock().unwrap();
@@ -123,7 +125,9 @@ impl FakeAzure {
             } else {
                 arm::handle(&mut world, req)
             };
-            world.log.push(format!("{} {} -> {}", req.method, req.path, resp.status));
+            world
+                .log
+                .push(format!("{} {} -> {}", req.method, req.path, resp.status));
             resp
         }));
         {
@@ -133,7 +137,11 @@ impl FakeAzure {
             wd.la_scope = format!("{arm}/la/.default");
             wd.scopes = vec![wd.arm_scope.clone(), wd.la_scope.clone()];
         }
-        FakeAzure { world, authority, arm }
+        FakeAzure {
+            world,
+            authority,
+            arm,
+        }
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -142,7 +150,10 @@ impl FakeAzure {
 
     /// GitHub's `ACTIONS_ID_TOKEN_REQUEST_URL` (it carries a query string, as GitHub's does).
     pub fn oidc_request_url(&self) -> String {
-        format!("{}/_apis/distributedtask/hubs/Actions/plans/p1/jobs/j1/idtoken?api-version=2.0", self.arm)
+        format!(
+            "{}/_apis/distributedtask/hubs/Actions/plans/p1/jobs/j1/idtoken?api-version=2.0",
+            self.arm
+        )
     }
 
     pub fn workspace_path(&self) -> String {
@@ -194,7 +205,10 @@ pub mod wire {
     }
 
     pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     pub fn secret_env() -> BTreeMap<String, String> {
@@ -206,17 +220,32 @@ pub mod wire {
     }
 
     pub fn credential(fake: &FakeAzure, env: &BTreeMap<String, String>) -> Arc<Credential> {
-        Arc::new(Credential::from_settings(&settings(fake), env, agent(&AgentOptions::default())).unwrap())
+        Arc::new(
+            Credential::from_settings(&settings(fake), env, agent(&AgentOptions::default()))
+                .unwrap(),
+        )
     }
 
     pub fn arm(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
         let s = settings(fake);
-        ArmClient::new(agent(&AgentOptions::default()), &s.arm_url(&BTreeMap::new()), &s.arm_scope(), cred, PollPolicy::fast())
+        ArmClient::new(
+            agent(&AgentOptions::default()),
+            &s.arm_url(&BTreeMap::new()),
+            &s.arm_scope(),
+            cred,
+            PollPolicy::fast(),
+        )
     }
 
     pub fn log_analytics_client(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
         let s = settings(fake);
-        ArmClient::new(agent(&AgentOptions::default()), &s.log_analytics_url(), &s.log_analytics_scope(), cred, PollPolicy::fast())
+        ArmClient::new(
+            agent(&AgentOptions::default()),
+            &s.log_analytics_url(),
+            &s.log_analytics_scope(),
+            cred,
+            PollPolicy::fast(),
+        )
     }
 }
 
@@ -231,7 +260,10 @@ pub mod capture {
             true
         }
         fn log(&self, r: &log::Record) {
-            LINES.lock().unwrap().push(format!("{} {}: {}", r.level(), r.target(), r.args()));
+            LINES
+                .lock()
+                .unwrap()
+                .push(format!("{} {}: {}", r.level(), r.target(), r.args()));
         }
         fn flush(&self) {}
     }
