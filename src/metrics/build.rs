@@ -11,7 +11,10 @@ use std::time::Duration;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Providers by name. Azure providers need credentials and come from `azure_providers`.
-pub fn providers(c: &Config, _dry_run: bool) -> anyhow::Result<BTreeMap<String, Box<dyn Provider>>> {
+pub fn providers(
+    c: &Config,
+    _dry_run: bool,
+) -> anyhow::Result<BTreeMap<String, Box<dyn Provider>>> {
     let mut out: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
     for (name, spec) in &c.providers {
         let p: Box<dyn Provider> = match spec {

@@ -1,7 +1,9 @@
 //! Metric providers: one file per back-end behind [`Provider`]. A provider fetches RAW values only;
 //! judging (zones, ratios, PSI, sequential tests) happens in `core`, never here.
 
+pub mod azure_monitor;
 pub mod build;
+pub mod log_analytics;
 
 use thiserror::Error;
 

@@ -1,6 +1,8 @@
 //! Platforms: one file per serving platform behind [`Platform`]. Shared Kubernetes mechanics live
 //! once (in `clients::kube` and the helpers here); a platform file only knows its own resource.
 
+pub mod azureml;
+
 use std::collections::BTreeMap;
 use thiserror::Error;
 

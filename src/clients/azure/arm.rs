@@ -1,0 +1,470 @@
+//! Azure Resource Manager over ureq: GET/PUT/DELETE with a fresh token per request, 429/5xx
+//! retried with backoff (honouring `Retry-After`), and long-running operations followed through
+//! `Azure-AsyncOperation`, else `Location`, to Succeeded / Failed / Canceled.
+//!
+//! Waiting is measured in [`PollPolicy`] units, so tests run the same code with millisecond delays.
+
+use super::credential::TokenSource;
+use super::AzureError;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// api-version for Microsoft.MachineLearningServices resources.
+pub const API_VERSION: &str = "2025-12-01";
+
+/// Delays and budgets for retries and long-running-operation polling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPolicy {
+    /// What one second of `Retry-After` means (1 s in production, 1 ms in tests).
+    pub retry_after_unit: Duration,
+    /// Delay between polls when the service gives no `Retry-After`, and the first backoff step.
+    pub default_delay: Duration,
+    /// Upper bound of any single delay.
+    pub max_delay: Duration,
+    /// Retries of one request answered 429 / 5xx / a transport error.
+    pub max_retries: u32,
+    /// Polls of one long-running operation before giving up.
+    pub max_polls: u32,
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy {
+            retry_after_unit: Duration::from_secs(1),
+            default_delay: Duration::from_secs(5),
+            max_delay: Duration::from_secs(60),
+            max_retries: 5,
+            max_polls: 720,
+        }
+    }
+}
+
+impl PollPolicy {
+    /// The same rules with every delay in milliseconds.
+    pub fn fast() -> Self {
+        PollPolicy {
+            retry_after_unit: Duration::from_millis(1),
+            default_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(60),
+            max_retries: 5,
+            max_polls: 200,
+        }
+    }
+
+    /// Delay before retry/poll number `attempt` (0-based): `Retry-After` seconds (in units) when the
+    /// service sent one, else exponential backoff from `default_delay`; never above `max_delay`.
+    pub fn delay(&self, retry_after: Option<&str>, attempt: u32) -> Duration {
+        let wanted = match retry_after.and_then(|v| v.trim().parse::<u32>().ok()) {
+            Some(secs) => self.retry_after_unit * secs,
+            None => self.default_delay * 2u32.saturating_pow(attempt.min(16)),
+        };
+        wanted.min(self.max_delay)
+    }
+}
+
+/// An ARM answer: status, headers (lower-case names) and the JSON body (`Null` when empty).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmResponse {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Value,
+}
+
+impl ArmResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+    /// The `ETag` header, else `etag` in the body.
+    pub fn etag(&self) -> Option<String> {
+        self.header("etag").map(str::to_string).or_else(|| {
+            self.body
+                .get("etag")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+    }
+}
+
+/// A synchronous ARM client.
+#[derive(Debug, Clone)]
+pub struct ArmClient {
+    agent: ureq::Agent,
+    base: String,
+    scope: String,
+    tokens: Arc<dyn TokenSource>,
+    policy: PollPolicy,
+}
+
+impl ArmClient {
+    /// `base`: e.g. `https://management.azure.com` (see `AzureSettings::arm_url`); `scope`: the token scope.
+    pub fn new(
+        agent: ureq::Agent,
+        base: &str,
+        scope: &str,
+        tokens: Arc<dyn TokenSource>,
+        policy: PollPolicy,
+    ) -> Self {
+        ArmClient {
+            agent,
+            base: base.trim_end_matches('/').to_string(),
+            scope: scope.to_string(),
+            tokens,
+            policy,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn policy(&self) -> &PollPolicy {
+        &self.policy
+    }
+
+    /// Absolute URL of a resource path with the api-version.
+    pub fn url(&self, path: &str, api_version: &str) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        format!("{}{path}{sep}api-version={api_version}", self.base)
+    }
+
+    /// GET a resource; non-2xx is an error.
+    pub fn get(&self, path: &str) -> Result<ArmResponse, AzureError> {
+        let url = self.url(path, API_VERSION);
+        check("GET", &url, self.send("GET", &url, None, &[])?)
+    }
+
+    /// GET a resource; `None` on 404.
+    pub fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
+        let url = self.url(path, API_VERSION);
+        let resp = self.send("GET", &url, None, &[])?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        check("GET", &url, resp).map(Some)
+    }
+
+    /// PUT a whole resource (with `If-Match` when given) and return the first answer (200/201);
+    /// call [`ArmClient::wait`] to follow the operation.
+    pub fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        let url = self.url(path, API_VERSION);
+        let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
+        check("PUT", &url, self.send("PUT", &url, Some(body), &headers)?)
+    }
+
+    /// DELETE a resource; 404 counts as already deleted (returns `None`).
+    pub fn delete(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
+        let url = self.url(path, API_VERSION);
+        let resp = self.send("DELETE", &url, None, &[])?;
+        if resp.status == 404 || resp.status == 204 {
+            return Ok(None);
+        }
+        check("DELETE", &url, resp).map(Some)
+    }
+
+    /// PUT then wait for the operation to succeed.
+    pub fn put_and_wait(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        let first = self.put(path, body, if_match)?;
+        self.wait(&first)?;
+        Ok(first)
+    }
+
+    /// DELETE then wait for the operation to finish.
+    pub fn delete_and_wait(&self, path: &str) -> Result<(), AzureError> {
+        match self.delete(path)? {
+            Some(first) => self.wait(&first),
+            None => Ok(()),
+        }
+    }
+
+    /// Poll once: `Ok(None)` while running, `Ok(Some(()))` when Succeeded, an error when it ended
+    /// Failed/Canceled. The answer's `Retry-After` is returned for the caller's next delay.
+    pub fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError> {
+        match op {
+            Operation::AsyncOperation(url) => {
+                let resp = check("GET", url, self.send("GET", url, None, &[])?)?;
+                let retry_after = resp.header("retry-after").map(str::to_string);
+                let status = resp
+                    .body
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .unwrap_or("InProgress");
+                match status {
+                    "Succeeded" => Ok(PollOutcome::Done),
+                    "Failed" | "Canceled" => Err(operation_error(url, status, &resp.body)),
+                    _ => Ok(PollOutcome::Running { retry_after }),
+                }
+            }
+            Operation::Location(url) => {
+                let resp = self.send("GET", url, None, &[])?;
+                if resp.status == 202 {
+                    let retry_after = resp.header("retry-after").map(str::to_string);
+                    return Ok(PollOutcome::Running { retry_after });
+                }
+                check("GET", url, resp).map(|_| PollOutcome::Done)
+            }
+        }
+    }
+
+    /// Follow a long-running operation started by `first` until it ends.
+    pub fn wait(&self, first: &ArmResponse) -> Result<(), AzureError> {
+        let Some(op) = Operation::from_response(first) else {
+            return Ok(());
+        };
+        let mut retry_after = first.header("retry-after").map(str::to_string);
+        for attempt in 0..self.policy.max_polls {
+            let delay = match &retry_after {
+                Some(v) => self.policy.delay(Some(v), 0),
+                None => self.policy.delay(None, attempt.min(3)),
+            };
+            std::thread::sleep(delay);
+            match self.poll_operation(&op)? {
+                PollOutcome::Done => return Ok(()),
+                PollOutcome::Running { retry_after: next } => retry_after = next,
+            }
+        }
+        Err(AzureError::Timeout(op.url().to_string()))
+    }
+
+    /// Send one request with a fresh token, retrying 429, 5xx and transport errors.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<ArmResponse, AzureError> {
+        let mut attempt = 0;
+        loop {
+            let token = self.tokens.token(&self.scope)?;
+            let mut builder = ureq::http::Request::builder()
+                .method(method)
+                .uri(url)
+                .header("Authorization", format!("Bearer {}", token.secret()))
+                .header("Accept", "application/json");
+            for (k, v) in headers {
+                builder = builder.header(*k, *v);
+            }
+            let payload = match body {
+                Some(b) => {
+                    builder = builder.header("Content-Type", "application/json");
+                    serde_json::to_vec(b).unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            let req = builder.body(payload).map_err(|e| AzureError::Transport {
+                method: method.into(),
+                url: url.into(),
+                message: e.to_string(),
+            })?;
+            let outcome = self.agent.run(req);
+            let (retry, retry_after, result) = match outcome {
+                Ok(mut resp) => {
+                    let status = resp.status().as_u16();
+                    let mut hdrs = BTreeMap::new();
+                    for (name, value) in resp.headers() {
+                        if let Ok(v) = value.to_str() {
+                            hdrs.insert(name.as_str().to_ascii_lowercase(), v.to_string());
+                        }
+                    }
+                    let text = resp.body_mut().read_to_string().unwrap_or_default();
+                    let body = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_str(&text).unwrap_or(Value::String(text))
+                    };
+                    let retry_after = hdrs.get("retry-after").cloned();
+                    let retry = status == 429 || status >= 500;
+                    (
+                        retry,
+                        retry_after,
+                        Ok(ArmResponse {
+                            status,
+                            headers: hdrs,
+                            body,
+                        }),
+                    )
+                }
+                Err(e) => (
+                    true,
+                    None,
+                    Err(AzureError::Transport {
+                        method: method.into(),
+                        url: url.into(),
+                        message: e.to_string(),
+                    }),
+                ),
+            };
+            if !retry || attempt >= self.policy.max_retries {
+                return result;
+            }
+            log::warn!(
+                "{method} {url}: {}; retrying",
+                match &result {
+                    Ok(r) => format!("HTTP {}", r.status),
+                    Err(e) => e.to_string(),
+                }
+            );
+            std::thread::sleep(self.policy.delay(retry_after.as_deref(), attempt));
+            attempt += 1;
+        }
+    }
+}
+
+/// How a long-running operation is tracked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    AsyncOperation(String),
+    Location(String),
+}
+
+impl Operation {
+    /// `Azure-AsyncOperation` when present, else `Location`, else none (the change was synchronous).
+    pub fn from_response(resp: &ArmResponse) -> Option<Operation> {
+        if let Some(u) = resp.header("azure-asyncoperation") {
+            return Some(Operation::AsyncOperation(u.to_string()));
+        }
+        if resp.status == 202 || resp.status == 201 {
+            if let Some(u) = resp.header("location") {
+                return Some(Operation::Location(u.to_string()));
+            }
+        }
+        None
+    }
+    pub fn url(&self) -> &str {
+        match self {
+            Operation::AsyncOperation(u) | Operation::Location(u) => u,
+        }
+    }
+}
+
+/// One poll's result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PollOutcome {
+    Running { retry_after: Option<String> },
+    Done,
+}
+
+/// `{"error":{"code","message"}}` -> (code, message); anything else is shown as text.
+pub fn error_parts(body: &Value) -> (String, String) {
+    let err = body.get("error").unwrap_or(body);
+    let code = err
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let message = match err.get("message").and_then(Value::as_str) {
+        Some(m) => m.to_string(),
+        None if body.is_null() => String::new(),
+        None => body.to_string(),
+    };
+    (code, message)
+}
+
+fn operation_error(url: &str, status: &str, body: &Value) -> AzureError {
+    let (code, message) = error_parts(body);
+    AzureError::Operation {
+        url: url.to_string(),
+        status: status.to_string(),
+        code,
+        message,
+    }
+}
+
+fn check(method: &str, url: &str, resp: ArmResponse) -> Result<ArmResponse, AzureError> {
+    if (200..300).contains(&resp.status) {
+        return Ok(resp);
+    }
+    let (code, message) = error_parts(&resp.body);
+    Err(AzureError::Api {
+        method: method.to_string(),
+        url: url.to_string(),
+        status: resp.status,
+        code,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_honoured_in_policy_units_and_capped() {
+        let p = PollPolicy::default();
+        assert_eq!(p.delay(Some("7"), 0), Duration::from_secs(7));
+        assert_eq!(p.delay(Some("600"), 0), Duration::from_secs(60));
+        let f = PollPolicy::fast();
+        assert_eq!(f.delay(Some("3"), 4), Duration::from_millis(3));
+    }
+
+    #[test]
+    fn backoff_doubles_without_retry_after() {
+        let p = PollPolicy::default();
+        assert_eq!(p.delay(None, 0), Duration::from_secs(5));
+        assert_eq!(p.delay(None, 1), Duration::from_secs(10));
+        assert_eq!(
+            p.delay(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 2),
+            Duration::from_secs(20)
+        );
+        assert_eq!(p.delay(None, 30), Duration::from_secs(60));
+    }
+
+    fn resp(status: u16, headers: &[(&str, &str)]) -> ArmResponse {
+        ArmResponse {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Value::Null,
+        }
+    }
+
+    #[test]
+    fn async_operation_header_wins_over_location() {
+        let r = resp(
+            201,
+            &[
+                ("azure-asyncoperation", "https://a/op"),
+                ("location", "https://a/loc"),
+            ],
+        );
+        assert_eq!(
+            Operation::from_response(&r),
+            Some(Operation::AsyncOperation("https://a/op".into()))
+        );
+        let r = resp(202, &[("location", "https://a/loc")]);
+        assert_eq!(
+            Operation::from_response(&r),
+            Some(Operation::Location("https://a/loc".into()))
+        );
+        assert_eq!(Operation::from_response(&resp(200, &[])), None);
+    }
+
+    #[test]
+    fn arm_error_body_is_split_into_code_and_message() {
+        let body = serde_json::json!({"error": {"code": "BadRequest", "message": "Traffic must sum to 100"}});
+        assert_eq!(
+            error_parts(&body),
+            (
+                "BadRequest".to_string(),
+                "Traffic must sum to 100".to_string()
+            )
+        );
+        assert_eq!(error_parts(&Value::Null), (String::new(), String::new()));
+    }
+}

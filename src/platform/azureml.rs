@@ -1,0 +1,494 @@
+//! Azure ML managed online endpoints: a canary deployment beside the stable one, traffic moved by
+//! the endpoint's `properties.traffic` map.
+//!
+//! Why GET-edit-PUT: ARM's PATCH on an online endpoint only takes tags and identity, so every
+//! traffic change re-sends the whole endpoint, guarded by `If-Match` when ARM gave an ETag; a 412
+//! (someone else changed it) re-reads and tries again. The canary deployment (when the lead passes
+//! a rendered body) is created with a PUT whose provisioning [`Platform::poll_ready`] watches; its
+//! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
+
+use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
+use crate::clients::azure::arm::{ArmClient, Operation, API_VERSION};
+use crate::clients::azure::AzureError;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The most ARM accepts in `mirrorTraffic`.
+pub const MAX_MIRROR_PERCENT: u32 = 50;
+/// Attempts of one GET-edit-PUT when ARM answers 412.
+const ETAG_ATTEMPTS: u32 = 4;
+
+/// Which endpoint and deployments to drive (from `target:` in the config).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AzureMlTarget {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub workspace: String,
+    pub endpoint: String,
+    pub stable_deployment: String,
+    pub canary_deployment: String,
+    /// After promotion, delete the old (stable) deployment.
+    pub delete_old_deployment: bool,
+    /// After rollback, delete the canary deployment.
+    pub delete_canary_on_rollback: bool,
+}
+
+impl AzureMlTarget {
+    /// ARM id of the workspace.
+    pub fn workspace_path(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
+            self.subscription_id, self.resource_group, self.workspace
+        )
+    }
+    /// ARM id of the online endpoint (also the default Azure Monitor resource).
+    pub fn endpoint_path(&self) -> String {
+        format!(
+            "{}/onlineEndpoints/{}",
+            self.workspace_path(),
+            self.endpoint
+        )
+    }
+    pub fn deployment_path(&self, name: &str) -> String {
+        format!("{}/deployments/{name}", self.endpoint_path())
+    }
+}
+
+/// The requests one stage change makes (for `run --dry-run`): read the endpoint, then PUT it back
+/// with the new split. The real PUT carries the whole endpoint as read; the body shown is the part
+/// that changes.
+pub fn stage_change_requests(target: &AzureMlTarget, weight: u32) -> Vec<ApiRequest> {
+    let path = format!("{}?api-version={API_VERSION}", target.endpoint_path());
+    let mut traffic = Map::new();
+    if target.stable_deployment != target.canary_deployment {
+        traffic.insert(
+            target.stable_deployment.clone(),
+            json!(100u32.saturating_sub(weight)),
+        );
+    }
+    traffic.insert(target.canary_deployment.clone(), json!(weight.min(100)));
+    vec![
+        ApiRequest {
+            method: "GET".into(),
+            path: path.clone(),
+            content_type: None,
+            body: None,
+        },
+        ApiRequest {
+            method: "PUT".into(),
+            path,
+            content_type: Some("application/json".into()),
+            body: Some(json!({"properties": {"traffic": traffic}})),
+        },
+    ]
+}
+
+/// Read `properties.traffic` / `properties.mirrorTraffic` of an endpoint body.
+pub fn traffic_of(endpoint: &Value) -> Traffic {
+    let map = |key: &str| -> BTreeMap<String, u32> {
+        endpoint
+            .pointer(&format!("/properties/{key}"))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n as u32)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Traffic {
+        split: map("traffic"),
+        mirror: map("mirrorTraffic"),
+    }
+}
+
+/// Set the canary's live share to `weight`; the stable deployment takes what other deployments
+/// leave; a canary receiving live traffic is removed from mirroring. `drop` names a deployment to
+/// take out of the map entirely (before deleting it).
+pub fn with_weight(
+    endpoint: &mut Value,
+    target: &AzureMlTarget,
+    weight: u32,
+    drop: Option<&str>,
+) -> Result<(), PlatformError> {
+    if weight > 100 {
+        return Err(PlatformError::Other(format!(
+            "weight {weight} is above 100"
+        )));
+    }
+    let current = traffic_of(endpoint);
+    let mut split = current.split.clone();
+    if let Some(d) = drop {
+        split.remove(d);
+    }
+    let (canary, stable) = (&target.canary_deployment, &target.stable_deployment);
+    let others: u32 = split
+        .iter()
+        .filter(|(k, _)| *k != canary && *k != stable)
+        .map(|(_, v)| *v)
+        .sum();
+    if others + weight > 100 {
+        return Err(PlatformError::Other(format!(
+            "other deployments hold {others}% of traffic; cannot give {weight}% to {canary}"
+        )));
+    }
+    let rest = 100 - others - weight;
+    if drop != Some(canary.as_str()) {
+        split.insert(canary.clone(), weight);
+    }
+    if drop != Some(stable.as_str()) {
+        split.insert(stable.clone(), rest);
+    } else if rest > 0 {
+        return Err(PlatformError::Other(format!(
+            "cannot remove {stable} while it would still need {rest}% of traffic"
+        )));
+    }
+    let mut mirror = current.mirror;
+    if weight > 0 || drop == Some(canary.as_str()) {
+        mirror.remove(canary);
+    }
+    set_maps(endpoint, &split, &mirror);
+    Ok(())
+}
+
+/// Mirror `percent` of traffic to the canary (0 removes it).
+pub fn with_mirror(
+    endpoint: &mut Value,
+    target: &AzureMlTarget,
+    percent: u32,
+) -> Result<(), PlatformError> {
+    if percent > MAX_MIRROR_PERCENT {
+        return Err(PlatformError::Other(format!(
+            "Azure ML mirrors at most {MAX_MIRROR_PERCENT}% of traffic (asked {percent}%)"
+        )));
+    }
+    let current = traffic_of(endpoint);
+    let mut mirror = current.mirror;
+    if percent == 0 {
+        mirror.remove(&target.canary_deployment);
+    } else {
+        mirror.insert(target.canary_deployment.clone(), percent);
+    }
+    set_maps(endpoint, &current.split, &mirror);
+    Ok(())
+}
+
+fn set_maps(endpoint: &mut Value, split: &BTreeMap<String, u32>, mirror: &BTreeMap<String, u32>) {
+    if !endpoint.get("properties").is_some_and(Value::is_object) {
+        endpoint["properties"] = json!({});
+    }
+    endpoint["properties"]["traffic"] = json!(split);
+    endpoint["properties"]["mirrorTraffic"] = json!(mirror);
+}
+
+/// Drop what ARM computes itself, so the PUT body is what a client may set.
+fn writable(mut endpoint: Value) -> Value {
+    if let Some(obj) = endpoint.as_object_mut() {
+        for key in ["id", "name", "type", "systemData", "etag"] {
+            obj.remove(key);
+        }
+    }
+    if let Some(props) = endpoint
+        .get_mut("properties")
+        .and_then(Value::as_object_mut)
+    {
+        for key in ["provisioningState", "scoringUri", "swaggerUri"] {
+            props.remove(key);
+        }
+    }
+    endpoint
+}
+
+/// The Azure ML driver.
+#[derive(Debug)]
+pub struct AzureMl {
+    arm: ArmClient,
+    target: AzureMlTarget,
+    deployment: Option<Value>,
+    /// Weight to give the canary once its deployment is Succeeded.
+    pending_weight: Option<u32>,
+    /// Mirror percent to set once the canary deployment is ready (shadow-first rollouts).
+    pending_mirror: u32,
+    /// The canary deployment's running operation, for the failure message.
+    deployment_op: Option<Operation>,
+}
+
+impl AzureMl {
+    /// `deployment`: the rendered ManagedOnlineDeployment body, when the canary is to be created
+    /// or updated; `None` when it already exists.
+    pub fn new(arm: ArmClient, target: AzureMlTarget, deployment: Option<Value>) -> Self {
+        AzureMl {
+            arm,
+            target,
+            deployment,
+            pending_weight: None,
+            pending_mirror: 0,
+            deployment_op: None,
+        }
+    }
+
+    pub fn target(&self) -> &AzureMlTarget {
+        &self.target
+    }
+
+    /// GET the endpoint, apply `edit`, PUT it back with If-Match, wait for the operation.
+    fn update_endpoint(
+        &self,
+        what: &str,
+        edit: &dyn Fn(&mut Value) -> Result<(), PlatformError>,
+    ) -> Result<(), PlatformError> {
+        let path = self.target.endpoint_path();
+        for attempt in 1..=ETAG_ATTEMPTS {
+            let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+            let etag = current.etag();
+            let mut body = writable(current.body);
+            edit(&mut body)?;
+            match self.arm.put(&path, &body, etag.as_deref()) {
+                Ok(first) => {
+                    log::info!("{what}: PUT endpoint {}", self.target.endpoint);
+                    return self.arm.wait(&first).map_err(|e| api("PUT", &path, e));
+                }
+                Err(e) if e.status() == Some(412) && attempt < ETAG_ATTEMPTS => {
+                    log::warn!(
+                        "{what}: endpoint {} changed since it was read (HTTP 412); re-reading",
+                        self.target.endpoint
+                    );
+                }
+                Err(e) => return Err(api("PUT", &path, e)),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+
+    fn delete_deployment(&self, name: &str) -> Result<(), PlatformError> {
+        let path = self.target.deployment_path(name);
+        log::info!("deleting deployment {name}");
+        self.arm
+            .delete_and_wait(&path)
+            .map_err(|e| api("DELETE", &path, e))
+    }
+
+    /// Why the canary deployment failed: the operation's error when it has one.
+    fn failure_reason(&self, state: &str) -> String {
+        let name = &self.target.canary_deployment;
+        if let Some(op) = &self.deployment_op {
+            if let Err(e) = self.arm.poll_operation(op) {
+                return format!("deployment {name} {state}: {e}");
+            }
+        }
+        format!("deployment {name} provisioningState {state}")
+    }
+}
+
+fn api(method: &str, path: &str, e: AzureError) -> PlatformError {
+    PlatformError::Api {
+        request: format!("{method} {path}"),
+        message: e.to_string(),
+    }
+}
+
+impl Platform for AzureMl {
+    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+        if mirror > MAX_MIRROR_PERCENT {
+            return Err(PlatformError::Unsupported(format!(
+                "Azure ML mirrors at most {MAX_MIRROR_PERCENT}% of traffic (asked {mirror}%)"
+            )));
+        }
+        self.pending_mirror = mirror;
+        if let Some(body) = &self.deployment {
+            let path = self.target.deployment_path(&self.target.canary_deployment);
+            let first = self
+                .arm
+                .put(&path, body, None)
+                .map_err(|e| api("PUT", &path, e))?;
+            self.deployment_op = Operation::from_response(&first);
+        }
+        self.pending_weight = Some(weight);
+        Ok(())
+    }
+
+    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
+        let name = self.target.canary_deployment.clone();
+        let path = self.target.deployment_path(&name);
+        let Some(dep) = self
+            .arm
+            .get_optional(&path)
+            .map_err(|e| api("GET", &path, e))?
+        else {
+            return Ok(Readiness::Failed(format!(
+                "deployment {name} does not exist on endpoint {}",
+                self.target.endpoint
+            )));
+        };
+        let state = dep
+            .body
+            .pointer("/properties/provisioningState")
+            .and_then(Value::as_str)
+            .unwrap_or("Unknown")
+            .to_string();
+        match state.as_str() {
+            "Succeeded" => {
+                if let Some(w) = self.pending_weight.take() {
+                    if w > 0 {
+                        self.set_weight(w)?;
+                    }
+                }
+                let m = std::mem::take(&mut self.pending_mirror);
+                if m > 0 {
+                    self.set_shadow(m)?;
+                }
+                Ok(Readiness::Ready)
+            }
+            "Failed" | "Canceled" => Ok(Readiness::Failed(self.failure_reason(&state))),
+            other => Ok(Readiness::Pending(format!("deployment {name} is {other}"))),
+        }
+    }
+
+    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
+        let target = self.target.clone();
+        self.update_endpoint(&format!("weight {weight}%"), &move |ep| {
+            with_weight(ep, &target, weight, None)
+        })
+    }
+
+    fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
+        if percent > MAX_MIRROR_PERCENT {
+            return Err(PlatformError::Unsupported(format!(
+                "Azure ML mirrors at most {MAX_MIRROR_PERCENT}% of traffic (asked {percent}%)"
+            )));
+        }
+        let target = self.target.clone();
+        self.update_endpoint(&format!("mirror {percent}%"), &move |ep| {
+            with_mirror(ep, &target, percent)
+        })
+    }
+
+    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
+        let path = self.target.endpoint_path();
+        let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        Ok(traffic_of(&ep.body))
+    }
+
+    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
+        Ok(Revisions {
+            canary_name: self.target.canary_deployment.clone(),
+            canary_revision: Some(self.target.canary_deployment.clone()),
+            stable_name: self.target.stable_deployment.clone(),
+            stable_revision: Some(self.target.stable_deployment.clone()),
+        })
+    }
+
+    fn promote(&mut self) -> Result<(), PlatformError> {
+        let target = self.target.clone();
+        let stable = target.stable_deployment.clone();
+        let delete = target.delete_old_deployment && stable != target.canary_deployment;
+        self.update_endpoint("promote", &move |ep| {
+            with_weight(ep, &target, 100, delete.then_some(stable.as_str()))
+        })?;
+        if delete {
+            self.delete_deployment(&self.target.stable_deployment)?;
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) -> Result<(), PlatformError> {
+        self.pending_weight = None;
+        let target = self.target.clone();
+        let canary = target.canary_deployment.clone();
+        let delete = target.delete_canary_on_rollback;
+        // The canary may never have joined the endpoint's traffic map (failed provisioning):
+        // dropping an absent key is a no-op, so the PUT only confirms stable = 100.
+        self.update_endpoint("rollback", &move |ep| {
+            with_weight(ep, &target, 0, delete.then_some(canary.as_str()))?;
+            with_mirror(ep, &target, 0)
+        })?;
+        if delete {
+            self.delete_deployment(&self.target.canary_deployment)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> AzureMlTarget {
+        AzureMlTarget {
+            subscription_id: "sub".into(),
+            resource_group: "rg".into(),
+            workspace: "ws".into(),
+            endpoint: "ep".into(),
+            stable_deployment: "blue".into(),
+            canary_deployment: "green".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn weight_moves_the_rest_to_stable_and_stops_mirroring_the_canary() {
+        let mut ep =
+            json!({"properties": {"traffic": {"blue": 100}, "mirrorTraffic": {"green": 10}}});
+        with_weight(&mut ep, &target(), 25, None).unwrap();
+        let t = traffic_of(&ep);
+        assert_eq!(t.split.get("blue"), Some(&75));
+        assert_eq!(t.split.get("green"), Some(&25));
+        assert!(t.mirror.is_empty());
+    }
+
+    #[test]
+    fn other_deployments_keep_their_share() {
+        let mut ep = json!({"properties": {"traffic": {"blue": 90, "red": 10}}});
+        with_weight(&mut ep, &target(), 50, None).unwrap();
+        let t = traffic_of(&ep);
+        assert_eq!(t.split.values().sum::<u32>(), 100);
+        assert_eq!(t.split["red"], 10);
+        assert_eq!(t.split["blue"], 40);
+        assert!(with_weight(&mut ep, &target(), 95, None).is_err());
+    }
+
+    #[test]
+    fn promote_with_deletion_drops_the_stable_entry() {
+        let mut ep = json!({"properties": {"traffic": {"blue": 50, "green": 50}}});
+        with_weight(&mut ep, &target(), 100, Some("blue")).unwrap();
+        let t = traffic_of(&ep);
+        assert_eq!(t.split, BTreeMap::from([("green".to_string(), 100)]));
+    }
+
+    #[test]
+    fn mirror_is_capped_at_fifty() {
+        let mut ep = json!({"properties": {"traffic": {"blue": 100}}});
+        assert!(with_mirror(&mut ep, &target(), 51).is_err());
+        with_mirror(&mut ep, &target(), 50).unwrap();
+        assert_eq!(traffic_of(&ep).mirror["green"], 50);
+        with_mirror(&mut ep, &target(), 0).unwrap();
+        assert!(traffic_of(&ep).mirror.is_empty());
+    }
+
+    #[test]
+    fn read_only_fields_are_not_sent_back() {
+        let ep = json!({"id": "/x", "name": "ep", "type": "t", "location": "westeurope",
+            "properties": {"authMode": "Key", "provisioningState": "Succeeded", "scoringUri": "https://s"}});
+        let w = writable(ep);
+        assert_eq!(
+            w,
+            json!({"location": "westeurope", "properties": {"authMode": "Key"}})
+        );
+    }
+
+    #[test]
+    fn dry_run_lists_get_then_put_with_the_new_split() {
+        let reqs = stage_change_requests(&target(), 25);
+        assert_eq!(reqs.len(), 2);
+        assert_eq!(reqs[0].method, "GET");
+        assert_eq!(
+            reqs[0].path,
+            "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/ep?api-version=2025-12-01"
+        );
+        assert_eq!(reqs[1].method, "PUT");
+        assert_eq!(
+            reqs[1].body,
+            Some(json!({"properties": {"traffic": {"blue": 75, "green": 25}}}))
+        );
+    }
+}

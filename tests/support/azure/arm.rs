@@ -1,0 +1,408 @@
+//! Azure Resource Manager for Microsoft.MachineLearningServices online endpoints and deployments,
+//! api-version 2025-12-01, as the real service behaves for what mlcanary uses:
+//! - bearer tokens checked (scope, expiry) -> 401 `ExpiredAuthenticationToken` / `InvalidAuthenticationToken`;
+//! - endpoint PUT validates `traffic` (sums to 100, names existing deployments) and `mirrorTraffic`
+//!   (at most 50), honours `If-Match` (412 `PreconditionFailed`), answers 200/201 with
+//!   `Azure-AsyncOperation` + `Retry-After`;
+//! - deployment PUT walks provisioningState Creating/Updating -> Succeeded, or Failed when its
+//!   model contains "broken"; DELETE answers 202 with `Location`; a deployment with traffic cannot
+//!   be deleted;
+//! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`.
+
+use super::http::{Req, Resp};
+use super::{Action, Op, World};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+pub const API_VERSION: &str = "2025-12-01";
+
+pub fn arm_error(status: u16, code: &str, message: &str) -> Resp {
+    Resp::json(status, json!({"error": {"code": code, "message": message}}))
+}
+
+/// 401 unless the bearer token was issued for `scope` and has not expired.
+pub fn check_token(w: &World, req: &Req, scope: &str) -> Option<Resp> {
+    let unauthorized = |code: &str, msg: &str| {
+        Some(arm_error(401, code, msg).with(
+            "WWW-Authenticate",
+            "Bearer authorization_uri=\"https://login.microsoftonline.com/tenant\", error=\"invalid_token\"",
+        ))
+    };
+    let Some(token) = req
+        .header("authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+    else {
+        return unauthorized(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+        );
+    };
+    match w.tokens.iter().find(|t| t.token == token) {
+        None => unauthorized("InvalidAuthenticationToken", "The access token is invalid."),
+        Some(t) if t.scope != scope => unauthorized(
+            "InvalidAuthenticationTokenAudience",
+            "The access token has been obtained for wrong audience or resource.",
+        ),
+        Some(t) if t.expires <= Instant::now() => unauthorized(
+            "ExpiredAuthenticationToken",
+            "The access token expiry UTC time is earlier than current UTC time.",
+        ),
+        Some(_) => None,
+    }
+}
+
+fn new_op(
+    w: &mut World,
+    polls: u32,
+    outcome: Result<(), (String, String)>,
+    action: Action,
+) -> String {
+    w.serial += 1;
+    let id = format!("op-{}", w.serial);
+    w.ops.insert(
+        id.clone(),
+        Op {
+            polls_left: polls,
+            outcome,
+            action,
+            done: false,
+        },
+    );
+    id
+}
+
+fn op_status_url(w: &World, id: &str) -> String {
+    format!("{}/subscriptions/{}/providers/Microsoft.MachineLearningServices/locations/westeurope/mfeOperationsStatus/{id}?api-version={API_VERSION}", w.arm_base, w.subscription)
+}
+
+fn op_result_url(w: &World, id: &str) -> String {
+    format!("{}/subscriptions/{}/providers/Microsoft.MachineLearningServices/locations/westeurope/mfeOperationResults/{id}?api-version={API_VERSION}", w.arm_base, w.subscription)
+}
+
+/// Advance an operation by one observation; apply its effect when it ends.
+fn advance(w: &mut World, id: &str) {
+    let Some(op) = w.ops.get_mut(id) else { return };
+    if op.done {
+        return;
+    }
+    if op.polls_left > 0 {
+        op.polls_left -= 1;
+        return;
+    }
+    op.done = true;
+    let (action, ok) = (op.action.clone(), op.outcome.is_ok());
+    match action {
+        Action::Provisioned(path) => {
+            let state = if ok { "Succeeded" } else { "Failed" };
+            if let Some(r) = w.endpoints.get_mut(&path).or(w.deployments.get_mut(&path)) {
+                r["properties"]["provisioningState"] = json!(state);
+            }
+        }
+        Action::Delete(path) => {
+            w.deployments.remove(&path);
+        }
+    }
+}
+
+fn advance_for(w: &mut World, path: &str) {
+    let ids: Vec<String> = w
+        .ops
+        .iter()
+        .filter(|(_, o)| !o.done && o.action.path() == path)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for id in ids {
+        advance(w, &id);
+    }
+}
+
+pub fn handle(w: &mut World, req: &Req) -> Resp {
+    if let Some(r) = check_token(w, req, &w.arm_scope.clone()) {
+        return r;
+    }
+    if w.throttles_to_inject > 0 {
+        w.throttles_to_inject -= 1;
+        return arm_error(429, "TooManyRequests", "The request is being throttled.")
+            .with("Retry-After", "2");
+    }
+    if let Some(id) = req
+        .path
+        .rsplit_once("/mfeOperationsStatus/")
+        .map(|(_, id)| id.to_string())
+    {
+        advance(w, &id);
+        let Some(op) = w.ops.get(&id) else {
+            return arm_error(404, "NotFound", "operation not found");
+        };
+        let mut body = json!({"id": req.path, "name": id, "status": "InProgress", "startTime": "2026-01-01T00:00:00Z"});
+        if op.done {
+            match &op.outcome {
+                Ok(()) => body["status"] = json!("Succeeded"),
+                Err((code, message)) => {
+                    body["status"] = json!("Failed");
+                    body["error"] = json!({"code": code, "message": message});
+                }
+            }
+            return Resp::json(200, body);
+        }
+        return Resp::json(200, body).with("Retry-After", "1");
+    }
+    if let Some(id) = req
+        .path
+        .rsplit_once("/mfeOperationResults/")
+        .map(|(_, id)| id.to_string())
+    {
+        advance(w, &id);
+        return match w.ops.get(&id) {
+            Some(op) if op.done => {
+                Resp::json(200, Value::Null).with("Content-Type", "application/json")
+            }
+            Some(_) => Resp::json(202, Value::Null)
+                .with("Location", &op_result_url(w, &id))
+                .with("Retry-After", "1"),
+            None => arm_error(404, "NotFound", "operation not found"),
+        };
+    }
+    if req.param("api-version") != Some(API_VERSION) {
+        return arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            "The api-version is missing or not supported.",
+        );
+    }
+    let path = req.path.clone();
+    let is_deployment = path.contains("/deployments/");
+    if !path.contains("/providers/Microsoft.MachineLearningServices/workspaces/")
+        || !path.contains("/onlineEndpoints/")
+    {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            "The resource type could not be found.",
+        );
+    }
+    match (req.method.as_str(), is_deployment) {
+        ("GET", false) => {
+            advance_for(w, &path);
+            match w.endpoints.get(&path) {
+                Some(ep) => {
+                    let etag = w.etags.get(&path).copied().unwrap_or(0);
+                    Resp::json(200, ep.clone()).with("ETag", &format!("\"{etag}\""))
+                }
+                None => arm_error(
+                    404,
+                    "ResourceNotFound",
+                    "The online endpoint was not found.",
+                ),
+            }
+        }
+        ("GET", true) => {
+            advance_for(w, &path);
+            match w.deployments.get(&path) {
+                Some(d) => Resp::json(200, d.clone()),
+                None => arm_error(
+                    404,
+                    "ResourceNotFound",
+                    "The online deployment was not found.",
+                ),
+            }
+        }
+        ("PUT", false) => put_endpoint(w, req, &path),
+        ("PUT", true) => put_deployment(w, req, &path),
+        ("DELETE", true) => {
+            let Some(d) = w.deployments.get(&path) else {
+                return Resp {
+                    status: 204,
+                    headers: vec![],
+                    body: String::new(),
+                };
+            };
+            let name = d["name"].as_str().unwrap_or("").to_string();
+            let ep_path = path.rsplit_once("/deployments/").unwrap().0.to_string();
+            let live = w
+                .endpoints
+                .get(&ep_path)
+                .and_then(|e| e.pointer(&format!("/properties/traffic/{name}")))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if live > 0 {
+                return arm_error(400, "BadArgument", &format!("Deployment {name} has {live}% traffic; set its traffic to 0 before deleting it."));
+            }
+            let id = new_op(w, 1, Ok(()), Action::Delete(path.clone()));
+            Resp::json(202, Value::Null)
+                .with("Location", &op_result_url(w, &id))
+                .with("Retry-After", "1")
+        }
+        _ => arm_error(
+            405,
+            "MethodNotAllowed",
+            "The requested method is not supported (PATCH cannot change traffic).",
+        ),
+    }
+}
+
+fn sum(map: Option<&Value>) -> Result<(u64, Vec<String>), String> {
+    let mut total = 0;
+    let mut names = Vec::new();
+    for (k, v) in map.and_then(Value::as_object).into_iter().flatten() {
+        let n = v
+            .as_u64()
+            .ok_or_else(|| format!("traffic value for {k} is not a whole number"))?;
+        total += n;
+        names.push(k.clone());
+    }
+    Ok((total, names))
+}
+
+fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
+    if w.conflicts_to_inject > 0 {
+        // Someone else updated the endpoint between our GET and PUT.
+        w.conflicts_to_inject -= 1;
+        *w.etags.entry(path.to_string()).or_insert(0) += 1;
+    }
+    let current = w.etags.get(path).copied().unwrap_or(0);
+    if let Some(m) = req.header("if-match") {
+        if m != "*" && m != format!("\"{current}\"") {
+            return arm_error(
+                412,
+                "PreconditionFailed",
+                "The specified precondition 'If-Match' failed: the resource was modified.",
+            );
+        }
+    }
+    let Some(body) = req.json() else {
+        return arm_error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
+    };
+    if body.get("location").and_then(Value::as_str).is_none() {
+        return arm_error(
+            400,
+            "LocationRequired",
+            "The location property is required for this definition.",
+        );
+    }
+    let props = &body["properties"];
+    let (traffic, names) = match sum(props.get("traffic")) {
+        Ok(x) => x,
+        Err(e) => return arm_error(400, "BadArgument", &e),
+    };
+    if traffic != 100 && traffic != 0 {
+        return arm_error(
+            400,
+            "BadArgument",
+            &format!("Traffic values must sum to 100 (or 0); got {traffic}."),
+        );
+    }
+    let (mirror, mirror_names) = match sum(props.get("mirrorTraffic")) {
+        Ok(x) => x,
+        Err(e) => return arm_error(400, "BadArgument", &e),
+    };
+    if mirror > 50 {
+        return arm_error(
+            400,
+            "BadArgument",
+            &format!("Mirror traffic must be at most 50; got {mirror}."),
+        );
+    }
+    for name in names.iter().chain(mirror_names.iter()) {
+        let dep = w.deployments.get(&format!("{path}/deployments/{name}"));
+        let state = dep
+            .and_then(|d| d.pointer("/properties/provisioningState"))
+            .and_then(Value::as_str);
+        if state != Some("Succeeded") {
+            return arm_error(
+                400,
+                "BadArgument",
+                &format!("Deployment {name} does not exist or is not in a Succeeded state."),
+            );
+        }
+    }
+    for name in &mirror_names {
+        if props["traffic"]
+            .get(name)
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 0
+        {
+            return arm_error(
+                400,
+                "BadArgument",
+                &format!("Deployment {name} cannot receive both live and mirror traffic."),
+            );
+        }
+    }
+    let existed = w.endpoints.contains_key(path);
+    let name = path.rsplit('/').next().unwrap_or("").to_string();
+    let mut stored = body.clone();
+    stored["id"] = json!(path);
+    stored["name"] = json!(name);
+    stored["type"] = json!("Microsoft.MachineLearningServices/workspaces/onlineEndpoints");
+    stored["properties"]["provisioningState"] = json!("Updating");
+    stored["properties"]["scoringUri"] = json!(format!(
+        "https://{name}.westeurope.inference.ml.azure.com/score"
+    ));
+    w.endpoints.insert(path.to_string(), stored.clone());
+    *w.etags.entry(path.to_string()).or_insert(0) += 1;
+    let id = new_op(w, 1, Ok(()), Action::Provisioned(path.to_string()));
+    Resp::json(if existed { 200 } else { 201 }, stored)
+        .with("Azure-AsyncOperation", &op_status_url(w, &id))
+        .with("Retry-After", "1")
+}
+
+fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
+    let ep_path = path.rsplit_once("/deployments/").unwrap().0;
+    if !w.endpoints.contains_key(ep_path) {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            "The online endpoint was not found.",
+        );
+    }
+    let Some(body) = req.json() else {
+        return arm_error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
+    };
+    let props = &body["properties"];
+    if body.get("location").and_then(Value::as_str).is_none() {
+        return arm_error(
+            400,
+            "LocationRequired",
+            "The location property is required for this definition.",
+        );
+    }
+    if props.get("endpointComputeType").and_then(Value::as_str) != Some("Managed") {
+        return arm_error(
+            400,
+            "BadArgument",
+            "properties.endpointComputeType must be Managed for a managed online deployment.",
+        );
+    }
+    let Some(model) = props.get("model").and_then(Value::as_str) else {
+        return arm_error(400, "BadArgument", "properties.model is required.");
+    };
+    let existed = w.deployments.contains_key(path);
+    let name = path.rsplit('/').next().unwrap_or("").to_string();
+    let mut stored = body.clone();
+    stored["id"] = json!(path);
+    stored["name"] = json!(name);
+    stored["type"] =
+        json!("Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments");
+    stored["properties"]["provisioningState"] =
+        json!(if existed { "Updating" } else { "Creating" });
+    let outcome = if model.contains("broken") {
+        Err(("DeploymentFailed".to_string(), format!("Deployment {name} failed: the container for model {model} crashed during startup (exit code 1).")))
+    } else {
+        Ok(())
+    };
+    w.deployments.insert(path.to_string(), stored.clone());
+    let id = new_op(w, 2, outcome, Action::Provisioned(path.to_string()));
+    Resp::json(if existed { 200 } else { 201 }, stored)
+        .with("Azure-AsyncOperation", &op_status_url(w, &id))
+        .with("Retry-After", "1")
+}

@@ -1,0 +1,283 @@
+//! Local fakes of the Azure services mlcanary talks to, behaving as the real ones do for what it
+//! uses: Entra ID's token endpoint (HTTPS, as the SDK insists), GitHub's OIDC ID-token endpoint,
+//! ARM for Azure ML online endpoints/deployments with long-running operations, Azure Monitor
+//! metrics and Log Analytics queries. One shared [`World`] holds their state so tests can seed it,
+//! inject faults (412, 429) and inspect what happened.
+
+#![allow(dead_code)]
+
+pub mod arm;
+pub mod entra;
+pub mod http;
+pub mod insights;
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
+pub const CLIENT_ID: &str = "66666666-7777-8888-9999-000000000000";
+pub const CLIENT_SECRET: &str = "Sup3r~Secr3t.Value-DoNotPrint";
+pub const OIDC_REQUEST_TOKEN: &str = "gh-request-token-DoNotPrint";
+pub const SUB: &str = "00000000-1111-2222-3333-444444444444";
+pub const WORKSPACE_ID: &str = "ffffffff-eeee-dddd-cccc-bbbbbbbbbbbb";
+
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
+    pub scope: String,
+    pub expires: Instant,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Set the resource's provisioningState to Succeeded/Failed when the operation ends.
+    Provisioned(String),
+    /// Remove the deployment when the operation ends.
+    Delete(String),
+}
+
+impl Action {
+    pub fn path(&self) -> &str {
+        match self {
+            Action::Provisioned(p) | Action::Delete(p) => p,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Op {
+    pub polls_left: u32,
+    pub outcome: Result<(), (String, String)>,
+    pub action: Action,
+    pub done: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub arm_base: String,
+    pub subscription: String,
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    pub arm_scope: String,
+    pub la_scope: String,
+    pub expires_in: u64,
+    pub tokens: Vec<Issued>,
+    /// Form fields of every token request, secrets and assertions removed.
+    pub token_requests: Vec<Vec<(String, String)>>,
+    pub oidc_request_token: String,
+    /// (JWT, audience) of every GitHub ID token handed out.
+    pub oidc_issued: Vec<(String, String)>,
+    pub endpoints: BTreeMap<String, Value>,
+    pub etags: BTreeMap<String, u64>,
+    pub deployments: BTreeMap<String, Value>,
+    pub ops: BTreeMap<String, Op>,
+    pub conflicts_to_inject: u32,
+    pub throttles_to_inject: u32,
+    /// "METHOD path -> status" of every ARM/insights request.
+    pub log: Vec<String>,
+    /// (metric, deployment) -> points (None = no value that minute).
+    pub metric_points: BTreeMap<(String, String), Vec<Option<f64>>>,
+    pub la_workspace: String,
+    pub la_answer: Value,
+    pub la_queries: Vec<String>,
+    pub serial: u64,
+}
+
+/// The running fakes.
+pub struct FakeAzure {
+    pub world: Arc<Mutex<World>>,
+    /// https base of the token endpoint (the authority host).
+    pub authority: String,
+    /// http base of ARM (also serves the OIDC request endpoint and Log Analytics under /la).
+    pub arm: String,
+}
+
+impl FakeAzure {
+    pub fn start() -> FakeAzure {
+        http::trust_test_ca();
+        let world = Arc::new(Mutex::new(World {
+            tenant: TENANT.into(),
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            oidc_request_token: OIDC_REQUEST_TOKEN.into(),
+            subscription: SUB.into(),
+            expires_in: 3600,
+            la_workspace: WORKSPACE_ID.into(),
+            ..Default::default()
+        }));
+        let w = world.clone();
+        let authority = http::serve_https(Arc::new(move |req| {
+            entra::token(&mut w.lock().unwrap(), req)
+        }));
+        let w = world.clone();
+        let arm = http::serve_http(Arc::new(move |req| {
+            let mut world = w.lock().unwrap();
+            let resp = if req.path.starts_with("/_apis/") {
+                entra::github_id_token(&mut world, req)
+            } else if req.path.starts_with("/la/v1/workspaces/") {
+                insights::log_query(&mut world, req)
+            } else if req.path.ends_with("/providers/Microsoft.Insights/metrics") {
+                insights::metrics(&mut world, req)
+            } else {
+                arm::handle(&mut world, req)
+            };
+            world
+                .log
+                .push(format!("{} {} -> {}", req.method, req.path, resp.status));
+            resp
+        }));
+        {
+            let mut wd = world.lock().unwrap();
+            wd.arm_base = arm.clone();
+            wd.arm_scope = format!("{arm}/.default");
+            wd.la_scope = format!("{arm}/la/.default");
+            wd.scopes = vec![wd.arm_scope.clone(), wd.la_scope.clone()];
+        }
+        FakeAzure {
+            world,
+            authority,
+            arm,
+        }
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap()
+    }
+
+    /// GitHub's `ACTIONS_ID_TOKEN_REQUEST_URL` (it carries a query string, as GitHub's does).
+    pub fn oidc_request_url(&self) -> String {
+        format!(
+            "{}/_apis/distributedtask/hubs/Actions/plans/p1/jobs/j1/idtoken?api-version=2.0",
+            self.arm
+        )
+    }
+
+    pub fn workspace_path(&self) -> String {
+        format!("/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws-ml")
+    }
+
+    pub fn endpoint_path(&self, endpoint: &str) -> String {
+        format!("{}/onlineEndpoints/{endpoint}", self.workspace_path())
+    }
+
+    /// An endpoint with a Succeeded `stable` deployment holding 100% of traffic.
+    pub fn seed_endpoint(&self, endpoint: &str, stable: &str) {
+        let ep = self.endpoint_path(endpoint);
+        let mut w = self.world();
+        w.deployments.insert(
+            format!("{ep}/deployments/{stable}"),
+            json!({"id": format!("{ep}/deployments/{stable}"), "name": stable, "location": "westeurope",
+                "sku": {"name": "Default", "capacity": 1},
+                "properties": {"endpointComputeType": "Managed", "model": "azureml:fraud:1",
+                    "instanceType": "Standard_DS3_v2", "provisioningState": "Succeeded"}}),
+        );
+        w.endpoints.insert(
+            ep.clone(),
+            json!({"id": ep, "name": endpoint, "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+                "location": "westeurope", "identity": {"type": "SystemAssigned"},
+                "systemData": {"createdBy": "someone"},
+                "properties": {"authMode": "Key", "traffic": {stable: 100}, "mirrorTraffic": {},
+                    "provisioningState": "Succeeded", "scoringUri": format!("https://{endpoint}.westeurope.inference.ml.azure.com/score")}}),
+        );
+        w.etags.insert(ep, 1);
+    }
+}
+
+/// Helpers that wire mlcanary's Azure clients to the fakes.
+pub mod wire {
+    use super::*;
+    use mlcanary::clients::azure::{ArmClient, AzureSettings, Cloud, Credential, PollPolicy};
+    use mlcanary::clients::http::{agent, AgentOptions};
+
+    pub fn settings(fake: &FakeAzure) -> AzureSettings {
+        AzureSettings {
+            cloud: Cloud::Custom {
+                arm: fake.arm.clone(),
+                authority: fake.authority.clone(),
+                log_analytics: format!("{}/la", fake.arm),
+            },
+            ..Default::default()
+        }
+    }
+
+    pub fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    pub fn secret_env() -> BTreeMap<String, String> {
+        env(&[
+            ("AZURE_TENANT_ID", TENANT),
+            ("AZURE_CLIENT_ID", CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+        ])
+    }
+
+    pub fn credential(fake: &FakeAzure, env: &BTreeMap<String, String>) -> Arc<Credential> {
+        Arc::new(
+            Credential::from_settings(&settings(fake), env, agent(&AgentOptions::default()))
+                .unwrap(),
+        )
+    }
+
+    pub fn arm(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
+        let s = settings(fake);
+        ArmClient::new(
+            agent(&AgentOptions::default()),
+            &s.arm_url(&BTreeMap::new()),
+            &s.arm_scope(),
+            cred,
+            PollPolicy::fast(),
+        )
+    }
+
+    pub fn log_analytics_client(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
+        let s = settings(fake);
+        ArmClient::new(
+            agent(&AgentOptions::default()),
+            &s.log_analytics_url(),
+            &s.log_analytics_scope(),
+            cred,
+            PollPolicy::fast(),
+        )
+    }
+}
+
+/// A `log` logger that keeps every line, so tests can assert no secret is ever logged.
+pub mod capture {
+    use std::sync::{Mutex, OnceLock};
+
+    static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    struct Capture;
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, r: &log::Record) {
+            LINES
+                .lock()
+                .unwrap()
+                .push(format!("{} {}: {}", r.level(), r.target(), r.args()));
+        }
+        fn flush(&self) {}
+    }
+    static CAPTURE: Capture = Capture;
+
+    pub fn install() {
+        static ONCE: OnceLock<()> = OnceLock::new();
+        ONCE.get_or_init(|| {
+            let _ = log::set_logger(&CAPTURE);
+            log::set_max_level(log::LevelFilter::Trace);
+        });
+    }
+
+    pub fn lines() -> Vec<String> {
+        LINES.lock().unwrap().clone()
+    }
+}
