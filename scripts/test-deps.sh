@@ -5,6 +5,9 @@
 # - prometheus + promtool (Debian package `prometheus`): a REAL Prometheus server for the metrics
 #   provider tests (tests/prometheus_*.rs start their own instance on a free port; the service the
 #   package may start on :9090 is neither relied on nor stopped).
+# - kubectl: a real client the Kubernetes API test server is checked against (in the machine image;
+#   from apt otherwise).
+# - openssl: the Azure tests make a throw-away CA for their HTTPS token endpoint.
 set -euo pipefail
 
 SUDO=""
@@ -16,6 +19,11 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
     missing+=(prometheus)
 fi
 
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if ! command -v kubectl >/dev/null 2>&1; then
+    if apt-cache show kubectl >/dev/null 2>&1; then missing+=(kubectl); else missing+=(kubernetes-client); fi
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "test-deps: installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -24,3 +32,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 prometheus --version 2>&1 | head -n 1
+kubectl version --client 2>&1 | head -n 1

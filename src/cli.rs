@@ -54,6 +54,12 @@ pub enum Command {
     Run(RunArgs),
     /// Print the JSON schema of the config.
     Schema,
+    /// Walk a full dry-run rollout of a shipped example embedded in the binary (no cluster, no file).
+    Demo {
+        /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.
+        #[arg(long, default_value = "kserve")]
+        example: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! One file per subcommand. Each returns the process exit code, or an error whose kind `main`
 //! maps to one (a config or template problem = 2; anything else = 3).
 
+pub mod demo;
 pub mod plan;
 pub mod render;
 pub mod run;
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             render::run(&config.config, stage, out.as_deref())
         }
         Command::Run(args) => run::run(&args),
+        Command::Demo { example } => demo::run(&example),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
             Ok(0)

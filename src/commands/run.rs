@@ -47,7 +47,8 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         }
     };
     log.borrow_mut().clear(); // seeding is not a request
-    let clock = VirtualClock::new(0);
+    // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
+    let clock = VirtualClock::new(1_767_225_600_000);
     let driver = Driver {
         config: c,
         plan,

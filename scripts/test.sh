@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command (README): installs what the tests need (real Prometheus, kubectl, openssl) on a
+# fresh Debian machine, then runs every test: unit, integration, end-to-end, doc tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/test-deps.sh
+# Packaging scripts (action install, run wrapper, GitLab template) are tested offline too.
+bash scripts/action/test-install.sh
+bash scripts/action/test-run.sh
+bash ci/gitlab/test-template.sh
+cargo test --all-targets "$@"
+cargo test --doc

@@ -1,0 +1,30 @@
+//! `mlcanary demo`: the shipped examples are embedded in the binary, so a fresh checkout (or a
+//! downloaded binary) can show a whole rollout, plan and dry run, with no cluster and no file.
+
+use super::UsageError;
+use crate::render::Renderer;
+
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("kserve", include_str!("../../examples/kserve.yaml")),
+    ("seldon", include_str!("../../examples/seldon.yaml")),
+    ("seldon-v2", include_str!("../../examples/seldon-v2.yaml")),
+    ("argo-rollouts-drive", include_str!("../../examples/argo-rollouts-drive.yaml")),
+    ("argo-rollouts-watch", include_str!("../../examples/argo-rollouts-watch.yaml")),
+    ("azureml", include_str!("../../examples/azureml.yaml")),
+];
+
+pub fn run(name: &str) -> anyhow::Result<i32> {
+    let Some((_, text)) = EXAMPLES.iter().find(|(n, _)| *n == name) else {
+        let names: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
+        return Err(UsageError(format!("no example {name:?}; choose one of {}", names.join(", "))).into());
+    };
+    let file = format!("(embedded) examples/{name}.yaml");
+    let c = crate::config::load_str(&file, text, None)?;
+    let plan = crate::core::plan::Plan::from_config(&c);
+    println!("=== {file} ===\n");
+    print!("{}", super::plan::plan_text(&c, &plan));
+    println!();
+    let record = super::run::dry_run(&c, Renderer::new(None)?)?;
+    print!("{}", super::run::dry_run_text(&c, &record));
+    Ok(record.outcome.exit_code())
+}
