@@ -8,15 +8,25 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("kserve", include_str!("../../examples/kserve.yaml")),
     ("seldon", include_str!("../../examples/seldon.yaml")),
     ("seldon-v2", include_str!("../../examples/seldon-v2.yaml")),
-    ("argo-rollouts-drive", include_str!("../../examples/argo-rollouts-drive.yaml")),
-    ("argo-rollouts-watch", include_str!("../../examples/argo-rollouts-watch.yaml")),
+    (
+        "argo-rollouts-drive",
+        include_str!("../../examples/argo-rollouts-drive.yaml"),
+    ),
+    (
+        "argo-rollouts-watch",
+        include_str!("../../examples/argo-rollouts-watch.yaml"),
+    ),
     ("azureml", include_str!("../../examples/azureml.yaml")),
 ];
 
 pub fn run(name: &str) -> anyhow::Result<i32> {
     let Some((_, text)) = EXAMPLES.iter().find(|(n, _)| *n == name) else {
         let names: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
-        return Err(UsageError(format!("no example {name:?}; choose one of {}", names.join(", "))).into());
+        return Err(UsageError(format!(
+            "no example {name:?}; choose one of {}",
+            names.join(", ")
+        ))
+        .into());
     };
     let file = format!("(embedded) examples/{name}.yaml");
     let c = crate::config::load_str(&file, text, None)?;

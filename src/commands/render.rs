@@ -21,8 +21,7 @@ pub fn all_stages(
             crate::core::plan::PhaseKind::Shadow { percent } => (0, percent),
             crate::core::plan::PhaseKind::Traffic { weight } => (weight, 0),
         };
-        let ctx = build::manifest_context(c, &plan, w, m, &rev, &serde_json::Map::new());
-        let ms = r.manifests(&ctx)?;
+        let ms = build::manifests(c, &plan, r, w, m, &rev, &serde_json::Map::new())?;
         let prefix = match s.index {
             None => "stage-0-shadow".to_string(),
             Some(i) => format!("stage-{}-{w}", i + 1),

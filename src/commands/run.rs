@@ -31,14 +31,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 
 /// Walk the whole plan against a recorder on a virtual clock.
 pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
-    let plan = Plan::from_config(c);
+    let plan = Plan::for_run(c);
     let renderer = Rc::new(renderer);
     let log: RequestLog = Default::default();
-    let platform = match c.target.platform {
+    let platform: Box<dyn crate::platform::Platform> = match c.target.platform {
         PlatformKind::Azureml => {
-            return Err(
-                UsageError("azureml dry runs are not available in this build".into()).into(),
-            )
+            let body = build::azure_deployment_body(c, &plan, &renderer)?;
+            Box::new(crate::platform::azureml_dry::AzureMlDry::new(
+                crate::rollout::azure::target(c),
+                body,
+                log.clone(),
+            ))
         }
         _ => {
             let rec = build::seeded_recorder(c, &plan, &renderer, log.clone())?;
@@ -47,13 +50,13 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         }
     };
     log.borrow_mut().clear(); // seeding is not a request
-    // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
+                              // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
     let clock = VirtualClock::new(1_767_225_600_000);
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: crate::metrics::build::providers(c, true)?,
+        providers: build::providers(c, std::sync::Arc::new(crate::rollout::azure::NoTokens))?,
         renderer: &renderer,
         clock: &clock,
         cancel: Cancel::new(),

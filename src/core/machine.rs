@@ -48,7 +48,12 @@ impl Limits {
             on_cancel: a.on_cancel,
             deadline_ms: a.deadline.as_millis(),
             advance_early: a.advance_early,
-            ready_timeout_ms: c.target.ready_timeout.map_or(600_000, |d| d.as_millis()),
+            // In Argo watch mode "ready" means Argo finished the whole rollout.
+            ready_timeout_ms: match (c.target.ready_timeout, c.target.mode) {
+                (Some(d), _) => d.as_millis(),
+                (None, Some(crate::config::ArgoMode::Watch)) => a.deadline.as_millis(),
+                (None, _) => 600_000,
+            },
             ready_poll_ms: 5_000,
         }
     }
@@ -562,6 +567,17 @@ impl Machine {
             return Action::Promote;
         }
         let was_shadow = matches!(self.plan.stages[self.phase].kind, PhaseKind::Shadow { .. });
+        let next = &self.plan.stages[self.phase + 1];
+        if self.phase + 2 == self.plan.stages.len()
+            && next.weight() == 100
+            && next.checks.is_empty()
+        {
+            // The implied (unobserved) final 100%: promoting puts it there in one step.
+            self.phase += 1;
+            self.begin_phase_log(now);
+            self.st = St::Promoting;
+            return Action::Promote;
+        }
         self.phase += 1;
         self.begin_phase_log(now);
         let (weight, mirror) = self.phase_traffic(self.phase);

@@ -132,6 +132,22 @@ impl Plan {
         }
     }
 
+    /// What the rollout loop walks. In Argo watch mode Argo moves traffic and judges through the
+    /// AnalysisTemplate, so the loop has one phase: apply, then follow the Rollout to its end.
+    pub fn for_run(c: &Config) -> Plan {
+        let mut plan = Plan::from_config(c);
+        if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+            plan.stages = vec![Stage {
+                index: Some(0),
+                kind: PhaseKind::Traffic { weight: 100 },
+                pause: Duration::ZERO,
+                guardrails: vec![],
+                checks: vec![],
+            }];
+        }
+        plan
+    }
+
     /// The longest a phase can take with every hold extension.
     pub fn worst_case(&self, stage: &Stage) -> Duration {
         if stage.checks.is_empty() {

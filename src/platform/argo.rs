@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 
 pub struct Argo {
     t: KubeTarget,
+    /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
+    watch: bool,
     /// The step index the Rollout should be paused at (or `None` once promoted: Healthy expected).
     expect_step: Option<u64>,
     expect_weight: u32,
@@ -20,8 +22,20 @@ impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
+            watch: false,
             expect_step: Some(1),
             expect_weight: 0,
+            aborted: false,
+        }
+    }
+    /// Watch mode: `prepare` applies the Rollout and AnalysisTemplate; `poll_ready` is ready when
+    /// Argo finished the whole rollout (Healthy) and failed when Argo aborted it (Degraded).
+    pub fn watch(t: KubeTarget) -> Argo {
+        Argo {
+            t,
+            watch: true,
+            expect_step: None,
+            expect_weight: 100,
             aborted: false,
         }
     }
@@ -113,6 +127,28 @@ impl Platform for Argo {
             ));
         }
         let ph = phase(&obj);
+        if self.watch {
+            let analysis = &obj["status"]["canary"]["currentStepAnalysisRunStatus"];
+            let run = match analysis["name"].as_str() {
+                Some(n) => format!(
+                    "; AnalysisRun {n}: {} {}",
+                    analysis["status"].as_str().unwrap_or(""),
+                    analysis["message"].as_str().unwrap_or("")
+                ),
+                None => String::new(),
+            };
+            return Ok(match ph {
+                "Healthy" => Readiness::Ready,
+                "Degraded" => Readiness::Failed(format!(
+                    "Argo aborted the rollout: {}{run}",
+                    obj["status"]["message"].as_str().unwrap_or("")
+                )),
+                _ => Readiness::Pending(format!(
+                    "Rollout {ph} at step {}{run}",
+                    obj["status"]["currentStepIndex"]
+                )),
+            });
+        }
         if ph == "Degraded" && !self.aborted {
             return Ok(Readiness::Failed(format!(
                 "Rollout Degraded: {}",
@@ -211,6 +247,9 @@ impl Platform for Argo {
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {
+        if self.watch {
+            return Ok(()); // Argo promoted it already (Healthy)
+        }
         self.unpause()?;
         self.expect_step = None;
         self.expect_weight = 100;

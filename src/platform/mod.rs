@@ -2,6 +2,7 @@
 //! once (in `clients::kube` and the helpers here); a platform file only knows its own resource.
 
 pub mod azureml;
+pub mod azureml_dry;
 
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -66,7 +67,8 @@ pub trait Platform {
     fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError>;
     /// Check once whether the last change has converged.
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError>;
-    /// Move `weight` percent of live traffic to the canary.
+    /// Move `weight` percent of live traffic to the canary. Live traffic ends any mirroring of the
+    /// canary (the shadow phase is over once users see it).
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError>;
     /// Mirror `percent` of traffic to the canary (0 turns mirroring off).
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError>;

@@ -41,6 +41,46 @@ pub fn manifest_context(
     ctx
 }
 
+/// Render the platform's manifests at (weight, mirror). Guardrail queries inside the context are
+/// rendered first: an Argo AnalysisTemplate names revisions through Argo's own args, filled by the
+/// Rollout's analysis step with the canary's and stable's pod-template hashes.
+pub fn manifests(
+    c: &Config,
+    plan: &Plan,
+    renderer: &Renderer,
+    weight: u32,
+    mirror: u32,
+    rev: &Revisions,
+    env: &Map<String, Value>,
+) -> Result<Vec<crate::render::Manifest>, crate::render::RenderError> {
+    let mut ctx = manifest_context(c, plan, weight, mirror, rev, env);
+    let mut qctx = ctx.clone();
+    if c.target.platform == PlatformKind::ArgoRollouts {
+        qctx["canary"]["revision"] = json!("{{args.canary-hash}}");
+        qctx["stable"]["revision"] = json!("{{args.stable-hash}}");
+    }
+    let n = ctx["guardrails"].as_array().map_or(0, Vec::len);
+    for i in 0..n {
+        for ptr in ["/query", "/baseline", "/psi/query", "/psi/baseline"] {
+            let g = &ctx["guardrails"][i];
+            if let Some(src) = g.pointer(ptr).and_then(Value::as_str) {
+                let what = format!(
+                    "guardrail {} {}",
+                    g["name"].as_str().unwrap_or("?"),
+                    &ptr[1..]
+                );
+                let out = renderer.render_str(&what, src, &qctx)?;
+                *ctx["guardrails"][i].pointer_mut(ptr).expect("present") = json!(out);
+            }
+        }
+    }
+    renderer.manifests(&ctx)
+}
+
+fn rendering(e: crate::render::RenderError) -> PlatformError {
+    PlatformError::Other(format!("rendering: {e}"))
+}
+
 /// Renders the platform's manifests for (weight, mirror).
 pub fn render_fn(
     c: &Config,
@@ -51,10 +91,7 @@ pub fn render_fn(
     let (c, plan) = (c.clone(), plan.clone());
     let rev = context::default_revisions(&c);
     Box::new(move |weight, mirror| {
-        let ctx = manifest_context(&c, &plan, weight, mirror, &rev, &env);
-        let ms = renderer
-            .manifests(&ctx)
-            .map_err(|e| PlatformError::Other(format!("rendering: {e}")))?;
+        let ms = manifests(&c, &plan, &renderer, weight, mirror, &rev, &env).map_err(rendering)?;
         Ok(ms.into_iter().map(|m| m.value).collect())
     })
 }
@@ -81,6 +118,9 @@ pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, render: RenderFn) -> Box
             rev.canary_name,
             c.model.uri.clone(),
         )),
+        PlatformKind::ArgoRollouts if c.target.mode == Some(crate::config::ArgoMode::Watch) => {
+            Box::new(crate::platform::argo::Argo::watch(t))
+        }
         PlatformKind::ArgoRollouts => Box::new(crate::platform::argo::Argo::new(t)),
         PlatformKind::Azureml => unreachable!("azureml is not a Kubernetes platform"),
     }
@@ -100,10 +140,8 @@ pub fn seeded_recorder(
     let mut rec = RecordingKube::new(fm, log);
     let ns = context::namespace(c);
     let rev = context::default_revisions(c);
-    let ctx = manifest_context(c, plan, 100, 0, &rev, &Map::new());
-    let objects: Vec<Value> = renderer
-        .manifests(&ctx)
-        .map_err(|e| PlatformError::Other(format!("rendering: {e}")))?
+    let objects: Vec<Value> = manifests(c, plan, renderer, 100, 0, &rev, &Map::new())
+        .map_err(rendering)?
         .into_iter()
         .map(|m| m.value)
         .collect();
@@ -128,4 +166,56 @@ pub fn seeded_recorder(
         rec.seed(SELDON_MODEL.path(&ns, &rev.stable_name), stable);
     }
     Ok(rec)
+}
+
+/// The rendered canary ManagedOnlineDeployment body, when the config asks mlcanary to create it.
+pub fn azure_deployment_body(
+    c: &Config,
+    plan: &Plan,
+    renderer: &Renderer,
+) -> Result<Option<Value>, PlatformError> {
+    if c.target.deployment.is_none() {
+        return Ok(None);
+    }
+    let ms = manifests(
+        c,
+        plan,
+        renderer,
+        0,
+        0,
+        &context::default_revisions(c),
+        &Map::new(),
+    )
+    .map_err(rendering)?;
+    Ok(ms
+        .into_iter()
+        .find(|m| m.kind == "AzureMLDeployment")
+        .map(|m| m.value))
+}
+
+/// Every provider of the config. Azure ones share `tokens` (a dry run passes a source that never
+/// issues one: nothing is sent).
+pub fn providers(
+    c: &Config,
+    tokens: std::sync::Arc<dyn crate::clients::azure::credential::TokenSource>,
+) -> anyhow::Result<std::collections::BTreeMap<String, Box<dyn crate::metrics::Provider>>> {
+    let mut all = crate::metrics::build::providers(c, false)?;
+    let needs_azure = c.providers.values().any(|p| {
+        matches!(
+            p,
+            crate::config::ProviderSpec::AzureMonitor(_)
+                | crate::config::ProviderSpec::LogAnalytics(_)
+        )
+    });
+    if needs_azure {
+        let s = super::azure::settings(c);
+        let (arm, la) = super::azure::clients(
+            &s,
+            &crate::clients::azure::settings::ProcessEnv,
+            tokens,
+            Default::default(),
+        );
+        all.extend(super::azure::providers(c, &arm, &la));
+    }
+    Ok(all)
 }

@@ -89,9 +89,10 @@ impl<'a> Driver<'a> {
                         "{}: moving {weight}% of traffic to the canary",
                         self.plan.stages[phase].label()
                     ));
+                    // set_weight ends mirroring itself; only a new mirror percent needs a call.
                     let r = self.platform.set_weight(weight).and_then(|_| match mirror {
-                        Some(m) => self.platform.set_shadow(m),
-                        None => Ok(()),
+                        Some(m) if m > 0 => self.platform.set_shadow(m),
+                        _ => Ok(()),
                     });
                     applied(r)
                 }

@@ -1,0 +1,128 @@
+//! From the config to the Azure pieces: settings, the Azure ML target, ARM and Log Analytics
+//! clients over one token source, and the Azure metric providers.
+
+use crate::clients::azure::arm::{ArmClient, PollPolicy};
+use crate::clients::azure::credential::{BearerToken, TokenSource};
+use crate::clients::azure::settings::{AuthMode, AzureSettings, Cloud, EnvLookup};
+use crate::clients::azure::AzureError;
+use crate::config::{self, Config, ProviderSpec};
+use crate::metrics::azure_monitor::AzureMonitor;
+use crate::metrics::log_analytics::LogAnalytics;
+use crate::metrics::Provider;
+use crate::platform::azureml::AzureMlTarget;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn settings(c: &Config) -> AzureSettings {
+    let Some(a) = &c.azure else {
+        return AzureSettings::default();
+    };
+    let auth = match a.auth {
+        config::AzureAuth::Auto => AuthMode::Auto,
+        config::AzureAuth::Oidc => AuthMode::Oidc,
+        config::AzureAuth::Secret => AuthMode::Secret,
+        config::AzureAuth::Cli => AuthMode::Cli,
+        config::AzureAuth::ManagedIdentity => AuthMode::ManagedIdentity,
+    };
+    let cloud = match (a.cloud, &a.endpoints) {
+        (config::Cloud::China, _) => Cloud::China,
+        (config::Cloud::Usgov, _) => Cloud::UsGov,
+        (config::Cloud::Custom, Some(e)) => Cloud::Custom {
+            arm: e.arm.clone(),
+            authority: e.authority.clone(),
+            log_analytics: e
+                .log_analytics
+                .clone()
+                .unwrap_or_else(|| "https://api.loganalytics.io".into()),
+        },
+        _ => Cloud::Public,
+    };
+    AzureSettings {
+        auth,
+        tenant_id: a.tenant_id.clone(),
+        client_id: a.client_id.clone(),
+        cloud,
+        gitlab_token_var: a.id_token_variable.clone(),
+    }
+}
+
+pub fn target(c: &Config) -> AzureMlTarget {
+    let t = &c.target;
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    AzureMlTarget {
+        subscription_id: s(&t.subscription_id),
+        resource_group: s(&t.resource_group),
+        workspace: s(&t.workspace),
+        endpoint: s(&t.endpoint),
+        stable_deployment: s(&t.stable_deployment),
+        canary_deployment: s(&t.canary_deployment),
+        delete_old_deployment: t.delete_old_deployment,
+        delete_canary_on_rollback: t.delete_canary_on_rollback,
+    }
+}
+
+/// A token source for dry runs: nothing is ever sent, so no token is ever needed.
+#[derive(Debug)]
+pub struct NoTokens;
+
+impl TokenSource for NoTokens {
+    fn token(&self, _scope: &str) -> Result<BearerToken, AzureError> {
+        Err(AzureError::Config(
+            "dry run: no Azure token is requested".into(),
+        ))
+    }
+}
+
+/// The ARM client and the Log Analytics client, sharing one token source.
+pub fn clients(
+    s: &AzureSettings,
+    env: &dyn EnvLookup,
+    tokens: Arc<dyn TokenSource>,
+    policy: PollPolicy,
+) -> (ArmClient, ArmClient) {
+    let agent = crate::clients::http::agent(&Default::default());
+    let arm = ArmClient::new(
+        agent.clone(),
+        &s.arm_url(env),
+        &s.arm_scope(),
+        tokens.clone(),
+        policy.clone(),
+    );
+    let la = ArmClient::new(
+        agent,
+        &s.log_analytics_url(),
+        &s.log_analytics_scope(),
+        tokens,
+        policy,
+    );
+    (arm, la)
+}
+
+/// The azure-monitor and log-analytics providers of the config.
+pub fn providers(
+    c: &Config,
+    arm: &ArmClient,
+    la: &ArmClient,
+) -> BTreeMap<String, Box<dyn Provider>> {
+    let mut out: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
+    let default_resource = target(c).endpoint_path();
+    for (name, spec) in &c.providers {
+        match spec {
+            ProviderSpec::AzureMonitor(a) => {
+                let rid = a
+                    .resource_id
+                    .clone()
+                    .unwrap_or_else(|| default_resource.clone());
+                out.insert(name.clone(), Box::new(AzureMonitor::new(arm.clone(), &rid)));
+            }
+            ProviderSpec::LogAnalytics(l) => {
+                out.insert(
+                    name.clone(),
+                    Box::new(LogAnalytics::new(la.clone(), &l.workspace_id)),
+                );
+            }
+            _ => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,102 @@
+//! `run --dry-run` for every shipped example: the exact API requests, in order, and the rendered
+//! guardrail queries, as snapshots; plus the properties every dry run must have.
+
+use mlcanary::commands::run::{dry_run, dry_run_text};
+use mlcanary::render::Renderer;
+
+fn example(name: &str) -> mlcanary::config::Config {
+    let path = format!("examples/{name}.yaml");
+    mlcanary::config::load_str(
+        &path,
+        &std::fs::read_to_string(&path).unwrap(),
+        Some(std::path::Path::new("examples")),
+    )
+    .unwrap()
+}
+
+const EXAMPLES: [&str; 6] = [
+    "kserve",
+    "seldon",
+    "seldon-v2",
+    "argo-rollouts-drive",
+    "argo-rollouts-watch",
+    "azureml",
+];
+
+#[test]
+fn request_lists_match_the_snapshots() {
+    for name in EXAMPLES {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        insta::assert_snapshot!(format!("dry_run_{name}"), dry_run_text(&c, &r));
+    }
+}
+
+#[test]
+fn every_dry_run_promotes_and_changes_traffic_only_through_patches_or_puts() {
+    for name in EXAMPLES {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        assert_eq!(r.outcome.result(), "promoted", "{name}");
+        assert!(!r.requests.is_empty(), "{name}");
+        for req in &r.requests {
+            assert!(
+                ["GET", "PATCH", "PUT", "DELETE"].contains(&req.method.as_str()),
+                "{name}: {req:?}"
+            );
+            assert_eq!(
+                req.body.is_some(),
+                req.content_type.is_some(),
+                "{name}: {req:?}"
+            );
+        }
+        // Every guardrail query of every observed stage was rendered (no template left over).
+        for q in &r.queries {
+            assert!(
+                !q.query.contains("{{"),
+                "{name}: unrendered query {}",
+                q.query
+            );
+        }
+    }
+}
+
+#[test]
+fn kubernetes_dry_runs_validate_server_side_before_the_first_change() {
+    for name in ["kserve", "seldon", "seldon-v2", "argo-rollouts-drive"] {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        let first_write = r.requests.iter().position(|q| q.method != "GET").unwrap();
+        assert!(
+            r.requests[first_write]
+                .path
+                .contains("dryRun=All&fieldValidation=Strict"),
+            "{name}: the first change is a server-side dry run: {:?}",
+            r.requests[first_write]
+        );
+    }
+}
+
+#[test]
+fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
+    let c = example("kserve");
+    let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+    let weights: Vec<String> = r
+        .requests
+        .iter()
+        .filter_map(|q| q.body.as_ref())
+        .map(|b| {
+            let s = b.to_string();
+            if s.contains("\"remove\"") {
+                "promote".into()
+            } else {
+                b.pointer("/0/value")
+                    .or(b.pointer("/spec/predictor/canaryTrafficPercent"))
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            }
+        })
+        .collect();
+    // dry-run apply + apply at 5, then 25, 50, 100, then the field removed.
+    assert_eq!(weights, ["5", "5", "25", "50", "100", "promote"]);
+}
