@@ -8,6 +8,7 @@ const GOOD: &str = r#"apiVersion: mlcanary/v1
 name: fraud
 model:
   uri: s3://m/v2
+  format: sklearn
 target:
   platform: kserve
   namespace: ml
@@ -67,7 +68,7 @@ fn not_yaml() {
 fn wrong_types() {
     expect(
         &GOOD.replace("stages: [5, 50]", "stages: [5, \"fifty\"]"),
-        &["C:12:", "stages[1]", "a weight"],
+        &["C:13:", "stages[1]", "a weight"],
     );
     expect(
         &GOOD.replace("  uri: s3://m/v2", "  uri: [1, 2]"),
@@ -83,7 +84,7 @@ fn wrong_types() {
 fn unknown_keys_with_did_you_mean() {
     expect(
         &format!("{GOOD}analysis:\n  intervall: 1m\n"),
-        &["C:20:3: analysis.intervall: unknown key `intervall` (did you mean `interval`?)"],
+        &["C:21:3: analysis.intervall: unknown key `intervall` (did you mean `interval`?)"],
     );
     expect(
         &GOOD.replace("    promote:", "    promot:"),
@@ -91,7 +92,7 @@ fn unknown_keys_with_did_you_mean() {
     );
     expect(
         &GOOD.replace("  namespace: ml", "  namespace: ml\n  namspace: x"),
-        &["C:8:3: target.namspace", "did you mean `namespace`"],
+        &["C:9:3: target.namspace", "did you mean `namespace`"],
     );
     expect(
         &GOOD.replace("type: prometheus", "type: prometeus"),
@@ -104,7 +105,7 @@ fn weights_must_strictly_increase_within_1_to_100() {
     expect(
         &GOOD.replace("stages: [5, 50]", "stages: [50, 5]"),
         &[
-            "C:12:",
+            "C:13:",
             "stages[1]: weights must strictly increase: 5 after 50",
         ],
     );
@@ -126,9 +127,9 @@ fn guardrail_zones() {
     let none = GOOD.replace("    promote: \"< 0.5%\"\n    rollback: \"> 1%\"\n", "");
     expect(
         &none,
-        &["C:14:5: guardrails[0]: a guardrail needs `promote`, `rollback` or both"],
+        &["C:15:5: guardrails[0]: a guardrail needs `promote`, `rollback` or both"],
     );
-    expect(&GOOD.replace("\"< 0.5%\"", "\"< 2%\""), &["C:17:5: guardrails[0].promote: the promote zone `< 2%` overlaps the rollback zone `> 1%`"]);
+    expect(&GOOD.replace("\"< 0.5%\"", "\"< 2%\""), &["C:18:5: guardrails[0].promote: the promote zone `< 2%` overlaps the rollback zone `> 1%`"]);
     expect(
         &GOOD.replace("\"< 0.5%\"", "\"< 1.1x\""),
         &["is relative (x) but the guardrail has no `baseline`"],
@@ -141,14 +142,14 @@ fn guardrail_zones() {
 
 #[test]
 fn unknown_provider() {
-    expect(&GOOD.replace("    provider: prom", "    provider: promm"), &["C:15:5: guardrails[0].provider: unknown provider `promm` (did you mean `prom`?); defined: prom"]);
+    expect(&GOOD.replace("    provider: prom", "    provider: promm"), &["C:16:5: guardrails[0].provider: unknown provider `promm` (did you mean `prom`?); defined: prom"]);
 }
 
 #[test]
 fn shadow_on_a_platform_that_cannot_mirror() {
     expect(
         &format!("{GOOD}shadow:\n  percent: 10\n  duration: 5m\n"),
-        &["C:19:1: shadow: platform kserve cannot mirror traffic"],
+        &["C:20:1: shadow: platform kserve cannot mirror traffic"],
     );
 }
 

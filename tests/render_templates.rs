@@ -258,8 +258,14 @@ fn argo_drive_pauses_indefinitely_and_watch_runs_analysis() {
     );
     let watch = render(&ctx("argo-watch"));
     let steps = &watch[1].value["spec"]["strategy"]["canary"]["steps"];
-    let analysis =
-        json!({"analysis": {"templates": [{"templateName": "fraud-detector-guardrails"}]}});
+    // The AnalysisTemplate's queries name revisions through args the step fills with pod-template hashes.
+    let analysis = json!({"analysis": {
+        "templates": [{"templateName": "fraud-detector-guardrails"}],
+        "args": [
+            {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+            {"name": "stable-hash", "valueFrom": {"podTemplateHashValue": "Stable"}}
+        ]
+    }});
     assert_eq!(
         steps,
         &json!([{"setWeight": 5}, {"pause": {"duration": "5m"}}, analysis,

@@ -50,14 +50,26 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
+    let place = match c.target.platform {
+        crate::config::PlatformKind::Azureml => format!(
+            "{}/{} ({} -> {})",
+            c.target.workspace.as_deref().unwrap_or("?"),
+            c.target.endpoint.as_deref().unwrap_or("?"),
+            c.target.stable_deployment.as_deref().unwrap_or("?"),
+            c.target.canary_deployment.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "{}/{}",
+            crate::rollout::context::namespace(c),
+            crate::rollout::context::resource(c)
+        ),
+    };
     let _ = writeln!(
         o,
-        "{}: {} -> {} {}/{}",
+        "{}: {}{version} -> {} {place}",
         c.name,
-        c.model.uri.clone() + &version,
-        c.target.platform.as_str(),
-        crate::rollout::context::namespace(c),
-        crate::rollout::context::resource(c)
+        c.model.uri,
+        c.target.platform.as_str()
     );
     let _ = writeln!(o);
     let _ = writeln!(

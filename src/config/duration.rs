@@ -116,7 +116,7 @@ fn format_secs(secs: u64) -> String {
 
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 != 0 {
+        if !self.0.is_multiple_of(1000) {
             let secs = self.0 / 1000;
             let ms = self.0 % 1000;
             if secs == 0 {

@@ -215,8 +215,7 @@ pub struct AzureDeployment {
     /// `azureml:my-model:2` or a model asset id.
     pub model: String,
     /// An environment asset id, e.g. `azureml:sklearn-env:3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
+    pub environment: String,
     /// VM size, e.g. Standard_DS2_v2 (create-only).
     pub instance_type: String,
     /// Instances (sku.capacity).
@@ -227,6 +226,12 @@ pub struct AzureDeployment {
     pub code_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoring_script: Option<String>,
+    /// ARM `requestSettings` (e.g. maxConcurrentRequestsPerInstance, requestTimeout: PT5S).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_settings: Option<BTreeMap<String, serde_json::Value>>,
+    /// Environment variables of the scoring container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_variables: Option<BTreeMap<String, String>>,
 }
 
 fn one() -> u32 {

@@ -151,6 +151,9 @@ fn target(c: &Config, d: &mut Diags) {
         }
     }
     match p {
+        PlatformKind::Kserve if c.model.format.is_none() => {
+            d.push(("model.format".into(), "`format` is required for kserve (the InferenceService's modelFormat.name, e.g. sklearn)".into()));
+        }
         PlatformKind::Seldon => {
             let s = t.stable_predictor.as_deref().unwrap_or("main");
             let k = t.canary_predictor.as_deref().unwrap_or("canary");
@@ -189,11 +192,19 @@ fn target(c: &Config, d: &mut Diags) {
                     "the canary deployment must differ from the stable deployment".into(),
                 ));
             }
-            if t.deployment.is_some() && t.location.is_none() {
-                d.push((
-                    "target.location".into(),
-                    "`location` is required with `deployment` (the workspace's region)".into(),
-                ));
+            need(
+                d,
+                "target.location",
+                &t.location,
+                "for platform azureml (the workspace's region, part of every ARM body)",
+            );
+            if let Some(dep) = &t.deployment {
+                if dep.code_id.is_none() && dep.scoring_script.is_some() {
+                    d.push((
+                        "target.deployment.scoringScript".into(),
+                        "`scoringScript` goes with `codeId` (the code asset holding it)".into(),
+                    ));
+                }
             }
         }
         _ => {}
@@ -554,8 +565,9 @@ fn notify(c: &Config, d: &mut Diags) {
         if let Err(e) = check_env_refs(&n.url) {
             d.push((p.clone(), e));
         }
-        if !n.url.starts_with("${")
-            && !(n.url.starts_with("https://") || n.url.starts_with("http://"))
+        if !(n.url.starts_with("${")
+            || n.url.starts_with("https://")
+            || n.url.starts_with("http://"))
         {
             d.push((
                 p,

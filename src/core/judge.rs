@@ -186,7 +186,7 @@ mod tests {
     const CFG: &str = r#"
 apiVersion: mlcanary/v1
 name: m
-model: {uri: s3://m}
+model: {uri: s3://m, format: sklearn}
 target: {platform: kserve, namespace: ns}
 providers: {prom: {type: prometheus, address: "http://p:9090"}}
 guardrails:
@@ -210,7 +210,7 @@ guardrails:
             (Err("down".to_string()), Verdict::Error),
         ];
         for (f, want) in cases {
-            let got = j.judge(0, 0, 0.05, &[f.clone()]);
+            let got = j.judge(0, 0, 0.05, std::slice::from_ref(&f));
             assert_eq!(got.verdict, want, "{f:?}: {}", got.detail);
         }
     }

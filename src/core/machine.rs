@@ -12,6 +12,7 @@
 //! - with `advanceEarly`, a check where every guardrail passes and a sequential test has proven
 //!   the canary within tolerance ends the stage at once;
 //! - past the deadline: roll back. A cancellation rolls back (or, with `onCancel: leave`, stops).
+//!
 //! A platform failure while moving forward rolls back and ends as a failure (exit 3).
 
 use super::judge::Judgement;

@@ -325,11 +325,7 @@ fn deadline_rolls_back() {
 
 #[test]
 fn readiness_timeout_and_failure_roll_back() {
-    let c = config(
-        &format!("{ONE_GUARDRAIL}\n")
-            .replace("stages:", "stages:")
-            .replace("name: m\n", "name: m\n"),
-    );
+    let c = config(ONE_GUARDRAIL);
     let r = drive(
         &c,
         all(Verdict::Pass),

@@ -4,7 +4,7 @@
 
 use super::clock::{Cancel, Clock};
 use super::context::{self, Moment};
-use crate::config::Config;
+use crate::config::{Config, ProviderSpec};
 use crate::core::guardrail::{queries, Role};
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
 use crate::core::machine::{Action, Input, Limits, Machine};
@@ -218,16 +218,9 @@ impl<'a> Driver<'a> {
                 &spec.template,
                 ctx,
             );
-            let result: Fetched = match rendered {
+            let result: Fetched = match rendered.and_then(|t| self.provider_request(g, t, ctx)) {
                 Err(e) => Err(format!("cannot render the query: {e}")),
-                Ok(text) => {
-                    let filter = match &g.filter {
-                        Some(f) => self
-                            .renderer
-                            .render_str(&format!("guardrail {} filter", g.name), f, ctx)
-                            .ok(),
-                        None => None,
-                    };
+                Ok((text, filter)) => {
                     let q = Query {
                         text,
                         shape: spec.shape,
@@ -276,6 +269,38 @@ impl<'a> Driver<'a> {
         (j, recs)
     }
 }
+
+impl Driver<'_> {
+    /// What the provider receives for a rendered query: for `http` providers the provider's URL
+    /// template, which sees the query as `{{ query }}`; for `azure-monitor` the `$filter`, by default
+    /// the canary deployment.
+    fn provider_request(
+        &self,
+        g: &crate::config::Guardrail,
+        query: String,
+        ctx: &Value,
+    ) -> Result<(String, Option<String>), crate::render::RenderError> {
+        let what = |k: &str| format!("guardrail {} {k}", g.name);
+        match self.config.providers.get(&g.provider) {
+            Some(ProviderSpec::Http(h)) => {
+                let mut c = ctx.clone();
+                c["query"] = Value::String(query);
+                Ok((self.renderer.render_str(&what("url"), &h.url, &c)?, None))
+            }
+            Some(ProviderSpec::AzureMonitor(_)) => {
+                let f = g.filter.as_deref().unwrap_or(DEFAULT_AZURE_FILTER);
+                Ok((
+                    query,
+                    Some(self.renderer.render_str(&what("filter"), f, ctx)?),
+                ))
+            }
+            _ => Ok((query, None)),
+        }
+    }
+}
+
+/// config.md: the Azure Monitor filter defaults to the canary deployment.
+pub const DEFAULT_AZURE_FILTER: &str = "deployment eq '{{ canary.name }}'";
 
 fn applied(r: Result<(), PlatformError>) -> Input {
     match r {
