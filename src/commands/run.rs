@@ -1,32 +1,112 @@
 //! `mlcanary run`: the rollout. `--dry-run` walks the whole plan over a recording API and prints
 //! every request and rendered query; nothing is sent.
 
-use super::UsageError;
 use crate::cli::{Format, RunArgs};
 use crate::config::{Config, PlatformKind};
 use crate::core::plan::Plan;
 use crate::render::Renderer;
+use crate::report::console::Console;
 use crate::report::record::RunRecord;
 use crate::rollout::build;
-use crate::rollout::clock::{Cancel, VirtualClock};
+use crate::rollout::clock::{Cancel, SystemClock, VirtualClock};
 use crate::rollout::driver::{Driver, Progress, Quiet};
 use crate::rollout::recorder::RequestLog;
 use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let (c, renderer) = super::load(&args.config.config)?;
-    if !args.dry_run {
-        return Err(UsageError("live rollouts are not available in this build: use --dry-run to walk the plan without a cluster".into()).into());
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let record = if args.dry_run {
+        let record = dry_run(&c, renderer)?;
+        if args.format == Format::Text {
+            print!("{}", dry_run_text(&c, &record));
+        }
+        record
+    } else {
+        live(&c, renderer, github)?
+    };
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
     }
-    let record = dry_run(&c, renderer)?;
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&record)?),
-        Format::Text => print!("{}", dry_run_text(&c, &record)),
+    write_reports(&record, args, github)?;
+    Ok(record.outcome.exit_code())
+}
+
+/// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
+fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecord> {
+    let env = |k: &str| std::env::var(k).ok();
+    if github {
+        for secret in crate::rollout::live::secret_values(c, &env) {
+            if let Some(line) = crate::report::github::add_mask(&secret) {
+                println!("{line}");
+            }
+        }
     }
+    let cancel = Cancel::new();
+    let on_signal = cancel.clone();
+    // SIGINT, SIGTERM and SIGHUP (the `termination` feature); a second handler cannot be set in
+    // tests that call this twice, which is harmless: the first one holds the same kind of flag.
+    let _ = ctrlc::set_handler(move || on_signal.cancel());
+    let plan = Plan::for_run(c);
+    let renderer = Rc::new(renderer);
+    let mut console = Console::new(std::io::stdout(), github);
+    let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
+    let platform = crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone())?;
+    let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
+    let driver = Driver {
+        config: c,
+        plan,
+        platform,
+        providers: build::providers(c, tokens)?,
+        renderer: &renderer,
+        clock: &SystemClock,
+        cancel,
+        env: crate::rollout::context::env_subset(c, &env),
+        dry_run: false,
+    };
+    let record = driver.run(&mut console);
+    console.finish();
+    Ok(record)
+}
+
+/// Every report the run asked for, plus the CI ones the environment asks for.
+pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Result<()> {
+    use crate::report::{github as gh, junit, outputs, summary};
     if let Some(p) = &args.report {
-        std::fs::write(p, serde_json::to_string_pretty(&record)? + "\n")?;
+        std::fs::write(p, serde_json::to_string_pretty(r)? + "\n")?;
     }
-    Ok(0)
+    if let Some(p) = &args.junit {
+        std::fs::write(p, junit::render(r))?;
+    }
+    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)?;
+        writeln!(f, "{}", summary::render(r))?;
+    }
+    if let Some(p) = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
+        outputs::write(std::path::Path::new(&p), r, args.report.as_deref())?;
+    }
+    if github && r.outcome.exit_code() != 0 && !r.dry_run {
+        let why = r.outcome.reason().unwrap_or("interrupted");
+        println!(
+            "{}",
+            gh::error(
+                &format!("mlcanary: {}", r.outcome.result()),
+                &format!("{why}. Traffic now: {}", summary::traffic_words(r))
+            )
+        );
+    }
+    if args.format == Format::Text && !r.dry_run {
+        println!("result: {}", r.outcome.result());
+        if let Some(why) = r.outcome.reason() {
+            println!("why: {}", gh::one_line(why));
+        }
+        println!("traffic now: {}", summary::traffic_words(r));
+    }
+    Ok(())
 }
 
 /// Walk the whole plan against a recorder on a virtual clock.

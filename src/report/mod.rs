@@ -1,3 +1,9 @@
-//! Reports: step summary, outputs, JSON decision record, JUnit; writers over one run record.
+//! Reports: step summary, outputs, JSON decision record, JUnit, CI workflow commands; writers over
+//! one run record ([`record::RunRecord`]).
 
+pub mod console;
+pub mod github;
+pub mod junit;
+pub mod outputs;
 pub mod record;
+pub mod summary;

@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 
 /// Progress as it happens, for the terminal and CI logs.
 pub trait Progress {
+    /// A new phase begins (stage or shadow).
+    fn phase(&mut self, _label: &str) {}
     fn event(&mut self, line: &str);
 }
 
@@ -73,6 +75,7 @@ impl<'a> Driver<'a> {
                     weight,
                     mirror,
                 } => {
+                    progress.phase(&self.plan.stages[phase].label());
                     progress.event(&format!(
                         "{}: applying the new model (canary {weight}%{})",
                         self.plan.stages[phase].label(),
@@ -85,6 +88,7 @@ impl<'a> Driver<'a> {
                     weight,
                     mirror,
                 } => {
+                    progress.phase(&self.plan.stages[phase].label());
                     progress.event(&format!(
                         "{}: moving {weight}% of traffic to the canary",
                         self.plan.stages[phase].label()

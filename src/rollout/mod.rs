@@ -6,4 +6,6 @@ pub mod build;
 pub mod clock;
 pub mod context;
 pub mod driver;
+pub mod kube_live;
+pub mod live;
 pub mod recorder;

@@ -1,0 +1,103 @@
+//! Assembling a live rollout: the platform driver over the real Kubernetes client or ARM, the
+//! token source Azure providers share, and the secret values the log must mask.
+
+use super::build;
+use crate::clients::azure::credential::{Credential, TokenSource};
+use crate::clients::azure::settings::ProcessEnv;
+use crate::config::{Config, PlatformKind, ProviderSpec};
+use crate::core::plan::Plan;
+use crate::platform::Platform;
+use crate::render::Renderer;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// A platform failure before anything changed (exit 3, with nothing to roll back).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} (nothing was changed)")]
+pub struct SetupError(pub String);
+
+/// The Azure token source, when the config needs Azure (platform or providers).
+pub fn azure_tokens(
+    c: &Config,
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<Arc<dyn TokenSource>>, SetupError> {
+    let needs = c.target.platform == PlatformKind::Azureml
+        || c.providers.values().any(|p| {
+            matches!(
+                p,
+                ProviderSpec::AzureMonitor(_) | ProviderSpec::LogAnalytics(_)
+            )
+        });
+    if !needs {
+        return Ok(None);
+    }
+    let s = super::azure::settings(c);
+    let cred = Credential::from_settings(
+        &s,
+        &ProcessEnv,
+        crate::clients::http::agent(&Default::default()),
+    )
+    .map_err(|e| SetupError(format!("Azure credentials: {e}")))?;
+    for line in cred.explanation() {
+        log(&format!("azure credential {line}"));
+    }
+    Ok(Some(Arc::new(cred)))
+}
+
+/// The live platform driver.
+pub fn platform(
+    c: &Config,
+    plan: &Plan,
+    renderer: Rc<Renderer>,
+    tokens: Option<Arc<dyn TokenSource>>,
+) -> Result<Box<dyn Platform>, SetupError> {
+    match c.target.platform {
+        PlatformKind::Azureml => {
+            let tokens = tokens.ok_or_else(|| SetupError("no Azure credential".into()))?;
+            let s = super::azure::settings(c);
+            let (arm, _) = super::azure::clients(&s, &ProcessEnv, tokens, Default::default());
+            let body = build::azure_deployment_body(c, plan, &renderer)
+                .map_err(|e| SetupError(e.to_string()))?;
+            Ok(Box::new(crate::platform::azureml::AzureMl::new(
+                arm,
+                super::azure::target(c),
+                body,
+            )))
+        }
+        _ => {
+            let api =
+                super::kube_live::connect(c).map_err(|e| SetupError(format!("Kubernetes: {e}")))?;
+            let render = build::render_fn(c, plan, renderer, Default::default());
+            Ok(build::kube_platform(c, Box::new(api), render))
+        }
+    }
+}
+
+/// Secret values read from the environment for this config: provider bearer tokens, the Azure
+/// client secret and OIDC request token, webhook URLs given as `${VAR}`. Masked in GitHub logs.
+pub fn secret_values(c: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut names: Vec<String> = vec![
+        "AZURE_CLIENT_SECRET".into(),
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".into(),
+    ];
+    for p in c.providers.values() {
+        match p {
+            ProviderSpec::Prometheus(p) => names.extend(p.bearer_token_env.clone()),
+            ProviderSpec::Http(h) => names.extend(h.bearer_token_env.clone()),
+            _ => {}
+        }
+    }
+    if let Some(a) = &c.azure {
+        names.extend(a.id_token_variable.clone());
+    }
+    names.push("AZURE_ID_TOKEN".into());
+    names.extend(super::context::env_subset(c, env).keys().cloned());
+    let mut out: Vec<String> = names
+        .iter()
+        .filter_map(|n| env(n))
+        .filter(|v| !v.trim().is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
