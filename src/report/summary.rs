@@ -111,12 +111,16 @@ pub fn render(r: &RunRecord) -> String {
             }
         }
     };
+    // Times in a stage's table count from when the canary was ready at that weight.
+    let mut t0 = r.started_at;
     for ev in &r.events {
         match &ev.kind {
             EventKind::PhaseStarted { label, .. } => {
                 flush(&mut o, &mut table);
                 table = Some((label.clone(), Vec::new(), Vec::new()));
+                t0 = ev.at;
             }
+            EventKind::Ready => t0 = ev.at,
             EventKind::Check {
                 judgements,
                 decision,
@@ -129,7 +133,7 @@ pub fn render(r: &RunRecord) -> String {
                     let cells: Vec<String> = judgements.iter().map(cell).collect();
                     rows.push(format!(
                         "| {} | {} | {} |",
-                        clock(ev.at - r.started_at),
+                        clock(ev.at - t0),
                         cells.join(" | "),
                         md(decision)
                     ));
