@@ -68,6 +68,8 @@ fn reconcile(obj: &mut Value, side: &Side) {
             ns.as_str().unwrap_or("")
         )),
     );
+    st.entry("components")
+        .or_insert_with(|| json!({"predictor": {}}));
     let p = &mut st["components"]["predictor"];
     let created = p["latestCreatedRevision"]
         .as_str()
