@@ -32,12 +32,12 @@ pub fn on_write(obj: &mut Value, _old: Option<&Value>, side: &mut Side, ready_af
         side.revision += 1;
         side.polls_left = Some(ready_after);
         side.uri = Some(uri);
-        let name = revision_name(obj, side.revision);
-        let st = status_mut(obj);
-        st.entry("components")
-            .or_insert_with(|| json!({"predictor": {}}));
-        st["components"]["predictor"]["latestCreatedRevision"] = json!(name);
     }
+    let name = revision_name(obj, side.revision);
+    let st = status_mut(obj);
+    st.entry("components")
+        .or_insert_with(|| json!({"predictor": {}}));
+    st["components"]["predictor"]["latestCreatedRevision"] = json!(name);
     let gen = generation(obj);
     status_mut(obj).insert("observedGeneration".into(), json!(gen));
     reconcile(obj, side);
