@@ -106,6 +106,9 @@ pub struct PatchParams {
     pub dry_run: bool,
 }
 
+/// PEM certificate chain and key.
+type CertPair = (Vec<u8>, Vec<u8>);
+
 /// A synchronous Kubernetes API client.
 pub struct Client {
     server: String,
@@ -116,7 +119,7 @@ pub struct Client {
     tls: TlsOptions,
     base_agent: ureq::Agent,
     /// Agent for an exec plugin's client certificate, rebuilt when the certificate changes.
-    cert_agent: Mutex<Option<((Vec<u8>, Vec<u8>), ureq::Agent)>>,
+    cert_agent: Mutex<Option<(CertPair, ureq::Agent)>>,
     auth: Authenticator,
 }
 
