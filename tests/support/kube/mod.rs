@@ -14,6 +14,7 @@ mod seldon;
 mod seldon_v2;
 mod status;
 mod store;
+pub mod tls;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -94,6 +95,7 @@ pub struct KubeServer {
     state: Arc<Mutex<State>>,
     http: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
+    tls_front: Option<tls::TlsFront>,
 }
 
 impl KubeServer {
@@ -127,7 +129,20 @@ impl KubeServer {
             state,
             http,
             thread: Some(thread),
+            tls_front: None,
         }
+    }
+
+    /// HTTPS in front of the same server, with certificates made in `dir` (returned for
+    /// kubeconfigs); `require_client_cert` makes the handshake demand a CA-signed client certificate.
+    pub fn start_tls(dir: &Path, require_client_cert: bool) -> (KubeServer, tls::TlsFiles) {
+        let mut server = KubeServer::start();
+        let files = tls::make_certs(dir);
+        let backend = server.http.server_addr().to_ip().expect("an IP listener");
+        let front = tls::start_front(&files, require_client_cert, backend);
+        server.url = format!("https://127.0.0.1:{}", front.port);
+        server.tls_front = Some(front);
+        (server, files)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
