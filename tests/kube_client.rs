@@ -479,3 +479,28 @@ fn conflict_rereads_and_reapplies() {
     assert_eq!(out["spec"]["predictor"]["canaryTrafficPercent"], 10);
     assert_eq!(out["spec"]["predictor"]["minReplicas"], 2);
 }
+
+#[test]
+fn kubeconfig_proxy_url_carries_the_requests() {
+    let server = seeded();
+    let proxy = server.proxy();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = write(
+        dir.path(),
+        "config",
+        &format!(
+            "current-context: p\nclusters:\n- {{name: c, cluster: {{server: \"http://kube.invalid:6443\", proxy-url: \"{}\"}}}}\ncontexts:\n- {{name: p, context: {{cluster: c}}}}\n",
+            proxy.url
+        ),
+    );
+    let c = Client::new(&ClientOptions {
+        kubeconfig: Some(kc),
+        ..opts()
+    })
+    .unwrap();
+    assert_eq!(c.get(ISVC).unwrap()["metadata"]["name"], "fd");
+    assert_eq!(
+        proxy.targets.lock().unwrap().as_slice(),
+        ["kube.invalid:6443"]
+    );
+}

@@ -162,3 +162,41 @@ fn kubectl_reports_not_found_and_forbidden_like_a_cluster() {
         "{err}"
     );
 }
+
+#[test]
+fn kubectl_over_https_with_ca_and_bearer_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, files) = kube::KubeServer::start_tls(dir.path(), false);
+    server.require_token("tls-token");
+    server.insert(
+        ISVC,
+        json!({"spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}}}}),
+    );
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "current-context: t\nclusters:\n- {{name: c, cluster: {{server: \"{}\", certificate-authority: \"{}\"}}}}\nusers:\n- {{name: u, user: {{token: tls-token}}}}\ncontexts:\n- {{name: t, context: {{cluster: c, user: u, namespace: ml}}}}\n",
+            server.url,
+            files.ca_crt.display()
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = kubectl(
+        dir.path(),
+        &kc,
+        &[
+            "get",
+            "isvc",
+            "fd",
+            "-o",
+            "jsonpath={.spec.predictor.model.storageUri}",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "s3://m/v1");
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.authorization.as_deref() == Some("Bearer tls-token")));
+}

@@ -16,7 +16,12 @@ fn b64(p: &Path) -> String {
     base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap())
 }
 
-fn connect(dir: &Path, server: &KubeServer, cluster: &str, user: &str) -> Result<serde_json::Value, KubeError> {
+fn connect(
+    dir: &Path,
+    server: &KubeServer,
+    cluster: &str,
+    user: &str,
+) -> Result<serde_json::Value, KubeError> {
     let kc = dir.join("kubeconfig");
     std::fs::write(
         &kc,
@@ -26,13 +31,24 @@ fn connect(dir: &Path, server: &KubeServer, cluster: &str, user: &str) -> Result
         ),
     )
     .unwrap();
-    let retry = RetryPolicy { max_attempts: 1, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(1) };
-    let c = Client::new(&ClientOptions { kubeconfig: Some(kc), retry, ..ClientOptions::default() })?;
+    let retry = RetryPolicy {
+        max_attempts: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+    };
+    let c = Client::new(&ClientOptions {
+        kubeconfig: Some(kc),
+        retry,
+        ..ClientOptions::default()
+    })?;
     c.get(ISVC)
 }
 
 fn seed(s: &KubeServer) {
-    s.insert(ISVC, json!({"spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}}}}));
+    s.insert(
+        ISVC,
+        json!({"spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}}}}),
+    );
 }
 
 #[test]
@@ -41,14 +57,23 @@ fn ca_data_and_ca_file_are_trusted_and_nothing_else_is() {
     let (s, f) = KubeServer::start_tls(dir.path(), false);
     seed(&s);
     let ca_data = format!("    certificate-authority-data: {}\n", b64(&f.ca_crt));
-    assert_eq!(connect(dir.path(), &s, &ca_data, "    {}\n").unwrap()["metadata"]["name"], "fd");
+    assert_eq!(
+        connect(dir.path(), &s, &ca_data, "    {}\n").unwrap()["metadata"]["name"],
+        "fd"
+    );
     let ca_file = format!("    certificate-authority: {}\n", f.ca_crt.display());
     assert!(connect(dir.path(), &s, &ca_file, "    {}\n").is_ok());
     // Without the CA the platform store does not know this server: verification fails.
     let e = connect(dir.path(), &s, "", "    {}\n").unwrap_err();
     assert!(matches!(e, KubeError::Transport(_)), "{e:?}");
     // Unless verification is explicitly switched off.
-    assert!(connect(dir.path(), &s, "    insecure-skip-tls-verify: true\n", "    {}\n").is_ok());
+    assert!(connect(
+        dir.path(),
+        &s,
+        "    insecure-skip-tls-verify: true\n",
+        "    {}\n"
+    )
+    .is_ok());
 }
 
 #[test]
@@ -57,10 +82,21 @@ fn client_certificates_from_data_or_files_pass_mutual_tls() {
     let (s, f) = KubeServer::start_tls(dir.path(), true);
     seed(&s);
     let ca = format!("    certificate-authority-data: {}\n", b64(&f.ca_crt));
-    let data = format!("    client-certificate-data: {}\n    client-key-data: {}\n", b64(&f.client_crt), b64(&f.client_key));
+    let data = format!(
+        "    client-certificate-data: {}\n    client-key-data: {}\n",
+        b64(&f.client_crt),
+        b64(&f.client_key)
+    );
     assert!(connect(dir.path(), &s, &ca, &data).is_ok());
-    let files = format!("    client-certificate: {}\n    client-key: {}\n", f.client_crt.display(), f.client_key.display());
+    let files = format!(
+        "    client-certificate: {}\n    client-key: {}\n",
+        f.client_crt.display(),
+        f.client_key.display()
+    );
     assert!(connect(dir.path(), &s, &ca, &files).is_ok());
     let e = connect(dir.path(), &s, &ca, "    {}\n").unwrap_err();
-    assert!(matches!(e, KubeError::Transport(_)), "no client certificate must fail the handshake: {e:?}");
+    assert!(
+        matches!(e, KubeError::Transport(_)),
+        "no client certificate must fail the handshake: {e:?}"
+    );
 }

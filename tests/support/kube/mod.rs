@@ -9,6 +9,7 @@
 mod argo;
 mod controllers;
 mod kserve;
+pub mod proxy;
 mod resources;
 mod seldon;
 mod seldon_v2;
@@ -143,6 +144,11 @@ impl KubeServer {
         server.url = format!("https://127.0.0.1:{}", front.port);
         server.tls_front = Some(front);
         (server, files)
+    }
+
+    /// A CONNECT proxy that tunnels every target to this server.
+    pub fn proxy(&self) -> proxy::ConnectProxy {
+        proxy::start(self.http.server_addr().to_ip().expect("an IP listener"))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

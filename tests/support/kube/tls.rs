@@ -23,16 +23,39 @@ pub struct TlsFiles {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Makes a CA, a server certificate (SAN IP 127.0.0.1, localhost) and a client certificate.
 pub fn make_certs(dir: &Path) -> TlsFiles {
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut ca = vec!["req", "-x509"];
     ca.extend(ec);
-    ca.extend(["-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=test-ca"]);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+    ]);
     openssl(dir, &ca);
     for (who, cn, ext) in [
         ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"),
@@ -68,18 +91,29 @@ impl Drop for TlsFront {
 }
 
 /// Listens on 127.0.0.1:0 and relays decrypted bytes to `backend`.
-pub fn start_front(files: &TlsFiles, require_client_cert: bool, backend: std::net::SocketAddr) -> TlsFront {
+pub fn start_front(
+    files: &TlsFiles,
+    require_client_cert: bool,
+    backend: std::net::SocketAddr,
+) -> TlsFront {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(&files.server_crt).unwrap().map(Result::unwrap).collect();
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.server_crt)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     let key = PrivateKeyDer::from_pem_file(&files.server_key).unwrap();
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().unwrap();
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap();
     let builder = if require_client_cert {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_file_iter(&files.ca_crt).unwrap() {
             roots.add(c.unwrap()).unwrap();
         }
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider).build().unwrap();
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
         builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
@@ -97,7 +131,9 @@ pub fn start_front(files: &TlsFiles, require_client_cert: bool, backend: std::ne
                     let config = config.clone();
                     std::thread::spawn(move || relay(tcp, config, backend));
                 }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
                 Err(_) => break,
             }
         }
@@ -111,10 +147,14 @@ fn idle(e: &std::io::Error) -> bool {
 
 fn relay(tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::net::SocketAddr) {
     let tick = Some(Duration::from_millis(2));
-    let (Ok(()), Ok(mut plain)) = (tcp.set_nonblocking(false), TcpStream::connect(backend)) else { return };
+    let (Ok(()), Ok(mut plain)) = (tcp.set_nonblocking(false), TcpStream::connect(backend)) else {
+        return;
+    };
     let _ = tcp.set_read_timeout(tick);
     let _ = plain.set_read_timeout(tick);
-    let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+    let Ok(conn) = rustls::ServerConnection::new(config) else {
+        return;
+    };
     let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut buf = [0u8; 16 * 1024];
     loop {
