@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The kubeconfig `user.exec` block.
-#[derive(Debug, Clone, Deserialize)]
+/// The kubeconfig `user.exec` block. `Debug` hides env values (they may hold secrets).
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecConfig {
     #[serde(default)]
@@ -23,6 +23,18 @@ pub struct ExecConfig {
     pub install_hint: Option<String>,
     #[serde(default)]
     pub provide_cluster_info: bool,
+}
+
+impl std::fmt::Debug for ExecConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ExecConfig")
+            .field("api_version", &self.api_version)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field("env", &env)
+            .finish()
+    }
 }
 
 fn env_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {

@@ -145,38 +145,63 @@ fn idle(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
-fn relay(tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::net::SocketAddr) {
+/// Pumps bytes both ways with rustls' low-level API (no `Stream` helper: its reads and writes
+/// mix socket I/O, which breaks under read timeouts). Socket reads poll with a short timeout;
+/// writes block.
+fn relay(mut tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::net::SocketAddr) {
     let tick = Some(Duration::from_millis(2));
     let (Ok(()), Ok(mut plain)) = (tcp.set_nonblocking(false), TcpStream::connect(backend)) else {
         return;
     };
     let _ = tcp.set_read_timeout(tick);
     let _ = plain.set_read_timeout(tick);
-    let Ok(conn) = rustls::ServerConnection::new(config) else {
+    let Ok(mut conn) = rustls::ServerConnection::new(config) else {
         return;
     };
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut buf = [0u8; 16 * 1024];
     loop {
-        match tls.read(&mut buf) {
+        match conn.read_tls(&mut tcp) {
             Ok(0) => return,
-            Ok(n) => {
-                if plain.write_all(&buf[..n]).is_err() {
-                    return;
-                }
-            }
-            Err(e) if idle(&e) => {}
-            Err(_) => return, // handshake failure (e.g. no client certificate) or reset
-        }
-        match plain.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() {
+            Ok(_) => {
+                if conn.process_new_packets().is_err() {
+                    // Handshake failure (e.g. no client certificate): send the alert, then close.
+                    let _ = conn.write_tls(&mut tcp);
                     return;
                 }
             }
             Err(e) if idle(&e) => {}
             Err(_) => return,
+        }
+        loop {
+            match conn.reader().read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if plain.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return,
+            }
+        }
+        match plain.read(&mut buf) {
+            Ok(0) => {
+                conn.send_close_notify();
+                while conn.wants_write() && conn.write_tls(&mut tcp).is_ok() {}
+                return;
+            }
+            Ok(n) => {
+                if conn.writer().write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if idle(&e) => {}
+            Err(_) => return,
+        }
+        while conn.wants_write() {
+            if conn.write_tls(&mut tcp).is_err() {
+                return;
+            }
         }
     }
 }
