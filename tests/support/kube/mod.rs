@@ -8,6 +8,7 @@
 
 mod argo;
 mod controllers;
+mod front;
 mod kserve;
 pub mod proxy;
 mod resources;
@@ -100,10 +101,10 @@ pub struct KubeServer {
 }
 
 impl KubeServer {
-    /// Plain HTTP on 127.0.0.1 and a free port.
+    /// Plain HTTP on 127.0.0.1 and a free port (through the one-request-per-connection front).
     pub fn start() -> KubeServer {
         let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind 127.0.0.1:0"));
-        let port = http.server_addr().to_ip().expect("an IP listener").port();
+        let port = front::start_plain(http.server_addr().to_ip().expect("an IP listener"));
         let url = format!("http://127.0.0.1:{port}");
         let state = Arc::new(Mutex::new(State {
             objects: BTreeMap::new(),

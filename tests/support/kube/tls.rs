@@ -1,7 +1,9 @@
 //! HTTPS for the test API server: certificates made by the `openssl` CLI (a CA, a server
 //! certificate for 127.0.0.1, a client certificate), and a TLS front that terminates TLS with
 //! rustls (optionally requiring a client certificate) and relays bytes to the plain server.
+//! Like the plain front (see `front`), one request per connection.
 
+use super::front::HeadEditor;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::io::{ErrorKind, Read, Write};
@@ -159,6 +161,7 @@ fn relay(mut tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::ne
         return;
     };
     let mut buf = [0u8; 16 * 1024];
+    let (mut request_head, mut response_head) = (HeadEditor::default(), HeadEditor::default());
     loop {
         match conn.read_tls(&mut tcp) {
             Ok(0) => return,
@@ -176,7 +179,7 @@ fn relay(mut tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::ne
             match conn.reader().read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
-                    if plain.write_all(&buf[..n]).is_err() {
+                    if plain.write_all(&request_head.feed(&buf[..n])).is_err() {
                         return;
                     }
                 }
@@ -191,7 +194,11 @@ fn relay(mut tcp: TcpStream, config: Arc<rustls::ServerConfig>, backend: std::ne
                 return;
             }
             Ok(n) => {
-                if conn.writer().write_all(&buf[..n]).is_err() {
+                if conn
+                    .writer()
+                    .write_all(&response_head.feed(&buf[..n]))
+                    .is_err()
+                {
                     return;
                 }
             }
