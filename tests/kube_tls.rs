@@ -100,3 +100,24 @@ fn client_certificates_from_data_or_files_pass_mutual_tls() {
         "no client certificate must fail the handshake: {e:?}"
     );
 }
+
+#[test]
+fn exec_plugin_client_certificates_pass_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, f) = KubeServer::start_tls(dir.path(), true);
+    seed(&s);
+    let cred = json!({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {
+        "clientCertificateData": std::fs::read_to_string(&f.client_crt).unwrap(),
+        "clientKeyData": std::fs::read_to_string(&f.client_key).unwrap()}});
+    let cred_file = dir.path().join("cred.json");
+    std::fs::write(&cred_file, cred.to_string()).unwrap();
+    let ca = format!("    certificate-authority-data: {}\n", b64(&f.ca_crt));
+    let user = format!(
+        "    exec: {{apiVersion: client.authentication.k8s.io/v1, command: cat, args: [\"{}\"]}}\n",
+        cred_file.display()
+    );
+    assert_eq!(
+        connect(dir.path(), &s, &ca, &user).unwrap()["metadata"]["name"],
+        "fd"
+    );
+}

@@ -12,7 +12,7 @@ pub mod exec;
 pub mod kubeconfig;
 mod path;
 
-pub use client::{Client, ClientOptions, Patch, PatchParams, RetryPolicy};
+pub use client::{resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy};
 pub use error::KubeError;
 pub use kubeconfig::{AuthSpec, ClusterConfig, Kubeconfig};
 pub use path::{parse_path, resource_path, PathInfo};
