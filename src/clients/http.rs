@@ -38,3 +38,112 @@ pub fn agent(opts: &AgentOptions) -> ureq::Agent {
         .build()
         .into()
 }
+
+/// TLS trust, client identity and proxy beyond the defaults (kubeconfig clusters and users).
+#[derive(Clone, Default)]
+pub struct TlsOptions {
+    /// PEM roots that REPLACE the platform store: a kubeconfig CA means "trust only the cluster's CA",
+    /// exactly as kubectl does.
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM client certificate chain and PEM private key (mutual TLS).
+    pub client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    /// Skip server certificate verification (kubeconfig `insecure-skip-tls-verify`). Never a default.
+    pub insecure: bool,
+    /// Proxy URL (`http://`, `https://`, `socks5://`); `None` = `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`.
+    pub proxy: Option<String>,
+}
+
+// Hand-written so a private key can never reach a log line.
+impl std::fmt::Debug for TlsOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<pem>"))
+            .field(
+                "client_cert",
+                &self.client_cert.as_ref().map(|_| "<redacted>"),
+            )
+            .field("insecure", &self.insecure)
+            .field("proxy", &self.proxy)
+            .finish()
+    }
+}
+
+/// Why a TLS/proxy setup could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{what} is not valid PEM: {detail}")]
+    Pem { what: &'static str, detail: String },
+    #[error("{0} holds no usable PEM item")]
+    Empty(&'static str),
+    #[error("invalid proxy URL {url:?}: {detail}")]
+    Proxy { url: String, detail: String },
+}
+
+fn pem_certs(
+    pem: &[u8],
+    what: &'static str,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, TlsError> {
+    let mut out = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        match item.map_err(|e| TlsError::Pem {
+            what,
+            detail: e.to_string(),
+        })? {
+            ureq::tls::PemItem::Certificate(c) => out.push(c),
+            _ => continue,
+        }
+    }
+    if out.is_empty() {
+        return Err(TlsError::Empty(what));
+    }
+    Ok(out)
+}
+
+fn pem_key(pem: &[u8]) -> Result<ureq::tls::PrivateKey<'static>, TlsError> {
+    for item in ureq::tls::parse_pem(pem) {
+        // The error text never contains key material, only the PEM section kind.
+        if let ureq::tls::PemItem::PrivateKey(k) = item.map_err(|e| TlsError::Pem {
+            what: "client key",
+            detail: e.to_string(),
+        })? {
+            return Ok(k);
+        }
+    }
+    Err(TlsError::Empty("client key"))
+}
+
+/// An agent like [`agent`] with extra TLS trust, a client certificate, an explicit proxy, or
+/// (only when asked) no server verification.
+pub fn agent_with_tls(opts: &AgentOptions, tls: &TlsOptions) -> Result<ureq::Agent, TlsError> {
+    let roots = match &tls.ca_pem {
+        Some(pem) => ureq::tls::RootCerts::new_with_certs(&pem_certs(pem, "CA certificate")?),
+        None => ureq::tls::RootCerts::PlatformVerifier,
+    };
+    let client_cert = match &tls.client_cert {
+        Some((chain, key)) => Some(ureq::tls::ClientCert::new_with_certs(
+            &pem_certs(chain, "client certificate")?,
+            pem_key(key)?,
+        )),
+        None => None,
+    };
+    let tls_config = ureq::tls::TlsConfig::builder()
+        .root_certs(roots)
+        .client_cert(client_cert)
+        .disable_verification(tls.insecure)
+        .build();
+    let proxy = match &tls.proxy {
+        Some(url) => Some(ureq::Proxy::new(url).map_err(|e| TlsError::Proxy {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?),
+        None => ureq::Proxy::try_from_env(),
+    };
+    Ok(ureq::Agent::config_builder()
+        .timeout_global(Some(opts.timeout))
+        .timeout_connect(Some(opts.connect_timeout))
+        .http_status_as_error(false)
+        .tls_config(tls_config)
+        .proxy(proxy)
+        .build()
+        .into())
+}

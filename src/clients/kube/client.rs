@@ -1,0 +1,425 @@
+//! The client proper: one agent per TLS identity, requests with retries, the three patch types,
+//! and read-modify-write with 409 retry.
+//!
+//! Retries: 429 and 5xx and transport failures are retried with exponential backoff, or after the
+//! server's `Retry-After` when it sends one; a 401 with a refreshable credential (exec plugin,
+//! token file) is retried once with a fresh one. Anything else is final.
+
+use super::auth::{Authenticator, Credential};
+use super::error::KubeError;
+use super::kubeconfig::{
+    in_cluster, kubeconfig_paths, ClusterConfig, Kubeconfig, SERVICE_ACCOUNT_DIR,
+};
+use crate::clients::http::{agent_with_tls, AgentOptions, TlsOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// How a [`Client`] is built (`kubernetes:` in the config).
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub field_manager: String,
+    pub retry: RetryPolicy,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            kubeconfig: None,
+            context: None,
+            field_manager: "mlcanary".into(),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Retry with exponential backoff: attempt n waits `base_delay * 2^(n-1)`, at most `max_delay`.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Total attempts, first included (1 = no retry).
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A server's `Retry-After` is honoured up to this long.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(120);
+
+impl RetryPolicy {
+    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(ra) = retry_after {
+            return ra.min(RETRY_AFTER_CAP);
+        }
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+/// A change to an object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch {
+    /// RFC 6902 operations (`application/json-patch+json`).
+    Json(Value),
+    /// RFC 7396 merge patch (`application/merge-patch+json`); `null` removes a field.
+    Merge(Value),
+    /// Server-side apply (`application/apply-patch+yaml`, JSON body) as our field manager.
+    Apply { body: Value, force: bool },
+}
+
+impl Patch {
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Patch::Json(_) => "application/json-patch+json",
+            Patch::Merge(_) => "application/merge-patch+json",
+            Patch::Apply { .. } => "application/apply-patch+yaml",
+        }
+    }
+
+    pub fn body(&self) -> &Value {
+        match self {
+            Patch::Json(v) | Patch::Merge(v) | Patch::Apply { body: v, .. } => v,
+        }
+    }
+}
+
+/// Per-request patch options.
+#[derive(Debug, Clone, Default)]
+pub struct PatchParams {
+    /// Server-side dry run with strict field validation (`dryRun=All&fieldValidation=Strict`):
+    /// the server validates and answers with the would-be object but stores nothing.
+    pub dry_run: bool,
+}
+
+/// PEM certificate chain and key.
+type CertPair = (Vec<u8>, Vec<u8>);
+
+/// A synchronous Kubernetes API client.
+pub struct Client {
+    server: String,
+    namespace: Option<String>,
+    field_manager: String,
+    retry: RetryPolicy,
+    agent_opts: AgentOptions,
+    tls: TlsOptions,
+    base_agent: ureq::Agent,
+    /// Agent for an exec plugin's client certificate, rebuilt when the certificate changes.
+    cert_agent: Mutex<Option<(CertPair, ureq::Agent)>>,
+    auth: Authenticator,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+}
+
+/// Resolves where to connect, as kubectl does: the explicit kubeconfig, `KUBECONFIG`, `~/.kube/config`,
+/// then the in-cluster service account.
+pub fn resolve_config(opts: &ClientOptions) -> Result<ClusterConfig, KubeError> {
+    let home = home_dir();
+    let env = std::env::var("KUBECONFIG").ok();
+    let paths = kubeconfig_paths(opts.kubeconfig.as_deref(), env.as_deref(), home.as_deref());
+    let explicit = opts.kubeconfig.is_some() || env.as_deref().is_some_and(|e| !e.is_empty());
+    if explicit || paths.iter().any(|p| p.exists()) {
+        return Kubeconfig::load(&paths)?.resolve(opts.context.as_deref());
+    }
+    match (std::env::var("KUBERNETES_SERVICE_HOST"), std::env::var("KUBERNETES_SERVICE_PORT")) {
+        (Ok(h), Ok(p)) if !h.is_empty() => in_cluster(&h, &p, Path::new(SERVICE_ACCOUNT_DIR)),
+        _ => Err(KubeError::Config(
+            "no kubeconfig found (kubernetes.kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster"
+                .into(),
+        )),
+    }
+}
+
+struct Answer {
+    code: u16,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// Resolves the kubeconfig (or in-cluster config) and builds the client.
+    pub fn new(opts: &ClientOptions) -> Result<Client, KubeError> {
+        Client::from_config(resolve_config(opts)?, opts)
+    }
+
+    /// Builds a client for an already resolved config (tests, in-cluster with a custom directory).
+    pub fn from_config(cfg: ClusterConfig, opts: &ClientOptions) -> Result<Client, KubeError> {
+        if let Some(name) = &cfg.tls_server_name {
+            log::warn!("kubeconfig tls-server-name {name:?} is not supported; verifying the server URL's host");
+        }
+        let agent_opts = AgentOptions {
+            timeout: opts.timeout,
+            ..AgentOptions::default()
+        };
+        let base_agent =
+            agent_with_tls(&agent_opts, &cfg.tls).map_err(|e| KubeError::Config(e.to_string()))?;
+        Ok(Client {
+            auth: Authenticator::new(cfg.auth, &cfg.server),
+            server: cfg.server,
+            namespace: cfg.namespace,
+            field_manager: opts.field_manager.clone(),
+            retry: opts.retry.clone(),
+            agent_opts,
+            tls: cfg.tls,
+            base_agent,
+            cert_agent: Mutex::new(None),
+        })
+    }
+
+    /// The API server URL (no trailing slash).
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The kubeconfig context's (or service account's) namespace.
+    pub fn default_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// GET an object (or any API path).
+    pub fn get(&self, path: &str) -> Result<Value, KubeError> {
+        self.request("GET", path, None)
+    }
+
+    /// PATCH `path` (the object, or its `/status`).
+    pub fn patch(
+        &self,
+        path: &str,
+        patch: &Patch,
+        params: &PatchParams,
+    ) -> Result<Value, KubeError> {
+        let mut query = vec![format!("fieldManager={}", self.field_manager)];
+        if let Patch::Apply { force: true, .. } = patch {
+            query.push("force=true".into());
+        }
+        if params.dry_run {
+            query.push("dryRun=All".into());
+            query.push("fieldValidation=Strict".into());
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let full = format!("{path}{sep}{}", query.join("&"));
+        let body =
+            serde_json::to_vec(patch.body()).map_err(|e| KubeError::Config(e.to_string()))?;
+        self.request("PATCH", &full, Some((patch.content_type(), body)))
+    }
+
+    /// Read-modify-write with 409 retry: `f` gets the current object, returns the patch. On a
+    /// conflict the object is read again and `f` asked again, up to `retry.max_attempts` times.
+    pub fn patch_with(
+        &self,
+        path: &str,
+        params: &PatchParams,
+        mut f: impl FnMut(&Value) -> Result<Patch, KubeError>,
+    ) -> Result<Value, KubeError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.get(path)?;
+            let patch = f(&current)?;
+            match self.patch(path, &patch, params) {
+                Err(KubeError::Conflict { .. }) if attempt < self.retry.max_attempts.max(1) => {
+                    log::info!(
+                        "conflict on {path}: re-reading and re-applying (attempt {attempt})"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn agent_for(&self, cred: &Credential) -> Result<ureq::Agent, KubeError> {
+        let Some(cert) = &cred.client_cert else {
+            return Ok(self.base_agent.clone());
+        };
+        let mut slot = self.cert_agent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((c, a)) = slot.as_ref() {
+            if c == cert {
+                return Ok(a.clone());
+            }
+        }
+        let tls = TlsOptions {
+            client_cert: Some(cert.clone()),
+            ..self.tls.clone()
+        };
+        let agent =
+            agent_with_tls(&self.agent_opts, &tls).map_err(|e| KubeError::Auth(e.to_string()))?;
+        *slot = Some((cert.clone(), agent.clone()));
+        Ok(agent)
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&(&str, Vec<u8>)>,
+    ) -> Result<Answer, KubeError> {
+        let cred = self.auth.credential(SystemTime::now())?;
+        let agent = self.agent_for(&cred)?;
+        let url = format!("{}{}", self.server, path);
+        let req = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Accept", "application/json");
+        let req = match &cred.authorization {
+            Some(a) => req.header("Authorization", a),
+            None => req,
+        };
+        let result = match body {
+            Some((ct, bytes)) => {
+                let req = req
+                    .header("Content-Type", *ct)
+                    .body(bytes.clone())
+                    .map_err(|e| KubeError::Config(e.to_string()))?;
+                agent.run(req)
+            }
+            None => {
+                let req = req.body(()).map_err(|e| KubeError::Config(e.to_string()))?;
+                agent.run(req)
+            }
+        };
+        let mut resp = result
+            .map_err(|e| KubeError::Transport(format!("{method} {}: {e}", path_only(path))))?;
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let code = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .map_err(|e| {
+                KubeError::Transport(format!(
+                    "{method} {}: reading the answer: {e}",
+                    path_only(path)
+                ))
+            })?;
+        Ok(Answer {
+            code,
+            retry_after,
+            body,
+        })
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Value, KubeError> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            log::debug!("{method} {} (attempt {attempt})", path_only(path));
+            let (retry_after, failure) = match self.send_once(method, path, body.as_ref()) {
+                Ok(a) if (200..300).contains(&a.code) => {
+                    return serde_json::from_slice(&a.body).map_err(|e| {
+                        KubeError::Transport(format!(
+                            "{method} {}: answer is not JSON: {e}",
+                            path_only(path)
+                        ))
+                    });
+                }
+                Ok(a) if a.code == 401 && !refreshed && self.auth.can_refresh() => {
+                    refreshed = true;
+                    self.auth.invalidate();
+                    attempt -= 1;
+                    continue;
+                }
+                Ok(a) if KubeError::retryable_status(a.code) => (
+                    a.retry_after,
+                    KubeError::from_response(a.code, &a.body, method, path),
+                ),
+                Ok(a) => return Err(KubeError::from_response(a.code, &a.body, method, path)),
+                Err(e @ KubeError::Transport(_)) => (None, e),
+                Err(e) => return Err(e),
+            };
+            if attempt >= max {
+                return Err(failure);
+            }
+            let wait = self.retry.delay(attempt, retry_after);
+            log::warn!(
+                "{method} {}: {failure}; retrying in {wait:?}",
+                path_only(path)
+            );
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+fn path_only(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_retry_after_wins() {
+        let p = RetryPolicy {
+            max_attempts: 9,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(350),
+        };
+        let d: Vec<u128> = (1..=4).map(|a| p.delay(a, None).as_millis()).collect();
+        assert_eq!(d, vec![100, 200, 350, 350]);
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(p.delay(1, Some(Duration::from_secs(9999))), RETRY_AFTER_CAP);
+    }
+
+    #[test]
+    fn patch_content_types() {
+        assert_eq!(
+            Patch::Json(Value::Null).content_type(),
+            "application/json-patch+json"
+        );
+        assert_eq!(
+            Patch::Merge(Value::Null).content_type(),
+            "application/merge-patch+json"
+        );
+        assert_eq!(
+            Patch::Apply {
+                body: Value::Null,
+                force: true
+            }
+            .content_type(),
+            "application/apply-patch+yaml"
+        );
+    }
+}
