@@ -50,7 +50,11 @@ impl Platform for FakePlatform {
         let mut w = self.0.borrow_mut();
         w.polls += 1;
         // Every change needs two polls to converge, like a controller.
-        Ok(if w.polls % 2 == 0 { Readiness::Ready } else { Readiness::Pending("converging".into()) })
+        Ok(if w.polls % 2 == 0 {
+            Readiness::Ready
+        } else {
+            Readiness::Pending("converging".into())
+        })
     }
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
@@ -63,10 +67,18 @@ impl Platform for FakePlatform {
     }
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
         let w = self.0.borrow().weight;
-        Ok(Traffic { split: BTreeMap::from([("fraud-00002".into(), w), ("fraud-00001".into(), 100 - w)]), mirror: BTreeMap::new() })
+        Ok(Traffic {
+            split: BTreeMap::from([("fraud-00002".into(), w), ("fraud-00001".into(), 100 - w)]),
+            mirror: BTreeMap::new(),
+        })
     }
     fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions { canary_name: "fraud".into(), canary_revision: Some("fraud-00002".into()), stable_name: "fraud".into(), stable_revision: Some("fraud-00001".into()) })
+        Ok(Revisions {
+            canary_name: "fraud".into(),
+            canary_revision: Some("fraud-00002".into()),
+            stable_name: "fraud".into(),
+            stable_revision: Some("fraud-00001".into()),
+        })
     }
     fn promote(&mut self) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
@@ -83,7 +95,10 @@ impl Platform for FakePlatform {
 }
 
 /// Answers from a script: (query text) -> result.
-struct Scripted(Box<dyn Fn(&str) -> Result<Observation, ProviderError>>, Rc<RefCell<Vec<String>>>);
+struct Scripted(
+    Box<dyn Fn(&str) -> Result<Observation, ProviderError>>,
+    Rc<RefCell<Vec<String>>>,
+);
 
 impl Provider for Scripted {
     fn fetch(&self, q: &Query) -> Result<Observation, ProviderError> {
@@ -95,14 +110,19 @@ impl Provider for Scripted {
     }
 }
 
-fn run(answer: impl Fn(&str) -> Result<Observation, ProviderError> + 'static) -> (RunRecord, Rc<RefCell<World>>, Vec<String>) {
+fn run(
+    answer: impl Fn(&str) -> Result<Observation, ProviderError> + 'static,
+) -> (RunRecord, Rc<RefCell<World>>, Vec<String>) {
     let c = load_str("c.yaml", CONFIG, None).unwrap();
     let world = Rc::new(RefCell::new(World::default()));
     let sent = Rc::new(RefCell::new(Vec::new()));
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
     let mut providers: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
-    providers.insert("prom".into(), Box::new(Scripted(Box::new(answer), sent.clone())));
+    providers.insert(
+        "prom".into(),
+        Box::new(Scripted(Box::new(answer), sent.clone())),
+    );
     let d = Driver {
         config: &c,
         plan: Plan::for_run(&c),
@@ -126,7 +146,10 @@ fn a_healthy_canary_is_promoted_through_every_stage() {
     assert_eq!(world.borrow().calls, ["prepare 5", "weight 50", "promote"]);
     // 2 stages x 3 checks, each with the revision the platform reported rendered into the query.
     assert_eq!(sent.len(), 6);
-    assert!(sent.iter().all(|q| q == "errors{rev=\"fraud-00002\"}"), "{sent:?}");
+    assert!(
+        sent.iter().all(|q| q == "errors{rev=\"fraud-00002\"}"),
+        "{sent:?}"
+    );
     assert_eq!(r.final_weight, 100);
     assert_eq!(r.traffic.as_ref().unwrap().split["fraud-00002"], 100);
     // 2 stages of 2m, plus readiness polls 5s apart (one wait per change).
@@ -140,20 +163,39 @@ fn a_canary_with_5_percent_errors_is_rolled_back_at_the_first_check() {
     assert_eq!(world.borrow().calls, ["prepare 5", "rollback"]);
     assert_eq!(sent.len(), 1);
     let why = r.outcome.reason().unwrap();
-    assert!(why.contains("error-rate") && why.contains("0.05") && why.contains("> 1%"), "{why}");
+    assert!(
+        why.contains("error-rate") && why.contains("0.05") && why.contains("> 1%"),
+        "{why}"
+    );
     assert_eq!(r.traffic.as_ref().unwrap().split["fraud-00001"], 100);
 }
 
 #[test]
 fn a_provider_down_rolls_back_after_error_limit_and_says_why() {
-    let (r, world, sent) = run(|_| Err(ProviderError::Transport { url: "http://prom:9090".into(), message: "connection refused".into() }));
+    let (r, world, sent) = run(|_| {
+        Err(ProviderError::Transport {
+            url: "http://prom:9090".into(),
+            message: "connection refused".into(),
+        })
+    });
     assert_eq!(r.outcome.exit_code(), 1);
-    assert_eq!(sent.len(), 3, "errorLimit 2: the third consecutive error rolls back");
-    assert!(r.outcome.reason().unwrap().contains("3 provider errors in a row (errorLimit 2)"));
+    assert_eq!(
+        sent.len(),
+        3,
+        "errorLimit 2: the third consecutive error rolls back"
+    );
+    assert!(r
+        .outcome
+        .reason()
+        .unwrap()
+        .contains("3 provider errors in a row (errorLimit 2)"));
     assert!(r.outcome.reason().unwrap().contains("connection refused"));
     assert_eq!(world.borrow().weight, 0);
     let q = &r.queries[0];
-    assert_eq!(q.error.as_deref(), Some("cannot reach http://prom:9090: connection refused"));
+    assert_eq!(
+        q.error.as_deref(),
+        Some("cannot reach http://prom:9090: connection refused")
+    );
 }
 
 #[test]
@@ -162,19 +204,40 @@ fn reports_over_a_rolled_back_run() {
     let s = mlcanary::report::summary::render(&r);
     let first: Vec<&str> = s.lines().take(3).collect();
     assert_eq!(first[0], "## ❌ rolled back: fraud v2");
-    assert!(first[2].starts_with("**Why:** guardrail error-rate failed 1 check(s)"), "{s}");
-    assert!(s.contains("**Traffic now:** fraud-00001 100%, fraud-00002 0% (as the platform reports)"), "{s}");
+    assert!(
+        first[2].starts_with("**Why:** guardrail error-rate failed 1 check(s)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("**Traffic now:** fraud-00001 100%, fraud-00002 0% (as the platform reports)"),
+        "{s}"
+    );
     assert!(s.contains("| time | error-rate | decision |"), "{s}");
     assert!(s.contains("| +0:00 | 0.05 **FAIL** | roll back:"), "{s}");
     let x = mlcanary::report::junit::render(&r);
-    assert!(x.contains("<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\">"), "{x}");
-    assert!(x.contains("<failure message=\"error-rate = 0.05: in the rollback zone (&gt; 1%)\"/>"), "{x}");
+    assert!(
+        x.contains("<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\">"),
+        "{x}"
+    );
+    assert!(
+        x.contains("<failure message=\"error-rate = 0.05: in the rollback zone (&gt; 1%)\"/>"),
+        "{x}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     mlcanary::report::outputs::write(&out, &r, Some(std::path::Path::new("report.json"))).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
-    for (k, v) in [("result", "rolled-back"), ("final-weight", "0"), ("stage", "stage 1 (5%)"), ("report", "report.json")] {
-        let line = text.lines().skip_while(|l| !l.starts_with(&format!("{k}<<"))).nth(1).unwrap();
+    for (k, v) in [
+        ("result", "rolled-back"),
+        ("final-weight", "0"),
+        ("stage", "stage 1 (5%)"),
+        ("report", "report.json"),
+    ] {
+        let line = text
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{k}<<")))
+            .nth(1)
+            .unwrap();
         assert_eq!(line, v, "{k}");
     }
 }

@@ -34,6 +34,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 
 /// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
 fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecord> {
+    let resolved;
+    let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
+        // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
+        let mut copy = c.clone();
+        copy.target.namespace =
+            crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(c))
+                .ok()
+                .and_then(|k| k.namespace);
+        resolved = copy;
+        &resolved
+    } else {
+        c
+    };
     let env = |k: &str| std::env::var(k).ok();
     if github {
         for secret in crate::rollout::live::secret_values(c, &env) {

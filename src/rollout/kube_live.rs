@@ -1,33 +1,87 @@
-//! The live Kubernetes API behind the platforms' [`KubeApi`] seam.
+//! The live Kubernetes API behind the platforms' [`KubeApi`] seam: the `clients::kube` client,
+//! configured from the config's `kubernetes:` block.
 
+use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
 use serde_json::Value;
+use std::path::PathBuf;
 
-pub struct LiveKube;
+pub struct LiveKube {
+    client: Client,
+    field_manager: String,
+}
 
-pub fn connect(_c: &Config) -> Result<LiveKube, String> {
-    Err("the Kubernetes client is not in this build yet".into())
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+pub fn options(c: &Config) -> ClientOptions {
+    let k = c.kubernetes.as_ref();
+    ClientOptions {
+        kubeconfig: k.and_then(|k| k.kubeconfig.as_deref()).map(expand_home),
+        context: k.and_then(|k| k.context.clone()),
+        field_manager: k.map_or("mlcanary".into(), |k| k.field_manager.clone()),
+        ..ClientOptions::default()
+    }
+}
+
+pub fn connect(c: &Config) -> Result<LiveKube, KubeError> {
+    let opts = options(c);
+    Ok(LiveKube {
+        client: Client::new(&opts)?,
+        field_manager: opts.field_manager,
+    })
+}
+
+impl LiveKube {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
+    PlatformError::Api {
+        request: format!("{method} {path}"),
+        message: e.to_string(),
+    }
 }
 
 impl KubeApi for LiveKube {
-    fn get(&mut self, _path: &str) -> Result<Option<Value>, PlatformError> {
-        unreachable!()
+    fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
+        match self.client.get(path) {
+            Ok(v) => Ok(Some(v)),
+            Err(KubeError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(err("GET", path, e)),
+        }
     }
     fn patch(
         &mut self,
-        _path: &str,
-        _kind: &PatchKind,
-        _body: &Value,
-        _dry_run: bool,
+        path: &str,
+        kind: &PatchKind,
+        body: &Value,
+        dry_run: bool,
     ) -> Result<Value, PlatformError> {
-        unreachable!()
+        let patch = match kind {
+            PatchKind::Json => Patch::Json(body.clone()),
+            PatchKind::Merge => Patch::Merge(body.clone()),
+            PatchKind::Apply { force } => Patch::Apply {
+                body: body.clone(),
+                force: *force,
+            },
+        };
+        self.client
+            .patch(path, &patch, &PatchParams { dry_run })
+            .map_err(|e| err("PATCH", path, e))
     }
-    fn delete(&mut self, _path: &str) -> Result<(), PlatformError> {
-        unreachable!()
+    fn delete(&mut self, path: &str) -> Result<(), PlatformError> {
+        self.client.delete(path).map_err(|e| err("DELETE", path, e))
     }
     fn field_manager(&self) -> &str {
-        "mlcanary"
+        &self.field_manager
     }
 }

@@ -208,6 +208,14 @@ impl Client {
         self.request("GET", path, None)
     }
 
+    /// DELETE an object; one that is already gone is not an error.
+    pub fn delete(&self, path: &str) -> Result<(), KubeError> {
+        match self.request("DELETE", path, None) {
+            Ok(_) | Err(KubeError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// PATCH `path` (the object, or its `/status`).
     pub fn patch(
         &self,
