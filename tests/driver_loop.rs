@@ -50,7 +50,7 @@ impl Platform for FakePlatform {
         let mut w = self.0.borrow_mut();
         w.polls += 1;
         // Every change needs two polls to converge, like a controller.
-        Ok(if w.polls % 2 == 0 {
+        Ok(if w.polls.is_multiple_of(2) {
             Readiness::Ready
         } else {
             Readiness::Pending("converging".into())
