@@ -94,11 +94,10 @@ impl Platform for FakePlatform {
     }
 }
 
+type Answer = Box<dyn Fn(&str) -> Result<Observation, ProviderError>>;
+
 /// Answers from a script: (query text) -> result.
-struct Scripted(
-    Box<dyn Fn(&str) -> Result<Observation, ProviderError>>,
-    Rc<RefCell<Vec<String>>>,
-);
+struct Scripted(Answer, Rc<RefCell<Vec<String>>>);
 
 impl Provider for Scripted {
     fn fetch(&self, q: &Query) -> Result<Observation, ProviderError> {
