@@ -54,6 +54,17 @@ pub enum Command {
     Run(RunArgs),
     /// Print the JSON schema of the config.
     Schema,
+    /// Run the real stage loop on a virtual clock against recorded metric series: when would these
+    /// guardrails have fired?
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// {"start": <unix s>, "series": {"<query as written in the config>": [[<unix s>, <value>], ...]}}
+        #[arg(long)]
+        metrics: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Walk a full dry-run rollout of a shipped example embedded in the binary (no cluster, no file).
     Demo {
         /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.

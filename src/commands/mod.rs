@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod plan;
 pub mod render;
+pub mod replay;
 pub mod run;
 pub mod validate;
 
@@ -26,6 +27,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Run(args) => run::run(&args),
         Command::Demo { example } => demo::run(&example),
+        Command::Replay {
+            config,
+            metrics,
+            format,
+        } => replay::run(&config.config, &metrics, format),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
             Ok(0)

@@ -9,3 +9,4 @@ pub mod driver;
 pub mod kube_live;
 pub mod live;
 pub mod recorder;
+pub mod replay;
