@@ -2,5 +2,6 @@
 //! times as arguments and returns verdicts and actions, so `simulate`, `replay`, the tests and the
 //! live loop all drive exactly this code.
 
+pub mod sim;
 pub mod stats;
 pub mod verdict;
