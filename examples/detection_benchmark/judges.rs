@@ -206,6 +206,8 @@ pub struct SeqConfig {
     pub latency_tolerance: f64,
     pub prior_strength: f64,
     pub pause_s: f64,
+    /// advanceEarly proves the rate guardrails below this ratio (0 = tolerance)
+    pub prove_within: f64,
 }
 
 impl Sequential {
@@ -215,6 +217,7 @@ impl Sequential {
             tolerance: cfg.tolerance,
             prior_strength: cfg.prior_strength,
             stages: 1,
+            prove_within: cfg.prove_within,
         };
         Sequential {
             errors: RateTest::new(p),

@@ -5,8 +5,9 @@
 //!   cargo run --release --example detection_benchmark -- --runs 1000 --out docs/benchmark.md
 //!
 //! Options: --runs N (1000), --out FILE (stdout), --qps 20,200, --weight 0.1, --threads 2,
-//! --seed 1, --alpha 0.05, --tolerance 1.1, --latency-tolerance 1.1, --prior 100,
-//! --stage-minutes 30, --scenarios aa,errors-2x,...
+//! --seed 1, --alpha 0.03, --tolerance 1.1, --latency-tolerance 1.1, --prior 30,
+//! --prove-within 1.5, --stage-minutes 40, --scenarios aa,errors-2x,..., --sweep-runs N (runs/5; 0 = no
+//! advanceEarly tolerance sweep).
 
 mod judges;
 mod mannwhitney;
@@ -15,6 +16,9 @@ mod table;
 use judges::{Decision, Judge, Kayenta, Peeking, SeqConfig, Sequential, Tutorial};
 use mlcanary::core::sim::rng::splitmix64;
 use mlcanary::core::sim::{scenario, Scenario, StageStream, SCENARIOS};
+
+/// `prove_within` values of the advanceEarly sweep (both rate guardrails).
+pub const SWEEP_PROVE_WITHIN: [f64; 4] = [1.1, 1.25, 1.5, 2.0];
 
 pub const JUDGES: [&str; 5] = [
     "tutorial rule (5 min)",
@@ -42,6 +46,7 @@ pub struct Options {
     pub seed: u64,
     pub seq: SeqConfig,
     pub scenarios: Vec<String>,
+    pub sweep_runs: Option<usize>,
     pub command: String,
 }
 
@@ -55,13 +60,15 @@ fn parse() -> Result<Options, String> {
         threads: 2,
         seed: 1,
         seq: SeqConfig {
-            alpha: 0.05,
+            alpha: 0.03,
             tolerance: 1.1,
             latency_tolerance: 1.1,
-            prior_strength: 100.0,
-            pause_s: 1800.0,
+            prior_strength: 30.0,
+            pause_s: 2400.0,
+            prove_within: 1.5,
         },
         scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+        sweep_runs: None,
         command: format!(
             "cargo run --release --example detection_benchmark -- {}",
             args.join(" ")
@@ -82,8 +89,10 @@ fn parse() -> Result<Options, String> {
             "--tolerance" => o.seq.tolerance = num(v)?,
             "--latency-tolerance" => o.seq.latency_tolerance = num(v)?,
             "--prior" => o.seq.prior_strength = num(v)?,
+            "--prove-within" => o.seq.prove_within = num(v)?,
             "--stage-minutes" => o.seq.pause_s = num(v)? * 60.0,
             "--scenarios" => o.scenarios = v.split(',').map(str::to_string).collect(),
+            "--sweep-runs" => o.sweep_runs = Some(num(v)? as usize),
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -175,7 +184,25 @@ fn main() {
             cells.push((qps, sc.clone(), run_cell(&sc, qps, si, &o)));
         }
     }
-    let md = table::render(&o, &cells);
+    let sweep_runs = o.sweep_runs.unwrap_or(o.runs / 5);
+    let mut sweep = Vec::new();
+    if sweep_runs > 0 {
+        for tol in SWEEP_PROVE_WITHIN {
+            for &qps in &o.qps {
+                let mut so = o.clone();
+                so.runs = sweep_runs;
+                so.seq.prove_within = tol;
+                let mut pair = Vec::new();
+                for (si, name) in ["aa", "errors-2x"].iter().enumerate() {
+                    eprintln!("sweep: prove within {tol}, {qps} QPS, {name}: {sweep_runs} runs");
+                    let sc = scenario(name).expect("known scenario");
+                    pair.push(run_cell(&sc, qps, si + 100, &so));
+                }
+                sweep.push((tol, qps, pair));
+            }
+        }
+    }
+    let md = table::render(&o, &cells, sweep_runs, &sweep);
     match &o.out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, &md) {

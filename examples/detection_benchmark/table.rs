@@ -23,6 +23,7 @@ pub struct Summary {
     pub min_median: f64,
     pub min_p90: f64,
     pub promote_median: f64,
+    pub promote_p90: f64,
 }
 
 pub fn summarize(runs: &[[Outcome; 5]], judge: usize) -> Summary {
@@ -46,6 +47,7 @@ pub fn summarize(runs: &[[Outcome; 5]], judge: usize) -> Summary {
         min_median: quantile(&min, 0.5),
         min_p90: quantile(&min, 0.9),
         promote_median: quantile(&promoted, 0.5),
+        promote_p90: quantile(&promoted, 0.9),
     }
 }
 
@@ -57,7 +59,14 @@ fn num(x: f64, digits: usize) -> String {
     }
 }
 
-pub fn render(o: &Options, cells: &[(f64, Scenario, Vec<[Outcome; 5]>)]) -> String {
+pub type Sweep = [(f64, f64, Vec<Vec<[Outcome; 5]>>)];
+
+pub fn render(
+    o: &Options,
+    cells: &[(f64, Scenario, Vec<[Outcome; 5]>)],
+    sweep_runs: usize,
+    sweep: &Sweep,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Detection benchmark\n");
     let _ = writeln!(
@@ -69,13 +78,14 @@ pub fn render(o: &Options, cells: &[(f64, Scenario, Vec<[Outcome; 5]>)]) -> Stri
         s,
         "Setup: one stage at canary weight {:.0}%, Poisson arrivals, scraped every 10 s; stable errors 1%, latency lognormal (median 120 ms, p99 400 ms), scores Beta(2,5); {} runs per cell. \
 Judges: tutorial rule (at 5 min: errors > 1% or p99 > 500 ms or PSI > 0.2), Kayenta-style (Mann-Whitney 98% on 10-s points over 10 min: error rate, p99, mean score), \
-naive z-test peeking every 10 s for 10 min (errors, requests > 400 ms), mlcanary sequential (alpha {} per guardrail, tolerance {}x errors / {}x slow requests > 400 ms, prior k = {}, \
+naive z-test peeking every 10 s for 10 min (errors, requests > 400 ms), mlcanary sequential (alpha {} per guardrail, tolerance {}x errors / {}x slow requests > 400 ms, advanceEarly proves them below {}x, prior k = {}, \
 PSI promote < 0.1 / rollback > 0.2; stage pause {:.0} min, then up to 3 extra checks while a guardrail holds; with advanceEarly the stage ends as soon as every guardrail is proven within tolerance).\n",
         o.weight * 100.0,
         o.runs,
         o.seq.alpha,
         o.seq.tolerance,
         o.seq.latency_tolerance,
+        o.seq.prove_within,
         o.seq.prior_strength,
         o.seq.pause_s / 60.0
     );
@@ -92,14 +102,14 @@ PSI promote < 0.1 / rollback > 0.2; stage pause {:.0} min, then up to 3 extra ch
                 "\n## {qps} QPS total ({:.0} canary requests per minute)\n",
                 qps * 60.0 * o.weight
             );
-            let _ = writeln!(s, "| scenario | judge | rolled back | canary req. to rollback (median / p90) | min to rollback (median / p90) | min to promote (median) |");
+            let _ = writeln!(s, "| scenario | judge | rolled back | canary req. to rollback (median / p90) | min to rollback (median / p90) | min to promote (median / p90) |");
             let _ = writeln!(s, "|---|---|---|---|---|---|");
         }
         for (j, name) in JUDGES.iter().enumerate() {
             let m = summarize(runs, j);
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1}% | {} / {} | {} / {} | {} |",
+                "| {} | {} | {:.1}% | {} / {} | {} / {} | {} / {} |",
                 sc.description,
                 name,
                 m.rollback_rate * 100.0,
@@ -107,11 +117,114 @@ PSI promote < 0.1 / rollback > 0.2; stage pause {:.0} min, then up to 3 extra ch
                 num(m.req_p90, 0),
                 num(m.min_median, 1),
                 num(m.min_p90, 1),
-                num(m.promote_median, 1)
+                num(m.promote_median, 1),
+                num(m.promote_p90, 1)
             );
         }
     }
+    targets(&mut s, cells);
+    render_sweep(&mut s, o, sweep_runs, sweep);
     s
+}
+
+fn cell<'a>(
+    cells: &'a [(f64, Scenario, Vec<[Outcome; 5]>)],
+    qps: f64,
+    name: &str,
+) -> Option<&'a [[Outcome; 5]]> {
+    cells
+        .iter()
+        .find(|(q, sc, _)| *q == qps && sc.name == name)
+        .map(|c| c.2.as_slice())
+}
+
+/// The issue's targets, checked against the sequential judge's measured numbers.
+fn targets(s: &mut String, cells: &[(f64, Scenario, Vec<[Outcome; 5]>)]) {
+    let _ = writeln!(s, "\n## Targets (mlcanary sequential judge)\n");
+    let mut qs: Vec<f64> = cells.iter().map(|c| c.0).collect();
+    qs.dedup();
+    let mark = |ok: bool| if ok { "met" } else { "NOT met" };
+    for q in qs {
+        let get = |name: &str, j: usize| cell(cells, q, name).map(|r| summarize(r, j));
+        if let Some(m) = get("aa", 3) {
+            let _ = writeln!(
+                s,
+                "- {q} QPS, A/A false rollback <= 1%: {:.1}% ({})",
+                m.rollback_rate * 100.0,
+                mark(m.rollback_rate <= 0.01)
+            );
+        }
+        if let Some(m) = get("errors-2x", 3) {
+            let ok = m.rollback_rate >= 0.95 && m.req_median <= 2000.0;
+            let _ = writeln!(s, "- {q} QPS, errors 1% -> 2% caught >= 95%, median <= 2,000 canary requests: {:.1}%, {:.0} ({})", m.rollback_rate * 100.0, m.req_median, mark(ok));
+        }
+        if let Some(m) = get("errors-5x", 3) {
+            let _ = writeln!(
+                s,
+                "- {q} QPS, errors 1% -> 5% median <= 400 canary requests: {:.0} ({})",
+                m.req_median,
+                mark(m.req_median <= 400.0)
+            );
+        }
+        if let Some(m) = get("latency-p99-30", 3) {
+            let _ = writeln!(
+                s,
+                "- {q} QPS, p99 +30% median <= 800 canary requests: {:.0} ({})",
+                m.req_median,
+                mark(m.req_median <= 800.0)
+            );
+        }
+        if let Some(m) = get("drift-psi-25", 3) {
+            let _ = writeln!(
+                s,
+                "- {q} QPS, PSI 0.25 shift median <= 250 canary requests: {:.0} ({})",
+                m.req_median,
+                mark(m.req_median <= 250.0)
+            );
+        }
+        if let Some(m) = get("drift-benign", 3) {
+            let _ = writeln!(
+                s,
+                "- {q} QPS, benign PSI 0.017 rolled back <= 3%: {:.1}% ({})",
+                m.rollback_rate * 100.0,
+                mark(m.rollback_rate <= 0.03)
+            );
+        }
+        if let (Some(f), Some(a)) = (get("aa", 3), get("aa", 4)) {
+            let ok = a.promote_median <= f.promote_median / 2.0;
+            let _ = writeln!(s, "- {q} QPS, advanceEarly promotes a healthy canary in <= half the fixed time: {:.1} vs {:.1} min ({})", a.promote_median, f.promote_median, mark(ok));
+        }
+    }
+}
+
+/// advanceEarly needs every guardrail PROVEN below `prove_within`; a looser bound ends healthy
+/// stages sooner and lets more bad canaries through early, so show both sides.
+fn render_sweep(s: &mut String, o: &Options, runs: usize, sweep: &Sweep) {
+    if sweep.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n## advanceEarly against `prove_within` ({runs} runs per cell, tolerance {}x, other settings as above, pause {:.0} min)\n",
+        o.seq.tolerance,
+        o.seq.pause_s / 60.0
+    );
+    let _ = writeln!(s, "| prove within (errors and slow requests) | QPS | A/A: min to promote, fixed | A/A: min to promote with advanceEarly (median / p90) | errors 1% -> 2%: rolled back, fixed | errors 1% -> 2%: rolled back with advanceEarly | canary req. to catch with advanceEarly (median) |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for (tol, qps, pair) in sweep {
+        let (fx, ae) = (summarize(&pair[0], 3), summarize(&pair[0], 4));
+        let (er_fx, er_ae) = (summarize(&pair[1], 3), summarize(&pair[1], 4));
+        let _ = writeln!(
+            s,
+            "| {tol}x | {qps} | {} | {} / {} | {:.1}% | {:.1}% | {} |",
+            num(fx.promote_median, 1),
+            num(ae.promote_median, 1),
+            num(ae.promote_p90, 1),
+            er_fx.rollback_rate * 100.0,
+            er_ae.rollback_rate * 100.0,
+            num(er_ae.req_median, 0)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -78,15 +78,24 @@ pub fn ln_lambda_one_sided(d: f64, v: f64, tau: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct MeanTest {
     p: SequentialParams,
+    tau: f64,
     ledger: Ledger,
     lower: f64,
     upper: f64,
 }
 
 impl MeanTest {
+    /// Mixing sd tau = 0.1 on the log scale: tuned for effects around 10% (see [`Self::with_tau`]).
     pub fn new(p: SequentialParams) -> Self {
+        Self::with_tau(p, 0.1)
+    }
+
+    /// `tau`: sd of the normal mixing distribution of the log-ratio effect; the test is most
+    /// sensitive to effects of about this size.
+    pub fn with_tau(p: SequentialParams, tau: f64) -> Self {
         MeanTest {
             ledger: Ledger::new(p.stages),
+            tau,
             p,
             lower: 0.0,
             upper: f64::INFINITY,
@@ -119,7 +128,7 @@ impl MeanTest {
                 }
             }
         };
-        let tau = 1.0 / self.p.prior_strength.sqrt();
+        let tau = self.tau;
         let v = (c.2 / c.0 + b.2 / b.0).max(1e-300);
         let d_hat = c.1 - b.1;
         let d = d_hat - self.p.tolerance.ln();
@@ -131,7 +140,7 @@ impl MeanTest {
         self.lower = self.lower.max((d_hat - r).exp());
         self.upper = self.upper.min((d_hat + r).exp());
         let failed = evidence >= needed;
-        let proven_safe = !failed && self.upper < self.p.tolerance;
+        let proven_safe = !failed && self.upper < self.p.safe_bound();
         SeqOutcome {
             verdict: if failed { Verdict::Fail } else { Verdict::Pass },
             proven_safe,
@@ -219,6 +228,7 @@ mod tests {
             tolerance: 1.1,
             prior_strength: 100.0,
             stages: 1,
+            prove_within: 0.0,
         };
         let mut t = MeanTest::new(p);
         let o = t.observe(

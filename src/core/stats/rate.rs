@@ -40,11 +40,12 @@ pub fn ln_bf_one_sided(nc: f64, nb: f64, theta0: f64, k: f64) -> f64 {
         - nb * (-theta0).ln_1p()
 }
 
-/// log of the two-sided mixture martingale M(theta) with prior Beta(k*pi, k*(1-pi)).
-fn ln_m_two_sided(nc: f64, nb: f64, pi: f64, k: f64, theta: f64) -> f64 {
+/// log of the two-sided mixture's marginal likelihood with prior Beta(k*pi, k*(1-pi)); the
+/// martingale is M(theta) = exp(marginal - Nc ln(theta) - Nb ln(1-theta)).
+fn ln_marginal_two_sided(nc: f64, nb: f64, pi: f64, k: f64) -> f64 {
     let a = k * pi;
     let b = k * (1.0 - pi);
-    ln_beta(a + nc, b + nb) - ln_beta(a, b) - nc * theta.ln() - nb * (-theta).ln_1p()
+    ln_beta(a + nc, b + nb) - ln_beta(a, b)
 }
 
 /// The confidence set {theta : M(theta) < 1/alpha} as (low, high) for the canary share of events.
@@ -53,15 +54,15 @@ pub fn share_confidence(nc: f64, nb: f64, pi: f64, k: f64, alpha: f64) -> (f64, 
     if n <= 0.0 {
         return (0.0, 1.0);
     }
-    let thr = (1.0 / alpha).ln();
-    let f = |t: f64| ln_m_two_sided(nc, nb, pi, k, t) - thr;
+    let thr = (1.0 / alpha).ln() - ln_marginal_two_sided(nc, nb, pi, k);
+    let f = |t: f64| -nc * t.ln() - nb * (-t).ln_1p() - thr;
     let hat = (nc / n).clamp(1e-12, 1.0 - 1e-12);
     // f is convex in theta with f(hat) < 0 (marginal <= maximum likelihood): bisect each side.
     let root = |mut inside: f64, mut outside: f64| {
         if f(outside) < 0.0 {
             return outside;
         }
-        for _ in 0..100 {
+        for _ in 0..60 {
             let mid = 0.5 * (inside + outside);
             if f(mid) < 0.0 {
                 inside = mid;
@@ -158,7 +159,7 @@ impl RateTest {
             f64::NAN
         };
         let failed = evidence >= needed;
-        let proven_safe = !failed && self.upper < rho0;
+        let proven_safe = !failed && self.upper < self.p.safe_bound();
         let verdict = if failed { Verdict::Fail } else { Verdict::Pass };
         let detail = format!(
             "canary {nc}/{} vs stable {nb}/{} events: rate ratio {estimate:.2} (confidence {:.2}..{:.2}, tolerance {rho0}x); evidence {evidence:.1} of {needed:.0} needed to roll back{}",
@@ -166,7 +167,11 @@ impl RateTest {
             baseline.total,
             self.lower,
             self.upper,
-            if proven_safe { "; proven within tolerance" } else { "" }
+            if proven_safe {
+                format!("; proven below {}x", self.p.safe_bound())
+            } else {
+                String::new()
+            }
         );
         SeqOutcome {
             verdict,
@@ -190,6 +195,7 @@ mod tests {
             tolerance,
             prior_strength: 100.0,
             stages: 1,
+            prove_within: 0.0,
         }
     }
 
@@ -290,6 +296,32 @@ mod tests {
             },
         );
         assert!(o.proven_safe, "{}", o.detail);
+    }
+
+    #[test]
+    fn prove_within_loosens_only_the_safety_proof() {
+        let c = Counts {
+            events: 60.0,
+            total: 6000.0,
+        };
+        let b = Counts {
+            events: 540.0,
+            total: 54_000.0,
+        };
+        let mut strict = RateTest::new(params(0.05, 1.1));
+        assert!(!strict.observe(0, 0.1, c, b).proven_safe);
+        let mut loose = RateTest::new(SequentialParams {
+            prove_within: 1.6,
+            ..params(0.05, 1.1)
+        });
+        let o = loose.observe(0, 0.1, c, b);
+        assert!(o.proven_safe && o.upper < 1.6, "{}", o.detail);
+        // the rollback side is unchanged
+        let bad = Counts {
+            events: 120.0,
+            total: 6000.0,
+        };
+        assert_eq!(loose.observe(0, 0.1, bad, b).verdict, Verdict::Fail);
     }
 
     #[test]
