@@ -122,9 +122,24 @@ PSI promote < 0.1 / rollback > 0.2; stage pause {:.0} min, then up to 3 extra ch
             );
         }
     }
+    notes(&mut s);
     targets(&mut s, cells);
     render_sweep(&mut s, o, sweep_runs, sweep);
     s
+}
+
+fn notes(s: &mut String) {
+    let _ = writeln!(s, "\n## Reading the table\n");
+    for line in [
+        "- For A/A and the benign shift every rollback is a false rollback; for the other scenarios every promotion is a missed regression.",
+        "- The peeking z-test watches errors and slow requests only (judge.md's pilot has no drift column for it): its drift rows are its false alarms on those two.",
+        "- Kayenta-style at 20 QPS: a 10-s point holds ~20 canary requests, so most error-rate points are 0 and tie; Mann-Whitney sees almost nothing there.",
+        "- p99 +30% widens the tail only (median unchanged), so the sequential judge counts requests slower than 400 ms (`slow_counts`) rather than comparing mean log-latency.",
+        "- Sequential settings: alpha 0.03 per guardrail keeps the whole three-guardrail judge at <= 1% A/A false rollbacks; k = 30 caught 2x-5x regressions fastest; the 40-minute fixed pause is what 1% -> 2% errors needs at 20 QPS (2 canary requests/s).",
+        "- advanceEarly can only end a stage when every guardrail is PROVEN below its bound. Proving a 1% error rate within 1.1x takes ~100k canary requests, so the rate guardrails use a separate `prove_within` bound (the rollback tolerance stays 1.1x); the last table shows the trade-off.",
+    ] {
+        let _ = writeln!(s, "{line}");
+    }
 }
 
 fn cell<'a>(

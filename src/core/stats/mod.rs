@@ -14,6 +14,8 @@ pub mod psi;
 pub mod rate;
 pub mod special;
 pub mod spending;
+#[cfg(test)]
+mod validity;
 
 pub use distribution::{DistributionParams, DistributionTest};
 pub use msprt::MeanTest;
