@@ -108,8 +108,9 @@ impl RateTest {
         }
     }
 
-    /// One check. `canary` / `baseline` count since the stage began; `weight` is the configured
-    /// canary weight (0..1), used only when no traffic has been counted yet.
+    /// One check. `canary` / `baseline` count since the stage began. `weight` (0..1) only marks
+    /// stage changes together with `stage_index`: the null share of events is the realised share of
+    /// requests, so an inexact split is not mistaken for a regression.
     pub fn observe(
         &mut self,
         stage_index: usize,
@@ -137,7 +138,6 @@ impl RateTest {
             };
         }
         let pi = (canary.total / (canary.total + baseline.total)).clamp(1e-9, 1.0 - 1e-9);
-        let _ = weight;
         let (nc, nb) = (canary.events.max(0.0), baseline.events.max(0.0));
         let k = self.p.prior_strength;
         let theta0 = pi * rho0 / (pi * rho0 + 1.0 - pi);
