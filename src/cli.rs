@@ -54,6 +54,24 @@ pub enum Command {
     Run(RunArgs),
     /// Print the JSON schema of the config.
     Schema,
+    /// The config's policy against the built-in traffic simulator: rollback rate, canary requests
+    /// and minutes to decide. Scenarios: aa, errors-2x, errors-5x, latency-p99-30, drift-psi-25,
+    /// drift-benign, or custom:errors=0.03,p99=0.52,psi=0.1.
+    Simulate {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        scenario: String,
+        /// Total requests per second at the endpoint.
+        #[arg(long, default_value_t = 20.0)]
+        qps: f64,
+        #[arg(long, default_value_t = 200)]
+        runs: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Run the real stage loop on a virtual clock against recorded metric series: when would these
     /// guardrails have fired?
     Replay {

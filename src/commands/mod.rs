@@ -6,6 +6,7 @@ pub mod plan;
 pub mod render;
 pub mod replay;
 pub mod run;
+pub mod simulate;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -32,6 +33,21 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             metrics,
             format,
         } => replay::run(&config.config, &metrics, format),
+        Command::Simulate {
+            config,
+            scenario,
+            qps,
+            runs,
+            seed,
+            format,
+        } => simulate::run(&simulate::SimArgs {
+            config: &config.config,
+            scenario: &scenario,
+            qps,
+            runs,
+            seed,
+            format,
+        }),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
             Ok(0)

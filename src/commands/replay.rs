@@ -69,8 +69,8 @@ pub fn replay(
     };
     let mut r = driver.run(&mut Quiet);
     for q in &mut r.queries {
-        if let Some(orig) = queries.get(q.query.trim()) {
-            q.query = orig.clone();
+        if let Some(r) = queries.get(q.query.trim()) {
+            q.query = r.original.clone();
         }
     }
     r

@@ -10,3 +10,4 @@ pub mod kube_live;
 pub mod live;
 pub mod recorder;
 pub mod replay;
+pub mod simulate;

@@ -27,30 +27,76 @@ fn marker(i: usize) -> String {
     format!("mlcanary-replay-query-{i}")
 }
 
+/// Which query of its guardrail a marker stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    Value,
+    Baseline,
+    CanaryEvents,
+    CanaryTotal,
+    BaselineEvents,
+    BaselineTotal,
+    CanaryHistogram,
+    BaselineHistogram,
+}
+
+/// A swapped query: its guardrail, its slot, and the query as written in the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryRef {
+    pub guardrail: usize,
+    pub slot: Slot,
+    pub original: String,
+}
+
 /// Swap every query of the config for a marker; returns the rewritten config and marker -> query.
-pub fn markers(c: &Config) -> (Config, BTreeMap<String, String>) {
+pub fn markers(c: &Config) -> (Config, BTreeMap<String, QueryRef>) {
     let mut c = c.clone();
     let mut map = BTreeMap::new();
-    let mut swap = |q: &mut String| {
-        let m = marker(map.len());
-        map.insert(m.clone(), std::mem::replace(q, m.clone()));
-    };
-    for g in &mut c.guardrails {
+    for (gi, g) in c.guardrails.iter_mut().enumerate() {
+        let mut swap = |q: &mut String, slot: Slot| {
+            let m = marker(map.len());
+            let original = std::mem::replace(q, m.clone());
+            map.insert(
+                m,
+                QueryRef {
+                    guardrail: gi,
+                    slot,
+                    original,
+                },
+            );
+        };
         match g.kind() {
             GuardrailKind::Threshold | GuardrailKind::Baseline => {
-                g.query.iter_mut().for_each(&mut swap);
-                g.baseline.iter_mut().for_each(&mut swap);
+                g.query.iter_mut().for_each(|q| swap(q, Slot::Value));
+                g.baseline.iter_mut().for_each(|q| swap(q, Slot::Baseline));
             }
             GuardrailKind::Psi => {
                 let p = g.psi.as_mut().expect("psi");
-                swap(&mut p.query);
-                swap(&mut p.baseline);
+                swap(&mut p.query, Slot::CanaryHistogram);
+                swap(&mut p.baseline, Slot::BaselineHistogram);
             }
             GuardrailKind::Sequential => {
                 let s = g.sequential.as_mut().expect("sequential");
-                for arm in [&mut s.canary, &mut s.baseline] {
-                    for q in [&mut arm.events, &mut arm.total, &mut arm.histogram] {
-                        q.iter_mut().for_each(&mut swap);
+                let arms = [
+                    (
+                        &mut s.canary,
+                        [Slot::CanaryEvents, Slot::CanaryTotal, Slot::CanaryHistogram],
+                    ),
+                    (
+                        &mut s.baseline,
+                        [
+                            Slot::BaselineEvents,
+                            Slot::BaselineTotal,
+                            Slot::BaselineHistogram,
+                        ],
+                    ),
+                ];
+                for (arm, slots) in arms {
+                    for (q, slot) in [&mut arm.events, &mut arm.total, &mut arm.histogram]
+                        .into_iter()
+                        .zip(slots)
+                    {
+                        q.iter_mut().for_each(|q| swap(q, slot));
                     }
                 }
             }
@@ -71,7 +117,7 @@ pub fn markers(c: &Config) -> (Config, BTreeMap<String, String>) {
 
 pub struct ReplayProvider {
     pub recorded: Recorded,
-    pub queries: BTreeMap<String, String>,
+    pub queries: BTreeMap<String, QueryRef>,
 }
 
 fn value(v: &serde_json::Value) -> Result<Observation, ProviderError> {
@@ -127,7 +173,7 @@ impl Provider for ReplayProvider {
                 q.text
             )));
         };
-        let Some(series) = self.recorded.series.get(original) else {
+        let Some(series) = self.recorded.series.get(&original.original) else {
             return Ok(Observation::NoData);
         };
         let at = q.end as f64;
@@ -143,7 +189,9 @@ impl Provider for ReplayProvider {
     fn describe(&self, q: &Query) -> String {
         format!(
             "replay {}",
-            self.queries.get(q.text.trim()).map_or("?", String::as_str)
+            self.queries
+                .get(q.text.trim())
+                .map_or("?", |r| r.original.as_str())
         )
     }
 }

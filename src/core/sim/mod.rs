@@ -7,5 +7,8 @@ pub mod rng;
 pub mod scenario;
 pub mod stream;
 
-pub use scenario::{scenario, Scenario, SCENARIOS};
+pub use scenario::{
+    scenario, shift_for_psi, sigma_for_p99, stable_model, ArmModel, Scenario, LATENCY_MEDIAN_S,
+    SCENARIOS,
+};
 pub use stream::{ArmScrape, Scrape, StageStream, SCRAPE_SECONDS};

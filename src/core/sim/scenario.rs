@@ -74,7 +74,7 @@ pub const SCENARIOS: [&str; 6] = [
     "drift-benign",
 ];
 
-fn sigma_for_p99(median: f64, p99: f64) -> f64 {
+pub fn sigma_for_p99(median: f64, p99: f64) -> f64 {
     (p99 / median).ln() / normal_quantile(0.99)
 }
 
