@@ -49,7 +49,8 @@ fn assert_rolled_back_at_first_stage(run: &e2e::Run) {
     assert_eq!(run.code, 1, "{}", run.log());
     assert_eq!(run.result(), "rolled-back", "{}", run.report);
     assert!(
-        run.reason().contains("critical guardrail error-rate failed"),
+        run.reason()
+            .contains("critical guardrail error-rate failed"),
         "{}",
         run.reason()
     );
@@ -108,9 +109,14 @@ fn kserve_healthy_canary_is_promoted_through_all_stages() {
     let run = env.run(&env.config(&opts));
     assert_promoted(&run, &[10, 30, 60, 100]);
     let o = env.object(&Kind::Kserve.path()).unwrap();
-    assert!(o["spec"]["predictor"].get("canaryTrafficPercent").is_none(), "{o}");
+    assert!(
+        o["spec"]["predictor"].get("canaryTrafficPercent").is_none(),
+        "{o}"
+    );
     assert_eq!(o["spec"]["predictor"]["model"]["storageUri"], CANARY_URI);
-    let k = env.kubectl_main().expect("kubectl sees the InferenceService");
+    let k = env
+        .kubectl_main()
+        .expect("kubectl sees the InferenceService");
     let p = &k["status"]["components"]["predictor"];
     assert_eq!(p["latestRolledoutRevision"], "fd-predictor-00002", "{k}");
     assert_eq!(p["traffic"][0]["percent"], 100, "{k}");
@@ -129,7 +135,9 @@ fn kserve_canary_with_5_percent_errors_rolls_back_at_the_first_stage() {
     assert_rolled_back_at_first_stage(&run);
     let o = env.object(&Kind::Kserve.path()).unwrap();
     assert_eq!(o["spec"]["predictor"]["canaryTrafficPercent"], 0, "{o}");
-    let k = env.kubectl_main().expect("kubectl sees the InferenceService");
+    let k = env
+        .kubectl_main()
+        .expect("kubectl sees the InferenceService");
     let traffic = k["status"]["components"]["predictor"]["traffic"].clone();
     let stable = traffic
         .as_array()
@@ -162,26 +170,42 @@ fn kserve_prometheus_killed_mid_stage_rolls_back_after_error_limit() {
     while !env.object(&path).is_some_and(|o| {
         o["status"]["components"]["predictor"]["latestReadyRevision"] == "fd-predictor-00002"
     }) {
-        assert!(std::time::Instant::now() < deadline, "the canary never went live");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary never went live"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    env.prom.kill();
+    env.prom().kill();
     let run = running.wait();
     assert_eq!(run.code, 1, "{}", run.log());
     assert_eq!(run.result(), "rolled-back", "{}", run.report);
     assert!(
-        run.reason().contains("provider errors in a row (errorLimit 1)"),
+        run.reason()
+            .contains("provider errors in a row (errorLimit 1)"),
         "the report says why: {}",
         run.reason()
     );
     // At least one check passed before the kill, then errorLimit + 1 errors in a row.
     let verdicts: Vec<String> = first_stage_checks(&run)
         .iter()
-        .map(|c| c["judgements"][0]["verdict"].as_str().unwrap_or("").to_string())
+        .map(|c| {
+            c["judgements"][0]["verdict"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
         .collect();
-    assert_eq!(verdicts.first().map(String::as_str), Some("pass"), "{verdicts:?}");
-    assert!(verdicts.ends_with(&["error".into(), "error".into()]), "{verdicts:?}");
+    assert_eq!(
+        verdicts.first().map(String::as_str),
+        Some("pass"),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.ends_with(&["error".into(), "error".into()]),
+        "{verdicts:?}"
+    );
     let errors: Vec<&Value> = run.report["queries"]
         .as_array()
         .unwrap()
@@ -191,7 +215,11 @@ fn kserve_prometheus_killed_mid_stage_rolls_back_after_error_limit() {
     assert!(!errors.is_empty(), "the provider errors are recorded");
     let o = env.object(&path).unwrap();
     assert_eq!(o["spec"]["predictor"]["canaryTrafficPercent"], 0, "{o}");
-    assert!(run.stdout.contains("provider errors in a row"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("provider errors in a row"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -208,10 +236,17 @@ fn kserve_revision_that_never_gets_ready_is_rolled_back_not_waited_for() {
     assert_eq!(run.code, 1, "{}", run.log());
     assert_eq!(run.result(), "rolled-back", "{}", run.report);
     assert!(run.reason().contains("RevisionFailed"), "{}", run.reason());
-    assert!(run.events("check").is_empty(), "no check of a dead revision");
+    assert!(
+        run.events("check").is_empty(),
+        "no check of a dead revision"
+    );
     let o = env.object(&Kind::Kserve.path()).unwrap();
     assert_eq!(o["spec"]["predictor"]["canaryTrafficPercent"], 0, "{o}");
-    assert!(run.took < std::time::Duration::from_secs(20), "{:?}", run.took);
+    assert!(
+        run.took < std::time::Duration::from_secs(20),
+        "{:?}",
+        run.took
+    );
 }
 
 // ---------- Seldon Core v1 ----------
@@ -224,7 +259,9 @@ fn seldon_healthy_canary_is_promoted_into_the_stable_predictor() {
     env.drive(0.0);
     let run = env.run(&env.config(&Opts::default()));
     assert_promoted(&run, &[10, 50, 100]);
-    let k = env.kubectl_main().expect("kubectl sees the SeldonDeployment");
+    let k = env
+        .kubectl_main()
+        .expect("kubectl sees the SeldonDeployment");
     let preds = k["spec"]["predictors"].as_array().unwrap();
     assert_eq!(preds.len(), 1, "{k}");
     assert_eq!(preds[0]["name"], "main");
@@ -241,14 +278,20 @@ fn seldon_canary_with_5_percent_errors_rolls_back_at_the_first_stage() {
     env.drive(0.05);
     let run = env.run(&env.config(&Opts::default()));
     assert_rolled_back_at_first_stage(&run);
-    let k = env.kubectl_main().expect("kubectl sees the SeldonDeployment");
+    let k = env
+        .kubectl_main()
+        .expect("kubectl sees the SeldonDeployment");
     let preds = k["spec"]["predictors"].as_array().unwrap();
     assert_eq!(preds.len(), 1, "the canary predictor is gone: {k}");
     assert_eq!(preds[0]["name"], "main");
     assert_eq!(preds[0]["traffic"], 100);
     assert_eq!(preds[0]["graph"]["modelUri"], e2e::STABLE_URI, "{k}");
     assert_eq!(env.object(&Kind::Seldon.path()).unwrap()["spec"], k["spec"]);
-    assert_eq!(run.report["traffic"]["split"]["main"], 100, "{}", run.report);
+    assert_eq!(
+        run.report["traffic"]["split"]["main"], 100,
+        "{}",
+        run.report
+    );
     measure_rollback(&env, &run, &Kind::Seldon.path(), Some("\"value\":0"));
 }
 
@@ -286,7 +329,11 @@ fn seldon_v2_canary_with_5_percent_errors_rolls_back_at_the_first_stage() {
         .kubectl_get("models.mlops.seldon.io", "fd-v1")
         .expect("the stable Model stays");
     assert_eq!(stable["spec"]["storageUri"], e2e::STABLE_URI, "{stable}");
-    assert_eq!(run.report["traffic"]["split"]["fd-v1"], 100, "{}", run.report);
+    assert_eq!(
+        run.report["traffic"]["split"]["fd-v1"], 100,
+        "{}",
+        run.report
+    );
     measure_rollback(&env, &run, &Kind::SeldonV2.path(), None);
 }
 
@@ -309,7 +356,9 @@ fn argo_drive_healthy_canary_is_promoted_through_all_pauses() {
         ..Opts::default()
     }));
     assert_promoted(&run, &[10, 50, 100]);
-    let canary = env.followed_canary().expect("the controller named a canary");
+    let canary = env
+        .followed_canary()
+        .expect("the controller named a canary");
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Healthy", "{k}");
     assert_eq!(k["status"]["stableRS"], canary.as_str(), "{k}");
@@ -351,7 +400,10 @@ fn argo_watch_follows_the_rollout_to_healthy() {
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Healthy", "{k}");
     let steps = k["spec"]["strategy"]["canary"]["steps"].to_string();
-    assert!(steps.contains("analysis"), "watch mode hands judging to Argo: {steps}");
+    assert!(
+        steps.contains("analysis"),
+        "watch mode hands judging to Argo: {steps}"
+    );
     let tmpl = env
         .kubectl_get("analysistemplates.argoproj.io", "fd-guardrails")
         .expect("the AnalysisTemplate was applied");
@@ -374,7 +426,10 @@ fn argo_watch_degraded_rollout_exits_1() {
     let path = Kind::ArgoWatch.path();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while env.followed_canary().is_none() {
-        assert!(std::time::Instant::now() < deadline, "the Rollout never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Rollout never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let mut o = env.object(&path).unwrap();
@@ -386,7 +441,11 @@ fn argo_watch_degraded_rollout_exits_1() {
     let run = running.wait();
     assert_eq!(run.code, 1, "{}", run.log());
     assert_eq!(run.result(), "rolled-back", "{}", run.report);
-    assert!(run.reason().contains("Argo aborted the rollout"), "{}", run.reason());
+    assert!(
+        run.reason().contains("Argo aborted the rollout"),
+        "{}",
+        run.reason()
+    );
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Degraded", "{k}");
     assert_eq!(canary_weight(&k), 0, "{k}");

@@ -230,7 +230,8 @@ pub struct Env {
     pub kind: Kind,
     pub kube: Arc<kube::KubeServer>,
     pub exporter: Arc<prom::Exporter>,
-    pub prom: prom::PromServer,
+    /// `None` for [`Env::kube_only`].
+    pub prom: Option<prom::PromServer>,
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
     /// Revision label of the stable version in the exporter's metrics.
@@ -248,13 +249,24 @@ impl Env {
     pub fn start(kind: Kind) -> Option<Env> {
         require_kubectl();
         let exporter = Arc::new(prom::Exporter::start());
-        let prom = prom::PromServer::start(&[exporter.addr()])?;
+        let prom = Some(prom::PromServer::start(&[exporter.addr()])?);
+        Some(Env::with(kind, exporter, prom))
+    }
+
+    /// The API server and the seeded stable version only (no Prometheus): for commands that
+    /// never query metrics (`status`, `promote`, `rollback`).
+    pub fn kube_only(kind: Kind) -> Env {
+        require_kubectl();
+        Env::with(kind, Arc::new(prom::Exporter::start()), None)
+    }
+
+    fn with(kind: Kind, exporter: Arc<prom::Exporter>, prom: Option<prom::PromServer>) -> Env {
         let kube = Arc::new(kube::KubeServer::start());
         kube.set_ready_after(1);
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = kube.write_kubeconfig(dir.path(), None);
         let stable_revision = seed(&kube, kind);
-        Some(Env {
+        Env {
             kind,
             kube,
             exporter,
@@ -264,7 +276,12 @@ impl Env {
             stable_revision,
             traffic: Vec::new(),
             follower: None,
-        })
+        }
+    }
+
+    /// The Prometheus server (panics for [`Env::kube_only`]).
+    pub fn prom(&mut self) -> &mut prom::PromServer {
+        self.prom.as_mut().expect("Env::start has a Prometheus")
     }
 
     /// The canary's revision label, when it is known before the rollout (all but Argo, whose
@@ -282,14 +299,18 @@ impl Env {
     /// A canary known in advance gets traffic now and the call waits until Prometheus can rate
     /// it; an Argo canary gets traffic as soon as the controller names it.
     pub fn drive(&mut self, canary_error_rate: f64) {
-        self.traffic
-            .push(self.exporter.drive_revision(&self.stable_revision, RPS, 0.0, 40.0));
+        self.traffic.push(
+            self.exporter
+                .drive_revision(&self.stable_revision, RPS, 0.0, 40.0),
+        );
         match self.canary_revision() {
             Some(rev) => {
-                self.traffic
-                    .push(self.exporter.drive_revision(&rev, RPS, canary_error_rate, 40.0));
+                self.traffic.push(
+                    self.exporter
+                        .drive_revision(&rev, RPS, canary_error_rate, 40.0),
+                );
                 let q = format!("rate(revision_app_request_count{{revision_name=\"{rev}\",response_code_class=\"5xx\"}}[10s])");
-                self.prom.wait_for(&q, Duration::from_secs(30));
+                self.prom().wait_for(&q, Duration::from_secs(30));
             }
             None => {
                 self.follower = Some(Follower::start(
@@ -305,7 +326,10 @@ impl Env {
     /// The config text for `opts`.
     pub fn config(&self, opts: &Opts) -> String {
         let stages: Vec<String> = opts.stages.iter().map(u32::to_string).collect();
-        let address = opts.prometheus.clone().unwrap_or_else(|| self.prom.url());
+        let address = opts.prometheus.clone().unwrap_or_else(|| match &self.prom {
+            Some(p) => p.url(),
+            None => "http://127.0.0.1:9".into(), // never queried: see Env::kube_only
+        });
         format!(
             r#"apiVersion: mlcanary/v1
 name: fd-e2e
@@ -412,6 +436,24 @@ guardrails:
         self.kube.object(path)
     }
 
+    /// Runs kubectl against the test server; panics unless it succeeds, returns stdout.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.dir.path())
+            .env_remove("HTTPS_PROXY")
+            .env_remove("HTTP_PROXY")
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `kubectl get RESOURCE NAME -n ml -o json` against the same server; `None` when kubectl
     /// says NotFound.
     pub fn kubectl_get(&self, resource: &str, name: &str) -> Option<Value> {
@@ -449,7 +491,12 @@ guardrails:
     /// Milliseconds from `from_ms` (Unix ms, e.g. a report event) to the first PATCH or DELETE
     /// the API server received at or after it whose path starts with `path_prefix` and (when
     /// given) whose body contains `needle`.
-    pub fn ms_to_request(&self, from_ms: i64, path_prefix: &str, needle: Option<&str>) -> Option<i64> {
+    pub fn ms_to_request(
+        &self,
+        from_ms: i64,
+        path_prefix: &str,
+        needle: Option<&str>,
+    ) -> Option<i64> {
         self.kube
             .requests()
             .iter()
@@ -464,15 +511,15 @@ guardrails:
 }
 
 pub fn unix_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// kubectl must be there (the issue: "kubectl agrees with the test server"); same policy as
 /// Prometheus.
 fn require_kubectl() {
-    let found = std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join("kubectl").is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()));
     if !found && std::env::var("MLCANARY_SKIP_PROMETHEUS").as_deref() != Ok("1") {
         panic!("\n*** kubectl NOT FOUND on PATH: run scripts/test-deps.sh ***\n");
     }
@@ -500,12 +547,18 @@ fn seed(kube: &kube::KubeServer, kind: Kind) -> String {
                     "graph": {"name": "classifier", "implementation": "SKLEARN_SERVER", "modelUri": STABLE_URI}}]}}),
             );
             kube.tick();
-            assert_eq!(kube.object(&path).expect("seeded")["status"]["state"], "Available");
+            assert_eq!(
+                kube.object(&path).expect("seeded")["status"]["state"],
+                "Available"
+            );
             "main".into()
         }
         Kind::SeldonV2 => {
             let m = model_path("fd-v1");
-            kube.insert(&m, json!({"spec": {"storageUri": STABLE_URI, "requirements": ["sklearn"]}}));
+            kube.insert(
+                &m,
+                json!({"spec": {"storageUri": STABLE_URI, "requirements": ["sklearn"]}}),
+            );
             kube.tick();
             "fd-v1".into()
         }
@@ -524,7 +577,10 @@ fn seed(kube: &kube::KubeServer, kind: Kind) -> String {
             kube.tick();
             let o = kube.object(&path).expect("seeded");
             assert_eq!(o["status"]["phase"], "Healthy", "{o}");
-            o["status"]["stableRS"].as_str().expect("stableRS").to_string()
+            o["status"]["stableRS"]
+                .as_str()
+                .expect("stableRS")
+                .to_string()
         }
     }
 }
