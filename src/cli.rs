@@ -83,6 +83,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Manual gate: make the canary the stable version at 100% on the live resource, wait until
+    /// it is ready (target.readyTimeout), print where traffic is.
+    Promote(GateArgs),
+    /// Manual gate: send all traffic back to the stable version on the live resource.
+    Rollback(GateArgs),
+    /// Print where traffic is on the live resource, and the canary and stable revisions.
+    Status(GateArgs),
     /// Walk a full dry-run rollout of a shipped example embedded in the binary (no cluster, no file).
     Demo {
         /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.
@@ -104,6 +111,14 @@ pub struct RunArgs {
     /// Write a JUnit XML report here (one test case per guardrail check).
     #[arg(long, env = "MLCANARY_JUNIT")]
     pub junit: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -2,6 +2,7 @@
 //! maps to one (a config or template problem = 2; anything else = 3).
 
 pub mod demo;
+pub mod manual;
 pub mod plan;
 pub mod render;
 pub mod replay;
@@ -48,6 +49,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             seed,
             format,
         }),
+        Command::Promote(a) => manual::run(manual::Gate::Promote, &a),
+        Command::Rollback(a) => manual::run(manual::Gate::Rollback, &a),
+        Command::Status(a) => manual::run(manual::Gate::Status, &a),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
             Ok(0)
