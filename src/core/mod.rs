@@ -7,6 +7,7 @@ pub mod judge;
 pub mod judge_stats;
 pub mod machine;
 pub mod plan;
+pub mod progress;
 pub mod sim;
 pub mod stats;
 pub mod verdict;

@@ -273,4 +273,14 @@ impl Platform for Argo {
         self.aborted = true;
         Ok(())
     }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        self.t.load_annotation(&p)
+    }
+
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let p = self.path();
+        self.t.save_annotation(&p, record)
+    }
 }

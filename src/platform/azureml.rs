@@ -407,6 +407,28 @@ impl Platform for AzureMl {
         }
         Ok(())
     }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let path = self.target.endpoint_path();
+        let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        Ok(ep
+            .body
+            .pointer(&format!("/tags/{}", crate::core::progress::TAG))
+            .and_then(Value::as_str)
+            .map(String::from))
+    }
+
+    /// The record as an endpoint tag (values are at most 256 characters: it is compact).
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let record = record.to_string();
+        self.update_endpoint("progress", &move |ep| {
+            if !ep.get("tags").is_some_and(Value::is_object) {
+                ep["tags"] = json!({});
+            }
+            ep["tags"][crate::core::progress::TAG] = json!(record);
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

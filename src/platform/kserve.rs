@@ -179,4 +179,14 @@ impl Platform for Kserve {
     fn rollback(&mut self) -> Result<(), PlatformError> {
         self.set_percent(0)
     }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        self.t.load_annotation(&p)
+    }
+
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let p = self.path();
+        self.t.save_annotation(&p, record)
+    }
 }

@@ -2,8 +2,9 @@
 //! how to render the manifests for a weight. Kept once so platform files hold only their
 //! resource's rules.
 
-use super::k8s::KubeApi;
+use super::k8s::{KubeApi, PatchKind};
 use super::PlatformError;
+use crate::core::progress::ANNOTATION;
 use serde_json::Value;
 
 /// Renders the platform's manifests for a canary weight (and mirror percent).
@@ -36,5 +37,22 @@ impl KubeTarget {
             .into_iter()
             .find(|o| o["kind"] == kind)
             .ok_or_else(|| PlatformError::Other(format!("the templates rendered no {kind}")))
+    }
+
+    /// The rollout record in the object's `mlcanary.io/rollout` annotation.
+    pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
+        Ok(self.api.get(path)?.and_then(|o| {
+            o["metadata"]["annotations"][ANNOTATION]
+                .as_str()
+                .map(String::from)
+        }))
+    }
+
+    /// Store the rollout record as an annotation (a merge patch: nothing else changes).
+    pub fn save_annotation(&mut self, path: &str, record: &str) -> Result<(), PlatformError> {
+        let body = serde_json::json!({"metadata": {"annotations": {ANNOTATION: record}}});
+        self.api
+            .patch(path, &PatchKind::Merge, &body, false)
+            .map(|_| ())
     }
 }

@@ -80,6 +80,14 @@ pub trait Platform {
     fn promote(&mut self) -> Result<(), PlatformError>;
     /// Send all traffic back to the stable version.
     fn rollback(&mut self) -> Result<(), PlatformError>;
+    /// The rollout record stored on the live object (`core::progress`), if any.
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        Ok(None)
+    }
+    /// Store the rollout record on the live object.
+    fn save_progress(&mut self, _record: &str) -> Result<(), PlatformError> {
+        Ok(())
+    }
 }
 
 pub mod argo;

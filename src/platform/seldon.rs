@@ -169,6 +169,16 @@ impl Platform for Seldon {
         }
         self.patch(json!([test_name(ci, &self.canary), {"op": "remove", "path": format!("/spec/predictors/{ci}")}]))
     }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        self.t.load_annotation(&p)
+    }
+
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let p = self.path();
+        self.t.save_annotation(&p, record)
+    }
 }
 
 impl Seldon {

@@ -159,4 +159,14 @@ impl Platform for SeldonV2 {
         let cp = self.model(&self.canary);
         self.t.api.delete(&cp)
     }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.model(&self.stable);
+        self.t.load_annotation(&p)
+    }
+
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let p = self.model(&self.stable);
+        self.t.save_annotation(&p, record)
+    }
 }
