@@ -176,7 +176,9 @@ mod tests {
         let cancel = Cancel::new();
         cancel.cancel();
         let r2 = ran.clone();
-        let r = interruptible(&SystemClock, &cancel, None, move || r2.store(true, Ordering::SeqCst));
+        let r = interruptible(&SystemClock, &cancel, None, move || {
+            r2.store(true, Ordering::SeqCst)
+        });
         assert_eq!(r, Waited::Cancelled);
         let r3 = ran.clone();
         let past = SystemClock.now_ms() - 1;

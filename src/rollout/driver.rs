@@ -96,8 +96,12 @@ impl<'a> Driver<'a> {
                 input = Input::Cancelled;
             }
             // The deadline as an instant, once the machine has started.
-            let deadline_at = (input != Input::Start)
-                .then(|| machine.started_at().saturating_add(deadline_ms).saturating_add(1));
+            let deadline_at = (input != Input::Start).then(|| {
+                machine
+                    .started_at()
+                    .saturating_add(deadline_ms)
+                    .saturating_add(1)
+            });
             let action = machine.step(now, input);
             input = match action {
                 Action::Prepare {
