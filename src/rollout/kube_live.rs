@@ -39,6 +39,13 @@ pub fn connect(c: &Config) -> Result<LiveKube, KubeError> {
 }
 
 impl LiveKube {
+    /// Over a client built elsewhere (tests give it short timeouts and fast retries).
+    pub fn from_client(client: Client, field_manager: impl Into<String>) -> LiveKube {
+        LiveKube {
+            client,
+            field_manager: field_manager.into(),
+        }
+    }
     pub fn client(&self) -> &Client {
         &self.client
     }
