@@ -283,6 +283,40 @@ fn sighup_during_a_readiness_wait_rolls_back_within_seconds() {
 }
 
 #[test]
+fn sigint_during_a_hung_readiness_request_rolls_back_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = KubeServer::start();
+    server.set_ready_after(0);
+    stable_isvc(&server);
+    // The first readiness poll (the second GET; the first is the apply's read) never answers
+    // within the client's 30 s timeout.
+    let gets = AtomicUsize::new(0);
+    server.inject(
+        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 1,
+        kube::Fault::Hang(Duration::from_secs(120)),
+        1,
+    );
+    let prom = Hanging::start();
+    let cfg = config(dir.path(), &server, &prom.url, "deadline: 1h");
+    let run = spawn(dir.path(), &cfg);
+    wait_until("the hung readiness poll", Duration::from_secs(60), || {
+        server.requests().iter().any(|r| r.fault.is_some())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = run.signal("INT");
+    wait_until("the rollback PATCH", Duration::from_secs(60), || {
+        percent_writes(&server).last() == Some(&0)
+    });
+    let took = sent.elapsed();
+    println!("SIGINT -> rollback PATCH (readiness GET hung): {took:?}");
+    let (code, out, report) = run.finish(Duration::from_secs(30));
+    assert!(took < SIGNAL_TO_ROLLBACK, "took {took:?}\n{out}");
+    assert_eq!(code, 130, "{out}");
+    assert_eq!(report["outcome"]["rolled_back"], true, "{report:#}");
+    assert_eq!(canary_percent(&server), Some(0));
+}
+
+#[test]
 fn on_cancel_leave_leaves_traffic_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let server = KubeServer::start();

@@ -64,7 +64,8 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     let renderer = Rc::new(renderer);
     let mut console = Console::new(std::io::stdout(), github);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
-    let platform = crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone())?;
+    let platform =
+        crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
     let driver = Driver {
         config: c,
