@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const ISVC: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fd";
+const SDEP: &str = "/apis/machinelearning.seldon.io/v1/namespaces/ml/seldondeployments/fd";
 /// Client timeout; a hung answer takes longer than this.
 const TIMEOUT: Duration = Duration::from_millis(300);
 const HANG: Duration = Duration::from_millis(450);
@@ -46,7 +47,7 @@ const CONFIG: &str = r#"
 apiVersion: mlcanary/v1
 name: fd
 model: {uri: "s3://m/v2", format: sklearn, version: v2}
-target: {platform: kserve, namespace: ml}
+target: {platform: PLATFORM, namespace: ml}
 stages: [{weight: 10, pause: 2m}, {weight: 50, pause: 2m}]
 analysis: {interval: 1m, warmup: 0s, errorLimit: 1, inconclusiveLimit: 2, deadline: 2h}
 providers: {prom: {type: prometheus, address: "http://unused"}}
@@ -106,8 +107,27 @@ fn percent_write(r: &Request) -> Option<u64> {
         .as_u64()
 }
 
+/// A Seldon JSON patch giving some predictor `value` percent.
+fn seldon_traffic_write(r: &Request, value: u64) -> bool {
+    let Ok(ops) = serde_json::from_str::<Value>(&r.body) else {
+        return false;
+    };
+    r.method == "PATCH"
+        && ops.as_array().into_iter().flatten().any(|o| {
+            o["path"].as_str().is_some_and(|p| p.ends_with("/traffic")) && o["value"] == value
+        })
+}
+
 /// Which Kubernetes requests a step is made of.
-fn kube_pred(step: Step) -> Box<dyn Fn(&Request) -> bool + Send + Sync> {
+fn kube_pred(platform: Target, step: Step) -> Box<dyn Fn(&Request) -> bool + Send + Sync> {
+    if platform == Target::Seldon {
+        assert_eq!(
+            step,
+            Step::Weight50,
+            "the Seldon case faults the weight change"
+        );
+        return Box::new(|r: &Request| seldon_traffic_write(r, 50));
+    }
     match step {
         Step::Prepare => Box::new(|r: &Request| {
             r.method == "PATCH"
@@ -329,28 +349,122 @@ fn kube_fault(kind: Kind) -> Fault {
 
 // ---------- one case ----------
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    Kserve,
+    Seldon,
+}
+
 struct Case {
+    platform: Target,
     step: Step,
     kind: Kind,
     times: usize,
 }
 
+/// What the server holds after the run.
+struct Truth {
+    /// The new version serves everyone and no canary setting is left.
+    promoted: bool,
+    /// The stable version serves everyone.
+    rolled_back: bool,
+    /// Live traffic per revision (KServe) or predictor (Seldon).
+    split: BTreeMap<String, u32>,
+    /// The canary's percent, where the spec has one.
+    canary_percent: Option<u64>,
+}
+
 struct Ended {
     record: RunRecord,
-    server_spec_percent: Option<u64>,
-    server_split: BTreeMap<String, u32>,
+    truth: Truth,
+}
+
+fn seed(platform: Target, server: &KubeServer) {
+    match platform {
+        Target::Kserve => {
+            server.insert(
+                ISVC,
+                json!({"spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/v1"}}}}),
+            );
+            server.tick();
+            server.tick();
+        }
+        Target::Seldon => {
+            server.insert(
+                SDEP,
+                json!({"spec": {"predictors": [{"name": "main", "traffic": 100, "replicas": 1,
+                    "graph": {"name": "classifier", "implementation": "SKLEARN_SERVER", "modelUri": "s3://m/v1"}}]}}),
+            );
+            server.tick();
+        }
+    }
+}
+
+fn truth(platform: Target, server: &KubeServer) -> Truth {
+    let mut split = BTreeMap::new();
+    match platform {
+        Target::Kserve => {
+            let obj = server.object(ISVC).unwrap();
+            for t in obj["status"]["components"]["predictor"]["traffic"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let rev = t["revisionName"].as_str().unwrap_or("?").to_string();
+                *split.entry(rev).or_insert(0) += t["percent"].as_u64().unwrap_or(0) as u32;
+            }
+            let canary_percent = obj["spec"]["predictor"]["canaryTrafficPercent"].as_u64();
+            Truth {
+                promoted: canary_percent.is_none() && split.get("fd-predictor-00002") == Some(&100),
+                rolled_back: canary_percent == Some(0)
+                    && split.get("fd-predictor-00001") == Some(&100),
+                split,
+                canary_percent,
+            }
+        }
+        Target::Seldon => {
+            let obj = server.object(SDEP).unwrap();
+            let preds = obj["spec"]["predictors"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let live: Vec<&Value> = preds.iter().filter(|p| p["shadow"] != true).collect();
+            for p in &live {
+                let default = if live.len() == 1 { 100 } else { 0 };
+                let n = p["traffic"].as_u64().unwrap_or(default) as u32;
+                split.insert(p["name"].as_str().unwrap_or("?").to_string(), n);
+            }
+            let main = preds.iter().find(|p| p["name"] == "main");
+            let main_uri = main
+                .and_then(|m| m["graph"]["modelUri"].as_str())
+                .unwrap_or("");
+            let canary_percent = preds
+                .iter()
+                .find(|p| p["name"] == "canary")
+                .map(|p| p["traffic"].as_u64().unwrap_or(0));
+            Truth {
+                promoted: preds.len() == 1
+                    && main_uri == "s3://m/v2"
+                    && split.get("main") == Some(&100),
+                rolled_back: main_uri == "s3://m/v1"
+                    && split.get("main") == Some(&100)
+                    && canary_percent.unwrap_or(0) == 0,
+                split,
+                canary_percent,
+            }
+        }
+    }
 }
 
 fn run_case(case: &Case) -> Ended {
-    let c: Config = load_str("c.yaml", CONFIG, None).unwrap();
+    let platform = match case.platform {
+        Target::Kserve => "kserve",
+        Target::Seldon => "seldon",
+    };
+    let c: Config = load_str("c.yaml", &CONFIG.replace("PLATFORM", platform), None).unwrap();
     let server = KubeServer::start();
     server.set_ready_after(1);
-    server.insert(
-        ISVC,
-        json!({"spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m/v1"}}}}),
-    );
-    server.tick();
-    server.tick();
+    seed(case.platform, &server);
     // A failing canary for the rollback step (rollback must happen to be faulted).
     let value = if case.step == Step::Rollback {
         0.5
@@ -374,12 +488,16 @@ fn run_case(case: &Case) -> Ended {
         Box::new(Refusing {
             live,
             dead: LiveKube::from_client(client(&dead_address()), "mlcanary"),
-            pred: kube_pred(case.step),
+            pred: kube_pred(case.platform, case.step),
             times: case.times,
         })
     } else {
         if case.step != Step::Check {
-            server.inject(kube_pred(case.step), kube_fault(case.kind), case.times);
+            server.inject(
+                kube_pred(case.platform, case.step),
+                kube_fault(case.kind),
+                case.times,
+            );
         }
         Box::new(live)
     };
@@ -405,69 +523,44 @@ fn run_case(case: &Case) -> Ended {
     };
     let record = driver.run(&mut Quiet);
     let _ = prom.seen.load(Ordering::SeqCst);
-    let obj = server.object(ISVC).unwrap();
-    let mut server_split = BTreeMap::new();
-    for t in obj["status"]["components"]["predictor"]["traffic"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let rev = t["revisionName"].as_str().unwrap_or("?").to_string();
-        *server_split.entry(rev).or_insert(0) += t["percent"].as_u64().unwrap_or(0) as u32;
-    }
     Ended {
         record,
-        server_spec_percent: obj["spec"]["predictor"]["canaryTrafficPercent"].as_u64(),
-        server_split,
+        truth: truth(case.platform, &server),
     }
 }
 
 /// Consistency of a finished run with the server; Err says what does not match.
 fn consistent(e: &Ended) -> Result<(), String> {
-    let r = &e.record;
-    let report_split = r.traffic.as_ref().map(|t| t.split.clone());
+    let (r, t) = (&e.record, &e.truth);
     let rolled_back = match &r.outcome {
+        Outcome::Promoted if t.promoted => return Ok(()),
         Outcome::Promoted => {
-            if e.server_spec_percent.is_some() {
-                return Err(format!(
-                    "promoted, but canaryTrafficPercent is {:?}",
-                    e.server_spec_percent
-                ));
-            }
-            if e.server_split.get("fd-predictor-00002") != Some(&100) {
-                return Err(format!(
-                    "promoted, but the server's split is {:?}",
-                    e.server_split
-                ));
-            }
-            return Ok(());
+            return Err(format!(
+                "promoted, but the server has split {:?}, canary {:?}",
+                t.split, t.canary_percent
+            ))
         }
         Outcome::RolledBack { .. } => true,
         Outcome::Failed { rolled_back, .. } | Outcome::Interrupted { rolled_back } => *rolled_back,
         Outcome::Inconclusive { .. } => false,
     };
     if rolled_back {
-        if e.server_spec_percent != Some(0)
-            || e.server_split.get("fd-predictor-00001") != Some(&100)
-        {
+        if !t.rolled_back {
             return Err(format!(
-                "rolled back, but the server has canaryTrafficPercent {:?}, split {:?}",
-                e.server_spec_percent, e.server_split
+                "rolled back, but the server has split {:?}, canary {:?}",
+                t.split, t.canary_percent
             ));
         }
         return Ok(());
     }
     // Traffic left where it was: the report must name it exactly.
-    match report_split {
-        Some(s) if s == e.server_split => Ok(()),
-        Some(s) => Err(format!(
-            "report names {s:?}, the server has {:?}",
-            e.server_split
-        )),
-        None if Some(r.final_weight as u64) == e.server_spec_percent => Ok(()),
+    match r.traffic.as_ref().map(|x| &x.split) {
+        Some(s) if *s == t.split => Ok(()),
+        Some(s) => Err(format!("report names {s:?}, the server has {:?}", t.split)),
+        None if Some(r.final_weight as u64) == t.canary_percent => Ok(()),
         None => Err(format!(
             "no split in the report ({:?}); last applied {}%, the server has {:?}",
-            r.traffic_error, r.final_weight, e.server_spec_percent
+            r.traffic_error, r.final_weight, t.canary_percent
         )),
     }
 }
@@ -521,13 +614,24 @@ type CaseResult = (String, Result<(), String>, String, i32);
 #[test]
 fn every_fault_at_every_step_ends_consistent() {
     let mut cases = Vec::new();
-    for step in STEPS {
-        for kind in KINDS {
-            for times in [1, ALWAYS] {
-                cases.push(Case { step, kind, times });
+    for (platform, steps) in [
+        (Target::Kserve, &STEPS[..]),
+        (Target::Seldon, &[Step::Weight50][..]),
+    ] {
+        for &step in steps {
+            for kind in KINDS {
+                for times in [1, ALWAYS] {
+                    cases.push(Case {
+                        platform,
+                        step,
+                        kind,
+                        times,
+                    });
+                }
             }
         }
     }
+    let total = cases.len();
     // Two workers: the machine has two cores shared with other builds.
     let results: Arc<Mutex<Vec<CaseResult>>> = Default::default();
     let queue = Arc::new(Mutex::new(cases));
@@ -539,7 +643,8 @@ fn every_fault_at_every_step_ends_consistent() {
                     break;
                 };
                 let name = format!(
-                    "{:?} {:?} {}",
+                    "{:?} {:?} {:?} {}",
+                    case.platform,
                     case.step,
                     case.kind,
                     if case.times == ALWAYS {
@@ -566,7 +671,7 @@ fn every_fault_at_every_step_ends_consistent() {
     for (name, verdict, outcome, code) in &results {
         *tally.entry(outcome.clone()).or_default() += 1;
         println!(
-            "{name:<32} -> {outcome:<26} exit {code:<3} {}",
+            "{name:<40} -> {outcome:<26} exit {code:<3} {}",
             match verdict {
                 Ok(()) => "consistent".to_string(),
                 Err(e) => format!("INCONSISTENT: {e}"),
@@ -576,6 +681,6 @@ fn every_fault_at_every_step_ends_consistent() {
     let ok = results.iter().filter(|r| r.1.is_ok()).count();
     println!("outcomes: {tally:?}");
     println!("fault matrix: {} cases run, {ok} consistent", results.len());
-    assert_eq!(results.len(), STEPS.len() * KINDS.len() * 2);
+    assert_eq!(results.len(), total);
     assert_eq!(ok, results.len(), "inconsistent cases above");
 }
