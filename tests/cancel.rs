@@ -378,6 +378,38 @@ fn a_hung_query_does_not_postpone_the_deadline() {
 }
 
 #[test]
+fn a_hung_readiness_request_does_not_postpone_the_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = KubeServer::start();
+    server.set_ready_after(0);
+    stable_isvc(&server);
+    // The first readiness poll hangs past the client's 30 s timeout.
+    let gets = AtomicUsize::new(0);
+    server.inject(
+        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 1,
+        kube::Fault::Hang(Duration::from_secs(120)),
+        1,
+    );
+    let prom = Hanging::start();
+    let cfg = config(dir.path(), &server, &prom.url, "deadline: 3s");
+    let started = Instant::now();
+    let run = spawn(dir.path(), &cfg);
+    let (code, out, report) = run.finish(Duration::from_secs(60));
+    let took = started.elapsed();
+    println!("deadline 3s, readiness GET hung: exited after {took:?}");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        report["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("deadline"),
+        "{report:#}"
+    );
+    assert_eq!(canary_percent(&server), Some(0));
+    assert!(took < Duration::from_secs(20), "{took:?}\n{out}");
+}
+
+#[test]
 fn a_platform_that_never_becomes_ready_does_not_outlast_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let server = KubeServer::start();

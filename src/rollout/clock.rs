@@ -1,7 +1,7 @@
 //! Time for the rollout loop, injected so a 40-minute rollout runs in milliseconds in tests and
 //! `replay`/`simulate` run on virtual time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,19 +12,31 @@ pub trait Clock {
     fn sleep_until(&self, t: i64, cancel: &Cancel) -> bool;
 }
 
-/// A cancellation flag shared with signal handlers.
+/// A cancellation flag shared with signal handlers, and the run's deadline (wall-clock ms), so
+/// that the edges (a Kubernetes read in flight) can give up at either without knowing the loop.
 #[derive(Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    /// 0 = no deadline yet.
+    deadline: Arc<AtomicI64>,
+}
 
 impl Cancel {
     pub fn new() -> Cancel {
         Cancel::default()
     }
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+    }
+    /// Set by the loop once the rollout has started.
+    pub fn set_deadline(&self, at_ms: i64) {
+        self.deadline.store(at_ms, Ordering::SeqCst);
+    }
+    pub fn deadline(&self) -> Option<i64> {
+        Some(self.deadline.load(Ordering::SeqCst)).filter(|d| *d != 0)
     }
 }
 

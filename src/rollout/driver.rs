@@ -102,6 +102,9 @@ impl<'a> Driver<'a> {
                     .saturating_add(deadline_ms)
                     .saturating_add(1)
             });
+            if let Some(d) = deadline_at {
+                self.cancel.set_deadline(d);
+            }
             let action = machine.step(now, input);
             input = match action {
                 Action::Prepare {
@@ -148,6 +151,11 @@ impl<'a> Driver<'a> {
                             }
                             Ok(Readiness::Pending(m)) => Input::NotReady(m),
                             Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
+                            // A poll cut short by the deadline: still not ready, and the machine's
+                            // next step rolls back for the deadline (not as a platform failure).
+                            Err(e) if deadline_at.is_some_and(|d| self.clock.now_ms() >= d) => {
+                                Input::NotReady(platform_msg(e))
+                            }
                             Err(e) => Input::PlatformError(platform_msg(e)),
                         }
                     }

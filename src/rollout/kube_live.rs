@@ -2,15 +2,16 @@
 //! configured from the config's `kubernetes:` block.
 //!
 //! Reads can be made interruptible by the run's [`Cancel`]: a GET in flight when a signal arrives
-//! (a readiness poll against a hung API server can block for the client's timeout times its
-//! retries) is abandoned so the rollback starts at once. Writes are never abandoned (traffic
-//! would be unknown), and reads started after the signal (the rollback's own) run to completion.
+//! or the deadline passes (a readiness poll against a hung API server can block for the client's
+//! timeout times its retries) is abandoned so the rollback starts at once. Writes are never
+//! abandoned (traffic would be unknown), and reads started after the signal or the deadline (the
+//! rollback's own) run to completion.
 
 use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
-use crate::rollout::clock::{interruptible, Cancel, SystemClock, Waited};
+use crate::rollout::clock::{interruptible, Cancel, Clock, SystemClock, Waited};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,9 +76,13 @@ fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
 impl KubeApi for LiveKube {
     fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
         let answer = match &self.cancel {
-            Some(cancel) if !cancel.is_cancelled() => {
+            Some(cancel)
+                if !cancel.is_cancelled()
+                    && cancel.deadline().is_none_or(|d| SystemClock.now_ms() < d) =>
+            {
                 let (client, p) = (Arc::clone(&self.client), path.to_string());
-                match interruptible(&SystemClock, cancel, None, move || client.get(&p)) {
+                let until = cancel.deadline();
+                match interruptible(&SystemClock, cancel, until, move || client.get(&p)) {
                     Waited::Done(r) => r,
                     Waited::Cancelled => {
                         return Err(PlatformError::Api {
@@ -88,7 +93,7 @@ impl KubeApi for LiveKube {
                     Waited::TimedOut => {
                         return Err(PlatformError::Api {
                             request: format!("GET {path}"),
-                            message: "no answer: the request could not be run".into(),
+                            message: "no answer before the rollout's deadline".into(),
                         })
                     }
                 }
