@@ -54,6 +54,42 @@ pub enum Command {
     Run(RunArgs),
     /// Print the JSON schema of the config.
     Schema,
+    /// The config's policy against the built-in traffic simulator: rollback rate, canary requests
+    /// and minutes to decide. Scenarios: aa, errors-2x, errors-5x, latency-p99-30, drift-psi-25,
+    /// drift-benign, or custom:errors=0.03,p99=0.52,psi=0.1.
+    Simulate {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        scenario: String,
+        /// Total requests per second at the endpoint.
+        #[arg(long, default_value_t = 20.0)]
+        qps: f64,
+        #[arg(long, default_value_t = 200)]
+        runs: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Run the real stage loop on a virtual clock against recorded metric series: when would these
+    /// guardrails have fired?
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// {"start": <unix s>, "series": {"<query as written in the config>": [[<unix s>, <value>], ...]}}
+        #[arg(long)]
+        metrics: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Manual gate: make the canary the stable version at 100% on the live resource, wait until
+    /// it is ready (target.readyTimeout), print where traffic is.
+    Promote(GateArgs),
+    /// Manual gate: send all traffic back to the stable version on the live resource.
+    Rollback(GateArgs),
+    /// Print where traffic is on the live resource, and the canary and stable revisions.
+    Status(GateArgs),
     /// Walk a full dry-run rollout of a shipped example embedded in the binary (no cluster, no file).
     Demo {
         /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.
@@ -75,6 +111,14 @@ pub struct RunArgs {
     /// Write a JUnit XML report here (one test case per guardrail check).
     #[arg(long, env = "MLCANARY_JUNIT")]
     pub junit: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

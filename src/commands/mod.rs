@@ -2,9 +2,12 @@
 //! maps to one (a config or template problem = 2; anything else = 3).
 
 pub mod demo;
+pub mod manual;
 pub mod plan;
 pub mod render;
+pub mod replay;
 pub mod run;
+pub mod simulate;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -26,6 +29,29 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Run(args) => run::run(&args),
         Command::Demo { example } => demo::run(&example),
+        Command::Replay {
+            config,
+            metrics,
+            format,
+        } => replay::run(&config.config, &metrics, format),
+        Command::Simulate {
+            config,
+            scenario,
+            qps,
+            runs,
+            seed,
+            format,
+        } => simulate::run(&simulate::SimArgs {
+            config: &config.config,
+            scenario: &scenario,
+            qps,
+            runs,
+            seed,
+            format,
+        }),
+        Command::Promote(a) => manual::run(manual::Gate::Promote, &a),
+        Command::Rollback(a) => manual::run(manual::Gate::Rollback, &a),
+        Command::Status(a) => manual::run(manual::Gate::Status, &a),
         Command::Schema => {
             print!("{}", crate::config::schema::schema_json());
             Ok(0)

@@ -660,6 +660,19 @@ pub struct SequentialSpec {
     /// How much worse the canary may be and still pass (1.1x = 10%).
     #[serde(default = "d_tolerance")]
     pub tolerance: Ratio,
+    /// Concentration of the Beta mixing prior (which effect sizes the test is tuned for; 30 caught
+    /// 2x-5x regressions fastest in docs/benchmark.md).
+    #[serde(default = "d_prior_strength")]
+    pub prior_strength: f64,
+    /// advanceEarly proves the canary below this ratio (default: `tolerance`). Proving "within
+    /// 1.1x" of a 1% error rate takes ~100k canary requests; 1.5x lets stages end early at ordinary
+    /// traffic while `tolerance` keeps rollbacks sensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prove_within: Option<Ratio>,
+}
+
+fn d_prior_strength() -> f64 {
+    30.0
 }
 
 fn d_alpha() -> Fraction {

@@ -449,13 +449,25 @@ fn guardrails(c: &Config, d: &mut Diags) {
         let kind = g.kind();
         if kind == GuardrailKind::Sequential {
             sequential(g, &base, d);
-            for (k, v) in [("promote", &g.promote), ("rollback", &g.rollback)] {
-                if v.is_some() {
-                    d.push((
-                        format!("{base}.{k}"),
-                        "a sequential guardrail decides by its test; remove promote/rollback"
-                            .into(),
-                    ));
+            let distribution = g
+                .sequential
+                .as_ref()
+                .is_some_and(|s| s.test == SequentialTest::Distribution);
+            if distribution {
+                // PSI zones: what "does it matter?" means for a real difference.
+                if let (Some(p), Some(r)) = (&g.promote, &g.rollback) {
+                    if p.overlaps(r) {
+                        d.push((
+                            format!("{base}.promote"),
+                            format!("the promote zone `{p}` overlaps the rollback zone `{r}`"),
+                        ));
+                    }
+                }
+            } else {
+                for (k, v) in [("promote", &g.promote), ("rollback", &g.rollback)] {
+                    if v.is_some() {
+                        d.push((format!("{base}.{k}"), "a sequential rate or latency guardrail decides by its test; remove promote/rollback".into()));
+                    }
                 }
             }
         } else {
@@ -498,6 +510,23 @@ fn sequential(g: &Guardrail, base: &str, d: &mut Diags) {
             format!("{b}.alpha"),
             format!("alpha {} must be between 0 and 0.5", s.alpha.0),
         ));
+    }
+    if !(s.prior_strength > 0.0 && s.prior_strength <= 10_000.0) {
+        d.push((
+            format!("{b}.priorStrength"),
+            format!(
+                "priorStrength {} must be between 0 and 10000",
+                s.prior_strength
+            ),
+        ));
+    }
+    if let Some(p) = s.prove_within {
+        if p.0 < 1.0 {
+            d.push((
+                format!("{b}.proveWithin"),
+                format!("proveWithin {}x must be at least 1x", p.0),
+            ));
+        }
     }
     if !(s.tolerance.0 >= 1.0 && s.tolerance.0 <= 10.0) {
         d.push((

@@ -32,6 +32,9 @@ pub struct Judgement {
     /// A sequential test proved the canary within tolerance (what advanceEarly waits for).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub proven: bool,
+    /// Judged by a sequential test (only these can prove a canary safe).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sequential: bool,
 }
 
 /// Per-guardrail judging state for one rollout.
@@ -44,11 +47,19 @@ pub struct Judge {
 impl Judge {
     pub fn new(c: &Config) -> Judge {
         Judge {
-            seq: c
-                .guardrails
-                .iter()
-                .map(judge_stats::SeqState::for_guardrail)
-                .collect(),
+            seq: {
+                // Stages below 100% that compare canary and stable: alpha is split over them.
+                let plan = super::plan::Plan::for_run(c);
+                let compared = plan
+                    .traffic_stages()
+                    .filter(|s| s.weight() < 100 && !s.checks.is_empty())
+                    .count()
+                    .max(1);
+                c.guardrails
+                    .iter()
+                    .map(|g| judge_stats::SeqState::for_guardrail(g, compared))
+                    .collect()
+            },
             guardrails: c.guardrails.clone(),
             no_data: c.analysis.no_data,
         }
@@ -78,6 +89,7 @@ impl Judge {
             dry_run: g.dry_run,
             critical: g.critical,
             proven: false,
+            sequential: g.sequential.is_some(),
         };
         if let Some(err) = fetched.iter().find_map(|f| f.as_ref().err()) {
             j.detail = format!("provider error: {err}");

@@ -481,7 +481,13 @@ impl Machine {
             }
         }
         let all_pass = active.iter().all(|(_, j)| j.verdict == Verdict::Pass);
-        let proven = active.iter().any(|(_, j)| j.proven);
+        // advanceEarly: every sequential guardrail proven within tolerance (the others passing).
+        let sequential: Vec<&Judgement> = active
+            .iter()
+            .map(|(_, j)| *j)
+            .filter(|j| j.sequential)
+            .collect();
+        let proven = !sequential.is_empty() && sequential.iter().all(|j| j.proven);
         let last = self.next_check >= self.scheduled_checks();
         let decision = match (&rollback, all_pass, last) {
             (Some(r), _, _) => format!("roll back: {r}"),

@@ -28,6 +28,7 @@ fn j(name: &str, v: Verdict) -> Judgement {
         dry_run: false,
         critical: false,
         proven: false,
+        sequential: false,
     }
 }
 
@@ -447,6 +448,7 @@ guardrails:
         |_, k| {
             let mut x = j("s", if k >= 2 { Verdict::Pass } else { Verdict::Hold });
             x.proven = k >= 2;
+            x.sequential = true;
             vec![x]
         },
         ok,

@@ -7,5 +7,6 @@ pub mod judge;
 pub mod judge_stats;
 pub mod machine;
 pub mod plan;
+pub mod sim;
 pub mod stats;
 pub mod verdict;

@@ -101,6 +101,15 @@ impl Plan {
                 checks: check_offsets(s.duration, a.warmup, a.interval),
             });
         }
+        // At 100% the stable version serves nothing, so guardrails that compare the canary with it
+        // (baseline, PSI, sequential) cannot judge; only absolute thresholds are checked there.
+        let absolute: Vec<usize> = c
+            .guardrails
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.kind() == crate::config::GuardrailKind::Threshold)
+            .map(|(i, _)| i)
+            .collect();
         let mut n = 0;
         for spec in &c.stages {
             let pause = spec.pause.unwrap_or(a.pause);
@@ -110,7 +119,11 @@ impl Plan {
                     weight: spec.weight,
                 },
                 pause,
-                guardrails: all.clone(),
+                guardrails: if spec.weight == 100 {
+                    absolute.clone()
+                } else {
+                    all.clone()
+                },
                 checks: check_offsets(pause, a.warmup, a.interval),
             });
             n += 1;
@@ -121,7 +134,7 @@ impl Plan {
                 index: Some(n),
                 kind: PhaseKind::Traffic { weight: 100 },
                 pause: Duration::ZERO,
-                guardrails: all,
+                guardrails: absolute,
                 checks: vec![],
             });
         }
@@ -242,5 +255,19 @@ mod tests {
         assert_eq!(p.stages[2].kind, PhaseKind::Traffic { weight: 100 });
         assert_eq!(p.stages[2].pause, d("2m"));
         assert_eq!(p.stages[2].label(), "stage 2 (100%)");
+    }
+
+    #[test]
+    fn at_100_percent_only_absolute_thresholds_are_judged() {
+        let c = cfg(&format!(
+            "{BASE}providers: {{p: {{type: prometheus, address: \"http://p\"}}}}\nstages: [10, 100]\nguardrails:\n  - {{name: abs, provider: p, query: q, rollback: \"> 1\"}}\n  - {{name: rel, provider: p, query: q, baseline: b, rollback: \"> 1.2x\"}}\n"
+        ));
+        let p = Plan::from_config(&c);
+        assert_eq!(p.stages[0].guardrails, [0, 1]);
+        assert_eq!(
+            p.stages[1].guardrails,
+            [0],
+            "the stable serves nothing at 100%: no comparisons"
+        );
     }
 }

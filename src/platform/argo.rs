@@ -1,7 +1,7 @@
 //! Argo Rollouts, drive mode: the Rollout's steps are `setWeight` + an indefinite `pause: {}` per
-//! stage, so Argo moves traffic and waits; mlcanary judges, then promotes (unpause, exactly as the
-//! kubectl plugin does) or aborts (`status.abort`). Watch mode (Argo judges with the rendered
-//! AnalysisTemplate) reuses apply and the phase reading here.
+//! stage, so Argo moves traffic and waits; mlcanary judges, then moves on (unpause, exactly as the
+//! kubectl plugin does), promotes (`promote --full`) or aborts (`status.abort`). Watch mode (Argo
+//! judges with the rendered AnalysisTemplate) reuses apply and the phase reading here.
 
 use super::k8s::{apply_all, observed_current, PatchKind, ROLLOUT};
 use super::kube_platform::KubeTarget;
@@ -250,7 +250,19 @@ impl Platform for Argo {
         if self.watch {
             return Ok(()); // Argo promoted it already (Healthy)
         }
-        self.unpause()?;
+        // `kubectl argo rollouts promote --full`: skip whatever steps remain, so promote means
+        // 100% from any pause (a manual gate may promote from an early stage).
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        if obj["spec"]["paused"] == true {
+            self.t.api.patch(
+                &p,
+                &PatchKind::Merge,
+                &json!({"spec": {"paused": false}}),
+                false,
+            )?;
+        }
+        self.patch_status(json!({"status": {"promoteFull": true}}))?;
         self.expect_step = None;
         self.expect_weight = 100;
         Ok(())

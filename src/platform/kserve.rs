@@ -149,9 +149,17 @@ impl Platform for Kserve {
         let obj = self.t.api.get(&p)?.unwrap_or(Value::Null);
         let pr = predictor(&obj);
         let canary = pr["latestCreatedRevision"].as_str().map(String::from);
+        // Mid-canary (e.g. a manual gate in a later job) the stable revision is the one the
+        // traffic block serves that is not the latest.
+        let serving_old = pr["traffic"].as_array().and_then(|ts| {
+            ts.iter()
+                .find(|t| t["latestRevision"] == false)
+                .and_then(|t| t["revisionName"].as_str().map(String::from))
+        });
         let stable = self
             .stable_revision
             .clone()
+            .or(serving_old)
             .or_else(|| pr["previousRolledoutRevision"].as_str().map(String::from));
         Ok(Revisions {
             canary_name: self.t.name.clone(),

@@ -88,7 +88,14 @@ pub fn render_fn(
     renderer: Rc<Renderer>,
     env: Map<String, Value>,
 ) -> RenderFn {
-    let (c, plan) = (c.clone(), plan.clone());
+    // Manifests carry every configured stage even when the loop walks fewer: in Argo watch mode
+    // the loop has one phase (follow the Rollout to Healthy) while the Rollout holds all the steps.
+    let plan = if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        Plan::from_config(c)
+    } else {
+        plan.clone()
+    };
+    let c = c.clone();
     let rev = context::default_revisions(&c);
     Box::new(move |weight, mirror| {
         let ms = manifests(&c, &plan, &renderer, weight, mirror, &rev, &env).map_err(rendering)?;

@@ -318,6 +318,7 @@ impl<'a> Driver<'a> {
                 dry_run: g.dry_run,
                 critical: g.critical,
                 proven: false,
+                sequential: g.sequential.is_some(),
             }
         } else {
             judge.judge(gi, phase, weight, &fetched)

@@ -9,3 +9,5 @@ pub mod driver;
 pub mod kube_live;
 pub mod live;
 pub mod recorder;
+pub mod replay;
+pub mod simulate;

@@ -39,6 +39,8 @@ pub struct Request {
     pub authorization: Option<String>,
     /// The fault injected into this request, if any.
     pub fault: Option<String>,
+    /// When the server received it (for measuring how fast a client reacted).
+    pub at: std::time::SystemTime,
 }
 
 impl Request {
@@ -267,6 +269,7 @@ fn serve(mut rq: tiny_http::Request, state: &Mutex<State>, host: &str) {
         body,
         authorization: header("authorization"),
         fault: None,
+        at: std::time::SystemTime::now(),
     };
     let fault = {
         let mut st = state.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,0 +1,137 @@
+//! `simulate` and `replay` over the shipped examples and a sequential policy.
+
+use assert_cmd::Command;
+
+fn mlcanary(args: &[&str]) -> serde_json::Value {
+    let out = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+const SEQUENTIAL: &str = r#"apiVersion: mlcanary/v1
+name: fraud
+model: {uri: s3://m/v2, format: sklearn}
+target: {platform: kserve, namespace: ml}
+stages: [{weight: 10, pause: 10m}]
+analysis: {interval: 10s, warmup: 0s}
+providers: {prom: {type: prometheus, address: "http://p:9090"}}
+guardrails:
+  - name: errors-vs-stable
+    provider: prom
+    sequential:
+      test: rate
+      canary: {events: e, total: t}
+      baseline: {events: e0, total: t0}
+"#;
+
+fn sim(scenario: &str, runs: &str, seed: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c.yaml");
+    std::fs::write(&c, SEQUENTIAL).unwrap();
+    let c = c.to_str().unwrap().to_string();
+    mlcanary(&[
+        "simulate",
+        "-c",
+        &c,
+        "--scenario",
+        scenario,
+        "--qps",
+        "200",
+        "--runs",
+        runs,
+        "--seed",
+        seed,
+        "--format",
+        "json",
+    ])
+}
+
+#[test]
+fn deterministic_per_seed() {
+    assert_eq!(sim("errors-2x", "5", "7"), sim("errors-2x", "5", "7"));
+    assert_ne!(
+        sim("errors-2x", "5", "7")["rollback"],
+        sim("errors-2x", "5", "8")["rollback"]
+    );
+}
+
+#[test]
+fn a_healthy_canary_is_promoted_and_a_5x_regression_caught_fast() {
+    let aa = sim("aa", "20", "1");
+    assert_eq!(aa["rolledBack"], 0.0, "{aa}");
+    assert_eq!(aa["promote"]["medianMinutes"], 10.0);
+    let bad = sim("errors-5x", "20", "1");
+    assert_eq!(bad["rolledBack"], 1.0, "{bad}");
+    assert!(
+        bad["rollback"]["medianCanaryRequests"].as_f64().unwrap() <= 400.0,
+        "{bad}"
+    );
+}
+
+#[test]
+fn custom_scenarios_and_bad_names() {
+    let v = sim("custom:errors=0.08", "5", "1");
+    assert_eq!(v["scenario"], "custom");
+    assert_eq!(v["rolledBack"], 1.0);
+    let out = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args([
+            "simulate",
+            "-c",
+            "examples/kserve.yaml",
+            "--scenario",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("errors-2x"));
+}
+
+#[test]
+fn simulate_and_replay_run_on_every_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, r#"{"start": 1700000000, "series": {}}"#).unwrap();
+    for name in [
+        "kserve",
+        "seldon",
+        "seldon-v2",
+        "argo-rollouts-drive",
+        "argo-rollouts-watch",
+        "azureml",
+    ] {
+        let c = format!("examples/{name}.yaml");
+        let v = mlcanary(&[
+            "simulate",
+            "-c",
+            &c,
+            "--scenario",
+            "aa",
+            "--runs",
+            "2",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(v["runs"], 2, "{name}");
+        let r = mlcanary(&[
+            "replay",
+            "-c",
+            &c,
+            "--metrics",
+            empty.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(r["result"].is_string(), "{name}: {r}");
+    }
+}
