@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 const ISVC: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fd";
 /// The bound from signal to rollback request.
@@ -109,14 +109,16 @@ fn spawn(dir: &Path, config: &Path) -> Run {
 }
 
 impl Run {
-    fn signal(&self, sig: &str) -> Instant {
+    /// Sends the signal; the wall-clock time just before, to compare with the server's log.
+    fn signal(&self, sig: &str) -> SystemTime {
+        let sent = SystemTime::now();
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
         assert!(ok.success(), "kill -{sig} failed");
-        Instant::now()
+        sent
     }
 
     /// Exit code, stdout, the JSON report.
@@ -159,8 +161,8 @@ fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// JSON-patch writes of canaryTrafficPercent, in order.
-fn percent_writes(server: &KubeServer) -> Vec<u64> {
+/// JSON-patch writes of canaryTrafficPercent, in order, with when the server received them.
+fn percent_writes_at(server: &KubeServer) -> Vec<(u64, SystemTime)> {
     server
         .requests()
         .iter()
@@ -171,8 +173,26 @@ fn percent_writes(server: &KubeServer) -> Vec<u64> {
                 .iter()
                 .find(|o| o["path"] == "/spec/predictor/canaryTrafficPercent")
                 .and_then(|o| o["value"].as_u64())
+                .map(|v| (v, r.at))
         })
         .collect()
+}
+
+fn percent_writes(server: &KubeServer) -> Vec<u64> {
+    percent_writes_at(server)
+        .into_iter()
+        .map(|(v, _)| v)
+        .collect()
+}
+
+/// Signal to the rollback PATCH, by the server's request log.
+fn signal_to_rollback(server: &KubeServer, sent: SystemTime) -> Duration {
+    wait_until("the rollback PATCH", Duration::from_secs(60), || {
+        percent_writes(server).last() == Some(&0)
+    });
+    let (_, at) = *percent_writes_at(server).last().unwrap();
+    at.duration_since(sent)
+        .expect("the rollback came after the signal")
 }
 
 fn canary_percent(server: &KubeServer) -> Option<u64> {
@@ -200,10 +220,7 @@ fn cancel_during_hung_query(sig: &str) -> (Duration, i32, String, Value, tempfil
     );
     std::thread::sleep(Duration::from_millis(300)); // the query is really waiting
     let sent = run.signal(sig);
-    wait_until("the rollback PATCH", Duration::from_secs(30), || {
-        percent_writes(&server).last() == Some(&0)
-    });
-    let took = sent.elapsed();
+    let took = signal_to_rollback(&server, sent);
     let (code, out, report) = run.finish(Duration::from_secs(30));
     assert_eq!(canary_percent(&server), Some(0), "{out}");
     (took, code, out, report, dir)
@@ -266,10 +283,7 @@ fn sighup_during_a_readiness_wait_rolls_back_within_seconds() {
             >= 3
     });
     let sent = run.signal("HUP");
-    wait_until("the rollback PATCH", Duration::from_secs(30), || {
-        percent_writes(&server).last() == Some(&0)
-    });
-    let took = sent.elapsed();
+    let took = signal_to_rollback(&server, sent);
     println!("SIGHUP -> rollback PATCH (readiness wait): {took:?}");
     let (code, out, report) = run.finish(Duration::from_secs(30));
     assert!(took < SIGNAL_TO_ROLLBACK, "took {took:?}\n{out}");
@@ -304,10 +318,7 @@ fn sigint_during_a_hung_readiness_request_rolls_back_within_seconds() {
     });
     std::thread::sleep(Duration::from_millis(300));
     let sent = run.signal("INT");
-    wait_until("the rollback PATCH", Duration::from_secs(60), || {
-        percent_writes(&server).last() == Some(&0)
-    });
-    let took = sent.elapsed();
+    let took = signal_to_rollback(&server, sent);
     println!("SIGINT -> rollback PATCH (readiness GET hung): {took:?}");
     let (code, out, report) = run.finish(Duration::from_secs(30));
     assert!(took < SIGNAL_TO_ROLLBACK, "took {took:?}\n{out}");
@@ -337,7 +348,7 @@ fn on_cancel_leave_leaves_traffic_and_says_where() {
     );
     let sent = run.signal("TERM");
     let (code, out, report) = run.finish(Duration::from_secs(30));
-    println!("SIGTERM -> exit (onCancel: leave): {:?}", sent.elapsed());
+    let _ = sent;
     assert_eq!(code, 130, "{out}");
     assert!(percent_writes(&server).is_empty(), "no rollback PATCH");
     assert_eq!(report["outcome"]["result"], "interrupted");

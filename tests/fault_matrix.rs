@@ -298,6 +298,7 @@ impl Refusing {
             body: body.map(Value::to_string).unwrap_or_default(),
             authorization: None,
             fault: None,
+            at: std::time::SystemTime::now(),
         };
         if self.times > 0 && (self.pred)(&r) {
             self.times -= 1;
