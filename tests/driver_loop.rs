@@ -9,10 +9,11 @@ use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic}
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
-use mlcanary::rollout::driver::{Driver, Quiet};
+use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const CONFIG: &str = r#"
 apiVersion: mlcanary/v1
@@ -94,14 +95,14 @@ impl Platform for FakePlatform {
     }
 }
 
-type Answer = Box<dyn Fn(&str) -> Result<Observation, ProviderError>>;
+type Answer = Box<dyn Fn(&str) -> Result<Observation, ProviderError> + Send + Sync>;
 
 /// Answers from a script: (query text) -> result.
-struct Scripted(Answer, Rc<RefCell<Vec<String>>>);
+struct Scripted(Answer, Arc<Mutex<Vec<String>>>);
 
 impl Provider for Scripted {
     fn fetch(&self, q: &Query) -> Result<Observation, ProviderError> {
-        self.1.borrow_mut().push(q.text.clone());
+        self.1.lock().unwrap().push(q.text.clone());
         (self.0)(&q.text)
     }
     fn describe(&self, q: &Query) -> String {
@@ -110,17 +111,17 @@ impl Provider for Scripted {
 }
 
 fn run(
-    answer: impl Fn(&str) -> Result<Observation, ProviderError> + 'static,
+    answer: impl Fn(&str) -> Result<Observation, ProviderError> + Send + Sync + 'static,
 ) -> (RunRecord, Rc<RefCell<World>>, Vec<String>) {
     let c = load_str("c.yaml", CONFIG, None).unwrap();
     let world = Rc::new(RefCell::new(World::default()));
-    let sent = Rc::new(RefCell::new(Vec::new()));
+    let sent = Arc::new(Mutex::new(Vec::new()));
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
-    let mut providers: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
+    let mut providers: BTreeMap<String, SharedProvider> = BTreeMap::new();
     providers.insert(
         "prom".into(),
-        Box::new(Scripted(Box::new(answer), sent.clone())),
+        Arc::new(Scripted(Box::new(answer), sent.clone())),
     );
     let d = Driver {
         config: &c,
@@ -134,7 +135,7 @@ fn run(
         dry_run: false,
     };
     let r = d.run(&mut Quiet);
-    let sent = sent.borrow().clone();
+    let sent = sent.lock().unwrap().clone();
     (r, world, sent)
 }
 

@@ -50,7 +50,13 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
     let plan = Plan::for_run(&c);
     let mut log = |l: &str| eprintln!("{l}");
     let tokens = crate::rollout::live::azure_tokens(&c, &mut log)?;
-    let mut platform = crate::rollout::live::platform(&c, &plan, Rc::new(renderer), tokens)?;
+    let mut platform = crate::rollout::live::platform(
+        &c,
+        &plan,
+        Rc::new(renderer),
+        tokens,
+        &crate::rollout::clock::Cancel::new(),
+    )?;
     let limits = Limits::from_config(&c);
     let acted = match gate {
         Gate::Promote => platform.promote().and_then(|_| {

@@ -49,7 +49,7 @@ pub fn replay(
         .providers
         .keys()
         .map(|name| {
-            let p: Box<dyn crate::metrics::Provider> = Box::new(ReplayProvider {
+            let p: crate::rollout::driver::SharedProvider = std::sync::Arc::new(ReplayProvider {
                 recorded: recorded.clone(),
                 queries: queries.clone(),
             });

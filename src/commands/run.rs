@@ -64,13 +64,14 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     let renderer = Rc::new(renderer);
     let mut console = Console::new(std::io::stdout(), github);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
-    let platform = crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone())?;
+    let platform =
+        crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: build::providers(c, tokens)?,
+        providers: crate::rollout::driver::shared(build::providers(c, tokens)?),
         renderer: &renderer,
         clock: &SystemClock,
         cancel,
@@ -149,7 +150,10 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         config: c,
         plan,
         platform,
-        providers: build::providers(c, std::sync::Arc::new(crate::rollout::azure::NoTokens))?,
+        providers: crate::rollout::driver::shared(build::providers(
+            c,
+            std::sync::Arc::new(crate::rollout::azure::NoTokens),
+        )?),
         renderer: &renderer,
         clock: &clock,
         cancel: Cancel::new(),

@@ -86,7 +86,7 @@ pub fn one_run(
         .providers
         .keys()
         .map(|n| {
-            let p: Box<dyn crate::metrics::Provider> = Box::new(SimProvider {
+            let p: crate::rollout::driver::SharedProvider = std::sync::Arc::new(SimProvider {
                 world: world.clone(),
                 queries: queries.clone(),
                 signals: sig.clone(),
@@ -107,7 +107,7 @@ pub fn one_run(
         dry_run: false,
     };
     let r = driver.run(&mut Quiet);
-    let w = world.borrow();
+    let w = world.lock().unwrap_or_else(|p| p.into_inner());
     RunEnd {
         result: r.outcome.result(),
         minutes: (r.finished_at - r.started_at) as f64 / 60_000.0,

@@ -14,10 +14,10 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn providers(
     c: &Config,
     _dry_run: bool,
-) -> anyhow::Result<BTreeMap<String, Box<dyn Provider>>> {
-    let mut out: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
+) -> anyhow::Result<BTreeMap<String, Box<dyn Provider + Send + Sync>>> {
+    let mut out: BTreeMap<String, Box<dyn Provider + Send + Sync>> = BTreeMap::new();
     for (name, spec) in &c.providers {
-        let p: Box<dyn Provider> = match spec {
+        let p: Box<dyn Provider + Send + Sync> = match spec {
             ProviderSpec::Prometheus(p) => Box::new(PrometheusProvider::new(PrometheusOptions {
                 address: p.address.clone(),
                 headers: p.headers.clone(),

@@ -137,8 +137,9 @@ impl Platform for Kserve {
                 .or(e["tag"].as_str())
                 .unwrap_or("?")
                 .to_string();
-            t.split
-                .insert(name, e["percent"].as_u64().unwrap_or(0) as u32);
+            // One revision can hold two entries (`prev` and `latest` when no new revision was
+            // created, e.g. a rollback before the new model applied): their shares add up.
+            *t.split.entry(name).or_insert(0) += e["percent"].as_u64().unwrap_or(0) as u32;
         }
         Ok(t)
     }

@@ -103,8 +103,8 @@ pub fn providers(
     c: &Config,
     arm: &ArmClient,
     la: &ArmClient,
-) -> BTreeMap<String, Box<dyn Provider>> {
-    let mut out: BTreeMap<String, Box<dyn Provider>> = BTreeMap::new();
+) -> BTreeMap<String, Box<dyn Provider + Send + Sync>> {
+    let mut out: BTreeMap<String, Box<dyn Provider + Send + Sync>> = BTreeMap::new();
     let default_resource = target(c).endpoint_path();
     for (name, spec) in &c.providers {
         match spec {

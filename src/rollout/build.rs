@@ -205,7 +205,9 @@ pub fn azure_deployment_body(
 pub fn providers(
     c: &Config,
     tokens: std::sync::Arc<dyn crate::clients::azure::credential::TokenSource>,
-) -> anyhow::Result<std::collections::BTreeMap<String, Box<dyn crate::metrics::Provider>>> {
+) -> anyhow::Result<
+    std::collections::BTreeMap<String, Box<dyn crate::metrics::Provider + Send + Sync>>,
+> {
     let mut all = crate::metrics::build::providers(c, false)?;
     let needs_azure = c.providers.values().any(|p| {
         matches!(

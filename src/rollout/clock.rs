@@ -1,7 +1,7 @@
 //! Time for the rollout loop, injected so a 40-minute rollout runs in milliseconds in tests and
 //! `replay`/`simulate` run on virtual time.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,19 +12,31 @@ pub trait Clock {
     fn sleep_until(&self, t: i64, cancel: &Cancel) -> bool;
 }
 
-/// A cancellation flag shared with signal handlers.
+/// A cancellation flag shared with signal handlers, and the run's deadline (wall-clock ms), so
+/// that the edges (a Kubernetes read in flight) can give up at either without knowing the loop.
 #[derive(Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    /// 0 = no deadline yet.
+    deadline: Arc<AtomicI64>,
+}
 
 impl Cancel {
     pub fn new() -> Cancel {
         Cancel::default()
     }
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.flag.load(Ordering::SeqCst)
+    }
+    /// Set by the loop once the rollout has started.
+    pub fn set_deadline(&self, at_ms: i64) {
+        self.deadline.store(at_ms, Ordering::SeqCst);
+    }
+    pub fn deadline(&self) -> Option<i64> {
+        Some(self.deadline.load(Ordering::SeqCst)).filter(|d| *d != 0)
     }
 }
 
@@ -72,5 +84,121 @@ impl Clock for VirtualClock {
             self.0.set(t);
         }
         true
+    }
+}
+
+/// How an [`interruptible`] wait ended.
+#[derive(Debug, PartialEq)]
+pub enum Waited<T> {
+    Done(T),
+    /// The cancel flag was set first; the call is abandoned (its thread finishes on its own).
+    Cancelled,
+    /// `until` (clock time) passed first; the call is abandoned.
+    TimedOut,
+}
+
+/// How often an [`interruptible`] wait looks at the cancel flag and the clock.
+pub const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// Runs a blocking call on a worker thread and waits for its answer, giving up within
+/// [`WAIT_SLICE`] of a cancellation or of `until` (milliseconds on `clock`). A provider query can
+/// block for its whole HTTP timeout; a signal must not wait that long before traffic goes back.
+/// A call already past `until` (or already cancelled) is not started at all.
+pub fn interruptible<T: Send + 'static>(
+    clock: &dyn Clock,
+    cancel: &Cancel,
+    until: Option<i64>,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Waited<T> {
+    let expired = |c: &dyn Clock| until.is_some_and(|u| c.now_ms() >= u);
+    if cancel.is_cancelled() {
+        return Waited::Cancelled;
+    }
+    if expired(clock) {
+        return Waited::TimedOut;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("mlcanary-call".into())
+        .spawn(move || {
+            let _ = tx.send(call());
+        });
+    if let Err(e) = spawned {
+        // No thread to be had: nothing was run, so say so as a timeout the caller reports.
+        log::warn!("cannot start a worker thread: {e}");
+        return Waited::TimedOut;
+    }
+    loop {
+        match rx.recv_timeout(WAIT_SLICE) {
+            Ok(v) => return Waited::Done(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Waited::TimedOut,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if cancel.is_cancelled() {
+            return Waited::Cancelled;
+        }
+        if expired(clock) {
+            return Waited::TimedOut;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_quick_call_returns_its_answer() {
+        let r = interruptible(&SystemClock, &Cancel::new(), None, || 7);
+        assert_eq!(r, Waited::Done(7));
+    }
+
+    #[test]
+    fn a_cancel_abandons_a_hung_call_within_a_slice() {
+        let cancel = Cancel::new();
+        let c2 = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            c2.cancel();
+        });
+        let t = Instant::now();
+        let r = interruptible(&SystemClock, &cancel, None, || {
+            std::thread::sleep(Duration::from_secs(20));
+            1
+        });
+        assert_eq!(r, Waited::Cancelled);
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn the_deadline_abandons_a_hung_call() {
+        let until = SystemClock.now_ms() + 200;
+        let r = interruptible(&SystemClock, &Cancel::new(), Some(until), || {
+            std::thread::sleep(Duration::from_secs(20));
+            1
+        });
+        assert_eq!(r, Waited::TimedOut);
+        assert!(SystemClock.now_ms() - until < 5_000);
+    }
+
+    #[test]
+    fn nothing_starts_once_cancelled_or_past_the_deadline() {
+        let ran = Arc::new(AtomicBool::new(false));
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let r2 = ran.clone();
+        let r = interruptible(&SystemClock, &cancel, None, move || {
+            r2.store(true, Ordering::SeqCst)
+        });
+        assert_eq!(r, Waited::Cancelled);
+        let r3 = ran.clone();
+        let past = SystemClock.now_ms() - 1;
+        let r = interruptible(&SystemClock, &Cancel::new(), Some(past), move || {
+            r3.store(true, Ordering::SeqCst)
+        });
+        assert_eq!(r, Waited::TimedOut);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!ran.load(Ordering::SeqCst));
     }
 }

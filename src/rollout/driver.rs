@@ -1,8 +1,13 @@
 //! The loop that ties the pure machine to the edges: it performs each [`Action`] on the platform
 //! or the providers and feeds the result back. Time comes from an injected [`Clock`], so tests,
 //! `replay` and `simulate` run whole rollouts in milliseconds.
+//!
+//! Cancellation and the deadline must act fast even while a call is in flight: provider queries
+//! run on a worker thread ([`interruptible`]) and are abandoned on a signal or at the deadline,
+//! sleeps never outlast the deadline, and a signal seen after a write still lets the machine learn
+//! that the write happened (so a promotion that completed is not then rolled back).
 
-use super::clock::{Cancel, Clock};
+use super::clock::{interruptible, Cancel, Clock, Waited};
 use super::context::{self, Moment};
 use crate::config::{Config, ProviderSpec};
 use crate::core::guardrail::{queries, Role};
@@ -16,6 +21,20 @@ use crate::render::Renderer;
 use crate::report::record::{QueryRecord, RunRecord};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A provider the loop can query from a worker thread (and abandon there on a signal).
+pub type SharedProvider = Arc<dyn Provider + Send + Sync>;
+
+/// Makes shared providers of the boxed ones the builders return.
+pub fn shared(
+    providers: BTreeMap<String, Box<dyn Provider + Send + Sync>>,
+) -> BTreeMap<String, SharedProvider> {
+    providers
+        .into_iter()
+        .map(|(k, v)| (k, SharedProvider::from(v)))
+        .collect()
+}
 
 /// Progress as it happens, for the terminal and CI logs.
 pub trait Progress {
@@ -34,7 +53,7 @@ pub struct Driver<'a> {
     pub config: &'a Config,
     pub plan: Plan,
     pub platform: Box<dyn Platform + 'a>,
-    pub providers: BTreeMap<String, Box<dyn Provider + 'a>>,
+    pub providers: BTreeMap<String, SharedProvider>,
     pub renderer: &'a Renderer,
     pub clock: &'a dyn Clock,
     pub cancel: Cancel,
@@ -61,13 +80,31 @@ impl<'a> Driver<'a> {
         let mut input = Input::Start;
         let mut cancel_seen = false;
         let started = self.clock.now_ms();
+        let deadline_ms = i64::try_from(c.analysis.deadline.as_millis()).unwrap_or(i64::MAX);
         let outcome = loop {
+            let now = self.clock.now_ms();
             if self.cancel.is_cancelled() && !cancel_seen {
                 cancel_seen = true;
                 progress.event("cancelled: stopping the rollout");
+                // A write that completed must reach the machine first: a finished promotion or
+                // rollback stands, and a traffic change is known before deciding what to undo.
+                if input == Input::Applied {
+                    if let Action::Finish(o) = machine.step(now, Input::Applied) {
+                        break o;
+                    }
+                }
                 input = Input::Cancelled;
             }
-            let now = self.clock.now_ms();
+            // The deadline as an instant, once the machine has started.
+            let deadline_at = (input != Input::Start).then(|| {
+                machine
+                    .started_at()
+                    .saturating_add(deadline_ms)
+                    .saturating_add(1)
+            });
+            if let Some(d) = deadline_at {
+                self.cancel.set_deadline(d);
+            }
             let action = machine.step(now, input);
             input = match action {
                 Action::Prepare {
@@ -114,11 +151,18 @@ impl<'a> Driver<'a> {
                             }
                             Ok(Readiness::Pending(m)) => Input::NotReady(m),
                             Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
+                            // A poll cut short by the deadline: still not ready, and the machine's
+                            // next step rolls back for the deadline (not as a platform failure).
+                            Err(e) if deadline_at.is_some_and(|d| self.clock.now_ms() >= d) => {
+                                Input::NotReady(platform_msg(e))
+                            }
                             Err(e) => Input::PlatformError(platform_msg(e)),
                         }
                     }
                 }
                 Action::SleepUntil(t) => {
+                    // Never sleep past the deadline: the machine's next step enforces it.
+                    let t = deadline_at.map_or(t, |d| t.min(d));
                     if self.clock.sleep_until(t, &self.cancel) {
                         Input::Woke
                     } else {
@@ -136,8 +180,17 @@ impl<'a> Driver<'a> {
                     let weight = self.plan.stages[phase].weight() as f64 / 100.0;
                     let mut js = Vec::new();
                     for &gi in &self.plan.stages[phase].guardrails {
-                        let (j, mut recs) =
-                            self.check_guardrail(&mut judge, gi, phase, check, weight, &ctx, now);
+                        if self.cancel.is_cancelled() {
+                            break; // the check is void; the loop's top feeds the cancellation
+                        }
+                        let (j, mut recs) = self.check_guardrail(
+                            &mut judge,
+                            gi,
+                            (phase, check),
+                            weight,
+                            &ctx,
+                            (now, deadline_at),
+                        );
                         progress.event(&format!(
                             "  check {}: {} {}: {}",
                             check + 1,
@@ -189,16 +242,16 @@ impl<'a> Driver<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// One guardrail's queries and judgement. `at` is (now, the deadline instant): a query still
+    /// unanswered at the deadline or at a cancellation is abandoned and counts as an error.
     fn check_guardrail(
         &self,
         judge: &mut Judge,
         gi: usize,
-        phase: usize,
-        check: usize,
+        (phase, check): (usize, usize),
         weight: f64,
         ctx: &Value,
-        now: i64,
+        (now, deadline_at): (i64, Option<i64>),
     ) -> (Judgement, Vec<QueryRecord>) {
         let g = &self.config.guardrails[gi];
         let provider = self.providers.get(&g.provider);
@@ -241,7 +294,7 @@ impl<'a> Driver<'a> {
                             if self.dry_run {
                                 Ok(Observation::NoData)
                             } else {
-                                p.fetch(&q).map_err(|e| e.to_string())
+                                self.fetch(p, q, deadline_at)
                             }
                         }
                     }
@@ -276,6 +329,16 @@ impl<'a> Driver<'a> {
 }
 
 impl Driver<'_> {
+    /// One provider query on a worker thread, abandoned on a signal or at the deadline.
+    fn fetch(&self, p: &SharedProvider, q: Query, until: Option<i64>) -> Fetched {
+        let p = Arc::clone(p);
+        match interruptible(self.clock, &self.cancel, until, move || p.fetch(&q)) {
+            Waited::Done(r) => r.map_err(|e| e.to_string()),
+            Waited::Cancelled => Err("abandoned: the run was cancelled".into()),
+            Waited::TimedOut => Err("no answer before the rollout's deadline".into()),
+        }
+    }
+
     /// What the provider receives for a rendered query: for `http` providers the provider's URL
     /// template, which sees the query as `{{ query }}`; for `azure-monitor` the `$filter`, by default
     /// the canary deployment.

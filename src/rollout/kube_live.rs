@@ -1,16 +1,25 @@
 //! The live Kubernetes API behind the platforms' [`KubeApi`] seam: the `clients::kube` client,
 //! configured from the config's `kubernetes:` block.
+//!
+//! Reads can be made interruptible by the run's [`Cancel`]: a GET in flight when a signal arrives
+//! or the deadline passes (a readiness poll against a hung API server can block for the client's
+//! timeout times its retries) is abandoned so the rollback starts at once. Writes are never
+//! abandoned (traffic would be unknown), and reads started after the signal or the deadline (the
+//! rollback's own) run to completion.
 
 use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
+use crate::rollout::clock::{interruptible, Cancel, Clock, SystemClock, Waited};
 use serde_json::Value;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub struct LiveKube {
-    client: Client,
+    client: Arc<Client>,
     field_manager: String,
+    cancel: Option<Cancel>,
 }
 
 fn expand_home(p: &str) -> PathBuf {
@@ -32,13 +41,26 @@ pub fn options(c: &Config) -> ClientOptions {
 
 pub fn connect(c: &Config) -> Result<LiveKube, KubeError> {
     let opts = options(c);
-    Ok(LiveKube {
-        client: Client::new(&opts)?,
-        field_manager: opts.field_manager,
-    })
+    Ok(LiveKube::from_client(
+        Client::new(&opts)?,
+        opts.field_manager,
+    ))
 }
 
 impl LiveKube {
+    /// Over a client built elsewhere (tests give it short timeouts and fast retries).
+    pub fn from_client(client: Client, field_manager: impl Into<String>) -> LiveKube {
+        LiveKube {
+            client: Arc::new(client),
+            field_manager: field_manager.into(),
+            cancel: None,
+        }
+    }
+    /// Reads in flight when `cancel` is set are abandoned (see the module docs).
+    pub fn interruptible_by(mut self, cancel: Cancel) -> LiveKube {
+        self.cancel = Some(cancel);
+        self
+    }
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -53,7 +75,32 @@ fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
 
 impl KubeApi for LiveKube {
     fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
-        match self.client.get(path) {
+        let answer = match &self.cancel {
+            Some(cancel)
+                if !cancel.is_cancelled()
+                    && cancel.deadline().is_none_or(|d| SystemClock.now_ms() < d) =>
+            {
+                let (client, p) = (Arc::clone(&self.client), path.to_string());
+                let until = cancel.deadline();
+                match interruptible(&SystemClock, cancel, until, move || client.get(&p)) {
+                    Waited::Done(r) => r,
+                    Waited::Cancelled => {
+                        return Err(PlatformError::Api {
+                            request: format!("GET {path}"),
+                            message: "abandoned: the run was cancelled".into(),
+                        })
+                    }
+                    Waited::TimedOut => {
+                        return Err(PlatformError::Api {
+                            request: format!("GET {path}"),
+                            message: "no answer before the rollout's deadline".into(),
+                        })
+                    }
+                }
+            }
+            _ => self.client.get(path),
+        };
+        match answer {
             Ok(v) => Ok(Some(v)),
             Err(KubeError::NotFound { .. }) => Ok(None),
             Err(e) => Err(err("GET", path, e)),

@@ -50,6 +50,7 @@ pub fn platform(
     plan: &Plan,
     renderer: Rc<Renderer>,
     tokens: Option<Arc<dyn TokenSource>>,
+    cancel: &super::clock::Cancel,
 ) -> Result<Box<dyn Platform>, SetupError> {
     match c.target.platform {
         PlatformKind::Azureml => {
@@ -67,6 +68,7 @@ pub fn platform(
         _ => {
             let api =
                 super::kube_live::connect(c).map_err(|e| SetupError(format!("Kubernetes: {e}")))?;
+            let api = api.interruptible_by(cancel.clone());
             let render = build::render_fn(c, plan, renderer, Default::default());
             Ok(build::kube_platform(c, Box::new(api), render))
         }

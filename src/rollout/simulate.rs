@@ -15,9 +15,8 @@ use crate::core::sim::{Scenario, Scrape, StageStream};
 use crate::core::stats::slow_counts;
 use crate::metrics::{Bucket, Observation, Provider, ProviderError, Query};
 use crate::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// The stable version's p99 in the simulator: the bound for slow-request counts.
 pub const SLOW_BOUND_S: f64 = 0.4;
@@ -40,8 +39,8 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(scenario: Scenario, qps: f64, seed: u64) -> Rc<RefCell<World>> {
-        Rc::new(RefCell::new(World {
+    pub fn new(scenario: Scenario, qps: f64, seed: u64) -> Arc<Mutex<World>> {
+        Arc::new(Mutex::new(World {
             scenario,
             qps,
             seed,
@@ -100,23 +99,32 @@ impl World {
     }
 }
 
-pub struct SimPlatform(pub Rc<RefCell<World>>);
+pub struct SimPlatform(pub Arc<Mutex<World>>);
 
 impl Platform for SimPlatform {
     fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
         let share = if weight > 0 { weight } else { mirror };
-        self.0.borrow_mut().new_share(share as f64 / 100.0);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .new_share(share as f64 / 100.0);
         Ok(())
     }
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
         Ok(Readiness::Ready)
     }
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        self.0.borrow_mut().new_share(weight as f64 / 100.0);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .new_share(weight as f64 / 100.0);
         Ok(())
     }
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        self.0.borrow_mut().new_share(percent as f64 / 100.0);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .new_share(percent as f64 / 100.0);
         Ok(())
     }
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -126,11 +134,11 @@ impl Platform for SimPlatform {
         Ok(Revisions::default())
     }
     fn promote(&mut self) -> Result<(), PlatformError> {
-        self.0.borrow_mut().decided();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).decided();
         Ok(())
     }
     fn rollback(&mut self) -> Result<(), PlatformError> {
-        self.0.borrow_mut().decided();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).decided();
         Ok(())
     }
 }
@@ -185,7 +193,7 @@ pub fn quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
 }
 
 pub struct SimProvider {
-    pub world: Rc<RefCell<World>>,
+    pub world: Arc<Mutex<World>>,
     pub queries: BTreeMap<String, QueryRef>,
     pub signals: BTreeMap<usize, Signal>,
     pub kinds: BTreeMap<usize, GuardrailKind>,
@@ -197,7 +205,7 @@ impl Provider for SimProvider {
             .queries
             .get(q.text.trim())
             .ok_or_else(|| ProviderError::Query(format!("not a simulated query: {}", q.text)))?;
-        let mut w = self.world.borrow_mut();
+        let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
         let Some(now) = w.advance(q.start, q.end).cloned() else {
             return Ok(Observation::NoData);
         };
