@@ -49,7 +49,9 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     };
     let env = |k: &str| std::env::var(k).ok();
     if github {
-        for secret in crate::rollout::live::secret_values(c, &env) {
+        let mut secrets = crate::rollout::live::secret_values(c, &env);
+        secrets.extend(crate::notify::secret_values(&c.notify, &env));
+        for secret in secrets {
             if let Some(line) = crate::report::github::add_mask(&secret) {
                 println!("{line}");
             }
@@ -77,8 +79,14 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
         env: crate::rollout::context::env_subset(c, &env),
         dry_run: false,
     };
-    let record = driver.run(&mut console);
+    let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
+    let mut record = driver.run(&mut crate::notify::Notifying {
+        inner: &mut console,
+        notifier: &mut notifier,
+        renderer: &renderer,
+    });
     console.finish();
+    record.warnings.extend(notifier.finish());
     Ok(record)
 }
 
@@ -111,6 +119,12 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
                 &format!("{why}. Traffic now: {}", summary::traffic_words(r))
             )
         );
+    }
+    for w in &r.warnings {
+        match github {
+            true => println!("::warning title=mlcanary::{}", gh::escape_data(w)),
+            false => eprintln!("warning: {}", gh::one_line(w)),
+        }
     }
     if args.format == Format::Text && !r.dry_run {
         println!("result: {}", r.outcome.result());
