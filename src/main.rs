@@ -3,7 +3,12 @@
 use clap::Parser;
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("MLCANARY_LOG", "warn")).init();
+    let mut logs =
+        env_logger::Builder::from_env(env_logger::Env::new().filter_or("MLCANARY_LOG", "warn"));
+    for target in mlcanary::clients::http::WIRE_LOG_TARGETS {
+        logs.filter_module(target, log::LevelFilter::Info);
+    }
+    logs.init();
     let cli = mlcanary::cli::Cli::parse();
     let code = match mlcanary::commands::dispatch(cli) {
         Ok(code) => code,

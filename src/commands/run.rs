@@ -51,6 +51,8 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     if github {
         let mut secrets = crate::rollout::live::secret_values(c, &env);
         secrets.extend(crate::notify::secret_values(&c.notify, &env));
+        secrets.sort();
+        secrets.dedup();
         for secret in secrets {
             if let Some(line) = crate::report::github::add_mask(&secret) {
                 println!("{line}");
