@@ -15,10 +15,14 @@ fn main() {
         Err(e) => {
             let code = mlcanary::commands::exit_code(&e);
             if code == 2 && e.chain().count() == 1 {
-                eprintln!("{e}");
+                eprintln!("{}", mlcanary::report::github::safe_text(&e.to_string()));
             } else {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {}",
+                    mlcanary::report::github::safe_text(&e.to_string())
+                );
                 for cause in e.chain().skip(1) {
+                    let cause = mlcanary::report::github::safe_text(&cause.to_string());
                     eprintln!("  caused by: {cause}");
                 }
             }

@@ -212,9 +212,10 @@ proptest! {
     }
 
     #[test]
-    fn no_value_can_start_a_workflow_command(s in any::<String>(), prefix in prop::sample::select(vec!["", "::set-output name=x::", "::add-mask::", "\n::error::", "\r\n::stop-commands::t\n"])) {
+    fn no_value_can_start_a_workflow_command(s in any::<String>(), prefix in prop::sample::select(vec!["", "##[error]", "::set-output name=x::", "::add-mask::", "\n::error::", "\r\n::stop-commands::t\n"])) {
         let v = format!("{prefix}{s}");
         prop_assert!(!one_line(&v).contains(['\n', '\r']));
+        prop_assert!(!one_line(&v).contains("##["));
         prop_assert!(!escape_data(&v).contains(['\n', '\r']));
         prop_assert_eq!(commands(&error("t", &v)).len(), 1);
         // The console prefixes every line (or, in GitHub, prints it single-line after fixed text).
@@ -316,5 +317,47 @@ fn a_model_name_cannot_print_a_workflow_command_during_a_rollout() {
             cmd.starts_with("::group::") || cmd == "::endgroup::",
             "{cmd}\n{text}"
         );
+    }
+}
+
+/// The binary's own output, every command that prints values, with values built to start workflow
+/// commands (`::cmd::` after any indentation, or the legacy `##[cmd]` anywhere in a line).
+#[test]
+fn no_command_output_carries_an_injected_workflow_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    let evil = r#"v2\n  ::error::injected\n##[error]legacy\r\n::stop-commands::x"#;
+    std::fs::write(
+        &cfg,
+        GOOD.replace("version: v2", &format!("version: \"{evil}\""))
+            .replace("s3://m/v2", &format!("s3://m/{evil}"))
+            .replace(
+                "query: errors",
+                "query: 'errors{v=\"{{ model.version }}\"}'",
+            ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    for args in [
+        vec!["validate", "--config", c],
+        vec!["plan", "--config", c],
+        vec!["render", "--config", c],
+        vec!["run", "--dry-run", "--config", c],
+        vec!["run", "--dry-run", "--format", "json", "--config", c],
+    ] {
+        let out = assert_cmd::Command::cargo_bin("mlcanary")
+            .unwrap()
+            .args(&args)
+            .env("GITHUB_ACTIONS", "true")
+            .output()
+            .unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            let text = String::from_utf8_lossy(stream);
+            let bad: Vec<String> = commands(&text)
+                .into_iter()
+                .chain(text.lines().filter(|l| l.contains("##[")).map(String::from))
+                .collect();
+            assert!(bad.is_empty(), "{args:?}: {bad:?}\n{text}");
+        }
     }
 }

@@ -14,19 +14,20 @@ use crate::rollout::recorder::RequestLog;
 use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    use crate::report::github as gh;
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let record = if args.dry_run {
         let record = dry_run(&c, renderer)?;
         if args.format == Format::Text {
-            print!("{}", dry_run_text(&c, &record));
+            print!("{}", gh::safe_text(&dry_run_text(&c, &record)));
         }
         record
     } else {
         live(&c, renderer, github)?
     };
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        println!("{}", gh::safe_json(&serde_json::to_string_pretty(&record)?));
     }
     write_reports(&record, args, github)?;
     Ok(record.outcome.exit_code())
