@@ -194,3 +194,34 @@ fn an_unset_variable_or_a_broken_body_is_a_warning_and_nothing_is_sent() {
         r.warnings[1]
     );
 }
+
+#[test]
+fn a_retry_after_beyond_the_budget_ends_the_retries_at_once() {
+    let rx = Receiver::start(vec![Answer::RetryAfter(429, 60)]);
+    let c = config("  - {url: \"${HOOK}\", on: [promoted]}");
+    let r = rollout(&c, constant(0.001), &env_with(&rx.url), fast(), &mut Quiet);
+    assert_eq!(
+        rx.received().len(),
+        1,
+        "a 60 s wait does not fit a 2 s budget"
+    );
+    assert!(
+        r.warnings[0].ends_with("HTTP 429 Too Many Requests after 1 attempt(s)"),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn a_short_retry_after_is_honoured() {
+    let rx = Receiver::start(vec![Answer::RetryAfter(503, 1)]);
+    let c = config("  - {url: \"${HOOK}\", on: [promoted]}");
+    let mut t = fast();
+    t.budget = Duration::from_secs(4);
+    let start = std::time::Instant::now();
+    let r = rollout(&c, constant(0.001), &env_with(&rx.url), t, &mut Quiet);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(rx.received().len(), 2);
+    // The second attempt waited the second the server asked for, not the 50 ms backoff.
+    assert!(start.elapsed() >= Duration::from_secs(1));
+}

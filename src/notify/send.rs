@@ -61,6 +61,14 @@ fn describe(e: &ureq::Error) -> String {
     }
 }
 
+fn retry_after<B>(r: &ureq::http::Response<B>) -> Duration {
+    r.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+}
+
 fn retryable(status: u16) -> bool {
     status == 429 || status >= 500
 }
@@ -70,6 +78,8 @@ pub(crate) fn deliver(agent: &ureq::Agent, job: &Job, t: &Timing) -> Result<(), 
     let start = Instant::now();
     let mut last = String::from("not attempted");
     let mut tries = 0;
+    // The server's own `Retry-After` (seconds), when it gave one.
+    let mut asked = Duration::ZERO;
     let typed = job
         .target
         .headers
@@ -81,7 +91,10 @@ pub(crate) fn deliver(agent: &ureq::Agent, job: &Job, t: &Timing) -> Result<(), 
             break;
         }
         if attempt > 0 {
-            let wait = t.backoff.saturating_mul(1 << (attempt - 1).min(16));
+            let wait = t
+                .backoff
+                .saturating_mul(1 << (attempt - 1).min(16))
+                .max(asked);
             if wait >= left {
                 break;
             }
@@ -102,7 +115,10 @@ pub(crate) fn deliver(agent: &ureq::Agent, job: &Job, t: &Timing) -> Result<(), 
         tries += 1;
         match req.send(job.body.as_str()) {
             Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) if retryable(r.status().as_u16()) => last = format!("HTTP {}", r.status()),
+            Ok(r) if retryable(r.status().as_u16()) => {
+                last = format!("HTTP {}", r.status());
+                asked = retry_after(&r);
+            }
             Ok(r) => return Err(format!("HTTP {} (not retried)", r.status())),
             Err(e) => last = describe(&e),
         }

@@ -118,6 +118,8 @@ pub fn constant(value: f64) -> BTreeMap<String, Box<dyn Provider>> {
 #[derive(Debug, Clone, Copy)]
 pub enum Answer {
     Status(u16),
+    /// This status with `Retry-After: seconds`.
+    RetryAfter(u16, u64),
     /// Keep the connection open and never answer.
     Hang,
 }
@@ -176,6 +178,14 @@ impl Receiver {
                     Answer::Status(code) => {
                         let _ = rq
                             .respond(tiny_http::Response::from_string("ok").with_status_code(code));
+                    }
+                    Answer::RetryAfter(code, secs) => {
+                        let h =
+                            tiny_http::Header::from_bytes("Retry-After", secs.to_string()).unwrap();
+                        let r = tiny_http::Response::from_string("slow down")
+                            .with_status_code(code)
+                            .with_header(h);
+                        let _ = rq.respond(r);
                     }
                     Answer::Hang => held.push(rq),
                 }
