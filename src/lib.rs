@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod core;
 pub mod metrics;
+pub mod notify;
 pub mod platform;
 pub mod render;
 pub mod report;

@@ -6,6 +6,11 @@
 
 use std::time::Duration;
 
+/// Log targets of the HTTP stack that print secrets when verbose: ureq logs every full URL at
+/// debug (a webhook URL is its own credential) and dumps the raw wire, tokens included, at trace.
+/// The binary never lets them below info, whatever `MLCANARY_LOG` says.
+pub const WIRE_LOG_TARGETS: &[&str] = &["ureq", "ureq_proto", "rustls"];
+
 /// Options for building a [`ureq::Agent`].
 #[derive(Debug, Clone)]
 pub struct AgentOptions {

@@ -13,8 +13,14 @@ pub fn run(path: &Path, format: Format) -> anyhow::Result<i32> {
     let (c, _) = super::load(path)?;
     let plan = Plan::from_config(&c);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan_json(&c, &plan))?),
-        Format::Text => print!("{}", plan_text(&c, &plan)),
+        Format::Json => println!(
+            "{}",
+            crate::report::github::safe_json(&serde_json::to_string_pretty(&plan_json(&c, &plan))?)
+        ),
+        Format::Text => print!(
+            "{}",
+            crate::report::github::safe_text(&plan_text(&c, &plan))
+        ),
     }
     Ok(0)
 }

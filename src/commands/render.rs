@@ -57,7 +57,7 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
         None => {
             for (label, _, ms) in &stages {
                 println!("# {label}");
-                print!("{}", to_yaml_stream(ms));
+                print!("{}", crate::report::github::safe_text(&to_yaml_stream(ms)));
             }
         }
         Some(dir) => {

@@ -14,19 +14,20 @@ use crate::rollout::recorder::RequestLog;
 use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
+    use crate::report::github as gh;
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let record = if args.dry_run {
         let record = dry_run(&c, renderer)?;
         if args.format == Format::Text {
-            print!("{}", dry_run_text(&c, &record));
+            print!("{}", gh::safe_text(&dry_run_text(&c, &record)));
         }
         record
     } else {
         live(&c, renderer, github)?
     };
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        println!("{}", gh::safe_json(&serde_json::to_string_pretty(&record)?));
     }
     write_reports(&record, args, github)?;
     Ok(record.outcome.exit_code())
@@ -49,7 +50,11 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     };
     let env = |k: &str| std::env::var(k).ok();
     if github {
-        for secret in crate::rollout::live::secret_values(c, &env) {
+        let mut secrets = crate::rollout::live::secret_values(c, &env);
+        secrets.extend(crate::notify::secret_values(&c.notify, &env));
+        secrets.sort();
+        secrets.dedup();
+        for secret in secrets {
             if let Some(line) = crate::report::github::add_mask(&secret) {
                 println!("{line}");
             }
@@ -78,8 +83,14 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
         env: crate::rollout::context::env_subset(c, &env),
         dry_run: false,
     };
-    let record = driver.run(&mut console);
+    let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
+    let mut record = driver.run(&mut crate::notify::Notifying {
+        inner: &mut console,
+        notifier: &mut notifier,
+        renderer: &renderer,
+    });
     console.finish();
+    record.warnings.extend(notifier.finish());
     Ok(record)
 }
 
@@ -112,6 +123,12 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
                 &format!("{why}. Traffic now: {}", summary::traffic_words(r))
             )
         );
+    }
+    for w in &r.warnings {
+        match github {
+            true => println!("::warning title=mlcanary::{}", gh::escape_data(w)),
+            false => eprintln!("warning: {}", gh::one_line(w)),
+        }
     }
     if args.format == Format::Text && !r.dry_run {
         println!("result: {}", r.outcome.result());

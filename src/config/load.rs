@@ -24,6 +24,16 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// Parse and validate config text. `base_dir` resolves relative paths (the templates folder).
 pub fn load_str(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
     let positions = Positions::build(text);
+    if let Some(p) = positions.too_deep {
+        let max = super::position::MAX_DEPTH;
+        return Err(one(
+            file,
+            p.line,
+            p.col,
+            "",
+            format!("nested deeper than {max} levels"),
+        ));
+    }
     let config = parse(file, text, &positions)?;
     let diags = validate::validate(&config, base_dir);
     if diags.is_empty() {

@@ -15,9 +15,16 @@ pub struct Pos {
     pub col: usize,
 }
 
+/// Deeper nesting than any config needs; beyond it the text is refused before yaml_serde (which
+/// slows down quadratically on deep flow nesting) and yaml-rust2's recursive loader could overflow
+/// the stack.
+pub const MAX_DEPTH: usize = 64;
+
 #[derive(Debug, Default)]
 pub struct Positions {
     map: HashMap<String, Pos>,
+    /// Where nesting first went past [`MAX_DEPTH`].
+    pub too_deep: Option<Pos>,
 }
 
 enum Frame {
@@ -118,15 +125,75 @@ impl MarkedEventReceiver for Walker {
     }
 }
 
+/// A lexical bound on flow nesting (`[[[...`, `{{{...`), for text the event parser rejects before
+/// it reaches the depth (its scanner looks ahead). Quotes and comments are skipped; a mis-read only
+/// lowers the count, so a real config is never refused by it.
+fn flow_too_deep(src: &str) -> Option<Pos> {
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    for c in src.chars() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            comment = false;
+        } else if comment {
+        } else if let Some(q) = quote {
+            if c == q && !(q == '"' && prev == '\\') {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' if !prev.is_alphanumeric() => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(Pos { line, col });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        prev = c;
+    }
+    None
+}
+
 impl Positions {
     pub fn build(src: &str) -> Positions {
         let mut w = Walker {
             stack: Vec::new(),
             out: HashMap::new(),
         };
+        // Events pulled one by one (`Parser::load` recurses per nesting level): a hostile depth
+        // stops the walk instead of the stack.
         let mut parser = Parser::new_from_str(src);
-        let _ = parser.load(&mut w, false);
-        Positions { map: w.out }
+        let mut depth = 0usize;
+        let mut too_deep = None;
+        while let Ok((ev, mark)) = parser.next_token() {
+            match ev {
+                Event::StreamEnd | Event::DocumentEnd => break,
+                Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
+                Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > MAX_DEPTH {
+                too_deep = Some(Pos {
+                    line: mark.line(),
+                    col: mark.col() + 1,
+                });
+                break;
+            }
+            w.on_event(ev, mark);
+        }
+        Positions {
+            map: w.out,
+            too_deep: too_deep.or_else(|| flow_too_deep(src)),
+        }
     }
 
     /// The position of `path`, or of its nearest indexed ancestor (a missing key is reported at

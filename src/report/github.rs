@@ -14,11 +14,38 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// Line breaks and other control characters become spaces.
+/// Line breaks and other control characters become spaces; the legacy `##[command]` form, which
+/// the runner honours anywhere in a line, is broken up (see [`safe_text`]).
 pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect::<String>()
+        .replace("##[", "## [")
+}
+
+/// Text of any number of lines for the log (plan, rendered manifests, dry runs, errors), such that
+/// no line is read as a workflow command: the runner trims leading space before looking for `::`,
+/// so such a line gets `# ` in front; `##[` anywhere becomes `## [`; a lone CR (a line break to
+/// the runner) becomes a space.
+pub fn safe_text(s: &str) -> String {
+    let s = s.replace("\r\n", "\n").replace('\r', " ");
+    let lines: Vec<String> = s
+        .split('\n')
+        .map(|l| {
+            let l = l.replace("##[", "## [");
+            match l.trim_start().starts_with("::") {
+                true => format!("# {l}"),
+                false => l,
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
+/// Serialised JSON for the log: `##[` can only occur inside strings, where `\u005b` is the same
+/// `[` to any JSON reader and no command to the runner.
+pub fn safe_json(json: &str) -> String {
+    json.replace("##[", "##\\u005b")
 }
 
 pub fn error(title: &str, message: &str) -> String {
@@ -57,6 +84,22 @@ mod tests {
         assert_eq!(
             group("stage 1\n::add-mask::x"),
             "::group::stage 1 ::add-mask::x"
+        );
+    }
+
+    #[test]
+    fn multi_line_text_cannot_hold_a_command() {
+        let s = safe_text("a\n  ::error::x\r::add-mask::y\r\nok ##[error]z\n");
+        assert_eq!(s, "a\n#   ::error::x ::add-mask::y\nok ## [error]z\n");
+        assert_eq!(
+            one_line("v ##[set-output name=a;]b"),
+            "v ## [set-output name=a;]b"
+        );
+        let j = serde_json::json!({"v": "##[error]x"}).to_string();
+        assert_eq!(safe_json(&j), "{\"v\":\"##\\u005berror]x\"}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe_json(&j)).unwrap()["v"],
+            "##[error]x"
         );
     }
 

@@ -53,6 +53,9 @@ pub struct RunRecord {
     /// Every platform API request (dry runs).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<ApiRequest>,
+    /// What went wrong without affecting the outcome (a webhook that failed). Never secrets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RunRecord {

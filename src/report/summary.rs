@@ -92,6 +92,12 @@ pub fn render(r: &RunRecord) -> String {
         r.duration_seconds(),
         md(&r.stage)
     );
+    if !r.warnings.is_empty() {
+        let _ = writeln!(o, "\n**Warnings:**");
+        for w in &r.warnings {
+            let _ = writeln!(o, "- {}", md(w));
+        }
+    }
     let mut table: Option<(String, Vec<String>, Vec<String>)> = None;
     let flush = |o: &mut String, t: &mut Option<(String, Vec<String>, Vec<String>)>| {
         if let Some((label, names, rows)) = t.take() {

@@ -9,7 +9,7 @@
 
 use super::clock::{interruptible, Cancel, Clock, Waited};
 use super::context::{self, Moment};
-use crate::config::{Config, ProviderSpec};
+use crate::config::{Config, NotifyEvent, ProviderSpec};
 use crate::core::guardrail::{queries, Role};
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
 use crate::core::machine::{Action, Input, Limits, Machine};
@@ -41,6 +41,8 @@ pub trait Progress {
     /// A new phase begins (stage or shadow).
     fn phase(&mut self, _label: &str) {}
     fn event(&mut self, line: &str);
+    /// A milestone worth a notification (started, a stage, the end).
+    fn milestone(&mut self, _m: &crate::notify::Milestone) {}
 }
 
 /// Prints nothing.
@@ -81,6 +83,7 @@ impl<'a> Driver<'a> {
         let mut cancel_seen = false;
         let started = self.clock.now_ms();
         let deadline_ms = i64::try_from(c.analysis.deadline.as_millis()).unwrap_or(i64::MAX);
+        self.announce(progress, NotifyEvent::Started, 0, &revisions, None);
         let outcome = loop {
             let now = self.clock.now_ms();
             if self.cancel.is_cancelled() && !cancel_seen {
@@ -113,6 +116,7 @@ impl<'a> Driver<'a> {
                     mirror,
                 } => {
                     progress.phase(&self.plan.stages[phase].label());
+                    self.announce(progress, NotifyEvent::Stage, phase, &revisions, None);
                     progress.event(&format!(
                         "{}: applying the new model (canary {weight}%{})",
                         self.plan.stages[phase].label(),
@@ -126,6 +130,7 @@ impl<'a> Driver<'a> {
                     mirror,
                 } => {
                     progress.phase(&self.plan.stages[phase].label());
+                    self.announce(progress, NotifyEvent::Stage, phase, &revisions, None);
                     progress.event(&format!(
                         "{}: moving {weight}% of traffic to the canary",
                         self.plan.stages[phase].label()
@@ -223,6 +228,8 @@ impl<'a> Driver<'a> {
             }
         };
         let (final_weight, _) = machine.traffic();
+        let end = crate::notify::final_event(&outcome);
+        self.announce(progress, end, machine.phase(), &revisions, Some(&outcome));
         RunRecord {
             name: c.name.clone(),
             platform: c.target.platform.as_str().into(),
@@ -239,6 +246,7 @@ impl<'a> Driver<'a> {
             events: machine.events().to_vec(),
             queries: records,
             requests: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -337,6 +345,30 @@ impl Driver<'_> {
             Waited::Cancelled => Err("abandoned: the run was cancelled".into()),
             Waited::TimedOut => Err("no answer before the rollout's deadline".into()),
         }
+    }
+
+    /// Tell `progress` about a milestone, with the template context of `phase` now.
+    fn announce(
+        &self,
+        progress: &mut dyn Progress,
+        event: NotifyEvent,
+        phase: usize,
+        rev: &Revisions,
+        outcome: Option<&crate::core::machine::Outcome>,
+    ) {
+        let at = Moment {
+            phase,
+            start: self.clock.now_ms() / 1000,
+            elapsed: 0,
+        };
+        let ctx = context::build(self.config, &self.plan, &at, rev, &self.env);
+        let stage = self.plan.stages[phase].label();
+        progress.milestone(&crate::notify::Milestone {
+            event,
+            ctx: &ctx,
+            stage: &stage,
+            outcome,
+        });
     }
 
     /// What the provider receives for a rendered query: for `http` providers the provider's URL

@@ -1,0 +1,25 @@
+//! The bridge to the driver: a [`Progress`] that passes lines through to another one (the console)
+//! and turns the driver's milestones into notifications.
+
+use super::{Milestone, Notifier};
+use crate::render::Renderer;
+use crate::rollout::driver::Progress;
+
+pub struct Notifying<'a> {
+    pub inner: &'a mut dyn Progress,
+    pub notifier: &'a mut Notifier,
+    pub renderer: &'a Renderer,
+}
+
+impl Progress for Notifying<'_> {
+    fn phase(&mut self, label: &str) {
+        self.inner.phase(label);
+    }
+    fn event(&mut self, line: &str) {
+        self.inner.event(line);
+    }
+    fn milestone(&mut self, m: &Milestone) {
+        self.inner.milestone(m);
+        self.notifier.notify(m, self.renderer);
+    }
+}
