@@ -133,7 +133,9 @@ pub fn with_weight(
         )));
     }
     let rest = 100 - others - weight;
-    if drop != Some(canary.as_str()) {
+    // A canary that never joined the map (e.g. its provisioning failed) is not added at 0%: ARM
+    // refuses traffic entries naming a deployment that is not Succeeded.
+    if drop != Some(canary.as_str()) && (weight > 0 || split.contains_key(canary)) {
         split.insert(canary.clone(), weight);
     }
     if drop != Some(stable.as_str()) {
@@ -241,8 +243,17 @@ impl AzureMl {
         for attempt in 1..=ETAG_ATTEMPTS {
             let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
             let etag = current.etag();
+            let before = traffic_of(&current.body);
             let mut body = writable(current.body);
             edit(&mut body)?;
+            if traffic_of(&body) == before {
+                // Nothing to change: no PUT, so the endpoint is left exactly as it was.
+                log::info!(
+                    "{what}: endpoint {} already has that traffic; nothing sent",
+                    self.target.endpoint
+                );
+                return Ok(());
+            }
             match self.arm.put(&path, &body, etag.as_deref()) {
                 Ok(first) => {
                     log::info!("{what}: PUT endpoint {}", self.target.endpoint);
@@ -339,7 +350,9 @@ impl Platform for AzureMl {
                 }
                 Ok(Readiness::Ready)
             }
-            "Failed" | "Canceled" => Ok(Readiness::Failed(self.failure_reason(&state))),
+            // A deployment ARM could not provision is a platform failure (exit 3), not a verdict
+            // on the model: the canary never served, so there is nothing to judge.
+            "Failed" | "Canceled" => Err(PlatformError::Other(self.failure_reason(&state))),
             other => Ok(Readiness::Pending(format!("deployment {name} is {other}"))),
         }
     }
@@ -475,6 +488,19 @@ mod tests {
         with_weight(&mut ep, &target(), 100, Some("blue")).unwrap();
         let t = traffic_of(&ep);
         assert_eq!(t.split, BTreeMap::from([("green".to_string(), 100)]));
+    }
+
+    #[test]
+    fn rollback_does_not_name_a_canary_that_never_joined_the_map() {
+        let mut ep = json!({"properties": {"traffic": {"blue": 100}}});
+        with_weight(&mut ep, &target(), 0, None).unwrap();
+        assert_eq!(
+            traffic_of(&ep).split,
+            BTreeMap::from([("blue".to_string(), 100)])
+        );
+        let mut ep = json!({"properties": {"traffic": {"blue": 80, "green": 20}}});
+        with_weight(&mut ep, &target(), 0, None).unwrap();
+        assert_eq!(traffic_of(&ep).split["green"], 0);
     }
 
     #[test]

@@ -255,6 +255,8 @@ fn sum(map: Option<&Value>) -> Result<(u64, Vec<String>), String> {
 }
 
 fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
+    w.endpoint_put_if_match
+        .push(req.header("if-match").map(str::to_string));
     if w.conflicts_to_inject > 0 {
         // Someone else updated the endpoint between our GET and PUT.
         w.conflicts_to_inject -= 1;
@@ -346,7 +348,8 @@ fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     ));
     w.endpoints.insert(path.to_string(), stored.clone());
     *w.etags.entry(path.to_string()).or_insert(0) += 1;
-    let id = new_op(w, 1, Ok(()), Action::Provisioned(path.to_string()));
+    let polls = w.endpoint_polls;
+    let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
     Resp::json(if existed { 200 } else { 201 }, stored)
         .with("Azure-AsyncOperation", &op_status_url(w, &id))
         .with("Retry-After", "1")
@@ -401,7 +404,8 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
         Ok(())
     };
     w.deployments.insert(path.to_string(), stored.clone());
-    let id = new_op(w, 2, outcome, Action::Provisioned(path.to_string()));
+    let polls = w.deployment_polls;
+    let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
     Resp::json(if existed { 200 } else { 201 }, stored)
         .with("Azure-AsyncOperation", &op_status_url(w, &id))
         .with("Retry-After", "1")

@@ -131,5 +131,10 @@ pub fn log_query(w: &mut World, req: &Req) -> Resp {
         );
     }
     w.la_queries.push(query.to_string());
-    Resp::json(200, w.la_answer.clone())
+    let named = w
+        .la_by_deployment
+        .iter()
+        .find(|(d, _)| query.contains(&format!("'{d}'")) || query.contains(&format!("\"{d}\"")));
+    let answer = named.map_or(&w.la_answer, |(_, a)| a).clone();
+    Resp::json(200, answer)
 }

@@ -84,6 +84,15 @@ pub struct World {
     pub la_workspace: String,
     pub la_answer: Value,
     pub la_queries: Vec<String>,
+    /// Log Analytics answers by deployment: a query naming `'green'` or `"green"` gets the
+    /// `green` answer (else `la_answer`), so good and bad canaries can be told apart.
+    pub la_by_deployment: BTreeMap<String, Value>,
+    /// Operation polls before a deployment PUT ends (real deployments take minutes).
+    pub deployment_polls: u32,
+    /// Operation polls before an endpoint PUT ends.
+    pub endpoint_polls: u32,
+    /// The `If-Match` header of every endpoint PUT, in order.
+    pub endpoint_put_if_match: Vec<Option<String>>,
     pub serial: u64,
 }
 
@@ -97,7 +106,17 @@ pub struct FakeAzure {
 }
 
 impl FakeAzure {
+    /// ARM over plain HTTP (library tests that build clients directly).
     pub fn start() -> FakeAzure {
+        FakeAzure::start_with(false)
+    }
+
+    /// ARM over HTTPS too, as the binary's config insists (`azure.endpoints` are all https).
+    pub fn start_tls() -> FakeAzure {
+        FakeAzure::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> FakeAzure {
         http::trust_test_ca();
         let world = Arc::new(Mutex::new(World {
             tenant: TENANT.into(),
@@ -107,6 +126,8 @@ impl FakeAzure {
             subscription: SUB.into(),
             expires_in: 3600,
             la_workspace: WORKSPACE_ID.into(),
+            deployment_polls: 2,
+            endpoint_polls: 1,
             ..Default::default()
         }));
         let w = world.clone();
@@ -114,7 +135,12 @@ impl FakeAzure {
             entra::token(&mut w.lock().unwrap(), req)
         }));
         let w = world.clone();
-        let arm = http::serve_http(Arc::new(move |req| {
+        let serve = if tls {
+            http::serve_https
+        } else {
+            http::serve_http
+        };
+        let arm = serve(Arc::new(move |req| {
             let mut world = w.lock().unwrap();
             let resp = if req.path.starts_with("/_apis/") {
                 entra::github_id_token(&mut world, req)
