@@ -26,7 +26,8 @@ pub enum Readiness {
     /// Still converging; the message says what is awaited.
     Pending(String),
     /// The new revision failed (e.g. KServe latestReadyRevision never reaching latestCreatedRevision,
-    /// Seldon state Failed, Azure provisioning Failed): roll back, do not wait.
+    /// Seldon state Failed): roll back, do not wait. (Azure ML reports a failed provisioning as a
+    /// platform error instead: exit 3, with blue's traffic never touched.)
     Failed(String),
 }
 
