@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Walk the whole plan without touching anything: print every API request and query.
     #[arg(long, env = "MLCANARY_DRY_RUN")]
     pub dry_run: bool,
+    /// Start over even when the live object records a run of this version (finished or not), or
+    /// a different version mid-rollout.
+    #[arg(long)]
+    pub force: bool,
     /// Write the JSON decision record here.
     #[arg(long, env = "MLCANARY_REPORT")]
     pub report: Option<PathBuf>,

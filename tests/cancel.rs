@@ -302,11 +302,11 @@ fn sigint_during_a_hung_readiness_request_rolls_back_within_seconds() {
     let server = KubeServer::start();
     server.set_ready_after(0);
     stable_isvc(&server);
-    // The first readiness poll (the second GET; the first is the apply's read) never answers
-    // within the client's 30 s timeout.
+    // The first readiness poll never answers within the client's 30 s timeout. It is the third
+    // GET of the object: the progress record's read, then prepare's read of the stable version.
     let gets = AtomicUsize::new(0);
     server.inject(
-        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 1,
+        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 2,
         kube::Fault::Hang(Duration::from_secs(120)),
         1,
     );
@@ -394,10 +394,11 @@ fn a_hung_readiness_request_does_not_postpone_the_deadline() {
     let server = KubeServer::start();
     server.set_ready_after(0);
     stable_isvc(&server);
-    // The first readiness poll hangs past the client's 30 s timeout.
+    // The first readiness poll hangs past the client's 30 s timeout. GETs of the object before
+    // it: the progress record's read, then prepare's read of the stable version.
     let gets = AtomicUsize::new(0);
     server.inject(
-        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 1,
+        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) == 2,
         kube::Fault::Hang(Duration::from_secs(120)),
         1,
     );

@@ -41,6 +41,9 @@ pub struct GateReport {
     pub traffic: Option<Traffic>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revisions: Option<Revisions>,
+    /// The rollout record on the live object (`core::progress`): which run, stage and state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::core::progress::Progress>,
 }
 
 /// Runs one gate; the process exit code.
@@ -83,6 +86,11 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
             .map(ToString::to_string),
         revisions: platform.revisions().ok(),
         traffic: traffic.ok(),
+        rollout: platform
+            .load_progress()
+            .ok()
+            .flatten()
+            .and_then(|s| crate::core::progress::Progress::decode(&s)),
     };
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -162,6 +170,19 @@ fn text(r: &GateReport) -> String {
     if let Some(e) = &r.error {
         o.push_str(&format!("error: {e}\n"));
     }
+    if let Some(p) = &r.rollout {
+        let stage = serde_json::to_value(p.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        o.push_str(&format!(
+            "rollout: run {} {stage} at phase {} (canary {}%), {}\n",
+            p.run_id,
+            p.phase + 1,
+            p.weight,
+            p.describe()
+        ));
+    }
     match &r.traffic {
         Some(t) => o.push_str(&format!("traffic now: {}\n", traffic_line(t))),
         None => o.push_str("traffic now: unknown (the platform could not say)\n"),
@@ -211,6 +232,7 @@ mod tests {
                 stable_name: "fd".into(),
                 stable_revision: None,
             }),
+            rollout: None,
         };
         let t = text(&r);
         assert!(t.starts_with("rollback FAILED: kserve fd in ml\n"), "{t}");

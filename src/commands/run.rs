@@ -1,15 +1,18 @@
 //! `mlcanary run`: the rollout. `--dry-run` walks the whole plan over a recording API and prints
 //! every request and rendered query; nothing is sent.
 
+use super::UsageError;
 use crate::cli::{Format, RunArgs};
 use crate::config::{Config, PlatformKind};
 use crate::core::plan::Plan;
+use crate::core::progress::Resume;
 use crate::render::Renderer;
 use crate::report::console::Console;
 use crate::report::record::RunRecord;
 use crate::rollout::build;
+use crate::rollout::clock::Clock;
 use crate::rollout::clock::{Cancel, SystemClock, VirtualClock};
-use crate::rollout::driver::{Driver, Progress, Quiet};
+use crate::rollout::driver::{Driver, Persist, Progress, Quiet};
 use crate::rollout::recorder::RequestLog;
 use std::rc::Rc;
 
@@ -24,7 +27,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         }
         record
     } else {
-        live(&c, renderer, github)?
+        live(&c, renderer, github, args.force)?
     };
     if args.format == Format::Json {
         println!("{}", gh::safe_json(&serde_json::to_string_pretty(&record)?));
@@ -34,7 +37,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 /// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
-fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecord> {
+fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Result<RunRecord> {
     let resolved;
     let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
         // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
@@ -69,9 +72,32 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
     let renderer = Rc::new(renderer);
     let mut console = Console::new(std::io::stdout(), github);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
-    let platform =
+    let mut platform =
         crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
+    // What the live object says about an earlier run of this (or another) version.
+    let stored = match platform.load_progress() {
+        Ok(s) => s.and_then(|s| crate::core::progress::Progress::decode(&s)),
+        Err(e) => {
+            return Err(crate::rollout::live::SetupError(format!(
+                "reading the rollout's progress: {e}"
+            ))
+            .into())
+        }
+    };
+    let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
+    let persist = match crate::core::progress::decide(stored.as_ref(), &c.model.uri, c.model.version.as_deref(), force, plan.stages.len()) {
+        Resume::Fresh => Persist { run_id, resume: None },
+        Resume::Continue { run_id, phase, started_at, failed } => Persist { run_id, resume: Some((phase, failed, started_at)) },
+        Resume::Busy { other, phase, weight } => {
+            return Err(UsageError(format!(
+                "refusing to start: {other} is mid-rollout ({}, canary {weight}%); let it finish, roll it back (`mlcanary rollback`), or pass --force",
+                plan.stages.get(phase).map_or_else(|| format!("phase {phase}"), |s| s.label())
+            ))
+            .into())
+        }
+        Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref())),
+    };
     let driver = Driver {
         config: c,
         plan,
@@ -84,11 +110,14 @@ fn live(c: &Config, renderer: Renderer, github: bool) -> anyhow::Result<RunRecor
         dry_run: false,
     };
     let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
-    let mut record = driver.run(&mut crate::notify::Notifying {
-        inner: &mut console,
-        notifier: &mut notifier,
-        renderer: &renderer,
-    });
+    let mut record = driver.run_with(
+        &mut crate::notify::Notifying {
+            inner: &mut console,
+            notifier: &mut notifier,
+            renderer: &renderer,
+        },
+        Some(persist),
+    );
     console.finish();
     record.warnings.extend(notifier.finish());
     Ok(record)
@@ -236,4 +265,50 @@ pub fn dry_run_text(c: &Config, r: &RunRecord) -> String {
     }
     let _ = writeln!(o, "\nresult: {} (dry run)", r.outcome.result());
     o
+}
+
+/// The same version already finished: report it, change nothing.
+fn already_done(
+    c: &Config,
+    plan: &Plan,
+    platform: &mut dyn crate::platform::Platform,
+    state: crate::core::progress::State,
+    stored: Option<&crate::core::progress::Progress>,
+) -> RunRecord {
+    use crate::core::machine::Outcome;
+    let run = stored.map_or(String::new(), |p| format!(" by run {}", p.run_id));
+    let outcome = match state {
+        crate::core::progress::State::Promoted => Outcome::Promoted,
+        _ => Outcome::RolledBack {
+            reason: format!("this version was already rolled back{run}; nothing was changed (pass --force to roll it out again)"),
+        },
+    };
+    let now = SystemClock.now_ms();
+    let (traffic, traffic_error) = match platform.traffic() {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    println!(
+        "{} already {}{run}: nothing to do",
+        c.model.uri,
+        outcome.result()
+    );
+    RunRecord {
+        name: c.name.clone(),
+        platform: c.target.platform.as_str().into(),
+        model_uri: c.model.uri.clone(),
+        model_version: c.model.version.clone(),
+        dry_run: false,
+        started_at: now,
+        finished_at: now,
+        final_weight: if outcome == Outcome::Promoted { 100 } else { 0 },
+        outcome,
+        stage: plan.stages.last().map(|s| s.label()).unwrap_or_default(),
+        traffic,
+        traffic_error,
+        events: Vec::new(),
+        queries: Vec::new(),
+        requests: Vec::new(),
+        warnings: Vec::new(),
+    }
 }

@@ -228,6 +228,8 @@ pub struct Machine {
     weight: u32,
     mirror: u32,
     events: Vec<Event>,
+    /// Continue an earlier run: (phase, failed counts, its start).
+    resume: Option<(usize, Vec<u32>, Millis)>,
 }
 
 impl Machine {
@@ -246,6 +248,7 @@ impl Machine {
             weight: 0,
             mirror: 0,
             events: Vec::new(),
+            resume: None,
         }
     }
 
@@ -268,6 +271,19 @@ impl Machine {
     pub fn started_at(&self) -> Millis {
         self.start
     }
+    /// Failed checks per guardrail so far.
+    pub fn failed_counts(&self) -> &[u32] {
+        &self.failed
+    }
+
+    /// Continue an earlier run at `phase` (before the first step): traffic is set to that phase's
+    /// weight again (idempotent), failure counts carry over, the deadline counts from `started`.
+    pub fn resume_at(&mut self, phase: usize, failed: Vec<u32>, started: Millis) {
+        if phase < self.plan.stages.len() {
+            self.resume = Some((phase, failed, started));
+        }
+    }
+
     pub fn is_done(&self) -> bool {
         self.st == St::Done
     }
@@ -301,6 +317,31 @@ impl Machine {
             return self.rollback(now, reason.clone(), Outcome::RolledBack { reason });
         }
         match (self.st.clone(), input) {
+            (St::Idle, Input::Start) if self.resume.is_some() => {
+                let (phase, failed, started) = self.resume.take().expect("checked");
+                self.start = started;
+                self.phase = phase;
+                if failed.len() == self.failed.len() {
+                    self.failed = failed;
+                }
+                let (weight, mirror) = self.phase_traffic(phase);
+                self.begin_phase_log(now);
+                self.st = St::Applying;
+                if phase == 0 {
+                    // The new model's apply is idempotent: do it again.
+                    return Action::Prepare {
+                        phase,
+                        weight,
+                        mirror,
+                    };
+                }
+                let shadow = matches!(self.plan.stages[phase].kind, PhaseKind::Shadow { .. });
+                Action::SetTraffic {
+                    phase,
+                    weight,
+                    mirror: shadow.then_some(mirror),
+                }
+            }
             (St::Idle, Input::Start) => {
                 self.start = now;
                 self.phase = 0;

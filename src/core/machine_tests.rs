@@ -491,3 +491,45 @@ guardrails: [{name: g, provider: prom, query: q, promote: "< 1"}]
         }
     )));
 }
+
+#[test]
+fn a_resumed_run_continues_at_its_stage_with_its_failures() {
+    let c = config(&ONE_GUARDRAIL.replace(
+        "inconclusiveLimit: 2",
+        "inconclusiveLimit: 2, failureLimit: 1",
+    ));
+    let mut m = Machine::new(Plan::from_config(&c), Limits::from_config(&c), 1);
+    m.resume_at(1, vec![1], 500);
+    // Stage 2 (50%) is set again, not the model re-applied.
+    assert_eq!(
+        m.step(1_000, Input::Start),
+        Action::SetTraffic {
+            phase: 1,
+            weight: 50,
+            mirror: None
+        }
+    );
+    assert_eq!(m.started_at(), 500);
+    assert_eq!(m.step(1_000, Input::Applied), Action::PollReady);
+    assert!(matches!(
+        m.step(1_000, Input::Ready),
+        Action::Check { phase: 1, check: 0 }
+    ));
+    // One more failure exceeds failureLimit 1 because the earlier run's failure counts.
+    let a = m.step(1_000, Input::Checked(vec![j("g", Verdict::Fail)]));
+    assert!(
+        matches!(&a, Action::Rollback { reason } if reason.contains("failed 2 check(s)")),
+        "{a:?}"
+    );
+    // Resuming at the first phase re-applies the model.
+    let mut m = Machine::new(Plan::from_config(&c), Limits::from_config(&c), 1);
+    m.resume_at(0, vec![0], 500);
+    assert!(matches!(
+        m.step(1_000, Input::Start),
+        Action::Prepare {
+            phase: 0,
+            weight: 10,
+            ..
+        }
+    ));
+}

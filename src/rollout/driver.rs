@@ -14,6 +14,7 @@ use crate::core::guardrail::{queries, Role};
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
 use crate::core::machine::{Action, Input, Limits, Machine};
 use crate::core::plan::Plan;
+use crate::core::progress::{fingerprint, Progress as ProgressRecord, State};
 use crate::core::verdict::Verdict;
 use crate::metrics::{Observation, Provider, Query};
 use crate::platform::{Platform, PlatformError, Readiness, Revisions};
@@ -68,14 +69,65 @@ fn platform_msg(e: PlatformError) -> String {
     e.to_string()
 }
 
+/// A live run keeps its progress on the live object (`core::progress`) so a re-run can continue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Persist {
+    pub run_id: String,
+    /// Continue an earlier run: (phase, failed counts, started at).
+    pub resume: Option<(usize, Vec<u32>, i64)>,
+}
+
 impl<'a> Driver<'a> {
-    pub fn run(mut self, progress: &mut dyn Progress) -> RunRecord {
+    pub fn run(self, progress: &mut dyn Progress) -> RunRecord {
+        self.run_with(progress, None)
+    }
+
+    /// Store the rollout's progress as it goes (at every traffic change and at the end).
+    fn save(
+        &mut self,
+        persist: &Option<Persist>,
+        machine: &Machine,
+        state: State,
+        weight: u32,
+        warnings: &mut Vec<String>,
+        progress: &mut dyn Progress,
+    ) {
+        let Some(p) = persist else { return };
+        let c = self.config;
+        let record = ProgressRecord {
+            run_id: p.run_id.clone(),
+            model: fingerprint(&c.model.uri, c.model.version.as_deref()),
+            version: c.model.version.clone(),
+            state,
+            phase: machine.phase(),
+            weight,
+            started_at: machine.started_at(),
+            failed: machine.failed_counts().to_vec(),
+        };
+        if let Err(e) = self.platform.save_progress(&record.encode()) {
+            let w =
+                format!("could not store the rollout's progress (a re-run will start over): {e}");
+            progress.event(&w);
+            warnings.push(w);
+        }
+    }
+
+    pub fn run_with(mut self, progress: &mut dyn Progress, persist: Option<Persist>) -> RunRecord {
         let c = self.config;
         let mut machine = Machine::new(
             self.plan.clone(),
             Limits::from_config(c),
             c.guardrails.len(),
         );
+        let mut warnings = Vec::new();
+        if let Some((phase, failed, started)) = persist.as_ref().and_then(|p| p.resume.clone()) {
+            progress.event(&format!(
+                "resuming run {} at {}",
+                persist.as_ref().map_or("", |p| p.run_id.as_str()),
+                self.plan.stages[phase].label()
+            ));
+            machine.resume_at(phase, failed, started);
+        }
         let mut judge = Judge::new(c);
         let mut revisions = context::default_revisions(c);
         let mut records = Vec::new();
@@ -109,6 +161,8 @@ impl<'a> Driver<'a> {
                 self.cancel.set_deadline(d);
             }
             let action = machine.step(now, input);
+            let moves_traffic =
+                matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
             input = match action {
                 Action::Prepare {
                     phase,
@@ -218,7 +272,37 @@ impl<'a> Driver<'a> {
                 }
                 Action::Finish(o) => break o,
             };
+            if moves_traffic && input == Input::Applied {
+                // Applied, though the machine learns of it at its next step: store this phase's weight.
+                let weight = self.plan.stages[machine.phase()].weight();
+                self.save(
+                    &persist,
+                    &machine,
+                    State::InProgress,
+                    weight,
+                    &mut warnings,
+                    progress,
+                );
+            }
         };
+        let final_state = match &outcome {
+            crate::core::machine::Outcome::Promoted => State::Promoted,
+            crate::core::machine::Outcome::RolledBack { .. } => State::RolledBack,
+            crate::core::machine::Outcome::Failed { .. } => State::Failed,
+            crate::core::machine::Outcome::Inconclusive { .. } => State::Inconclusive,
+            crate::core::machine::Outcome::Interrupted { .. } => State::Interrupted,
+        };
+        if !self.dry_run {
+            let weight = machine.traffic().0;
+            self.save(
+                &persist,
+                &machine,
+                final_state,
+                weight,
+                &mut warnings,
+                progress,
+            );
+        }
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
         } else {
@@ -246,7 +330,7 @@ impl<'a> Driver<'a> {
             events: machine.events().to_vec(),
             queries: records,
             requests: Vec::new(),
-            warnings: Vec::new(),
+            warnings,
         }
     }
 

@@ -190,6 +190,12 @@ pub struct Running {
 }
 
 impl Running {
+    /// SIGKILL: no handler runs, nothing is rolled back or reported (a runner that vanished).
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits (at most 90 s: a hung rollout fails the test) and collects what the step wrote.
     pub fn wait(mut self) -> Run {
         let deadline = self.started + Duration::from_secs(90);
