@@ -100,3 +100,35 @@ fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
     // dry-run apply + apply at 5, then 25, 50, 100, then the field removed.
     assert_eq!(weights, ["5", "5", "25", "50", "100", "promote"]);
 }
+
+#[test]
+fn azure_monitor_baseline_queries_read_the_stable_deployment() {
+    let text = std::fs::read_to_string("examples/azureml.yaml")
+        .unwrap()
+        .replace("    query: RequestLatency_P99\n    aggregation: Average\n    promote: \"< 200\"\n    rollback: \"> 500\"", "    query: RequestLatency_P99\n    baseline: RequestLatency_P99\n    aggregation: Average\n    promote: \"< 1.1x\"\n    rollback: \"> 1.3x\"");
+    assert!(
+        text.contains("baseline: RequestLatency_P99"),
+        "the example changed: update this test"
+    );
+    let c = mlcanary::config::load_str("azureml.yaml", &text, None).unwrap();
+    let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+    let p99: Vec<_> = r.queries.iter().filter(|q| q.guardrail == "p99").collect();
+    let canary = p99
+        .iter()
+        .find(|q| q.role == mlcanary::core::guardrail::Role::Canary)
+        .unwrap();
+    let baseline = p99
+        .iter()
+        .find(|q| q.role == mlcanary::core::guardrail::Role::Baseline)
+        .unwrap();
+    assert!(
+        canary.request.contains("deployment+eq+%27green%27"),
+        "{}",
+        canary.request
+    );
+    assert!(
+        baseline.request.contains("deployment+eq+%27blue%27"),
+        "{}",
+        baseline.request
+    );
+}

@@ -367,31 +367,32 @@ impl<'a> Driver<'a> {
                 &spec.template,
                 ctx,
             );
-            let result: Fetched = match rendered.and_then(|t| self.provider_request(g, t, ctx)) {
-                Err(e) => Err(format!("cannot render the query: {e}")),
-                Ok((text, filter)) => {
-                    let q = Query {
-                        text,
-                        shape: spec.shape,
-                        start: ctx["stage"]["start"].as_i64().unwrap_or(0),
-                        end: now / 1000,
-                        aggregation: g.aggregation.map(|a| format!("{a:?}")),
-                        filter,
-                    };
-                    rec.query = q.text.clone();
-                    match provider {
-                        None => Err(format!("provider {} is not available", g.provider)),
-                        Some(p) => {
-                            rec.request = p.describe(&q);
-                            if self.dry_run {
-                                Ok(Observation::NoData)
-                            } else {
-                                self.fetch(p, q, deadline_at)
+            let result: Fetched =
+                match rendered.and_then(|t| self.provider_request(g, spec.role, t, ctx)) {
+                    Err(e) => Err(format!("cannot render the query: {e}")),
+                    Ok((text, filter)) => {
+                        let q = Query {
+                            text,
+                            shape: spec.shape,
+                            start: ctx["stage"]["start"].as_i64().unwrap_or(0),
+                            end: now / 1000,
+                            aggregation: g.aggregation.map(|a| format!("{a:?}")),
+                            filter,
+                        };
+                        rec.query = q.text.clone();
+                        match provider {
+                            None => Err(format!("provider {} is not available", g.provider)),
+                            Some(p) => {
+                                rec.request = p.describe(&q);
+                                if self.dry_run {
+                                    Ok(Observation::NoData)
+                                } else {
+                                    self.fetch(p, q, deadline_at)
+                                }
                             }
                         }
                     }
-                }
-            };
+                };
             match &result {
                 Ok(o) => rec.value = Some(observation_json(o)),
                 Err(e) => rec.error = Some(e.clone()),
@@ -461,6 +462,7 @@ impl Driver<'_> {
     fn provider_request(
         &self,
         g: &crate::config::Guardrail,
+        role: Role,
         query: String,
         ctx: &Value,
     ) -> Result<(String, Option<String>), crate::render::RenderError> {
@@ -472,7 +474,15 @@ impl Driver<'_> {
                 Ok((self.renderer.render_str(&what("url"), &h.url, &c)?, None))
             }
             Some(ProviderSpec::AzureMonitor(_)) => {
-                let f = g.filter.as_deref().unwrap_or(DEFAULT_AZURE_FILTER);
+                // A baseline query reads the stable deployment (a `filter` the user wrote is
+                // rendered for both: use `{{ stable.name }}` / `{{ canary.name }}` there).
+                let default = match role {
+                    Role::Baseline | Role::BaselineEvents | Role::BaselineTotal => {
+                        DEFAULT_AZURE_BASELINE_FILTER
+                    }
+                    _ => DEFAULT_AZURE_FILTER,
+                };
+                let f = g.filter.as_deref().unwrap_or(default);
                 Ok((
                     query,
                     Some(self.renderer.render_str(&what("filter"), f, ctx)?),
@@ -485,6 +495,8 @@ impl Driver<'_> {
 
 /// config.md: the Azure Monitor filter defaults to the canary deployment.
 pub const DEFAULT_AZURE_FILTER: &str = "deployment eq '{{ canary.name }}'";
+/// ... and for a baseline query, to the stable deployment.
+pub const DEFAULT_AZURE_BASELINE_FILTER: &str = "deployment eq '{{ stable.name }}'";
 
 fn applied(r: Result<(), PlatformError>) -> Input {
     match r {
