@@ -136,21 +136,7 @@ fn wait_ready(
     }
 }
 
-/// Where traffic is, in words: `a 90%, b 10%, c mirrored 5%`.
-pub fn traffic_line(t: &Traffic) -> String {
-    let mut s: Vec<String> = t.split.iter().map(|(k, v)| format!("{k} {v}%")).collect();
-    s.extend(
-        t.mirror
-            .iter()
-            .filter(|(_, v)| **v > 0)
-            .map(|(k, v)| format!("{k} mirrored {v}%")),
-    );
-    if s.is_empty() {
-        "no traffic reported".into()
-    } else {
-        s.join(", ")
-    }
-}
+pub use crate::report::summary::traffic_line;
 
 fn text(r: &GateReport) -> String {
     let what = match (r.command, r.ok) {

@@ -4,10 +4,7 @@
 use super::UsageError;
 use crate::cli::Format;
 use crate::core::machine::EventKind;
-use crate::core::plan::Plan;
 use crate::report::record::RunRecord;
-use crate::rollout::clock::{Cancel, VirtualClock};
-use crate::rollout::driver::{Driver, Quiet};
 use crate::rollout::replay::{markers, InstantPlatform, Recorded, ReplayProvider};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -44,30 +41,18 @@ pub fn replay(
     recorded: Recorded,
 ) -> RunRecord {
     let (rc, queries) = markers(c);
-    let clock = VirtualClock::new(recorded.start * 1000);
-    let providers = rc
-        .providers
-        .keys()
-        .map(|name| {
-            let p: crate::rollout::driver::SharedProvider = std::sync::Arc::new(ReplayProvider {
-                recorded: recorded.clone(),
-                queries: queries.clone(),
-            });
-            (name.clone(), p)
-        })
-        .collect();
-    let driver = Driver {
-        config: &rc,
-        plan: Plan::for_run(&rc),
-        platform: Box::new(InstantPlatform::default()),
-        providers,
+    let start = recorded.start * 1000;
+    let provider = std::sync::Arc::new(ReplayProvider {
+        recorded,
+        queries: queries.clone(),
+    });
+    let mut r = crate::rollout::driver::virtual_run(
+        &rc,
         renderer,
-        clock: &clock,
-        cancel: Cancel::new(),
-        env: Default::default(),
-        dry_run: false,
-    };
-    let mut r = driver.run(&mut Quiet);
+        Box::new(InstantPlatform::default()),
+        provider,
+        start,
+    );
     for q in &mut r.queries {
         if let Some(r) = queries.get(q.query.trim()) {
             q.query = r.original.clone();

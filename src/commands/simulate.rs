@@ -5,11 +5,8 @@
 use super::UsageError;
 use crate::cli::Format;
 use crate::config::Config;
-use crate::core::plan::Plan;
 use crate::core::sim::{self, ArmModel, Scenario};
 use crate::render::Renderer;
-use crate::rollout::clock::{Cancel, VirtualClock};
-use crate::rollout::driver::{Driver, Quiet};
 use crate::rollout::replay::markers;
 use crate::rollout::simulate::{signals, SimPlatform, SimProvider, World};
 use serde_json::{json, Value};
@@ -81,32 +78,19 @@ pub fn one_run(
     let (rc, queries) = markers(c);
     let (sig, kinds) = signals(c, &queries);
     let world = World::new(scenario.clone(), qps, seed);
-    let clock = VirtualClock::new(1_767_225_600_000);
-    let providers = rc
-        .providers
-        .keys()
-        .map(|n| {
-            let p: crate::rollout::driver::SharedProvider = std::sync::Arc::new(SimProvider {
-                world: world.clone(),
-                queries: queries.clone(),
-                signals: sig.clone(),
-                kinds: kinds.clone(),
-            });
-            (n.clone(), p)
-        })
-        .collect();
-    let driver = Driver {
-        config: &rc,
-        plan: Plan::for_run(&rc),
-        platform: Box::new(SimPlatform(world.clone())),
-        providers,
+    let provider = std::sync::Arc::new(SimProvider {
+        world: world.clone(),
+        queries,
+        signals: sig,
+        kinds,
+    });
+    let r = crate::rollout::driver::virtual_run(
+        &rc,
         renderer,
-        clock: &clock,
-        cancel: Cancel::new(),
-        env: Default::default(),
-        dry_run: false,
-    };
-    let r = driver.run(&mut Quiet);
+        Box::new(SimPlatform(world.clone())),
+        provider,
+        1_767_225_600_000,
+    );
     let w = world.lock().unwrap_or_else(|p| p.into_inner());
     RunEnd {
         result: r.outcome.result(),

@@ -56,3 +56,13 @@ impl KubeTarget {
             .map(|_| ())
     }
 }
+
+/// Revisions of platforms whose canary and stable are named objects (Seldon predictors and Models).
+pub fn named_revisions(stable: &str, canary: &str) -> super::Revisions {
+    super::Revisions {
+        canary_name: canary.to_string(),
+        canary_revision: Some(canary.to_string()),
+        stable_name: stable.to_string(),
+        stable_revision: Some(stable.to_string()),
+    }
+}

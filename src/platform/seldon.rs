@@ -120,12 +120,10 @@ impl Platform for Seldon {
     }
 
     fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions {
-            canary_name: self.canary.clone(),
-            canary_revision: Some(self.canary.clone()),
-            stable_name: self.stable.clone(),
-            stable_revision: Some(self.stable.clone()),
-        })
+        Ok(super::kube_platform::named_revisions(
+            &self.stable,
+            &self.canary,
+        ))
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {

@@ -133,12 +133,10 @@ impl Platform for SeldonV2 {
     }
 
     fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions {
-            canary_name: self.canary.clone(),
-            canary_revision: Some(self.canary.clone()),
-            stable_name: self.stable.clone(),
-            stable_revision: Some(self.stable.clone()),
-        })
+        Ok(super::kube_platform::named_revisions(
+            &self.stable,
+            &self.canary,
+        ))
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {

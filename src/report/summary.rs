@@ -18,18 +18,27 @@ fn headline(o: &Outcome) -> &'static str {
     }
 }
 
+/// Where traffic is, in words: `a 90%, b 10%, c mirrored 5%`.
+pub fn traffic_line(t: &crate::platform::Traffic) -> String {
+    let mut s: Vec<String> = t.split.iter().map(|(k, v)| format!("{k} {v}%")).collect();
+    s.extend(
+        t.mirror
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} mirrored {v}%")),
+    );
+    if s.is_empty() {
+        "no traffic reported".into()
+    } else {
+        s.join(", ")
+    }
+}
+
 /// Where traffic is, in words: the platform's own report when we have it.
 pub fn traffic_words(r: &RunRecord) -> String {
     match (&r.traffic, &r.traffic_error) {
         (Some(t), _) if !t.split.is_empty() => {
-            let mut s: Vec<String> = t.split.iter().map(|(k, v)| format!("{k} {v}%")).collect();
-            s.extend(
-                t.mirror
-                    .iter()
-                    .filter(|(_, v)| **v > 0)
-                    .map(|(k, v)| format!("{k} mirrored {v}%")),
-            );
-            format!("{} (as the platform reports)", s.join(", "))
+            format!("{} (as the platform reports)", traffic_line(t))
         }
         (_, Some(e)) => format!(
             "canary {}% as last applied; the platform could not confirm: {e}",

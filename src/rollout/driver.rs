@@ -542,3 +542,32 @@ fn observation_json(o: &Observation) -> Value {
             .collect(),
     }
 }
+
+/// The real loop on virtual time against in-process back-ends (`replay`, `simulate`): every
+/// provider name of the config answers through `provider`.
+pub fn virtual_run(
+    config: &Config,
+    renderer: &Renderer,
+    platform: Box<dyn Platform>,
+    provider: SharedProvider,
+    start_ms: i64,
+) -> RunRecord {
+    let clock = super::clock::VirtualClock::new(start_ms);
+    let providers = config
+        .providers
+        .keys()
+        .map(|n| (n.clone(), Arc::clone(&provider)))
+        .collect();
+    let driver = Driver {
+        config,
+        plan: Plan::for_run(config),
+        platform,
+        providers,
+        renderer,
+        clock: &clock,
+        cancel: Cancel::new(),
+        env: Default::default(),
+        dry_run: false,
+    };
+    driver.run(&mut Quiet)
+}
