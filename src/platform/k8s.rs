@@ -168,6 +168,140 @@ pub fn apply_all(
     Ok(())
 }
 
+/// What a write computed from the live object wants.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// The object already has the intended state: nothing to send (a retry after our own late
+    /// write, or someone else made the same change).
+    Done,
+    /// Send this patch; [`patch_from`] adds the resourceVersion precondition.
+    Patch(PatchKind, Value),
+}
+
+/// Where a guarded write reads its object and where it sends the patch.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteTo<'a> {
+    /// The object the change is computed from (and whose resourceVersion guards it).
+    pub read: &'a str,
+    /// Where the PATCH goes: the object itself or its `/status`.
+    pub write: &'a str,
+    /// Names the object in "does not exist" errors.
+    pub what: &'a str,
+    /// Server-side dry run of each attempt before the real write.
+    pub validate: bool,
+}
+
+impl<'a> WriteTo<'a> {
+    pub fn object(path: &'a str, what: &'a str) -> WriteTo<'a> {
+        WriteTo {
+            read: path,
+            write: path,
+            what,
+            validate: false,
+        }
+    }
+    /// Send the patch to `write` (e.g. the `/status` subresource) instead.
+    pub fn at(self, write: &'a str) -> WriteTo<'a> {
+        WriteTo { write, ..self }
+    }
+    /// Dry-run every attempt on the server first.
+    pub fn validated(self) -> WriteTo<'a> {
+        WriteTo {
+            validate: true,
+            ..self
+        }
+    }
+}
+
+/// Attempts of one guarded write (first included) before a conflict is final.
+pub const WRITE_ATTEMPTS: u32 = 5;
+
+pub fn resource_version(obj: &Value) -> Option<&str> {
+    obj["metadata"]["resourceVersion"].as_str()
+}
+
+/// `body` made conditional on the object still being at `rv`: a JSON patch gets a leading
+/// `test` of `/metadata/resourceVersion` (the server answers 422 when it fails), a merge patch
+/// carries `metadata.resourceVersion` (409 Conflict when stale). Server-side apply is
+/// declarative and stays unconditional; without a known `rv` nothing is added.
+pub fn with_precondition(kind: &PatchKind, body: &Value, rv: Option<&str>) -> Value {
+    let Some(rv) = rv else {
+        return body.clone();
+    };
+    match (kind, body) {
+        (PatchKind::Json, Value::Array(ops)) => {
+            let mut guarded = Vec::with_capacity(ops.len() + 1);
+            guarded.push(
+                serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}),
+            );
+            guarded.extend(ops.iter().cloned());
+            Value::Array(guarded)
+        }
+        (PatchKind::Merge, Value::Object(_)) => {
+            let mut b = body.clone();
+            if !b["metadata"].is_object() {
+                b["metadata"] = serde_json::json!({});
+            }
+            b["metadata"]["resourceVersion"] = Value::String(rv.to_string());
+            b
+        }
+        _ => body.clone(),
+    }
+}
+
+/// Read-compute-write with a resourceVersion precondition, so a write can never land on a newer
+/// state than the one it was computed from. This is what keeps a late write (one the client gave
+/// up on, or its own retry, that the server applies after our next change) from undoing that
+/// change: by then the resourceVersion moved and the server refuses it.
+///
+/// When the write fails and a fresh read shows the object moved (a 409/422 precondition failure,
+/// or a timeout whose write landed late), the change is recomputed from the new object, up to
+/// [`WRITE_ATTEMPTS`] times; `compute` answering [`Intent::Done`] ends it. A failure while the
+/// object did not move is returned as is.
+pub fn patch_from(
+    api: &mut dyn KubeApi,
+    to: &WriteTo<'_>,
+    mut compute: impl FnMut(&Value) -> Result<Intent, PlatformError>,
+) -> Result<(), PlatformError> {
+    let mut current = api
+        .get(to.read)?
+        .ok_or_else(|| missing(to.what, to.read))?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (kind, body) = match compute(&current)? {
+            Intent::Done => return Ok(()),
+            Intent::Patch(kind, body) => (kind, body),
+        };
+        let rv = resource_version(&current).map(String::from);
+        let body = with_precondition(&kind, &body, rv.as_deref());
+        let sent = if to.validate {
+            api.patch(to.write, &kind, &body, true)
+                .and_then(|_| api.patch(to.write, &kind, &body, false))
+        } else {
+            api.patch(to.write, &kind, &body, false)
+        };
+        let err = match sent {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if attempt >= WRITE_ATTEMPTS || rv.is_none() {
+            return Err(err);
+        }
+        match api.get(to.read) {
+            Ok(Some(now)) if resource_version(&now) != rv.as_deref() => {
+                log::info!(
+                    "{} changed while we wrote it ({err}); recomputing the change (attempt {})",
+                    to.read,
+                    attempt + 1
+                );
+                current = now;
+            }
+            _ => return Err(err),
+        }
+    }
+}
+
 /// `status.conditions[type=T].status == "True"`.
 pub fn condition_true(obj: &Value, t: &str) -> bool {
     condition(obj, t).is_some_and(|c| c["status"] == "True")
