@@ -277,8 +277,7 @@ impl Platform for Argo {
         // 100% from any pause (a manual gate may promote from an early stage).
         self.unpause_spec()?;
         self.patch_status(|obj| {
-            (obj["status"]["promoteFull"] != true)
-                .then(|| json!({"status": {"promoteFull": true}}))
+            (obj["status"]["promoteFull"] != true).then(|| json!({"status": {"promoteFull": true}}))
         })?;
         self.expect_step = None;
         self.expect_weight = 100;

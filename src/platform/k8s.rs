@@ -263,9 +263,7 @@ pub fn patch_from(
     to: &WriteTo<'_>,
     mut compute: impl FnMut(&Value) -> Result<Intent, PlatformError>,
 ) -> Result<(), PlatformError> {
-    let mut current = api
-        .get(to.read)?
-        .ok_or_else(|| missing(to.what, to.read))?;
+    let mut current = api.get(to.read)?.ok_or_else(|| missing(to.what, to.read))?;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -359,6 +357,124 @@ mod tests {
         );
         let r = patch_request("/x", &PatchKind::Json, &json!([]), false, "mlcanary");
         assert_eq!(r.path, "/x");
+    }
+
+    #[test]
+    fn preconditions_by_patch_kind() {
+        let ops = json!([{"op": "remove", "path": "/spec/x"}]);
+        assert_eq!(
+            with_precondition(&PatchKind::Json, &ops, Some("7")),
+            json!([{"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
+                {"op": "remove", "path": "/spec/x"}])
+        );
+        assert_eq!(
+            with_precondition(&PatchKind::Merge, &json!({"spec": {"x": 1}}), Some("7")),
+            json!({"metadata": {"resourceVersion": "7"}, "spec": {"x": 1}})
+        );
+        let apply = json!({"kind": "Rollout"});
+        assert_eq!(
+            with_precondition(&PatchKind::Apply { force: true }, &apply, Some("7")),
+            apply
+        );
+        assert_eq!(with_precondition(&PatchKind::Json, &ops, None), ops);
+    }
+
+    /// An API that applies patches (JSON-patch `test` included) to one object, bumping its
+    /// resourceVersion; `moves` are outside writes made just before each of our writes.
+    struct OneObject {
+        obj: Value,
+        rv: u64,
+        moves: Vec<u64>,
+        writes: usize,
+    }
+
+    impl KubeApi for OneObject {
+        fn get(&mut self, _: &str) -> Result<Option<Value>, PlatformError> {
+            Ok(Some(self.obj.clone()))
+        }
+        fn patch(
+            &mut self,
+            p: &str,
+            k: &PatchKind,
+            b: &Value,
+            _: bool,
+        ) -> Result<Value, PlatformError> {
+            self.writes += 1;
+            if let Some(n) = self.moves.pop() {
+                self.obj["spec"]["n"] = json!(n);
+                self.bump();
+            }
+            let refused = |m: &str| PlatformError::Api {
+                request: format!("PATCH {p}"),
+                message: m.into(),
+            };
+            assert_eq!(*k, PatchKind::Json);
+            let ops: json_patch::Patch = serde_json::from_value(b.clone()).unwrap();
+            json_patch::patch(&mut self.obj, &ops).map_err(|e| refused(&e.to_string()))?;
+            self.bump();
+            Ok(self.obj.clone())
+        }
+        fn delete(&mut self, _: &str) -> Result<(), PlatformError> {
+            Ok(())
+        }
+        fn field_manager(&self) -> &str {
+            "t"
+        }
+    }
+
+    impl OneObject {
+        fn new(moves: Vec<u64>) -> OneObject {
+            OneObject {
+                obj: json!({"metadata": {"resourceVersion": "1"}, "spec": {"n": 0}}),
+                rv: 1,
+                moves,
+                writes: 0,
+            }
+        }
+        fn bump(&mut self) {
+            self.rv += 1;
+            self.obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
+        }
+    }
+
+    /// Adds 1 to spec.n, computed from what it reads; done once n reached `goal`.
+    fn increment_to(goal: u64) -> impl FnMut(&Value) -> Result<Intent, PlatformError> {
+        move |o| {
+            let n = o["spec"]["n"].as_u64().unwrap();
+            Ok(if n >= goal {
+                Intent::Done
+            } else {
+                Intent::Patch(
+                    PatchKind::Json,
+                    json!([{"op": "replace", "path": "/spec/n", "value": n + 1}]),
+                )
+            })
+        }
+    }
+
+    #[test]
+    fn a_write_refused_because_the_object_moved_is_recomputed() {
+        let mut api = OneObject::new(vec![5]);
+        patch_from(&mut api, &WriteTo::object("/x", "X"), increment_to(100)).unwrap();
+        // Computed from 0, refused (n moved to 5), recomputed from 5.
+        assert_eq!(api.obj["spec"]["n"], 6);
+        assert_eq!(api.writes, 2);
+    }
+
+    #[test]
+    fn the_intended_state_found_after_a_refusal_ends_the_write() {
+        let mut api = OneObject::new(vec![1]);
+        patch_from(&mut api, &WriteTo::object("/x", "X"), increment_to(1)).unwrap();
+        assert_eq!(api.obj["spec"]["n"], 1);
+        assert_eq!(api.writes, 1);
+    }
+
+    #[test]
+    fn an_object_that_keeps_moving_fails_after_the_bounded_attempts() {
+        let mut api = OneObject::new(vec![9; 10]);
+        let e = patch_from(&mut api, &WriteTo::object("/x", "X"), increment_to(100)).unwrap_err();
+        assert!(e.to_string().contains("/metadata/resourceVersion"), "{e}");
+        assert_eq!(api.writes, WRITE_ATTEMPTS as usize);
     }
 
     #[test]
