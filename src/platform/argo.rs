@@ -3,7 +3,7 @@
 //! kubectl plugin does), promotes (`promote --full`) or aborts (`status.abort`). Watch mode (Argo
 //! judges with the rendered AnalysisTemplate) reuses apply and the phase reading here.
 
-use super::k8s::{apply_all, observed_current, PatchKind, ROLLOUT};
+use super::k8s::{apply_all, observed_current, Intent, PatchKind, WriteTo, ROLLOUT};
 use super::kube_platform::KubeTarget;
 use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
@@ -43,48 +43,71 @@ impl Argo {
         ROLLOUT.path(&self.t.namespace, &self.t.name)
     }
 
-    /// Merge-patch the status subresource, falling back to the main resource when the CRD has no
-    /// status subresource (what the kubectl plugin does).
-    fn patch_status(&mut self, body: Value) -> Result<(), PlatformError> {
+    /// A guarded merge patch of the status subresource, computed from the live Rollout
+    /// (`None`: already as intended), falling back to the main resource when the CRD has no status
+    /// subresource (what the kubectl plugin does).
+    fn patch_status(
+        &mut self,
+        mut compute: impl FnMut(&Value) -> Option<Value>,
+    ) -> Result<(), PlatformError> {
         let p = self.path();
         let sp = format!("{p}/status");
-        match self.t.api.patch(&sp, &PatchKind::Merge, &body, false) {
-            Ok(_) => Ok(()),
+        let mut intent = |obj: &Value| {
+            Ok(compute(obj).map_or(Intent::Done, |b| Intent::Patch(PatchKind::Merge, b)))
+        };
+        match self
+            .t
+            .patch_from(&WriteTo::object(&p, "Rollout").at(&sp), &mut intent)
+        {
             Err(PlatformError::Api { message, .. })
                 if message.contains("404") || message.contains("NotFound") =>
             {
-                self.t
-                    .api
-                    .patch(&p, &PatchKind::Merge, &body, false)
-                    .map(|_| ())
+                self.t.patch_from(&WriteTo::object(&p, "Rollout"), intent)
             }
-            Err(e) => Err(e),
+            other => other,
         }
     }
 
+    /// `spec.paused: false` unless it already is.
+    fn unpause_spec(&mut self) -> Result<(), PlatformError> {
+        let p = self.path();
+        self.t.patch_from(&WriteTo::object(&p, "Rollout"), |obj| {
+            Ok(if obj["spec"]["paused"] == true {
+                Intent::Patch(PatchKind::Merge, json!({"spec": {"paused": false}}))
+            } else {
+                Intent::Done
+            })
+        })
+    }
+
     /// `kubectl argo rollouts promote`: unpause the spec if paused, clear pause conditions (or
-    /// step forward when there are none).
+    /// step forward when there are none). What "moved on" means is fixed by the first read, so a
+    /// recomputed retry (after a conflict or our own late write) never skips a second step.
     fn unpause(&mut self) -> Result<(), PlatformError> {
         let p = self.path();
         let obj = self.t.must_get(&p, "Rollout")?;
-        if obj["spec"]["paused"] == true {
-            self.t.api.patch(
-                &p,
-                &PatchKind::Merge,
-                &json!({"spec": {"paused": false}}),
-                false,
-            )?;
-        }
-        let has_conditions = obj["status"]["pauseConditions"]
-            .as_array()
-            .is_some_and(|a| !a.is_empty());
-        if has_conditions {
-            self.patch_status(json!({"status": {"pauseConditions": null}}))
-        } else {
-            let next = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0) + 1;
-            self.patch_status(json!({"status": {"currentStepIndex": next}}))
-        }
+        let from = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0);
+        let had_conditions = has_pause_conditions(&obj);
+        self.unpause_spec()?;
+        self.patch_status(|now| {
+            let at = now["status"]["currentStepIndex"].as_u64().unwrap_or(0);
+            if at > from {
+                None
+            } else if has_pause_conditions(now) {
+                Some(json!({"status": {"pauseConditions": null}}))
+            } else if had_conditions {
+                None // cleared (by us, or by unpausing the spec): the controller steps on
+            } else {
+                Some(json!({"status": {"currentStepIndex": from + 1}}))
+            }
+        })
     }
+}
+
+fn has_pause_conditions(obj: &Value) -> bool {
+    obj["status"]["pauseConditions"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty())
 }
 
 /// The weight of the last `setWeight` at or before step `idx`.
@@ -252,24 +275,19 @@ impl Platform for Argo {
         }
         // `kubectl argo rollouts promote --full`: skip whatever steps remain, so promote means
         // 100% from any pause (a manual gate may promote from an early stage).
-        let p = self.path();
-        let obj = self.t.must_get(&p, "Rollout")?;
-        if obj["spec"]["paused"] == true {
-            self.t.api.patch(
-                &p,
-                &PatchKind::Merge,
-                &json!({"spec": {"paused": false}}),
-                false,
-            )?;
-        }
-        self.patch_status(json!({"status": {"promoteFull": true}}))?;
+        self.unpause_spec()?;
+        self.patch_status(|obj| {
+            (obj["status"]["promoteFull"] != true).then(|| json!({"status": {"promoteFull": true}}))
+        })?;
         self.expect_step = None;
         self.expect_weight = 100;
         Ok(())
     }
 
     fn rollback(&mut self) -> Result<(), PlatformError> {
-        self.patch_status(json!({"status": {"abort": true}}))?;
+        self.patch_status(|obj| {
+            (obj["status"]["abort"] != true).then(|| json!({"status": {"abort": true}}))
+        })?;
         self.aborted = true;
         Ok(())
     }

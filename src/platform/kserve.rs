@@ -2,7 +2,7 @@
 //! Promote removes the field (100% to the latest revision); rollback sets it to 0 (100% back to
 //! the previous revision, the new one stays deployed at 0%).
 
-use super::k8s::{condition_true, observed_current, PatchKind, INFERENCE_SERVICE};
+use super::k8s::{condition_true, observed_current, Intent, PatchKind, WriteTo, INFERENCE_SERVICE};
 use super::kube_platform::KubeTarget;
 use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
@@ -26,13 +26,25 @@ impl Kserve {
         INFERENCE_SERVICE.path(&self.t.namespace, &self.t.name)
     }
     fn set_percent(&mut self, weight: u32) -> Result<(), PlatformError> {
-        let patch =
-            json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": weight}]);
         let p = self.path();
-        self.t.api.patch(&p, &PatchKind::Json, &patch, false)?;
+        self.t
+            .patch_from(&WriteTo::object(&p, "InferenceService"), |obj| {
+                Ok(if canary_percent(obj) == Some(weight as u64) {
+                    Intent::Done
+                } else {
+                    Intent::Patch(
+                        PatchKind::Json,
+                        json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": weight}]),
+                    )
+                })
+            })?;
         self.expect = weight;
         Ok(())
     }
+}
+
+fn canary_percent(obj: &Value) -> Option<u64> {
+    obj["spec"]["predictor"]["canaryTrafficPercent"].as_u64()
 }
 
 fn predictor(obj: &Value) -> &Value {
@@ -171,8 +183,19 @@ impl Platform for Kserve {
 
     fn promote(&mut self) -> Result<(), PlatformError> {
         let p = self.path();
-        let patch = json!([{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}]);
-        self.t.api.patch(&p, &PatchKind::Json, &patch, false)?;
+        self.t
+            .patch_from(&WriteTo::object(&p, "InferenceService"), |obj| {
+                Ok(
+                    if obj["spec"]["predictor"]["canaryTrafficPercent"].is_null() {
+                        Intent::Done
+                    } else {
+                        Intent::Patch(
+                            PatchKind::Json,
+                            json!([{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}]),
+                        )
+                    },
+                )
+            })?;
         self.expect = 100;
         Ok(())
     }

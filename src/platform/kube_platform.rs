@@ -2,7 +2,7 @@
 //! how to render the manifests for a weight. Kept once so platform files hold only their
 //! resource's rules.
 
-use super::k8s::{KubeApi, PatchKind};
+use super::k8s::{patch_from, Intent, KubeApi, PatchKind, WriteTo};
 use super::PlatformError;
 use crate::core::progress::ANNOTATION;
 use serde_json::Value;
@@ -24,6 +24,16 @@ impl KubeTarget {
         self.api
             .get(path)?
             .ok_or_else(|| super::k8s::missing(what, path))
+    }
+
+    /// A traffic-moving write, computed from the live object and guarded by its resourceVersion
+    /// (see [`patch_from`]): every platform moves traffic through this.
+    pub fn patch_from(
+        &mut self,
+        to: &WriteTo<'_>,
+        compute: impl FnMut(&Value) -> Result<Intent, PlatformError>,
+    ) -> Result<(), PlatformError> {
+        patch_from(self.api.as_mut(), to, compute)
     }
 
     /// The rendered object of `kind` for this weight.

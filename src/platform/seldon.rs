@@ -3,7 +3,7 @@
 //! reorders predictors fails instead of moving the wrong traffic. Promote moves the canary's graph
 //! into the stable predictor and drops the canary; rollback sets 0 then drops it.
 
-use super::k8s::{PatchKind, SELDON_DEPLOYMENT};
+use super::k8s::{Intent, PatchKind, WriteTo, SELDON_DEPLOYMENT};
 use super::kube_platform::KubeTarget;
 use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
@@ -25,13 +25,36 @@ impl Seldon {
         let p = self.path();
         self.t.must_get(&p, "SeldonDeployment")
     }
-    fn patch(&mut self, ops: Value) -> Result<(), PlatformError> {
+    /// A guarded JSON patch computed from the live SeldonDeployment.
+    fn patch_from(
+        &mut self,
+        validate: bool,
+        mut compute: impl FnMut(&Value) -> Result<Option<Vec<Value>>, PlatformError>,
+    ) -> Result<(), PlatformError> {
         let p = self.path();
-        self.t
-            .api
-            .patch(&p, &PatchKind::Json, &ops, false)
-            .map(|_| ())
+        let to = WriteTo::object(&p, "SeldonDeployment");
+        let to = if validate { to.validated() } else { to };
+        self.t.patch_from(&to, |obj| {
+            Ok(match compute(obj)? {
+                None => Intent::Done,
+                Some(ops) => Intent::Patch(PatchKind::Json, Value::Array(ops)),
+            })
+        })
     }
+}
+
+/// Both predictors' indices, or an error naming them.
+fn both(obj: &Value, stable: &str, canary: &str) -> Result<(usize, usize), PlatformError> {
+    match (index_of(obj, stable), index_of(obj, canary)) {
+        (Some(s), Some(c)) => Ok((s, c)),
+        _ => Err(PlatformError::Other(format!(
+            "predictors {stable} and {canary} must both exist"
+        ))),
+    }
+}
+
+fn traffic_of(obj: &Value, i: usize) -> Option<u64> {
+    obj["spec"]["predictors"][i]["traffic"].as_u64()
 }
 
 fn index_of(obj: &Value, name: &str) -> Option<usize> {
@@ -69,26 +92,27 @@ impl Platform for Seldon {
     }
 
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        let obj = self.current()?;
-        let (si, ci) = match (index_of(&obj, &self.stable), index_of(&obj, &self.canary)) {
-            (Some(s), Some(c)) => (s, c),
-            _ => {
-                return Err(PlatformError::Other(format!(
-                    "predictors {} and {} must both exist",
-                    self.stable, self.canary
-                )))
+        let (stable, canary) = (self.stable.clone(), self.canary.clone());
+        self.patch_from(false, |obj| {
+            let (si, ci) = both(obj, &stable, &canary)?;
+            let shadow = obj["spec"]["predictors"][ci]["shadow"] == true;
+            if !shadow
+                && traffic_of(obj, si) == Some(u64::from(100 - weight))
+                && traffic_of(obj, ci) == Some(u64::from(weight))
+            {
+                return Ok(None);
             }
-        };
-        let mut ops = vec![
-            test_name(si, &self.stable),
-            test_name(ci, &self.canary),
-            json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100 - weight}),
-            json!({"op": "add", "path": format!("/spec/predictors/{ci}/traffic"), "value": weight}),
-        ];
-        if obj["spec"]["predictors"][ci]["shadow"] == true {
-            ops.push(json!({"op": "add", "path": format!("/spec/predictors/{ci}/shadow"), "value": false}));
-        }
-        self.patch(Value::Array(ops))
+            let mut ops = vec![
+                test_name(si, &stable),
+                test_name(ci, &canary),
+                json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100 - weight}),
+                json!({"op": "add", "path": format!("/spec/predictors/{ci}/traffic"), "value": weight}),
+            ];
+            if shadow {
+                ops.push(json!({"op": "add", "path": format!("/spec/predictors/{ci}/shadow"), "value": false}));
+            }
+            Ok(Some(ops))
+        })
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
@@ -127,45 +151,66 @@ impl Platform for Seldon {
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {
-        let obj = self.current()?;
-        let (Some(si), Some(ci)) = (index_of(&obj, &self.stable), index_of(&obj, &self.canary))
-        else {
-            return Err(PlatformError::Other(
-                "cannot promote: the canary predictor is gone".into(),
-            ));
-        };
-        let canary = &obj["spec"]["predictors"][ci];
-        let mut ops = vec![
-            test_name(si, &self.stable),
-            test_name(ci, &self.canary),
-            json!({"op": "replace", "path": format!("/spec/predictors/{si}/graph"), "value": canary["graph"]}),
-            json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100}),
-        ];
-        if !canary["componentSpecs"].is_null() {
-            ops.push(json!({"op": "add", "path": format!("/spec/predictors/{si}/componentSpecs"), "value": canary["componentSpecs"]}));
-        }
-        ops.push(json!({"op": "remove", "path": format!("/spec/predictors/{ci}")}));
-        self.patch(Value::Array(ops))
+        let (stable, canary) = (self.stable.clone(), self.canary.clone());
+        // The graph we moved into the stable predictor: finding it there with the canary gone
+        // means our promotion already landed (e.g. a write that answered late).
+        let mut promoted: Option<Value> = None;
+        self.patch_from(false, |obj| {
+            let preds = &obj["spec"]["predictors"];
+            let (Some(si), Some(ci)) = (index_of(obj, &stable), index_of(obj, &canary)) else {
+                return match (&promoted, index_of(obj, &stable)) {
+                    (Some(g), Some(si)) if preds[si]["graph"] == *g => Ok(None),
+                    _ => Err(PlatformError::Other(
+                        "cannot promote: the canary predictor is gone".into(),
+                    )),
+                };
+            };
+            let c = &preds[ci];
+            promoted = Some(c["graph"].clone());
+            let mut ops = vec![
+                test_name(si, &stable),
+                test_name(ci, &canary),
+                json!({"op": "replace", "path": format!("/spec/predictors/{si}/graph"), "value": c["graph"]}),
+                json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100}),
+            ];
+            if !c["componentSpecs"].is_null() {
+                ops.push(json!({"op": "add", "path": format!("/spec/predictors/{si}/componentSpecs"), "value": c["componentSpecs"]}));
+            }
+            ops.push(json!({"op": "remove", "path": format!("/spec/predictors/{ci}")}));
+            Ok(Some(ops))
+        })
     }
 
     fn rollback(&mut self) -> Result<(), PlatformError> {
-        let obj = self.current()?;
-        let Some(ci) = index_of(&obj, &self.canary) else {
-            return Ok(());
-        };
-        let si = index_of(&obj, &self.stable).ok_or_else(|| {
-            PlatformError::Other(format!("the stable predictor {} is gone", self.stable))
-        })?;
+        let (stable, canary) = (self.stable.clone(), self.canary.clone());
         // 0 first, so traffic is safe even if the removal fails.
-        if obj["spec"]["predictors"][ci]["shadow"] != true {
-            self.patch(json!([
-                test_name(si, &self.stable),
-                test_name(ci, &self.canary),
-                {"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100},
-                {"op": "add", "path": format!("/spec/predictors/{ci}/traffic"), "value": 0}
-            ]))?;
-        }
-        self.patch(json!([test_name(ci, &self.canary), {"op": "remove", "path": format!("/spec/predictors/{ci}")}]))
+        self.patch_from(false, |obj| {
+            let Some(ci) = index_of(obj, &canary) else {
+                return Ok(None);
+            };
+            let si = index_of(obj, &stable).ok_or_else(|| {
+                PlatformError::Other(format!("the stable predictor {stable} is gone"))
+            })?;
+            if obj["spec"]["predictors"][ci]["shadow"] == true
+                || (traffic_of(obj, si) == Some(100) && traffic_of(obj, ci) == Some(0))
+            {
+                return Ok(None);
+            }
+            Ok(Some(vec![
+                test_name(si, &stable),
+                test_name(ci, &canary),
+                json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100}),
+                json!({"op": "add", "path": format!("/spec/predictors/{ci}/traffic"), "value": 0}),
+            ]))
+        })?;
+        self.patch_from(false, |obj| {
+            Ok(index_of(obj, &canary).map(|ci| {
+                vec![
+                    test_name(ci, &canary),
+                    json!({"op": "remove", "path": format!("/spec/predictors/{ci}")}),
+                ]
+            }))
+        })
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
@@ -183,13 +228,6 @@ impl Seldon {
     /// Add (or replace) the canary predictor from the rendered manifest; with `mirror` > 0 it is a
     /// shadow predictor taking no live traffic.
     fn prepare_with(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        let obj = self.current()?;
-        let si = index_of(&obj, &self.stable).ok_or_else(|| {
-            PlatformError::Other(format!(
-                "the SeldonDeployment has no stable predictor named {}",
-                self.stable
-            ))
-        })?;
         let rendered = self.t.rendered(weight, mirror, "SeldonDeployment")?;
         let canary = rendered["spec"]["predictors"]
             .as_array()
@@ -201,23 +239,25 @@ impl Seldon {
                     self.canary
                 ))
             })?;
-        let mut ops = vec![test_name(si, &self.stable)];
-        if mirror == 0 {
-            ops.push(json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100 - weight}));
-        }
-        match index_of(&obj, &self.canary) {
-            Some(ci) => {
-                ops.push(test_name(ci, &self.canary));
-                ops.push(json!({"op": "replace", "path": format!("/spec/predictors/{ci}"), "value": canary}));
+        let (stable, canary_name) = (self.stable.clone(), self.canary.clone());
+        self.patch_from(true, |obj| {
+            let si = index_of(obj, &stable).ok_or_else(|| {
+                PlatformError::Other(format!(
+                    "the SeldonDeployment has no stable predictor named {stable}"
+                ))
+            })?;
+            let mut ops = vec![test_name(si, &stable)];
+            if mirror == 0 {
+                ops.push(json!({"op": "add", "path": format!("/spec/predictors/{si}/traffic"), "value": 100 - weight}));
             }
-            None => ops.push(json!({"op": "add", "path": "/spec/predictors/-", "value": canary})),
-        }
-        let p = self.path();
-        let body = Value::Array(ops);
-        self.t.api.patch(&p, &PatchKind::Json, &body, true)?;
-        self.t
-            .api
-            .patch(&p, &PatchKind::Json, &body, false)
-            .map(|_| ())
+            match index_of(obj, &canary_name) {
+                Some(ci) => {
+                    ops.push(test_name(ci, &canary_name));
+                    ops.push(json!({"op": "replace", "path": format!("/spec/predictors/{ci}"), "value": canary}));
+                }
+                None => ops.push(json!({"op": "add", "path": "/spec/predictors/-", "value": canary})),
+            }
+            Ok(Some(ops))
+        })
     }
 }

@@ -3,7 +3,9 @@
 //! Promote points the stable Model at the new URI and removes the Experiment and canary Model;
 //! rollback removes them (all traffic back on the default).
 
-use super::k8s::{apply_all, condition_true, PatchKind, SELDON_EXPERIMENT, SELDON_MODEL};
+use super::k8s::{
+    apply_all, condition_true, Intent, PatchKind, WriteTo, SELDON_EXPERIMENT, SELDON_MODEL,
+};
 use super::kube_platform::KubeTarget;
 use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
@@ -38,15 +40,21 @@ impl SeldonV2 {
         } else {
             Value::Null
         };
-        let body = json!({"spec": {
+        let spec = json!({
             "candidates": [{"name": self.stable, "weight": 100 - weight}, {"name": self.canary, "weight": weight}],
             "mirror": mirror_v
-        }});
+        });
         let p = self.experiment();
         self.t
-            .api
-            .patch(&p, &PatchKind::Merge, &body, false)
-            .map(|_| ())
+            .patch_from(&WriteTo::object(&p, "Experiment"), |exp| {
+                let same = exp["spec"]["candidates"] == spec["candidates"]
+                    && exp["spec"]["mirror"] == spec["mirror"];
+                Ok(if same {
+                    Intent::Done
+                } else {
+                    Intent::Patch(PatchKind::Merge, json!({ "spec": spec }))
+                })
+            })
     }
 }
 
@@ -140,9 +148,16 @@ impl Platform for SeldonV2 {
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {
-        let body = json!({"spec": {"storageUri": self.model_uri}});
+        let uri = self.model_uri.clone();
         let sp = self.model(&self.stable);
-        self.t.api.patch(&sp, &PatchKind::Merge, &body, false)?;
+        self.t
+            .patch_from(&WriteTo::object(&sp, "stable Model"), |m| {
+                Ok(if m["spec"]["storageUri"] == uri.as_str() {
+                    Intent::Done
+                } else {
+                    Intent::Patch(PatchKind::Merge, json!({"spec": {"storageUri": uri}}))
+                })
+            })?;
         let e = self.experiment();
         self.t.api.delete(&e)?;
         let cp = self.model(&self.canary);

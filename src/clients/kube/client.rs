@@ -4,6 +4,12 @@
 //! Retries: 429 and 5xx and transport failures are retried with exponential backoff, or after the
 //! server's `Retry-After` when it sends one; a 401 with a refreshable credential (exec plugin,
 //! token file) is retried once with a fresh one. Anything else is final.
+//!
+//! PATCH is retried like the rest. That is safe for the platforms' traffic writes by construction:
+//! they carry a resourceVersion precondition (`platform::k8s::patch_from`), so of a write and its
+//! retries at most one copy lands, and only on the version it was computed from; a copy the server
+//! applies late finds the version moved and is refused (409/422) instead of undoing a newer change.
+//! The platform layer, not this retry, re-reads and recomputes after such a refusal.
 
 use super::auth::{Authenticator, Credential};
 use super::error::KubeError;
