@@ -120,6 +120,15 @@ fn pem_key(pem: &[u8]) -> Result<ureq::tls::PrivateKey<'static>, TlsError> {
 /// An agent like [`agent`] with extra TLS trust, a client certificate, an explicit proxy, or
 /// (only when asked) no server verification.
 pub fn agent_with_tls(opts: &AgentOptions, tls: &TlsOptions) -> Result<ureq::Agent, TlsError> {
+    config_with_tls(opts, tls).map(Into::into)
+}
+
+/// The configuration [`agent_with_tls`] builds its agent from, for callers that assemble the agent
+/// themselves with [`ureq::Agent::with_parts`] (a custom resolver: kubeconfig `tls-server-name`).
+pub fn config_with_tls(
+    opts: &AgentOptions,
+    tls: &TlsOptions,
+) -> Result<ureq::config::Config, TlsError> {
     let roots = match &tls.ca_pem {
         Some(pem) => ureq::tls::RootCerts::new_with_certs(&pem_certs(pem, "CA certificate")?),
         None => ureq::tls::RootCerts::PlatformVerifier,
@@ -149,6 +158,5 @@ pub fn agent_with_tls(opts: &AgentOptions, tls: &TlsOptions) -> Result<ureq::Age
         .http_status_as_error(false)
         .tls_config(tls_config)
         .proxy(proxy)
-        .build()
-        .into())
+        .build())
 }

@@ -16,7 +16,8 @@ use super::error::KubeError;
 use super::kubeconfig::{
     in_cluster, kubeconfig_paths, ClusterConfig, Kubeconfig, SERVICE_ACCOUNT_DIR,
 };
-use crate::clients::http::{agent_with_tls, AgentOptions, TlsOptions};
+use super::server_name::{self, ServerName};
+use crate::clients::http::{AgentOptions, TlsOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -118,6 +119,8 @@ type CertPair = (Vec<u8>, Vec<u8>);
 /// A synchronous Kubernetes API client.
 pub struct Client {
     server: String,
+    /// Set by kubeconfig `tls-server-name`: requests are addressed to that name (see `server_name`).
+    route: Option<ServerName>,
     namespace: Option<String>,
     field_manager: String,
     retry: RetryPolicy,
@@ -177,18 +180,20 @@ impl Client {
 
     /// Builds a client for an already resolved config (tests, in-cluster with a custom directory).
     pub fn from_config(cfg: ClusterConfig, opts: &ClientOptions) -> Result<Client, KubeError> {
-        if let Some(name) = &cfg.tls_server_name {
-            log::warn!("kubeconfig tls-server-name {name:?} is not supported; verifying the server URL's host");
-        }
+        let route = match cfg.tls_server_name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => ServerName::new(&cfg.server, name)?,
+            None => None,
+        };
         let agent_opts = AgentOptions {
             timeout: opts.timeout,
             ..AgentOptions::default()
         };
-        let base_agent =
-            agent_with_tls(&agent_opts, &cfg.tls).map_err(|e| KubeError::Config(e.to_string()))?;
+        let base_agent = server_name::agent(&agent_opts, &cfg.tls, route.as_ref())
+            .map_err(|e| KubeError::Config(e.to_string()))?;
         Ok(Client {
             auth: Authenticator::new(cfg.auth, &cfg.server),
             server: cfg.server,
+            route,
             namespace: cfg.namespace,
             field_manager: opts.field_manager.clone(),
             retry: opts.retry.clone(),
@@ -282,8 +287,8 @@ impl Client {
             client_cert: Some(cert.clone()),
             ..self.tls.clone()
         };
-        let agent =
-            agent_with_tls(&self.agent_opts, &tls).map_err(|e| KubeError::Auth(e.to_string()))?;
+        let agent = server_name::agent(&self.agent_opts, &tls, self.route.as_ref())
+            .map_err(|e| KubeError::Auth(e.to_string()))?;
         *slot = Some((cert.clone(), agent.clone()));
         Ok(agent)
     }
@@ -296,11 +301,19 @@ impl Client {
     ) -> Result<Answer, KubeError> {
         let cred = self.auth.credential(SystemTime::now())?;
         let agent = self.agent_for(&cred)?;
-        let url = format!("{}{}", self.server, path);
+        let base = self
+            .route
+            .as_ref()
+            .map_or(self.server.as_str(), |r| r.base());
+        let url = format!("{base}{path}");
         let req = ureq::http::Request::builder()
             .method(method)
             .uri(&url)
             .header("Accept", "application/json");
+        let req = match &self.route {
+            Some(r) => req.header("Host", r.host_header()),
+            None => req,
+        };
         let req = match &cred.authorization {
             Some(a) => req.header("Authorization", a),
             None => req,

@@ -105,7 +105,8 @@ pub struct ClusterConfig {
     pub namespace: Option<String>,
     /// CA, static client certificate, insecure flag, proxy.
     pub tls: TlsOptions,
-    /// Accepted but not applied (ureq cannot override SNI); verification still uses the URL host.
+    /// Kubeconfig `tls-server-name`: the name for SNI and certificate verification, while the
+    /// connection goes to `server`'s host (see `server_name`).
     pub tls_server_name: Option<String>,
     pub auth: AuthSpec,
 }

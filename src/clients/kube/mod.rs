@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod kubeconfig;
 mod path;
+mod server_name;
 
 pub use client::{resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy};
 pub use error::KubeError;
