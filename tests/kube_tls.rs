@@ -1,5 +1,5 @@
 //! The Kubernetes client over HTTPS: kubeconfig CA (data and file), client certificates (data
-//! and file), `insecure-skip-tls-verify`, and verification failing without the CA.
+//! and file), `insecure-skip-tls-verify`, `tls-server-name`, and verification failing without the CA.
 #[path = "support/kube/mod.rs"]
 mod kube;
 
@@ -118,6 +118,67 @@ fn exec_plugin_client_certificates_pass_mutual_tls() {
     );
     assert_eq!(
         connect(dir.path(), &s, &ca, &user).unwrap()["metadata"]["name"],
+        "fd"
+    );
+}
+
+/// A server whose certificate names only `kubernetes.internal`, listening on 127.0.0.1.
+const INTERNAL: &str = "DNS:kubernetes.internal";
+
+#[test]
+fn tls_server_name_is_verified_while_the_connection_goes_to_the_server_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, f) = KubeServer::start_tls_for(dir.path(), false, INTERNAL);
+    seed(&s);
+    let ca = format!("    certificate-authority-data: {}\n", b64(&f.ca_crt));
+    let named = format!("{ca}    tls-server-name: kubernetes.internal\n");
+    assert_eq!(
+        connect(dir.path(), &s, &named, "    {}\n").unwrap()["metadata"]["name"],
+        "fd"
+    );
+    assert_eq!(s.requests().len(), 1, "one request reached the server");
+    // Without it the certificate does not name the URL's host (127.0.0.1).
+    let e = connect(dir.path(), &s, &ca, "    {}\n").unwrap_err();
+    let KubeError::Transport(msg) = &e else {
+        panic!("expected a transport error: {e:?}")
+    };
+    assert!(
+        msg.contains("certificate") && msg.contains("127.0.0.1"),
+        "{msg}"
+    );
+    // A name the certificate does not hold fails the same way, naming it.
+    let wrong = format!("{ca}    tls-server-name: other.internal\n");
+    let e = connect(dir.path(), &s, &wrong, "    {}\n").unwrap_err();
+    let KubeError::Transport(msg) = &e else {
+        panic!("expected a transport error: {e:?}")
+    };
+    assert!(
+        msg.contains("certificate") && msg.contains("other.internal"),
+        "{msg}"
+    );
+    assert_eq!(s.requests().len(), 1, "failed handshakes send nothing");
+}
+
+#[test]
+fn tls_server_name_applies_to_exec_plugin_client_certificates_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, f) = KubeServer::start_tls_for(dir.path(), true, INTERNAL);
+    seed(&s);
+    let cred = json!({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {
+        "clientCertificateData": std::fs::read_to_string(&f.client_crt).unwrap(),
+        "clientKeyData": std::fs::read_to_string(&f.client_key).unwrap()}});
+    let cred_file = dir.path().join("cred.json");
+    std::fs::write(&cred_file, cred.to_string()).unwrap();
+    let cluster = format!(
+        "    certificate-authority-data: {}\n    tls-server-name: kubernetes.internal\n",
+        b64(&f.ca_crt)
+    );
+    let user = format!(
+        "    exec: {{apiVersion: client.authentication.k8s.io/v1, command: cat, args: [\"{}\"]}}\n",
+        cred_file.display()
+    );
+    assert_eq!(
+        connect(dir.path(), &s, &cluster, &user).unwrap()["metadata"]["name"],
         "fd"
     );
 }

@@ -140,8 +140,18 @@ impl KubeServer {
     /// HTTPS in front of the same server, with certificates made in `dir` (returned for
     /// kubeconfigs); `require_client_cert` makes the handshake demand a CA-signed client certificate.
     pub fn start_tls(dir: &Path, require_client_cert: bool) -> (KubeServer, tls::TlsFiles) {
+        KubeServer::start_tls_for(dir, require_client_cert, "IP:127.0.0.1,DNS:localhost")
+    }
+
+    /// Like [`KubeServer::start_tls`], with a server certificate valid only for `san`
+    /// (still listening on 127.0.0.1).
+    pub fn start_tls_for(
+        dir: &Path,
+        require_client_cert: bool,
+        san: &str,
+    ) -> (KubeServer, tls::TlsFiles) {
         let mut server = KubeServer::start();
-        let files = tls::make_certs(dir);
+        let files = tls::make_certs_for(dir, san);
         let backend = server.http.server_addr().to_ip().expect("an IP listener");
         let front = tls::start_front(&files, require_client_cert, backend);
         server.url = format!("https://127.0.0.1:{}", front.port);

@@ -39,6 +39,12 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// Makes a CA, a server certificate (SAN IP 127.0.0.1, localhost) and a client certificate.
 pub fn make_certs(dir: &Path) -> TlsFiles {
+    make_certs_for(dir, "IP:127.0.0.1,DNS:localhost")
+}
+
+/// Like [`make_certs`], with the server certificate valid only for `san` (openssl
+/// `subjectAltName` syntax, e.g. `DNS:kubernetes.internal`).
+pub fn make_certs_for(dir: &Path, san: &str) -> TlsFiles {
     let ec = [
         "-newkey",
         "ec",
@@ -60,16 +66,50 @@ pub fn make_certs(dir: &Path) -> TlsFiles {
     ]);
     openssl(dir, &ca);
     for (who, cn, ext) in [
-        ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"),
-        ("client", "/CN=mlcanary/O=system:masters", "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n"),
+        (
+            "server",
+            "/CN=mlcanary-test-server",
+            &*format!(
+                "subjectAltName={san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
+            ),
+        ),
+        (
+            "client",
+            "/CN=mlcanary/O=system:masters",
+            "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n",
+        ),
     ] {
         std::fs::write(dir.join(format!("{who}.ext")), ext).unwrap();
-        let (key, csr, crt, extf) = (format!("{who}.key"), format!("{who}.csr"), format!("{who}.crt"), format!("{who}.ext"));
+        let (key, csr, crt, extf) = (
+            format!("{who}.key"),
+            format!("{who}.csr"),
+            format!("{who}.crt"),
+            format!("{who}.ext"),
+        );
         let mut req = vec!["req"];
         req.extend(ec);
         req.extend(["-keyout", &key, "-out", &csr, "-subj", cn]);
         openssl(dir, &req);
-        openssl(dir, &["x509", "-req", "-in", &csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", &crt, "-days", "2", "-extfile", &extf]);
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &crt,
+                "-days",
+                "2",
+                "-extfile",
+                &extf,
+            ],
+        );
     }
     TlsFiles {
         ca_crt: dir.join("ca.crt"),
