@@ -31,5 +31,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PyYAML for the GitLab template test (it reads the job script out of the YAML).
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+    echo "test-deps: installing PyYAML" >&2
+    python3 -m pip install --quiet pyyaml
+fi
+
 prometheus --version 2>&1 | head -n 1
 kubectl version --client 2>&1 | head -n 1

@@ -7,21 +7,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 template="$here/mlcanary.gitlab-ci.yml"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/mlcanary-test-gitlab.XXXXXX")"
-trap 'rm -rf -- "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	printf 'ok   %s\n' "$1"
-}
-not_ok() {
-	failed=$((failed + 1))
-	printf 'FAIL %s\n' "$1"
-	[[ -f "$tmp/err" ]] && sed 's/^/     stderr: /' "$tmp/err"
-	return 0
-}
+tmp_prefix=test-gitlab
+# shellcheck source-path=SCRIPTDIR source=../../scripts/test-lib.sh disable=SC2034
+. "$here/../../scripts/test-lib.sh"
 
 # The job script and the template's default variables (as NAME=value lines, for env).
 python3 - "$template" "$tmp/script.sh" "$tmp/vars" <<'EOF'

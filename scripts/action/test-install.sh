@@ -7,21 +7,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 install_sh="$here/install.sh"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/mlcanary-test-install.XXXXXX")"
-trap 'rm -rf -- "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	printf 'ok   %s\n' "$1"
-}
-not_ok() {
-	failed=$((failed + 1))
-	printf 'FAIL %s\n' "$1"
-	[[ -f "$tmp/err" ]] && sed 's/^/     stderr: /' "$tmp/err"
-	return 0
-}
+tmp_prefix=test-install
+# shellcheck source-path=SCRIPTDIR source=../../scripts/test-lib.sh disable=SC2034
+. "$here/../../scripts/test-lib.sh"
 
 sha256() {
 	if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | awk '{print $1}'; else shasum -a 256 "$1" | awk '{print $1}'; fi

@@ -6,21 +6,9 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 run_sh="$here/run.sh"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/mlcanary-test-run.XXXXXX")"
-trap 'rm -rf -- "$tmp"' EXIT
-
-passed=0
-failed=0
-ok() {
-	passed=$((passed + 1))
-	printf 'ok   %s\n' "$1"
-}
-not_ok() {
-	failed=$((failed + 1))
-	printf 'FAIL %s\n' "$1"
-	[[ -f "$tmp/err" ]] && sed 's/^/     stderr: /' "$tmp/err"
-	return 0
-}
+tmp_prefix=test-run
+# shellcheck source-path=SCRIPTDIR source=../../scripts/test-lib.sh disable=SC2034
+. "$here/../../scripts/test-lib.sh"
 
 # The stub records its pid, argv (one per line) and MLCANARY_CONFIG; on SIGTERM it records that.
 cat >"$tmp/mlcanary" <<'EOF'
