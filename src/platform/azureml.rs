@@ -242,6 +242,12 @@ impl AzureMl {
         let path = self.target.endpoint_path();
         for attempt in 1..=ETAG_ATTEMPTS {
             let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+            if !current.body.is_object() {
+                return Err(PlatformError::Api {
+                    request: format!("GET {path}"),
+                    message: "the endpoint's body is not a JSON object".into(),
+                });
+            }
             let etag = current.etag();
             let before = traffic_of(&current.body);
             let mut body = writable(current.body);

@@ -280,23 +280,33 @@ impl ArmClient {
                             hdrs.insert(name.as_str().to_ascii_lowercase(), v.to_string());
                         }
                     }
-                    let text = resp.body_mut().read_to_string().unwrap_or_default();
-                    let body = if text.trim().is_empty() {
-                        Value::Null
-                    } else {
-                        serde_json::from_str(&text).unwrap_or(Value::String(text))
-                    };
-                    let retry_after = hdrs.get("retry-after").cloned();
-                    let retry = status == 429 || status >= 500;
-                    (
-                        retry,
-                        retry_after,
-                        Ok(ArmResponse {
-                            status,
-                            headers: hdrs,
-                            body,
-                        }),
-                    )
+                    let text = resp.body_mut().read_to_string();
+                    match answer_body(status, text) {
+                        Ok(body) => {
+                            let retry_after = hdrs.get("retry-after").cloned();
+                            let retry = status == 429 || status >= 500;
+                            (
+                                retry,
+                                retry_after,
+                                Ok(ArmResponse {
+                                    status,
+                                    headers: hdrs,
+                                    body,
+                                }),
+                            )
+                        }
+                        // A success whose body is cut short or not JSON says nothing reliable
+                        // (not even which operation to follow): asked again, like a lost answer.
+                        Err(message) => (
+                            true,
+                            None,
+                            Err(AzureError::Transport {
+                                method: method.into(),
+                                url: url.into(),
+                                message,
+                            }),
+                        ),
+                    }
                 }
                 Err(e) => (
                     true,
@@ -321,6 +331,25 @@ impl ArmClient {
             std::thread::sleep(self.policy.delay(retry_after.as_deref(), attempt));
             attempt += 1;
         }
+    }
+}
+
+/// The JSON body of an answer (`Null` when empty). An error status may carry any text (kept as a
+/// string for the message); a success must carry JSON, else it is reported as unusable.
+fn answer_body(status: u16, text: Result<String, ureq::Error>) -> Result<Value, String> {
+    let success = (200..300).contains(&status);
+    let text = match text {
+        Ok(t) => t,
+        Err(e) if success => return Err(format!("HTTP {status} answer could not be read: {e}")),
+        Err(_) => String::new(),
+    };
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(e) if success => Err(format!("HTTP {status} answer is not valid JSON: {e}")),
+        Err(_) => Ok(Value::String(text)),
     }
 }
 
@@ -453,6 +482,20 @@ mod tests {
             Some(Operation::Location("https://a/loc".into()))
         );
         assert_eq!(Operation::from_response(&resp(200, &[])), None);
+    }
+
+    #[test]
+    fn a_success_must_carry_json_an_error_may_carry_text() {
+        assert_eq!(
+            answer_body(200, Ok("{\"a\": 1}".into())),
+            Ok(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(answer_body(202, Ok(" ".into())), Ok(Value::Null));
+        assert!(answer_body(200, Ok("{\"id\": \"/subscr".into())).is_err());
+        assert_eq!(
+            answer_body(502, Ok("<html>Bad Gateway</html>".into())),
+            Ok(Value::String("<html>Bad Gateway</html>".into()))
+        );
     }
 
     #[test]
