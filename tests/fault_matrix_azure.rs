@@ -348,10 +348,18 @@ fn consistent(e: &Ended) -> Result<(), String> {
 /// a rollback that keeps failing exits 3 naming the split.
 fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     let o = &e.record.outcome;
-    let retried = matches!(
-        case.kind,
-        Kind::S500 | Kind::S503RetryAfter | Kind::S429 | Kind::Timeout | Kind::Refused
-    ) && case.times == 1;
+    // One 409 on an endpoint PUT (another operation running) is retried after a re-read.
+    let endpoint_put = matches!(case.step, Step::Weight50Put | Step::Promote | Step::Rollback);
+    let retried = case.times == 1
+        && (matches!(
+            case.kind,
+            Kind::S500
+                | Kind::S503RetryAfter
+                | Kind::S429
+                | Kind::Timeout
+                | Kind::Refused
+                | Kind::Malformed
+        ) || (case.kind == Kind::S409 && endpoint_put));
     let ok = match (case.step, case.times) {
         (Step::CheckLogs | Step::CheckMetrics, ALWAYS) => {
             o.reason().is_some_and(|r| r.contains("errorLimit"))

@@ -3,7 +3,8 @@
 //!
 //! Why GET-edit-PUT: ARM's PATCH on an online endpoint only takes tags and identity, so every
 //! traffic change re-sends the whole endpoint, guarded by `If-Match` when ARM gave an ETag; a 412
-//! (someone else changed it) re-reads and tries again. The canary deployment (when the lead passes
+//! (someone else changed it) re-reads and tries again, and so does a 409 (another operation on the
+//! endpoint is still running), after a backoff. The canary deployment (when the lead passes
 //! a rendered body) is created with a PUT whose provisioning [`Platform::poll_ready`] watches; its
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// The most ARM accepts in `mirrorTraffic`.
 pub const MAX_MIRROR_PERCENT: u32 = 50;
-/// Attempts of one GET-edit-PUT when ARM answers 412.
+/// Attempts of one GET-edit-PUT when ARM answers 412 or 409.
 const ETAG_ATTEMPTS: u32 = 4;
 
 /// Which endpoint and deployments to drive (from `target:` in the config).
@@ -270,6 +271,15 @@ impl AzureMl {
                         "{what}: endpoint {} changed since it was read (HTTP 412); re-reading",
                         self.target.endpoint
                     );
+                }
+                // ARM answers 409 while another operation on the endpoint is running: nothing
+                // was applied; wait, re-read and try again (a rollback must not give up on it).
+                Err(e) if e.status() == Some(409) && attempt < ETAG_ATTEMPTS => {
+                    log::warn!(
+                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying",
+                        self.target.endpoint
+                    );
+                    std::thread::sleep(self.arm.policy().delay(None, attempt - 1));
                 }
                 Err(e) => return Err(api("PUT", &path, e)),
             }
