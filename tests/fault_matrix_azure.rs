@@ -349,7 +349,10 @@ fn consistent(e: &Ended) -> Result<(), String> {
 fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     let o = &e.record.outcome;
     // One 409 on an endpoint PUT (another operation running) is retried after a re-read.
-    let endpoint_put = matches!(case.step, Step::Weight50Put | Step::Promote | Step::Rollback);
+    let endpoint_put = matches!(
+        case.step,
+        Step::Weight50Put | Step::Promote | Step::Rollback
+    );
     let retried = case.times == 1
         && (matches!(
             case.kind,

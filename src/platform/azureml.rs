@@ -250,13 +250,14 @@ impl AzureMl {
                 });
             }
             let etag = current.etag();
-            let before = traffic_of(&current.body);
+            let before = (traffic_of(&current.body), current.body.get("tags").cloned());
             let mut body = writable(current.body);
             edit(&mut body)?;
-            if traffic_of(&body) == before {
+            // Traffic and tags (the progress record) are what edits change.
+            if (traffic_of(&body), body.get("tags").cloned()) == before {
                 // Nothing to change: no PUT, so the endpoint is left exactly as it was.
                 log::info!(
-                    "{what}: endpoint {} already has that traffic; nothing sent",
+                    "{what}: endpoint {} already has that traffic and tags; nothing sent",
                     self.target.endpoint
                 );
                 return Ok(());
