@@ -148,12 +148,12 @@ fn traffic(fake: &FakeAzure) -> Value {
     endpoint(fake)["properties"]["traffic"].clone()
 }
 
-/// Writes (PUT, DELETE) the fakes have seen, in order.
+/// Writes (PUT, PATCH, DELETE) the fakes have seen, in order.
 fn writes(fake: &FakeAzure) -> Vec<String> {
     fake.world()
         .log
         .iter()
-        .filter(|l| l.starts_with("PUT ") || l.starts_with("DELETE "))
+        .filter(|l| l.starts_with("PUT ") || l.starts_with("PATCH ") || l.starts_with("DELETE "))
         .cloned()
         .collect()
 }
@@ -346,5 +346,82 @@ fn sigint_while_an_arm_operation_poll_hangs_rolls_back_within_seconds() {
         json!({"blue": 100, "green": 0}),
         "{}",
         out.log()
+    );
+}
+
+#[test]
+fn sigint_while_a_provisioning_poll_hangs_rolls_back_within_seconds() {
+    let fake = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let ep = fake.endpoint_path("fraud");
+    // Requests to the endpoint itself, with when they came (an observer: it never injects).
+    let seen: Arc<Mutex<Vec<(String, SystemTime)>>> = Default::default();
+    let s = seen.clone();
+    let e = ep.clone();
+    fake.inject(
+        move |r, _| {
+            if r.path == e {
+                s.lock()
+                    .unwrap()
+                    .push((r.method.clone(), SystemTime::now()));
+            }
+            false
+        },
+        ArmFault::Status(500),
+        usize::MAX,
+    );
+    // The first GET of the canary deployment (its provisioning poll) never answers.
+    let hung = Arc::new(AtomicBool::new(false));
+    let h = hung.clone();
+    fake.inject(
+        move |r, _| {
+            let hit = r.method == "GET" && r.path.ends_with("/deployments/green");
+            if hit {
+                h.store(true, Ordering::SeqCst);
+            }
+            hit
+        },
+        ArmFault::Hang(Duration::from_secs(3600)),
+        1,
+    );
+    let child = command(
+        dir.path(),
+        &config(&fake, "azureml:fraud:2", &[10, 50], "30s"),
+    )
+    .spawn()
+    .unwrap();
+    wait_until(
+        "the hung provisioning poll",
+        Duration::from_secs(60),
+        || hung.load(Ordering::SeqCst),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = SystemTime::now();
+    kill(&child, "INT");
+    // The canary never got traffic: the rollback reads the endpoint, finds blue at 100% and
+    // leaves it so; that read is its first request.
+    let first_after = || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .find(|(_, t)| *t >= sent)
+            .map(|(_, t)| *t)
+    };
+    wait_until("the rollback's request", Duration::from_secs(30), || {
+        first_after().is_some()
+    });
+    let took = first_after().unwrap().duration_since(sent).unwrap();
+    println!("SIGINT -> rollback request (provisioning poll hung): {took:?}");
+    let out = ran(child.wait_with_output().unwrap());
+    assert!(
+        took < Duration::from_secs(5),
+        "rollback request {took:?} after SIGINT"
+    );
+    assert_eq!(out.code, 130, "{}", out.log());
+    assert_eq!(traffic(&fake), json!({"blue": 100}), "{}", out.log());
+    assert!(
+        tag(&fake).starts_with("state=interrupted;"),
+        "{}",
+        tag(&fake)
     );
 }

@@ -250,14 +250,13 @@ impl AzureMl {
                 });
             }
             let etag = current.etag();
-            let before = (traffic_of(&current.body), current.body.get("tags").cloned());
+            let before = traffic_of(&current.body);
             let mut body = writable(current.body);
             edit(&mut body)?;
-            // Traffic and tags (the progress record) are what edits change.
-            if (traffic_of(&body), body.get("tags").cloned()) == before {
+            if traffic_of(&body) == before {
                 // Nothing to change: no PUT, so the endpoint is left exactly as it was.
                 log::info!(
-                    "{what}: endpoint {} already has that traffic and tags; nothing sent",
+                    "{what}: endpoint {} already has that traffic; nothing sent",
                     self.target.endpoint
                 );
                 return Ok(());
@@ -448,16 +447,25 @@ impl Platform for AzureMl {
             .map(String::from))
     }
 
-    /// The record as an endpoint tag (values are at most 256 characters: it is compact).
+    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Tags
+    /// go by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        let record = record.to_string();
-        self.update_endpoint("progress", &move |ep| {
-            if !ep.get("tags").is_some_and(Value::is_object) {
-                ep["tags"] = json!({});
-            }
-            ep["tags"][crate::core::progress::TAG] = json!(record);
-            Ok(())
-        })
+        let path = self.target.endpoint_path();
+        let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        let mut tags = match current.body.get("tags") {
+            Some(Value::Object(t)) => t.clone(),
+            _ => Map::new(),
+        };
+        if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(record) {
+            return Ok(());
+        }
+        // PATCH replaces the whole tags map: the others are sent back as read.
+        tags.insert(crate::core::progress::TAG.into(), json!(record));
+        let first = self
+            .arm
+            .patch(&path, &json!({ "tags": tags }))
+            .map_err(|e| api("PATCH", &path, e))?;
+        self.arm.wait(&first).map_err(|e| api("PATCH", &path, e))
     }
 }
 

@@ -204,6 +204,13 @@ impl ArmClient {
         check("PUT", &url, self.send("PUT", &url, Some(body), &headers)?)
     }
 
+    /// PATCH a resource (ARM takes only `tags` / `identity` this way on an online endpoint) and
+    /// return the first answer (200, or 202 with `Location`); call [`ArmClient::wait`] to follow it.
+    pub fn patch(&self, path: &str, body: &Value) -> Result<ArmResponse, AzureError> {
+        let url = self.url(path, API_VERSION);
+        check("PATCH", &url, self.send("PATCH", &url, Some(body), &[])?)
+    }
+
     /// DELETE a resource; 404 counts as already deleted (returns `None`).
     pub fn delete(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
         let url = self.url(path, API_VERSION);
