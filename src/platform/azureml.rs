@@ -3,7 +3,8 @@
 //!
 //! Why GET-edit-PUT: ARM's PATCH on an online endpoint only takes tags and identity, so every
 //! traffic change re-sends the whole endpoint, guarded by `If-Match` when ARM gave an ETag; a 412
-//! (someone else changed it) re-reads and tries again. The canary deployment (when the lead passes
+//! (someone else changed it) re-reads and tries again, and so does a 409 (another operation on the
+//! endpoint is still running), after a backoff. The canary deployment (when the lead passes
 //! a rendered body) is created with a PUT whose provisioning [`Platform::poll_ready`] watches; its
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 
 /// The most ARM accepts in `mirrorTraffic`.
 pub const MAX_MIRROR_PERCENT: u32 = 50;
-/// Attempts of one GET-edit-PUT when ARM answers 412.
+/// Attempts of one GET-edit-PUT when ARM answers 412 or 409.
 const ETAG_ATTEMPTS: u32 = 4;
 
 /// Which endpoint and deployments to drive (from `target:` in the config).
@@ -242,6 +243,12 @@ impl AzureMl {
         let path = self.target.endpoint_path();
         for attempt in 1..=ETAG_ATTEMPTS {
             let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+            if !current.body.is_object() {
+                return Err(PlatformError::Api {
+                    request: format!("GET {path}"),
+                    message: "the endpoint's body is not a JSON object".into(),
+                });
+            }
             let etag = current.etag();
             let before = traffic_of(&current.body);
             let mut body = writable(current.body);
@@ -264,6 +271,15 @@ impl AzureMl {
                         "{what}: endpoint {} changed since it was read (HTTP 412); re-reading",
                         self.target.endpoint
                     );
+                }
+                // ARM answers 409 while another operation on the endpoint is running: nothing
+                // was applied; wait, re-read and try again (a rollback must not give up on it).
+                Err(e) if e.status() == Some(409) && attempt < ETAG_ATTEMPTS => {
+                    log::warn!(
+                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying",
+                        self.target.endpoint
+                    );
+                    std::thread::sleep(self.arm.policy().delay(None, attempt - 1));
                 }
                 Err(e) => return Err(api("PUT", &path, e)),
             }
@@ -431,16 +447,25 @@ impl Platform for AzureMl {
             .map(String::from))
     }
 
-    /// The record as an endpoint tag (values are at most 256 characters: it is compact).
+    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Tags
+    /// go by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        let record = record.to_string();
-        self.update_endpoint("progress", &move |ep| {
-            if !ep.get("tags").is_some_and(Value::is_object) {
-                ep["tags"] = json!({});
-            }
-            ep["tags"][crate::core::progress::TAG] = json!(record);
-            Ok(())
-        })
+        let path = self.target.endpoint_path();
+        let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        let mut tags = match current.body.get("tags") {
+            Some(Value::Object(t)) => t.clone(),
+            _ => Map::new(),
+        };
+        if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(record) {
+            return Ok(());
+        }
+        // PATCH replaces the whole tags map: the others are sent back as read.
+        tags.insert(crate::core::progress::TAG.into(), json!(record));
+        let first = self
+            .arm
+            .patch(&path, &json!({ "tags": tags }))
+            .map_err(|e| api("PATCH", &path, e))?;
+        self.arm.wait(&first).map_err(|e| api("PATCH", &path, e))
     }
 }
 

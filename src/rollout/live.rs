@@ -2,8 +2,11 @@
 //! token source Azure providers share, and the secret values the log must mask.
 
 use super::build;
+use super::clock::{interruptible, Clock, SystemClock, Waited};
+use crate::clients::azure::arm::{ArmResponse, Read, ReadGuard};
 use crate::clients::azure::credential::{Credential, TokenSource};
 use crate::clients::azure::settings::ProcessEnv;
+use crate::clients::azure::AzureError;
 use crate::config::{Config, PlatformKind, ProviderSpec};
 use crate::core::plan::Plan;
 use crate::platform::Platform;
@@ -57,6 +60,7 @@ pub fn platform(
             let tokens = tokens.ok_or_else(|| SetupError("no Azure credential".into()))?;
             let s = super::azure::settings(c);
             let (arm, _) = super::azure::clients(&s, &ProcessEnv, tokens, Default::default());
+            let arm = arm.interruptible_by(Arc::new(CancelGuard(cancel.clone())));
             let body = build::azure_deployment_body(c, plan, &renderer)
                 .map_err(|e| SetupError(e.to_string()))?;
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
@@ -71,6 +75,29 @@ pub fn platform(
             let api = api.interruptible_by(cancel.clone());
             let render = build::render_fn(c, plan, renderer, Default::default());
             Ok(build::kube_platform(c, Box::new(api), render))
+        }
+    }
+}
+
+/// ARM reads in flight are abandoned on a signal or at the deadline, like Kubernetes reads
+/// ([`super::kube_live`]): a provisioning poll against a hung ARM must not hold up the rollback.
+struct CancelGuard(super::clock::Cancel);
+
+impl std::fmt::Debug for CancelGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CancelGuard")
+    }
+}
+
+impl ReadGuard for CancelGuard {
+    fn armed(&self) -> bool {
+        !self.0.is_cancelled() && self.0.deadline().is_none_or(|d| SystemClock.now_ms() < d)
+    }
+    fn run(&self, read: Read) -> Result<Result<ArmResponse, AzureError>, String> {
+        match interruptible(&SystemClock, &self.0, self.0.deadline(), read) {
+            Waited::Done(r) => Ok(r),
+            Waited::Cancelled => Err("abandoned: the run was cancelled".into()),
+            Waited::TimedOut => Err("no answer before the rollout's deadline".into()),
         }
     }
 }

@@ -3,6 +3,12 @@
 //! `Azure-AsyncOperation`, else `Location`, to Succeeded / Failed / Canceled.
 //!
 //! Waiting is measured in [`PollPolicy`] units, so tests run the same code with millisecond delays.
+//!
+//! Reads can be made abandonable through a [`ReadGuard`] (the rollout gives one that watches its
+//! cancel flag and deadline): a GET or an operation poll in flight when a signal arrives is given up
+//! so the rollback starts at once, as Kubernetes reads are. Writes are never abandoned (traffic
+//! would be unknown); reads started after the signal (the rollback's own) run to completion; an
+//! operation wait that began before the signal is given up with its next poll or pause.
 
 use super::credential::TokenSource;
 use super::AzureError;
@@ -89,6 +95,18 @@ impl ArmResponse {
     }
 }
 
+/// A read handed to a [`ReadGuard`].
+pub type Read = Box<dyn FnOnce() -> Result<ArmResponse, AzureError> + Send>;
+
+/// Decides whether reads may be abandoned and runs them so (kept abstract so this client does
+/// not depend on the rollout loop).
+pub trait ReadGuard: Send + Sync + std::fmt::Debug {
+    /// True while reads may still be abandoned (no signal yet, deadline not passed).
+    fn armed(&self) -> bool;
+    /// Run `read` on another thread and wait for it; `Err(why)` when it was abandoned.
+    fn run(&self, read: Read) -> Result<Result<ArmResponse, AzureError>, String>;
+}
+
 /// A synchronous ARM client.
 #[derive(Debug, Clone)]
 pub struct ArmClient {
@@ -97,6 +115,7 @@ pub struct ArmClient {
     scope: String,
     tokens: Arc<dyn TokenSource>,
     policy: PollPolicy,
+    guard: Option<Arc<dyn ReadGuard>>,
 }
 
 impl ArmClient {
@@ -114,6 +133,31 @@ impl ArmClient {
             scope: scope.to_string(),
             tokens,
             policy,
+            guard: None,
+        }
+    }
+
+    /// Reads (GET, operation polls) become abandonable through `guard` (see the module docs).
+    pub fn interruptible_by(mut self, guard: Arc<dyn ReadGuard>) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// The guard, while it may still abandon reads.
+    fn armed(&self) -> Option<&Arc<dyn ReadGuard>> {
+        self.guard.as_ref().filter(|g| g.armed())
+    }
+
+    /// GET `url` (retries included), through the guard when `guarded`.
+    fn read(&self, url: &str, guarded: bool) -> Result<ArmResponse, AzureError> {
+        match self.guard.as_ref().filter(|_| guarded) {
+            Some(guard) => {
+                let (me, u) = (self.clone(), url.to_string());
+                guard
+                    .run(Box::new(move || me.send("GET", &u, None, &[])))
+                    .map_err(|why| abandoned(url, why))?
+            }
+            None => self.send("GET", url, None, &[]),
         }
     }
 
@@ -134,13 +178,13 @@ impl ArmClient {
     /// GET a resource; non-2xx is an error.
     pub fn get(&self, path: &str) -> Result<ArmResponse, AzureError> {
         let url = self.url(path, API_VERSION);
-        check("GET", &url, self.send("GET", &url, None, &[])?)
+        check("GET", &url, self.read(&url, self.armed().is_some())?)
     }
 
     /// GET a resource; `None` on 404.
     pub fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
         let url = self.url(path, API_VERSION);
-        let resp = self.send("GET", &url, None, &[])?;
+        let resp = self.read(&url, self.armed().is_some())?;
         if resp.status == 404 {
             return Ok(None);
         }
@@ -158,6 +202,13 @@ impl ArmClient {
         let url = self.url(path, API_VERSION);
         let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
         check("PUT", &url, self.send("PUT", &url, Some(body), &headers)?)
+    }
+
+    /// PATCH a resource (ARM takes only `tags` / `identity` this way on an online endpoint) and
+    /// return the first answer (200, or 202 with `Location`); call [`ArmClient::wait`] to follow it.
+    pub fn patch(&self, path: &str, body: &Value) -> Result<ArmResponse, AzureError> {
+        let url = self.url(path, API_VERSION);
+        check("PATCH", &url, self.send("PATCH", &url, Some(body), &[])?)
     }
 
     /// DELETE a resource; 404 counts as already deleted (returns `None`).
@@ -193,9 +244,13 @@ impl ArmClient {
     /// Poll once: `Ok(None)` while running, `Ok(Some(()))` when Succeeded, an error when it ended
     /// Failed/Canceled. The answer's `Retry-After` is returned for the caller's next delay.
     pub fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError> {
+        self.poll(op, self.armed().is_some())
+    }
+
+    fn poll(&self, op: &Operation, guarded: bool) -> Result<PollOutcome, AzureError> {
         match op {
             Operation::AsyncOperation(url) => {
-                let resp = check("GET", url, self.send("GET", url, None, &[])?)?;
+                let resp = check("GET", url, self.read(url, guarded)?)?;
                 let retry_after = resp.header("retry-after").map(str::to_string);
                 let status = resp
                     .body
@@ -209,7 +264,7 @@ impl ArmClient {
                 }
             }
             Operation::Location(url) => {
-                let resp = self.send("GET", url, None, &[])?;
+                let resp = self.read(url, guarded)?;
                 if resp.status == 202 {
                     let retry_after = resp.header("retry-after").map(str::to_string);
                     return Ok(PollOutcome::Running { retry_after });
@@ -225,13 +280,15 @@ impl ArmClient {
             return Ok(());
         };
         let mut retry_after = first.header("retry-after").map(str::to_string);
+        // Started before a signal: its pauses and polls are given up when one comes.
+        let guard = self.armed().cloned();
         for attempt in 0..self.policy.max_polls {
             let delay = match &retry_after {
                 Some(v) => self.policy.delay(Some(v), 0),
                 None => self.policy.delay(None, attempt.min(3)),
             };
-            std::thread::sleep(delay);
-            match self.poll_operation(&op)? {
+            pause(delay, guard.as_deref()).map_err(|why| abandoned(op.url(), why))?;
+            match self.poll(&op, guard.is_some())? {
                 PollOutcome::Done => return Ok(()),
                 PollOutcome::Running { retry_after: next } => retry_after = next,
             }
@@ -280,23 +337,33 @@ impl ArmClient {
                             hdrs.insert(name.as_str().to_ascii_lowercase(), v.to_string());
                         }
                     }
-                    let text = resp.body_mut().read_to_string().unwrap_or_default();
-                    let body = if text.trim().is_empty() {
-                        Value::Null
-                    } else {
-                        serde_json::from_str(&text).unwrap_or(Value::String(text))
-                    };
-                    let retry_after = hdrs.get("retry-after").cloned();
-                    let retry = status == 429 || status >= 500;
-                    (
-                        retry,
-                        retry_after,
-                        Ok(ArmResponse {
-                            status,
-                            headers: hdrs,
-                            body,
-                        }),
-                    )
+                    let text = resp.body_mut().read_to_string();
+                    match answer_body(status, text) {
+                        Ok(body) => {
+                            let retry_after = hdrs.get("retry-after").cloned();
+                            let retry = status == 429 || status >= 500;
+                            (
+                                retry,
+                                retry_after,
+                                Ok(ArmResponse {
+                                    status,
+                                    headers: hdrs,
+                                    body,
+                                }),
+                            )
+                        }
+                        // A success whose body is cut short or not JSON says nothing reliable
+                        // (not even which operation to follow): asked again, like a lost answer.
+                        Err(message) => (
+                            true,
+                            None,
+                            Err(AzureError::Transport {
+                                method: method.into(),
+                                url: url.into(),
+                                message,
+                            }),
+                        ),
+                    }
                 }
                 Err(e) => (
                     true,
@@ -321,6 +388,52 @@ impl ArmClient {
             std::thread::sleep(self.policy.delay(retry_after.as_deref(), attempt));
             attempt += 1;
         }
+    }
+}
+
+/// Sleep `d`, in short slices while `guard` may abandon the wait; `Err` once it no longer may.
+fn pause(d: Duration, guard: Option<&dyn ReadGuard>) -> Result<(), String> {
+    let Some(guard) = guard else {
+        std::thread::sleep(d);
+        return Ok(());
+    };
+    let until = std::time::Instant::now() + d;
+    loop {
+        if !guard.armed() {
+            return Err("abandoned: the run was cancelled or its deadline passed".into());
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
+fn abandoned(url: &str, why: String) -> AzureError {
+    AzureError::Transport {
+        method: "GET".into(),
+        url: url.into(),
+        message: why,
+    }
+}
+
+/// The JSON body of an answer (`Null` when empty). An error status may carry any text (kept as a
+/// string for the message); a success must carry JSON, else it is reported as unusable.
+fn answer_body(status: u16, text: Result<String, ureq::Error>) -> Result<Value, String> {
+    let success = (200..300).contains(&status);
+    let text = match text {
+        Ok(t) => t,
+        Err(e) if success => return Err(format!("HTTP {status} answer could not be read: {e}")),
+        Err(_) => String::new(),
+    };
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(e) if success => Err(format!("HTTP {status} answer is not valid JSON: {e}")),
+        Err(_) => Ok(Value::String(text)),
     }
 }
 
@@ -453,6 +566,20 @@ mod tests {
             Some(Operation::Location("https://a/loc".into()))
         );
         assert_eq!(Operation::from_response(&resp(200, &[])), None);
+    }
+
+    #[test]
+    fn a_success_must_carry_json_an_error_may_carry_text() {
+        assert_eq!(
+            answer_body(200, Ok("{\"a\": 1}".into())),
+            Ok(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(answer_body(202, Ok(" ".into())), Ok(Value::Null));
+        assert!(answer_body(200, Ok("{\"id\": \"/subscr".into())).is_err());
+        assert_eq!(
+            answer_body(502, Ok("<html>Bad Gateway</html>".into())),
+            Ok(Value::String("<html>Bad Gateway</html>".into()))
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - endpoint PUT validates `traffic` (sums to 100, names existing deployments) and `mirrorTraffic`
 //!   (at most 50), honours `If-Match` (412 `PreconditionFailed`), answers 200/201 with
 //!   `Azure-AsyncOperation` + `Retry-After`;
+//! - endpoint PATCH takes only `tags` (replacing the map) and `identity`: 202 with `Location`;
 //! - deployment PUT walks provisioningState Creating/Updating -> Succeeded, or Failed when its
 //!   model contains "broken"; DELETE answers 202 with `Location`; a deployment with traffic cannot
 //!   be deleted;
@@ -208,6 +209,7 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
             }
         }
         ("PUT", false) => put_endpoint(w, req, &path),
+        ("PATCH", false) => patch_endpoint(w, req, &path),
         ("PUT", true) => put_deployment(w, req, &path),
         ("DELETE", true) => {
             let Some(d) = w.deployments.get(&path) else {
@@ -236,7 +238,7 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
         _ => arm_error(
             405,
             "MethodNotAllowed",
-            "The requested method is not supported (PATCH cannot change traffic).",
+            "The requested method is not supported.",
         ),
     }
 }
@@ -408,5 +410,41 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
     let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
     Resp::json(if existed { 200 } else { 201 }, stored)
         .with("Azure-AsyncOperation", &op_status_url(w, &id))
+        .with("Retry-After", "1")
+}
+
+/// PATCH takes `tags` (replacing the whole map) and `identity`, nothing else; 202 with `Location`.
+fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
+    if !w.endpoints.contains_key(path) {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            "The online endpoint was not found.",
+        );
+    }
+    let Some(Value::Object(body)) = req.json() else {
+        return arm_error(
+            400,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
+    };
+    if let Some(k) = body.keys().find(|k| *k != "tags" && *k != "identity") {
+        return arm_error(
+            400,
+            "BadArgument",
+            &format!("{k} cannot be updated with PATCH; only tags and identity can."),
+        );
+    }
+    let ep = w.endpoints.get_mut(path).unwrap();
+    for (k, v) in body {
+        ep[k.as_str()] = v;
+    }
+    ep["properties"]["provisioningState"] = json!("Updating");
+    *w.etags.entry(path.to_string()).or_insert(0) += 1;
+    let polls = w.endpoint_polls;
+    let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
+    Resp::json(202, Value::Null)
+        .with("Location", &op_result_url(w, &id))
         .with("Retry-After", "1")
 }

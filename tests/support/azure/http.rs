@@ -57,6 +57,15 @@ impl Resp {
             body: body.to_string(),
         }
     }
+    /// No HTTP answer at all: the connection is broken off (what a client sees when the peer
+    /// refuses or resets it). Servers recognise it by status 0.
+    pub fn broken() -> Resp {
+        Resp {
+            status: 0,
+            headers: vec![],
+            body: String::new(),
+        }
+    }
     pub fn with(mut self, name: &str, value: &str) -> Resp {
         self.headers.push((name.into(), value.into()));
         self
@@ -106,40 +115,52 @@ fn split_url(url: &str) -> (String, Vec<(String, String)>) {
     }
 }
 
-/// Serve `handler` over plain HTTP on 127.0.0.1; returns the base URL.
+/// Serve `handler` over plain HTTP on 127.0.0.1, one thread per request (a hung answer must not
+/// hold up the next request); returns the base URL.
 pub fn serve_http(handler: Handler) -> String {
     let server = tiny_http::Server::http("127.0.0.1:0").expect("bind");
     let base = format!("http://{}", server.server_addr().to_ip().unwrap());
     std::thread::spawn(move || {
-        for mut rq in server.incoming_requests() {
-            let mut body = Vec::new();
-            let _ = rq.as_reader().read_to_end(&mut body);
-            let (path, query) = split_url(rq.url());
-            let req = Req {
-                method: rq.method().as_str().to_string(),
-                path,
-                query,
-                headers: rq
-                    .headers()
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.field.as_str().as_str().to_ascii_lowercase(),
-                            h.value.as_str().to_string(),
-                        )
-                    })
-                    .collect(),
-                body,
-            };
-            let resp = handler(&req);
-            let mut out = tiny_http::Response::from_string(resp.body).with_status_code(resp.status);
-            for (k, v) in resp.headers {
-                out.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
-            }
-            let _ = rq.respond(out);
+        for rq in server.incoming_requests() {
+            let handler = handler.clone();
+            std::thread::spawn(move || answer_http(rq, &handler));
         }
     });
     base
+}
+
+fn answer_http(mut rq: tiny_http::Request, handler: &Handler) {
+    let mut body = Vec::new();
+    let _ = rq.as_reader().read_to_end(&mut body);
+    let (path, query) = split_url(rq.url());
+    let req = Req {
+        method: rq.method().as_str().to_string(),
+        path,
+        query,
+        headers: rq
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect(),
+        body,
+    };
+    let resp = handler(&req);
+    if resp.status == 0 {
+        // Break the exchange: the client gets no parsable answer.
+        let mut w = rq.into_writer();
+        let _ = w.write_all(b"HTTP/1.1 ???\r\n\r\n");
+        return;
+    }
+    let mut out = tiny_http::Response::from_string(resp.body).with_status_code(resp.status);
+    for (k, v) in resp.headers {
+        out.add_header(tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap());
+    }
+    let _ = rq.respond(out);
 }
 
 struct Pki {
@@ -223,6 +244,9 @@ pub fn serve_https(handler: Handler) -> String {
                 let mut tls = rustls::StreamOwned::new(conn, stream);
                 if let Some(req) = read_request(&mut tls) {
                     let resp = handler(&req);
+                    if resp.status == 0 {
+                        return; // dropped without an answer
+                    }
                     let mut out = format!(
                         "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
                         resp.status,

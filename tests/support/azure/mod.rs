@@ -2,7 +2,8 @@
 //! uses: Entra ID's token endpoint (HTTPS, as the SDK insists), GitHub's OIDC ID-token endpoint,
 //! ARM for Azure ML online endpoints/deployments with long-running operations, Azure Monitor
 //! metrics and Log Analytics queries. One shared [`World`] holds their state so tests can seed it,
-//! inject faults (412, 429) and inspect what happened.
+//! inject faults (412, 429, or any [`ArmFault`] on the requests a predicate picks) and inspect
+//! what happened.
 
 #![allow(dead_code)]
 
@@ -14,7 +15,66 @@ pub mod insights;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A fault answered instead of (or before) the real answer to an ARM / insights request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArmFault {
+    /// This status with ARM's `{"error":{...}}` body; nothing is applied.
+    Status(u16),
+    /// This status with `Retry-After: secs`; nothing is applied.
+    RetryAfter(u16, u32),
+    /// The connection is broken off without an answer; nothing is applied.
+    Broken,
+    /// The answer comes only after this long (then the request is handled as usual).
+    Hang(Duration),
+    /// 200 with a truncated JSON body; nothing is applied.
+    Malformed,
+}
+
+impl ArmFault {
+    fn answer(&self) -> http::Resp {
+        let (code, text) = match self {
+            ArmFault::Status(409) | ArmFault::RetryAfter(409, _) => (
+                "Conflict",
+                "The request failed due to conflict with a concurrent request.",
+            ),
+            ArmFault::Status(429) | ArmFault::RetryAfter(429, _) => {
+                ("TooManyRequests", "The request is being throttled.")
+            }
+            ArmFault::Status(503) | ArmFault::RetryAfter(503, _) => (
+                "ServiceUnavailable",
+                "The service is temporarily unavailable.",
+            ),
+            _ => ("InternalServerError", "Encountered internal server error."),
+        };
+        match self {
+            ArmFault::Status(s) => arm::arm_error(*s, code, text),
+            ArmFault::RetryAfter(s, secs) => {
+                arm::arm_error(*s, code, text).with("Retry-After", &secs.to_string())
+            }
+            ArmFault::Broken => http::Resp::broken(),
+            ArmFault::Malformed => http::Resp {
+                status: 200,
+                headers: vec![(
+                    "Content-Type".into(),
+                    "application/json; charset=utf-8".into(),
+                )],
+                body: "{\"id\": \"/subscriptions/".into(),
+            },
+            ArmFault::Hang(_) => unreachable!("a hang is answered late, not instead"),
+        }
+    }
+}
+
+/// Picks the requests a fault applies to; sees the world as it is before the request.
+pub type FaultPred = Box<dyn FnMut(&http::Req, &World) -> bool + Send>;
+
+struct Injected {
+    pred: FaultPred,
+    fault: ArmFault,
+    times: usize,
+}
 
 pub const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 pub const CLIENT_ID: &str = "66666666-7777-8888-9999-000000000000";
@@ -103,6 +163,7 @@ pub struct FakeAzure {
     pub authority: String,
     /// http base of ARM (also serves the OIDC request endpoint and Log Analytics under /la).
     pub arm: String,
+    faults: Arc<Mutex<Vec<Injected>>>,
 }
 
 impl FakeAzure {
@@ -135,12 +196,37 @@ impl FakeAzure {
             entra::token(&mut w.lock().unwrap(), req)
         }));
         let w = world.clone();
+        let faults: Arc<Mutex<Vec<Injected>>> = Default::default();
+        let f = faults.clone();
         let serve = if tls {
             http::serve_https
         } else {
             http::serve_http
         };
         let arm = serve(Arc::new(move |req| {
+            let fault = {
+                let world = w.lock().unwrap();
+                let mut faults = f.lock().unwrap();
+                faults.iter_mut().find_map(|i| {
+                    (i.times > 0 && (i.pred)(req, &world)).then(|| {
+                        i.times -= 1;
+                        i.fault.clone()
+                    })
+                })
+            };
+            match fault {
+                // Slept outside the lock: other requests go on meanwhile.
+                Some(ArmFault::Hang(d)) => std::thread::sleep(d),
+                Some(fault) => {
+                    let resp = fault.answer();
+                    w.lock().unwrap().log.push(format!(
+                        "{} {} -> {} (injected)",
+                        req.method, req.path, resp.status
+                    ));
+                    return resp;
+                }
+                None => {}
+            }
             let mut world = w.lock().unwrap();
             let resp = if req.path.starts_with("/_apis/") {
                 entra::github_id_token(&mut world, req)
@@ -167,7 +253,23 @@ impl FakeAzure {
             world,
             authority,
             arm,
+            faults,
         }
+    }
+
+    /// Answer `fault` to the next `times` ARM / insights requests `pred` picks (faults are tried
+    /// in the order injected; the first that picks a request takes it).
+    pub fn inject(
+        &self,
+        pred: impl FnMut(&http::Req, &World) -> bool + Send + 'static,
+        fault: ArmFault,
+        times: usize,
+    ) {
+        self.faults.lock().unwrap().push(Injected {
+            pred: Box::new(pred),
+            fault,
+            times,
+        });
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
