@@ -10,6 +10,8 @@
 //! -> the report names the split left behind and it equals the server's.
 #[path = "support/kube/mod.rs"]
 mod kube;
+#[path = "support/matrix.rs"]
+mod matrix;
 
 use kube::{Fault, KubeServer, Request};
 use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, RetryPolicy};
@@ -30,7 +32,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const ISVC: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fd";
@@ -610,7 +612,6 @@ fn label(o: &Outcome) -> String {
 }
 
 /// (case name, consistency verdict, outcome label, exit code).
-type CaseResult = (String, Result<(), String>, String, i32);
 
 #[test]
 fn every_fault_at_every_step_ends_consistent() {
@@ -632,56 +633,20 @@ fn every_fault_at_every_step_ends_consistent() {
             }
         }
     }
-    let total = cases.len();
-    // Two workers: the machine has two cores shared with other builds.
-    let results: Arc<Mutex<Vec<CaseResult>>> = Default::default();
-    let queue = Arc::new(Mutex::new(cases));
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (q, out) = (queue.clone(), results.clone());
-            std::thread::spawn(move || loop {
-                let Some(case) = q.lock().unwrap().pop() else {
-                    break;
-                };
-                let name = format!(
-                    "{:?} {:?} {:?} {}",
-                    case.platform,
-                    case.step,
-                    case.kind,
-                    if case.times == ALWAYS {
-                        "always"
-                    } else {
-                        "once"
-                    }
-                );
-                let ended = run_case(&case);
-                let verdict = consistent(&ended).and_then(|_| as_promised(&case, &ended));
-                let code = ended.record.outcome.exit_code();
-                out.lock()
-                    .unwrap()
-                    .push((name, verdict, label(&ended.record.outcome), code));
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let mut results = results.lock().unwrap().clone();
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, verdict, outcome, code) in &results {
-        *tally.entry(outcome.clone()).or_default() += 1;
-        println!(
-            "{name:<40} -> {outcome:<26} exit {code:<3} {}",
-            match verdict {
-                Ok(()) => "consistent".to_string(),
-                Err(e) => format!("INCONSISTENT: {e}"),
-            }
-        );
-    }
-    let ok = results.iter().filter(|r| r.1.is_ok()).count();
-    println!("outcomes: {tally:?}");
-    println!("fault matrix: {} cases run, {ok} consistent", results.len());
-    assert_eq!(results.len(), total);
-    assert_eq!(ok, results.len(), "inconsistent cases above");
+    matrix::run("fault matrix", cases, one);
+}
+
+/// Run one case and judge it.
+fn one(case: &Case) -> matrix::CaseResult {
+    let name = format!(
+        "{:?} {:?} {:?} {}",
+        case.platform,
+        case.step,
+        case.kind,
+        matrix::times_word(case.times == ALWAYS)
+    );
+    let ended = run_case(case);
+    let verdict = consistent(&ended).and_then(|_| as_promised(case, &ended));
+    let code = ended.record.outcome.exit_code();
+    (name, verdict, label(&ended.record.outcome), code)
 }

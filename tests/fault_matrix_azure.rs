@@ -13,6 +13,8 @@
 //! and it equals the endpoint's.
 #[path = "support/azure/mod.rs"]
 mod azure;
+#[path = "support/matrix.rs"]
+mod matrix;
 
 use azure::http::Req;
 use azure::{wire, ArmFault, FakeAzure, World, WORKSPACE_ID};
@@ -31,7 +33,7 @@ use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
 use mlcanary::rollout::{azure as rollout_azure, build};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Client timeout; a hung answer takes longer than this.
@@ -400,7 +402,6 @@ fn label(o: &Outcome) -> String {
 }
 
 /// (case name, verdict, outcome label, exit code).
-type CaseResult = (String, Result<(), String>, String, i32);
 
 #[test]
 fn every_fault_at_every_azure_step_ends_consistent() {
@@ -412,58 +413,19 @@ fn every_fault_at_every_azure_step_ends_consistent() {
             }
         }
     }
-    let total = cases.len();
-    // Two workers: the machine has two cores shared with other builds.
-    let results: Arc<Mutex<Vec<CaseResult>>> = Default::default();
-    let queue = Arc::new(Mutex::new(cases));
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (q, out) = (queue.clone(), results.clone());
-            std::thread::spawn(move || loop {
-                let Some(case) = q.lock().unwrap().pop() else {
-                    break;
-                };
-                let name = format!(
-                    "{:?} {:?} {}",
-                    case.step,
-                    case.kind,
-                    if case.times == ALWAYS {
-                        "always"
-                    } else {
-                        "once"
-                    }
-                );
-                let ended = run_case(&case);
-                let verdict = consistent(&ended).and_then(|_| as_promised(&case, &ended));
-                let code = ended.record.outcome.exit_code();
-                out.lock()
-                    .unwrap()
-                    .push((name, verdict, label(&ended.record.outcome), code));
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    let mut results = results.lock().unwrap().clone();
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
-    for (name, verdict, outcome, code) in &results {
-        *tally.entry(outcome.clone()).or_default() += 1;
-        println!(
-            "{name:<32} -> {outcome:<26} exit {code:<3} {}",
-            match verdict {
-                Ok(()) => "consistent".to_string(),
-                Err(e) => format!("INCONSISTENT: {e}"),
-            }
-        );
-    }
-    let ok = results.iter().filter(|r| r.1.is_ok()).count();
-    println!("outcomes: {tally:?}");
-    println!(
-        "azure fault matrix: {} cases run, {ok} consistent",
-        results.len()
+    matrix::run("azure fault matrix", cases, one);
+}
+
+/// Run one case and judge it.
+fn one(case: &Case) -> matrix::CaseResult {
+    let name = format!(
+        "{:?} {:?} {}",
+        case.step,
+        case.kind,
+        matrix::times_word(case.times == ALWAYS)
     );
-    assert_eq!(results.len(), total);
-    assert_eq!(ok, results.len(), "inconsistent cases above");
+    let ended = run_case(case);
+    let verdict = consistent(&ended).and_then(|_| as_promised(case, &ended));
+    let code = ended.record.outcome.exit_code();
+    (name, verdict, label(&ended.record.outcome), code)
 }
