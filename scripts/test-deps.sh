@@ -37,5 +37,8 @@ if ! python3 -c 'import yaml' >/dev/null 2>&1; then
     python3 -m pip install --quiet pyyaml
 fi
 
-prometheus --version 2>&1 | head -n 1
-kubectl version --client 2>&1 | head -n 1
+# Print the versions without a pipe: `cmd | head -n 1` under pipefail fails with 141 whenever head exits
+# before cmd finishes writing (kubectl gets SIGPIPE in about one run of four).
+first_line() { local out; out="$("$@" 2>&1)" || true; printf '%s\n' "${out%%$'\n'*}"; }
+first_line prometheus --version
+first_line kubectl version --client

@@ -3,6 +3,7 @@
 # fresh Debian machine, then runs every test: unit, integration, end-to-end, doc tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/check-pipes.sh
 bash scripts/test-deps.sh
 # Packaging scripts (action install, run wrapper, GitLab template) are tested offline too.
 bash scripts/action/test-install.sh

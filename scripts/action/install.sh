@@ -59,7 +59,8 @@ detect_target() {
 
 # The package version of the checkout (first `version = "..."` of Cargo.toml, i.e. [package]).
 source_version() {
-	sed -n 's/^version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$1/Cargo.toml" | head -n 1
+	# No `| head` (SIGPIPE under pipefail): sed prints the first match and quits.
+	sed -n '/^version[[:space:]]*=/{s/^version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p;q;}' "$1/Cargo.toml"
 }
 
 # Sums listed for one archive name, one per line (a `*` binary-mode marker is accepted).
