@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/check-pipes.sh
 bash scripts/test-deps.sh
+# Python packages the tests run (real model servers, the Azure SDK's models, linters), in a virtualenv.
+bash scripts/test-venv.sh
+export MLCANARY_TEST_VENV="${MLCANARY_TEST_VENV:-$PWD/${CARGO_TARGET_DIR:-target}/test-venv}"
 # Packaging scripts (action install, run wrapper, GitLab template) are tested offline too.
 bash scripts/action/test-install.sh
 bash scripts/action/test-run.sh
