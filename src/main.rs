@@ -3,27 +3,19 @@
 use clap::Parser;
 
 fn main() {
-    let mut logs =
-        env_logger::Builder::from_env(env_logger::Env::new().filter_or("MLCANARY_LOG", "warn"));
-    for target in mlcanary::clients::http::WIRE_LOG_TARGETS {
-        logs.filter_module(target, log::LevelFilter::Info);
-    }
-    logs.init();
+    mlcanary::report::logging::init();
     let cli = mlcanary::cli::Cli::parse();
     let code = match mlcanary::commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            use mlcanary::report::redact::neutralise;
             let code = mlcanary::commands::exit_code(&e);
             if code == 2 && e.chain().count() == 1 {
-                eprintln!("{}", mlcanary::report::github::safe_text(&e.to_string()));
+                eprintln!("{}", neutralise(&e.to_string()));
             } else {
-                eprintln!(
-                    "error: {}",
-                    mlcanary::report::github::safe_text(&e.to_string())
-                );
+                eprintln!("error: {}", neutralise(&e.to_string()));
                 for cause in e.chain().skip(1) {
-                    let cause = mlcanary::report::github::safe_text(&cause.to_string());
-                    eprintln!("  caused by: {cause}");
+                    eprintln!("  caused by: {}", neutralise(&cause.to_string()));
                 }
             }
             code

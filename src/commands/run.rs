@@ -18,19 +18,20 @@ use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
+    use crate::report::redact::neutralise;
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let record = if args.dry_run {
         let record = dry_run(&c, renderer)?;
         if args.format == Format::Text {
-            print!("{}", gh::safe_text(&dry_run_text(&c, &record)));
+            print!("{}", neutralise(&dry_run_text(&c, &record)));
         }
         record
     } else {
         live(&c, renderer, github, args.force)?
     };
     if args.format == Format::Json {
-        println!("{}", gh::safe_json(&serde_json::to_string_pretty(&record)?));
+        println!("{}", gh::safe_json(&redacted_json(&record)?));
     }
     write_reports(&record, args, github)?;
     Ok(record.outcome.exit_code())
@@ -52,16 +53,13 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
         c
     };
     let env = |k: &str| std::env::var(k).ok();
-    if github {
-        let mut secrets = crate::rollout::live::secret_values(c, &env);
-        secrets.extend(crate::notify::secret_values(&c.notify, &env));
-        secrets.sort();
-        secrets.dedup();
-        for secret in secrets {
-            if let Some(line) = crate::report::github::add_mask(&secret) {
-                println!("{line}");
-            }
-        }
+    // Every secret held is redacted from every output; in GitHub Actions also masked, including
+    // those the clients register later (the kube token as it is first sent).
+    crate::report::redact::announce_masks(github);
+    let mut secrets = crate::rollout::live::secret_values(c, &env);
+    secrets.extend(crate::notify::secret_values(&c.notify, &env));
+    for secret in secrets {
+        crate::report::redact::register(&secret);
     }
     let cancel = Cancel::new();
     let on_signal = cancel.clone();
@@ -125,12 +123,13 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
 
 /// Every report the run asked for, plus the CI ones the environment asks for.
 pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Result<()> {
-    use crate::report::{github as gh, junit, outputs, summary};
+    use crate::report::redact::{command_data, neutralise_line, redact};
+    use crate::report::{junit, outputs, summary};
     if let Some(p) = &args.report {
-        std::fs::write(p, serde_json::to_string_pretty(r)? + "\n")?;
+        std::fs::write(p, redacted_json(r)? + "\n")?;
     }
     if let Some(p) = &args.junit {
-        std::fs::write(p, junit::render(r))?;
+        std::fs::write(p, redact(&junit::render(r)))?;
     }
     if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
         use std::io::Write;
@@ -138,7 +137,7 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
             .create(true)
             .append(true)
             .open(p)?;
-        writeln!(f, "{}", summary::render(r))?;
+        writeln!(f, "{}", redact(&summary::render(r)))?;
     }
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
         outputs::write(std::path::Path::new(&p), r, args.report.as_deref())?;
@@ -146,27 +145,38 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     if github && r.outcome.exit_code() != 0 && !r.dry_run {
         let why = r.outcome.reason().unwrap_or("interrupted");
         println!(
-            "{}",
-            gh::error(
-                &format!("mlcanary: {}", r.outcome.result()),
-                &format!("{why}. Traffic now: {}", summary::traffic_words(r))
-            )
+            "::error title={}::{}",
+            crate::report::github::escape_property(&format!("mlcanary: {}", r.outcome.result())),
+            command_data(&format!(
+                "{why}. Traffic now: {}",
+                summary::traffic_words(r)
+            ))
         );
     }
     for w in &r.warnings {
         match github {
-            true => println!("::warning title=mlcanary::{}", gh::escape_data(w)),
-            false => eprintln!("warning: {}", gh::one_line(w)),
+            true => println!("::warning title=mlcanary::{}", command_data(w)),
+            false => eprintln!("warning: {}", neutralise_line(w)),
         }
     }
     if args.format == Format::Text && !r.dry_run {
         println!("result: {}", r.outcome.result());
         if let Some(why) = r.outcome.reason() {
-            println!("why: {}", gh::one_line(why));
+            println!("why: {}", neutralise_line(why));
         }
-        println!("traffic now: {}", summary::traffic_words(r));
+        println!(
+            "traffic now: {}",
+            neutralise_line(&summary::traffic_words(r))
+        );
     }
     Ok(())
+}
+
+/// The run record as pretty JSON with every registered secret redacted.
+fn redacted_json(r: &RunRecord) -> anyhow::Result<String> {
+    let mut v = serde_json::to_value(r)?;
+    crate::report::redact::redact_json(&mut v);
+    Ok(serde_json::to_string_pretty(&v)?)
 }
 
 /// Walk the whole plan against a recorder on a virtual clock.
@@ -289,9 +299,12 @@ fn already_done(
         Err(e) => (None, Some(e.to_string())),
     };
     println!(
-        "{} already {}{run}: nothing to do",
-        c.model.uri,
-        outcome.result()
+        "{}",
+        crate::report::redact::neutralise_line(&format!(
+            "{} already {}{run}: nothing to do",
+            c.model.uri,
+            outcome.result()
+        ))
     );
     RunRecord {
         name: c.name.clone(),

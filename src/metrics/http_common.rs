@@ -37,6 +37,7 @@ impl RequestAuth {
                      (or not valid UTF-8)"
                 ))
             })?;
+            crate::report::redact::register(token.trim());
             req = req.header("Authorization", format!("Bearer {}", token.trim()));
         }
         Ok(req)

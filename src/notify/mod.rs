@@ -66,7 +66,7 @@ impl Notifier {
                     .queue(send::Job {
                         target: t.clone(),
                         event,
-                        body: b,
+                        body: crate::report::redact::redact(&b),
                     }),
                 Err(e) => self.warnings.push(send::scrub(
                     &format!("{}: the {event} notification was not sent: {e}", t.label()),

@@ -2,7 +2,8 @@
 //! lines with the elapsed time. Every line is made single-line first, so a value can never start a
 //! workflow command.
 
-use super::github::{group, one_line, END_GROUP};
+use super::github::{group, END_GROUP};
+use super::redact::neutralise_line;
 use crate::rollout::driver::Progress;
 use std::io::Write;
 use std::time::Instant;
@@ -35,12 +36,12 @@ impl<W: Write> Progress for Console<W> {
     fn phase(&mut self, label: &str) {
         if self.github {
             self.finish();
-            let _ = writeln!(self.out, "{}", group(label));
+            let _ = writeln!(self.out, "{}", group(&super::redact::redact(label)));
             self.in_group = true;
         }
     }
     fn event(&mut self, line: &str) {
-        let line = one_line(line);
+        let line = neutralise_line(line);
         if self.github {
             let _ = writeln!(self.out, "{line}");
         } else {

@@ -48,11 +48,12 @@ pub fn safe_json(json: &str) -> String {
     json.replace("##[", "##\\u005b")
 }
 
+/// `::error` with a message that can neither end the command nor hold a legacy `##[` one.
 pub fn error(title: &str, message: &str) -> String {
     format!(
         "::error title={}::{}",
         escape_property(title),
-        escape_data(message)
+        escape_data(message).replace("##[", "## [")
     )
 }
 

@@ -4,6 +4,8 @@
 pub mod console;
 pub mod github;
 pub mod junit;
+pub mod logging;
 pub mod outputs;
 pub mod record;
+pub mod redact;
 pub mod summary;

@@ -29,7 +29,11 @@ pub fn write(file: &Path, r: &RunRecord, report_path: Option<&Path>) -> std::io:
         .open(file)?;
     for (k, v) in pairs(r, report_path) {
         let delim = format!("mlcanary_{}", std::process::id());
-        writeln!(f, "{k}<<{delim}\n{}\n{delim}", super::github::one_line(&v))?;
+        writeln!(
+            f,
+            "{k}<<{delim}\n{}\n{delim}",
+            super::redact::redact(&super::github::one_line(&v))
+        )?;
     }
     Ok(())
 }

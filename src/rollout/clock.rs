@@ -19,14 +19,32 @@ pub struct Cancel {
     flag: Arc<AtomicBool>,
     /// 0 = no deadline yet.
     deadline: Arc<AtomicI64>,
+    /// Wall-clock ms of the first cancel; 0 = not cancelled.
+    at: Arc<AtomicI64>,
 }
+
+/// After a signal, everything (the rollback's reads and writes, the reports) must be done within
+/// this: CI runners kill the process about 10 s after the first signal.
+pub const SIGNAL_GRACE_MS: i64 = 7_000;
+/// A write already in flight when the signal comes gets this long to answer before it is
+/// abandoned for the rollback (its resourceVersion precondition refuses it if it lands late).
+pub const IN_FLIGHT_WRITE_MS: i64 = 2_000;
 
 impl Cancel {
     pub fn new() -> Cancel {
         Cancel::default()
     }
     pub fn cancel(&self) {
+        let now = SystemClock.now_ms();
+        // Only the first signal's time counts (atomics only: this runs in a signal handler thread).
+        let _ = self
+            .at
+            .compare_exchange(0, now.max(1), Ordering::SeqCst, Ordering::SeqCst);
         self.flag.store(true, Ordering::SeqCst);
+    }
+    /// When the run was first cancelled (wall-clock ms).
+    pub fn cancelled_at(&self) -> Option<i64> {
+        Some(self.at.load(Ordering::SeqCst)).filter(|t| *t != 0)
     }
     pub fn is_cancelled(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
@@ -143,10 +161,89 @@ pub fn interruptible<T: Send + 'static>(
     }
 }
 
+/// Runs a call that must not be cut short without reason (a write, the rollback's read) on a
+/// worker thread, and bounds it only once the run is cancelled: a call that started before the
+/// signal gets [`IN_FLIGHT_WRITE_MS`] from the signal, one started after it ends with
+/// [`SIGNAL_GRACE_MS`] from the signal. Without a signal it runs to its own end (its client
+/// timeout and retries). Abandoned calls report [`Waited::Cancelled`].
+pub fn bounded_after_signal<T: Send + 'static>(
+    cancel: &Cancel,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Waited<T> {
+    let limit = |c: &Cancel, started_after: bool| {
+        c.cancelled_at().map(|at| match started_after {
+            true => at + SIGNAL_GRACE_MS,
+            false => at + IN_FLIGHT_WRITE_MS,
+        })
+    };
+    let started_after = cancel.is_cancelled();
+    if limit(cancel, started_after).is_some_and(|l| SystemClock.now_ms() >= l) {
+        return Waited::Cancelled;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("mlcanary-write".into())
+        .spawn(move || {
+            let _ = tx.send(call());
+        });
+    if let Err(e) = spawned {
+        log::warn!("cannot start a worker thread: {e}");
+        return Waited::TimedOut;
+    }
+    loop {
+        match rx.recv_timeout(WAIT_SLICE) {
+            Ok(v) => return Waited::Done(v),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Waited::TimedOut,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if limit(cancel, started_after).is_some_and(|l| SystemClock.now_ms() >= l) {
+            return Waited::Cancelled;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Instant;
+
+    #[test]
+    fn a_write_in_flight_at_a_signal_is_bounded_and_one_after_gets_the_grace() {
+        let cancel = Cancel::new();
+        assert_eq!(cancel.cancelled_at(), None);
+        let c2 = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c2.cancel();
+        });
+        let t = Instant::now();
+        let r = bounded_after_signal(&cancel, || {
+            std::thread::sleep(Duration::from_secs(30));
+            1
+        });
+        assert_eq!(r, Waited::Cancelled);
+        let took = t.elapsed().as_millis() as i64;
+        assert!(
+            (IN_FLIGHT_WRITE_MS..IN_FLIGHT_WRITE_MS + 1_500).contains(&took),
+            "{took}"
+        );
+        // A second cancel keeps the first one's time.
+        let at = cancel.cancelled_at().unwrap();
+        cancel.cancel();
+        assert_eq!(cancel.cancelled_at(), Some(at));
+        // Started after the signal: answers within the grace are kept.
+        let r = bounded_after_signal(&cancel, || {
+            std::thread::sleep(Duration::from_millis(300));
+            2
+        });
+        assert_eq!(r, Waited::Done(2));
+        // Without a signal nothing is cut.
+        let r = bounded_after_signal(&Cancel::new(), || {
+            std::thread::sleep(Duration::from_millis(300));
+            3
+        });
+        assert_eq!(r, Waited::Done(3));
+    }
 
     #[test]
     fn a_quick_call_returns_its_answer() {

@@ -4,14 +4,19 @@
 //! Reads can be made interruptible by the run's [`Cancel`]: a GET in flight when a signal arrives
 //! or the deadline passes (a readiness poll against a hung API server can block for the client's
 //! timeout times its retries) is abandoned so the rollback starts at once. Writes are never
-//! abandoned (traffic would be unknown), and reads started after the signal or the deadline (the
-//! rollback's own) run to completion.
+//! abandoned without a signal (traffic would be unknown). After a signal, time is short (runners
+//! kill ~10 s later): the client stops retrying the forward move in flight, a write in flight is
+//! abandoned after a short bound and the rollback's own reads and writes get the signal grace
+//! ([`bounded_after_signal`]); a write abandoned that way carries a resourceVersion precondition,
+//! so if it lands late it is refused instead of undoing the rollback.
 
 use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
-use crate::rollout::clock::{interruptible, Cancel, Clock, SystemClock, Waited};
+use crate::rollout::clock::{
+    bounded_after_signal, interruptible, Cancel, Clock, SystemClock, Waited,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,8 +63,32 @@ impl LiveKube {
     }
     /// Reads in flight when `cancel` is set are abandoned (see the module docs).
     pub fn interruptible_by(mut self, cancel: Cancel) -> LiveKube {
+        let c = cancel.clone();
+        self.client.stop_on(Arc::new(move || {
+            c.cancelled_at()
+                .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64))
+        }));
         self.cancel = Some(cancel);
         self
+    }
+
+    /// `call` on the client, bounded after a signal (see the module docs).
+    fn bounded<T: Send + 'static>(
+        &self,
+        request: String,
+        call: impl FnOnce(&Client) -> Result<T, KubeError> + Send + 'static,
+    ) -> Result<Result<T, KubeError>, PlatformError> {
+        let Some(cancel) = &self.cancel else {
+            return Ok(call(&self.client));
+        };
+        let client = Arc::clone(&self.client);
+        match bounded_after_signal(cancel, move || call(&client)) {
+            Waited::Done(r) => Ok(r),
+            Waited::Cancelled | Waited::TimedOut => Err(PlatformError::Api {
+                request,
+                message: "abandoned: no answer in the time a signalled run has".into(),
+            }),
+        }
     }
     pub fn client(&self) -> &Client {
         &self.client
@@ -98,7 +127,10 @@ impl KubeApi for LiveKube {
                     }
                 }
             }
-            _ => self.client.get(path),
+            _ => {
+                let p = path.to_string();
+                self.bounded(format!("GET {path}"), move |c| c.get(&p))?
+            }
         };
         match answer {
             Ok(v) => Ok(Some(v)),
@@ -121,12 +153,16 @@ impl KubeApi for LiveKube {
                 force: *force,
             },
         };
-        self.client
-            .patch(path, &patch, &PatchParams { dry_run })
-            .map_err(|e| err("PATCH", path, e))
+        let p = path.to_string();
+        self.bounded(format!("PATCH {path}"), move |c| {
+            c.patch(&p, &patch, &PatchParams { dry_run })
+        })?
+        .map_err(|e| err("PATCH", path, e))
     }
     fn delete(&mut self, path: &str) -> Result<(), PlatformError> {
-        self.client.delete(path).map_err(|e| err("DELETE", path, e))
+        let p = path.to_string();
+        self.bounded(format!("DELETE {path}"), move |c| c.delete(&p))?
+            .map_err(|e| err("DELETE", path, e))
     }
     fn field_manager(&self) -> &str {
         &self.field_manager

@@ -10,6 +10,16 @@
 //! retries at most one copy lands, and only on the version it was computed from; a copy the server
 //! applies late finds the version moved and is refused (409/422) instead of undoing a newer change.
 //! The platform layer, not this retry, re-reads and recomputes after such a refusal.
+//!
+//! Answers are not trusted: a 2xx answer to a GET that is not JSON, or that is not the object
+//! asked for or contradicts what was seen of it before ([`super::identity`]), is retried like a
+//! 5xx; a PATCH answer that fails those checks is an error (the write may have landed: the
+//! platform layer re-reads).
+//!
+//! Signals ([`Client::stop_on`]): once a stop is asked for, a request that started before it
+//! (a forward move) stops retrying at once and returns its last failure; a request started after
+//! it (the rollback) still retries, with waits of at most [`STOPPED_WAIT`], while the time since
+//! the stop is under [`STOPPED_BUDGET`]. A `Retry-After: 119` cannot hold a signalled run.
 
 use super::auth::{Authenticator, Credential};
 use super::error::KubeError;
@@ -20,8 +30,19 @@ use super::server_name::{self, ServerName};
 use crate::clients::http::{AgentOptions, TlsOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+/// When a stop (a signal) was asked for, if it was; polled by the retry loop.
+pub type StopHook = Arc<dyn Fn() -> Option<SystemTime> + Send + Sync>;
+
+/// After a stop, a retry waits at most this long.
+pub const STOPPED_WAIT: Duration = Duration::from_secs(1);
+/// After a stop, retries end once this much time has passed since it (runners kill the process
+/// about 10 s after the first signal; the rollback must fit).
+pub const STOPPED_BUDGET: Duration = Duration::from_secs(6);
+/// Slices a retry wait is cut into so a stop is seen quickly.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// How a [`Client`] is built (`kubernetes:` in the config).
 #[derive(Debug, Clone)]
@@ -130,6 +151,9 @@ pub struct Client {
     /// Agent for an exec plugin's client certificate, rebuilt when the certificate changes.
     cert_agent: Mutex<Option<(CertPair, ureq::Agent)>>,
     auth: Authenticator,
+    /// What was last seen of each object read back (identity and consistency checks).
+    ledger: super::identity::Ledger,
+    stop: OnceLock<StopHook>,
 }
 
 impl std::fmt::Debug for Client {
@@ -184,6 +208,9 @@ impl Client {
             Some(name) => ServerName::new(&cfg.server, name)?,
             None => None,
         };
+        if let Some((_, key)) = &cfg.tls.client_cert {
+            crate::report::redact::register(&String::from_utf8_lossy(key));
+        }
         let agent_opts = AgentOptions {
             timeout: opts.timeout,
             ..AgentOptions::default()
@@ -201,7 +228,18 @@ impl Client {
             tls: cfg.tls,
             base_agent,
             cert_agent: Mutex::new(None),
+            ledger: Default::default(),
+            stop: OnceLock::new(),
         })
+    }
+
+    /// Makes the retry loop honour a stop (see the module docs). Set once; later calls are ignored.
+    pub fn stop_on(&self, hook: StopHook) {
+        let _ = self.stop.set(hook);
+    }
+
+    fn stopped_at(&self) -> Option<SystemTime> {
+        self.stop.get().and_then(|h| h())
     }
 
     /// The API server URL (no trailing slash).
@@ -221,7 +259,9 @@ impl Client {
 
     /// DELETE an object; one that is already gone is not an error.
     pub fn delete(&self, path: &str) -> Result<(), KubeError> {
-        match self.request("DELETE", path, None) {
+        let done = self.request("DELETE", path, None);
+        self.ledger.forget(path);
+        match done {
             Ok(_) | Err(KubeError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -246,7 +286,14 @@ impl Client {
         let full = format!("{path}{sep}{}", query.join("&"));
         let body =
             serde_json::to_vec(patch.body()).map_err(|e| KubeError::Config(e.to_string()))?;
-        self.request("PATCH", &full, Some((patch.content_type(), body)))
+        let answer = self.request("PATCH", &full, Some((patch.content_type(), body)))?;
+        // A dry run's would-be object keeps the stored resourceVersion: only its identity counts.
+        let checked = match params.dry_run {
+            true => super::identity::check_identity(path, &answer),
+            false => self.ledger.observe(path, &answer),
+        };
+        checked.map_err(|e| KubeError::Transport(format!("PATCH {}: {e}", path_only(path))))?;
+        Ok(answer)
     }
 
     /// Read-modify-write with 409 retry: `f` gets the current object, returns the patch. On a
@@ -277,6 +324,7 @@ impl Client {
         let Some(cert) = &cred.client_cert else {
             return Ok(self.base_agent.clone());
         };
+        crate::report::redact::register(&String::from_utf8_lossy(&cert.1));
         let mut slot = self.cert_agent.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((c, a)) = slot.as_ref() {
             if c == cert {
@@ -315,7 +363,10 @@ impl Client {
             None => req,
         };
         let req = match &cred.authorization {
-            Some(a) => req.header("Authorization", a),
+            Some(a) => {
+                crate::report::redact::register_authorization(a);
+                req.header("Authorization", a)
+            }
             None => req,
         };
         let result = match body {
@@ -365,6 +416,8 @@ impl Client {
         body: Option<(&str, Vec<u8>)>,
     ) -> Result<Value, KubeError> {
         let max = self.retry.max_attempts.max(1);
+        // A request begun after a stop is the rollback's: it may still retry, briefly.
+        let stopped_before = self.stopped_at();
         let mut attempt = 0;
         let mut refreshed = false;
         loop {
@@ -372,12 +425,24 @@ impl Client {
             log::debug!("{method} {} (attempt {attempt})", path_only(path));
             let (retry_after, failure) = match self.send_once(method, path, body.as_ref()) {
                 Ok(a) if (200..300).contains(&a.code) => {
-                    return serde_json::from_slice(&a.body).map_err(|e| {
-                        KubeError::Transport(format!(
-                            "{method} {}: answer is not JSON: {e}",
-                            path_only(path)
-                        ))
-                    });
+                    let parsed = serde_json::from_slice::<Value>(&a.body)
+                        .map_err(|e| format!("answer is not JSON: {e}"));
+                    let read = method == "GET";
+                    let checked = match parsed {
+                        Ok(v) if read => self.ledger.observe(path, &v).map(|()| v),
+                        other => other,
+                    };
+                    match checked {
+                        Ok(v) => return Ok(v),
+                        Err(e) => {
+                            let e =
+                                KubeError::Transport(format!("{method} {}: {e}", path_only(path)));
+                            if !read {
+                                return Err(e);
+                            }
+                            (None, e)
+                        }
+                    }
                 }
                 Ok(a) if a.code == 401 && !refreshed && self.auth.can_refresh() => {
                     refreshed = true;
@@ -396,12 +461,40 @@ impl Client {
             if attempt >= max {
                 return Err(failure);
             }
-            let wait = self.retry.delay(attempt, retry_after);
+            let mut wait = self.retry.delay(attempt, retry_after);
+            if let Some(at) = stopped_before {
+                let left = STOPPED_BUDGET.saturating_sub(at.elapsed().unwrap_or_default());
+                wait = wait.min(STOPPED_WAIT);
+                if wait >= left {
+                    return Err(failure);
+                }
+            }
             log::warn!(
                 "{method} {}: {failure}; retrying in {wait:?}",
                 path_only(path)
             );
-            std::thread::sleep(wait);
+            if !self.wait_unless_stopped(wait, stopped_before.is_none()) {
+                log::warn!(
+                    "{method} {}: not retried: the run is stopping",
+                    path_only(path)
+                );
+                return Err(failure);
+            }
+        }
+    }
+
+    /// Sleeps `wait`; with `watch`, gives up (false) as soon as a stop is asked for.
+    fn wait_unless_stopped(&self, wait: Duration, watch: bool) -> bool {
+        let end = Instant::now() + wait;
+        loop {
+            if watch && self.stopped_at().is_some() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            std::thread::sleep((end - now).min(WAIT_SLICE));
         }
     }
 }

@@ -9,11 +9,16 @@ pub mod auth;
 mod client;
 pub mod error;
 pub mod exec;
+mod identity;
 pub mod kubeconfig;
 mod path;
 mod server_name;
 
-pub use client::{resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy};
+pub use client::{
+    resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy, StopHook,
+    STOPPED_BUDGET, STOPPED_WAIT,
+};
 pub use error::KubeError;
+pub use identity::check_identity;
 pub use kubeconfig::{AuthSpec, ClusterConfig, Kubeconfig};
 pub use path::{parse_path, resource_path, PathInfo};
