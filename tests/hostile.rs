@@ -361,3 +361,47 @@ fn no_command_output_carries_an_injected_workflow_command() {
         }
     }
 }
+
+/// `render` prints what `run` applies (issue 15 point 8): a value with line breaks, a line that
+/// starts with `::` and a `##[` reads back from the printed stream identical to the manifest,
+/// and the stream still holds no workflow command. Escaping the log used to edit the YAML (a
+/// multi-line storageUri became unparsable, `##[b]` became `## [b]`).
+#[test]
+fn render_prints_exactly_what_run_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    let uri = r#"s3://m/v2\n::error::x\n  more ##[b]\r\nend"#;
+    std::fs::write(&cfg, GOOD.replace("s3://m/v2", uri)).unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["render", "--config", cfg.to_str().unwrap()])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stream = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        commands(&stream).is_empty() && !stream.contains("##["),
+        "{stream}"
+    );
+    let printed: Vec<Value> = yaml_serde::Deserializer::from_str(&stream)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let (c, r) = mlcanary::commands::load(&cfg).unwrap();
+    let expected: Vec<Value> = mlcanary::commands::render::all_stages(&c, &r)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, _, ms)| ms.into_iter().map(|m| m.value))
+        .collect();
+    assert_eq!(printed, expected, "{stream}");
+    let want = "s3://m/v2\n::error::x\n  more ##[b]\r\nend";
+    let quoted = serde_json::to_string(want).unwrap();
+    assert!(
+        expected.iter().any(|d| d.to_string().contains(&quoted)),
+        "{stream}"
+    );
+}

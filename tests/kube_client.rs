@@ -452,11 +452,22 @@ fn transport_failures_are_retried() {
 }
 
 #[test]
-fn a_non_json_answer_is_a_transport_error() {
+fn a_non_json_answer_is_retried_then_a_transport_error() {
     let server = seeded();
+    // Once: a GET is safe to repeat, so the retry reads the object (issue 15).
     server.inject(|_| true, Fault::Body("<html>proxy</html>".into()), 1);
+    assert_eq!(client(&server).get(ISVC).unwrap()["metadata"]["name"], "fd");
+    // For good: the error says why.
+    server.inject(
+        |_| true,
+        Fault::Body("<html>proxy</html>".into()),
+        usize::MAX,
+    );
     let e = client(&server).get(ISVC).unwrap_err();
-    assert!(matches!(e, KubeError::Transport(_)), "{e:?}");
+    assert!(
+        matches!(e, KubeError::Transport(ref m) if m.contains("not JSON")),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use super::UsageError;
 use crate::config::Config;
 use crate::core::plan::Plan;
-use crate::render::{to_yaml_stream, Manifest, Renderer};
+use crate::render::{to_log_stream, to_yaml_stream, Manifest, Renderer};
 use crate::rollout::{build, context};
 use std::path::Path;
 
@@ -57,7 +57,7 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
         None => {
             for (label, _, ms) in &stages {
                 println!("# {label}");
-                print!("{}", crate::report::github::safe_text(&to_yaml_stream(ms)));
+                print!("{}", to_log_stream(ms).map_err(UsageError)?);
             }
         }
         Some(dir) => {

@@ -240,7 +240,9 @@ pub fn dry_run_text(c: &Config, r: &RunRecord) -> String {
             .unwrap_or_default();
         let _ = writeln!(o, "{:>3}. {} {}{ct}", i + 1, req.method, req.path);
         if let Some(b) = &req.body {
-            let _ = writeln!(o, "     {}", serde_json::to_string(b).unwrap_or_default());
+            // JSON-safe for the log (`##[` as `##\u005b`): the body shown is the body sent.
+            let body = serde_json::to_string(b).unwrap_or_default();
+            let _ = writeln!(o, "     {}", crate::report::github::safe_json(&body));
         }
     }
     let _ = writeln!(o, "\n== guardrail queries per stage (first check shown) ==");

@@ -6,23 +6,62 @@ use super::types::Config;
 use super::validate;
 use std::path::Path;
 
+/// A config larger than this is refused before it is parsed (real ones are a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// Read, parse and validate a config file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        file: file.clone(),
-        diagnostics: vec![Diagnostic {
-            line: 0,
-            col: 0,
-            path: String::new(),
-            message: format!("cannot read the config: {e}"),
-        }],
+    let cannot = |message: String| one(&file, 1, 1, "", message);
+    let size = std::fs::metadata(path)
+        .map_err(|e| cannot(format!("cannot read the config: {e}")))?
+        .len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(cannot(format!(
+            "the config is {size} bytes; at most {MAX_CONFIG_BYTES} are accepted"
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| cannot(format!("cannot read the config: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = line_col(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+        one(
+            &file,
+            line,
+            col,
+            "",
+            "the config is not valid UTF-8 text".into(),
+        )
     })?;
     load_str(&file, &text, path.parent())
 }
 
+/// 1-based line and column just after `prefix` (valid UTF-8 up to an error).
+fn line_col(prefix: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(prefix);
+    let line = text.matches('\n').count() + 1;
+    let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
 /// Parse and validate config text. `base_dir` resolves relative paths (the templates folder).
 pub fn load_str(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+    // A byte-order mark is allowed before a YAML stream and is no content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let last_line = text.lines().count().max(1);
+    load_text(file, text, base_dir).map_err(|mut e| {
+        // Errors at the end of the text (a missing value, an unclosed bracket) point at its last
+        // line, not one past it.
+        for d in &mut e.diagnostics {
+            if d.line > last_line {
+                d.line = last_line;
+                d.col = text.lines().last().map_or(0, |l| l.chars().count()) + 1;
+            }
+        }
+        e
+    })
+}
+
+fn load_text(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
     let positions = Positions::build(text);
     if let Some(p) = positions.too_deep {
         let max = super::position::MAX_DEPTH;

@@ -94,12 +94,49 @@ pub(crate) fn parse(
 
 /// Multi-document YAML of manifests, ready for `kubectl apply -f -`. Azure ARM bodies (not Kubernetes
 /// objects) are included with a comment saying so, for `render` to show them.
+/// The manifests for a CI log (`render` without `--out`): the YAML stream, byte for byte, when
+/// no line of it could be read as a workflow command; otherwise that document as pretty JSON (a
+/// YAML document too, and the same data) with `[` after `##` written `\u005b`, so no value is
+/// edited to make the log safe. Each printed document is parsed back and compared with the
+/// manifest; one that would not read back identical is refused.
+pub fn to_log_stream(manifests: &[Manifest]) -> Result<String, String> {
+    use crate::report::github::{safe_json, safe_text};
+    let mut out = String::new();
+    for m in manifests {
+        let yaml = to_yaml_stream(std::slice::from_ref(m));
+        let text = match safe_text(&yaml) == yaml {
+            true => yaml,
+            false => {
+                let json = serde_json::to_string_pretty(&m.value).map_err(|e| e.to_string())?;
+                format!(
+                    "---\n# Source: {} (as JSON: a value holds text a CI log would read as a workflow command)\n{}\n",
+                    crate::report::github::one_line(&m.template),
+                    safe_json(&json)
+                )
+            }
+        };
+        let back: Value = yaml_serde::from_str(&text)
+            .map_err(|e| format!("{} {}: cannot be printed faithfully: {e}", m.kind, m.name))?;
+        if back != m.value || safe_text(&text) != text {
+            return Err(format!(
+                "{} {}: a value cannot be printed faithfully to a CI log; use --out DIR",
+                m.kind, m.name
+            ));
+        }
+        out.push_str(&text);
+    }
+    Ok(out)
+}
+
 pub fn to_yaml_stream(manifests: &[Manifest]) -> String {
     let mut out = String::new();
     for m in manifests {
         out.push_str("---\n");
         if m.is_kubernetes() {
-            out.push_str(&format!("# Source: {}\n", m.template));
+            out.push_str(&format!(
+                "# Source: {}\n",
+                crate::report::github::one_line(&m.template)
+            ));
         } else {
             out.push_str(&format!(
                 "# Source: {} ({} {}: Azure ARM request body, api-version {}, not a Kubernetes object)\n",

@@ -22,7 +22,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 pub use builtin::AZURE_API_VERSION;
 pub use error::RenderError;
 pub use filters::format_duration;
-pub use manifest::{to_yaml_stream, Manifest};
+pub use manifest::{to_log_stream, to_yaml_stream, Manifest};
 
 /// The template environment: built-in templates, overrides, filters.
 pub struct Renderer {

@@ -421,7 +421,16 @@ pub fn seed(state: &mut State, path: &str, mut obj: Value) {
     obj["metadata"]["name"] = json!(t.name.clone().unwrap_or_default());
     obj["metadata"]["namespace"] = json!(t.namespace);
     if obj["metadata"].get("generation").is_none() {
-        obj["metadata"]["generation"] = json!(1);
+        // Replacing a stored object is a write: a changed spec bumps generation, as the API
+        // server does (clients may rely on "same generation, same spec").
+        let generation = match state.objects.get(&t.key) {
+            Some(old) => {
+                let g = old["metadata"]["generation"].as_i64().unwrap_or(1);
+                g + i64::from(spec_part(old) != spec_part(&obj))
+            }
+            None => 1,
+        };
+        obj["metadata"]["generation"] = json!(generation);
     }
     state.rv += 1;
     obj["metadata"]["resourceVersion"] = json!(state.rv.to_string());
