@@ -206,3 +206,125 @@ fn a_missing_templates_folder_is_a_config_error() {
         &["templates: templates folder", "does not exist"],
     );
 }
+
+/// Bytes run through `validate` (for encodings `&str` cannot hold).
+fn validate_bytes(bytes: &[u8]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, bytes).unwrap();
+    validate_path(&path)
+}
+
+// ---- issue 15 point 10: positions and consistency ----
+
+#[test]
+fn non_utf8_input_points_at_the_bad_byte() {
+    let mut bytes = b"apiVersion: mlcanary/v1\nname: fr".to_vec();
+    bytes.push(0xff);
+    bytes.extend_from_slice(b"aud\n");
+    let (code, err) = validate_bytes(&bytes);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("C:2:9: ") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bom_only_file_is_empty_at_line_1_and_a_bom_is_no_content() {
+    let (code, err) = validate_bytes("\u{feff}".as_bytes());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("C:1:1: the config is empty"), "{err}");
+    let (code, err) = validate_bytes(format!("\u{feff}{GOOD}").as_bytes());
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn an_error_at_the_end_of_the_file_points_at_its_last_line() {
+    // An unclosed flow sequence: the parser notices only at the end of the text.
+    let text = "apiVersion: mlcanary/v1\nname: fraud\nstages: [5, 50\n";
+    let (code, err) = validate(text);
+    assert_eq!(code, 2, "{err}");
+    let line: usize = err
+        .split("C:")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no position in {err}"));
+    assert!(
+        (1..=3).contains(&line),
+        "line {line} is past the end:\n{err}"
+    );
+}
+
+#[test]
+fn a_plan_longer_than_its_deadline_is_an_error() {
+    let yaml = GOOD.replace(
+        "stages: [5, 50]",
+        "stages: [{weight: 5, pause: 1h}, {weight: 50, pause: 1h30m}]\nanalysis: {deadline: 2h}",
+    );
+    expect(&yaml, &["analysis.deadline", "2h30m", "never finish"]);
+    // Within the deadline it passes.
+    let (code, err) = validate(&yaml.replace("deadline: 2h", "deadline: 3h"));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn documented_template_values_are_not_near_misses() {
+    let yaml = GOOD.replace(
+        "  namespace: ml\n",
+        "  namespace: ml\n  resources: {limits: {cpu: \"1\"}}\n",
+    );
+    let (code, err) = validate(&yaml);
+    assert_eq!(code, 0, "{err}");
+    // A real typo of a config key is still caught.
+    expect(
+        &GOOD.replace("  namespace: ml\n", "  namespace: ml\n  resourse: fd\n"),
+        &["target.resourse", "did you mean `resource`"],
+    );
+}
+
+// ---- issue 15 point 9: bounded work for any config ----
+
+#[test]
+fn oversized_files_and_lists_are_refused_quickly() {
+    let big = format!("{GOOD}# {}\n", "x".repeat(1024 * 1024));
+    expect(&big, &["C:1:1:", "at most 1048576"]);
+    let stages: Vec<String> = (0..5000).map(|_| "5".to_string()).collect();
+    let yaml = GOOD.replace(
+        "stages: [5, 50]",
+        &format!("stages: [{}]", stages.join(", ")),
+    );
+    let (code, err) = validate(&yaml);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("stages: 5000 entries; at most 100"), "{err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one error, not one per stage:\n{err}"
+    );
+}
+
+#[test]
+fn a_template_loop_runs_out_of_fuel_instead_of_hanging() {
+    let yaml = GOOD.replace(
+        "query: up",
+        "query: \"{% for a in range(10000) %}{% for b in range(10000) %}x{% endfor %}{% endfor %}\"",
+    );
+    for cmd in [&["validate"][..], &["render"], &["run", "--dry-run"]] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, &yaml).unwrap();
+        let out = Command::cargo_bin("mlcanary")
+            .unwrap()
+            .args(cmd)
+            .arg("-c")
+            .arg(&path)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {err}");
+        assert!(err.contains("too much work"), "{cmd:?}: {err}");
+    }
+}

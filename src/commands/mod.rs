@@ -61,7 +61,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Load and validate a config, including its template overrides (as config errors).
 pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
-    let config = crate::config::load_file(path)?;
+    let config = crate::config::load::load_file_checked(path, &plan_checks)?;
     let dir = config
         .templates
         .as_ref()
@@ -76,6 +76,22 @@ pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
         }],
     })?;
     Ok((config, renderer))
+}
+
+/// Config errors only the plan can find: stages whose pauses alone outlast the deadline would
+/// roll back at the deadline even with every check passing.
+fn plan_checks(c: &Config) -> Vec<(String, String)> {
+    let (planned, _) = crate::core::plan::Plan::from_config(c).totals();
+    let deadline = c.analysis.deadline;
+    match planned.as_millis() > deadline.as_millis() {
+        true => vec![(
+            "analysis.deadline".into(),
+            format!(
+                "the plan's stages take {planned} with every check passing, longer than the deadline {deadline}: the rollout could never finish; raise the deadline or shorten the pauses"
+            ),
+        )],
+        false => Vec::new(),
+    }
 }
 
 /// Exit code for an error that ended a command.

@@ -22,6 +22,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let record = if args.dry_run {
+        // Every stage rendered once first (as `validate` does): a template that fails on this
+        // config is a config error (exit 2), not a platform failure of the walk.
+        super::render::all_stages(&c, &renderer)?;
         let record = dry_run(&c, renderer)?;
         if args.format == Format::Text {
             print!("{}", neutralise(&dry_run_text(&c, &record)));

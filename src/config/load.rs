@@ -9,8 +9,17 @@ use std::path::Path;
 /// A config larger than this is refused before it is parsed (real ones are a few KiB).
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
+/// Checks run after validation by layers above `config` (the plan's duration against the
+/// deadline needs `core`); (key path, message) like [`validate::validate`]'s.
+pub type Extra<'a> = &'a dyn Fn(&Config) -> Vec<(String, String)>;
+
 /// Read, parse and validate a config file.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    load_file_checked(path, &|_| Vec::new())
+}
+
+/// [`load_file`] plus `extra` checks, reported with positions like the built-in ones.
+pub fn load_file_checked(path: &Path, extra: Extra) -> Result<Config, ConfigError> {
     let file = path.display().to_string();
     let cannot = |message: String| one(&file, 1, 1, "", message);
     let size = std::fs::metadata(path)
@@ -32,7 +41,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
             "the config is not valid UTF-8 text".into(),
         )
     })?;
-    load_str(&file, &text, path.parent())
+    load_str_checked(&file, &text, path.parent(), extra)
 }
 
 /// 1-based line and column just after `prefix` (valid UTF-8 up to an error).
@@ -45,10 +54,20 @@ fn line_col(prefix: &[u8]) -> (usize, usize) {
 
 /// Parse and validate config text. `base_dir` resolves relative paths (the templates folder).
 pub fn load_str(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+    load_str_checked(file, text, base_dir, &|_| Vec::new())
+}
+
+/// [`load_str`] plus `extra` checks.
+pub fn load_str_checked(
+    file: &str,
+    text: &str,
+    base_dir: Option<&Path>,
+    extra: Extra,
+) -> Result<Config, ConfigError> {
     // A byte-order mark is allowed before a YAML stream and is no content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let last_line = text.lines().count().max(1);
-    load_text(file, text, base_dir).map_err(|mut e| {
+    load_text(file, text, base_dir, extra).map_err(|mut e| {
         // Errors at the end of the text (a missing value, an unclosed bracket) point at its last
         // line, not one past it.
         for d in &mut e.diagnostics {
@@ -61,7 +80,12 @@ pub fn load_str(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Confi
     })
 }
 
-fn load_text(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+fn load_text(
+    file: &str,
+    text: &str,
+    base_dir: Option<&Path>,
+    extra: Extra,
+) -> Result<Config, ConfigError> {
     let positions = Positions::build(text);
     if let Some(p) = positions.too_deep {
         let max = super::position::MAX_DEPTH;
@@ -74,7 +98,10 @@ fn load_text(file: &str, text: &str, base_dir: Option<&Path>) -> Result<Config, 
         ));
     }
     let config = parse(file, text, &positions)?;
-    let diags = validate::validate(&config, base_dir);
+    let mut diags = validate::validate(&config, base_dir);
+    if diags.is_empty() {
+        diags = extra(&config);
+    }
     if diags.is_empty() {
         return Ok(config);
     }

@@ -185,6 +185,36 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// `target` keys the built-in templates read as template values (docs/templates.md); never taken
+/// for misspelt [`TARGET_KEYS`] (`resources` is not a typo of `resource`). A test in
+/// `render::builtin` keeps this list in step with the templates.
+pub const TEMPLATE_KEYS: &[&str] = &[
+    "annotations",
+    "authMode",
+    "canaryReplicas",
+    "canaryService",
+    "containerName",
+    "containerPort",
+    "graphName",
+    "image",
+    "implementation",
+    "maxReplicas",
+    "memory",
+    "minReplicas",
+    "protocolVersion",
+    "replicas",
+    "resources",
+    "revisionHistoryLimit",
+    "runtime",
+    "server",
+    "serviceAccountName",
+    "stableModelUri",
+    "stableReplicas",
+    "stableService",
+    "tags",
+    "trafficRouting",
+];
+
 /// Known keys of `target` (for near-miss detection among template values).
 pub const TARGET_KEYS: &[&str] = &[
     "platform",

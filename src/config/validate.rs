@@ -8,7 +8,40 @@ use std::path::Path;
 
 type Diags = Vec<(String, String)>;
 
+/// List lengths no real rollout comes near; past them the config is refused before any
+/// per-item work (bounded work for any input).
+pub const LIMITS: [(&str, usize); 4] = [
+    ("stages", 100),
+    ("guardrails", 100),
+    ("providers", 50),
+    ("notify", 20),
+];
+
+/// The lists over their [`LIMITS`].
+fn too_long(c: &Config) -> Diags {
+    let len = |key: &str| match key {
+        "stages" => c.stages.len(),
+        "guardrails" => c.guardrails.len(),
+        "providers" => c.providers.len(),
+        _ => c.notify.len(),
+    };
+    LIMITS
+        .iter()
+        .filter(|(key, max)| len(key) > *max)
+        .map(|(key, max)| {
+            (
+                key.to_string(),
+                format!("{} entries; at most {max} are accepted", len(key)),
+            )
+        })
+        .collect()
+}
+
 pub fn validate(c: &Config, base_dir: Option<&Path>) -> Diags {
+    let d = too_long(c);
+    if !d.is_empty() {
+        return d;
+    }
     let mut d = Diags::new();
     if c.api_version != "mlcanary/v1" {
         d.push((
@@ -99,6 +132,9 @@ fn target(c: &Config, d: &mut Diags) {
     let t = &c.target;
     let p = t.platform;
     for (key, v) in &t.values {
+        if TEMPLATE_KEYS.contains(&key.as_str()) {
+            continue; // documented template values are not near-misses of config keys
+        }
         if let Some(s) = did_you_mean(key, TARGET_KEYS.iter().copied()) {
             d.push((
                 format!("target.{key}"),

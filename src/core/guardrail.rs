@@ -150,6 +150,38 @@ pub fn ratio(canary: f64, baseline: f64) -> f64 {
     }
 }
 
+/// The values a guardrail's measurement can take, from how its zones are written: a condition in
+/// `%` measures a share (at least 0; at most 1 unless a constant is above 100%), a condition in
+/// `x` compares two measurements that cannot be negative; plain numbers say nothing. A value
+/// outside is not a measurement but a broken query or provider (a negative error rate must not
+/// pass as "well below the limit"). `None`: no bound known.
+pub fn possible_range(g: &Guardrail) -> Option<(f64, f64)> {
+    let conds: Vec<&Condition> = g.promote.iter().chain(g.rollback.iter()).collect();
+    if conds.iter().any(|c| c.relative) {
+        return Some((0.0, f64::INFINITY));
+    }
+    if !conds.is_empty() && conds.iter().all(|c| c.text.contains('%')) {
+        let max = match conds.iter().any(|c| c.value > 1.0) {
+            true => f64::INFINITY,
+            false => 1.0,
+        };
+        return Some((0.0, max));
+    }
+    None
+}
+
+/// Why `v` cannot be a value of `g` (see [`possible_range`]), if it cannot.
+pub fn impossible(g: &Guardrail, v: f64) -> Option<String> {
+    let (lo, hi) = possible_range(g)?;
+    (v < lo || v > hi).then(|| {
+        let what = match hi.is_finite() {
+            true => format!("a share between {lo} and {hi}"),
+            false => format!("at least {lo}"),
+        };
+        format!("the value {v} is impossible for this guardrail (its conditions measure {what}): the query or the provider is broken")
+    })
+}
+
 /// A scalar from an observation: `None` for no data.
 pub fn scalar(o: &Observation) -> Option<f64> {
     match o {

@@ -1,7 +1,7 @@
 //! The judge: raw observations in, one [`Judgement`] per guardrail out. Keeps the per-guardrail
 //! state sequential tests need across checks. Pure.
 
-use super::guardrail::{ratio, scalar, zone, zone_verdict, Zone};
+use super::guardrail::{impossible, ratio, scalar, zone, zone_verdict, Zone};
 use super::judge_stats;
 use super::verdict::Verdict;
 use crate::config::{Config, Guardrail, GuardrailKind, NoData};
@@ -112,6 +112,10 @@ impl Judge {
         let g = &self.guardrails[gi];
         match scalar(o) {
             None => self.no_data(j),
+            Some(v) if impossible(g, v).is_some() => {
+                j.value = Some(v);
+                j.detail = format!("provider error: {}", impossible(g, v).unwrap_or_default());
+            }
             Some(v) => {
                 j.value = Some(v);
                 j.zone = zone(v, g.promote.as_ref(), g.rollback.as_ref());
@@ -124,6 +128,13 @@ impl Judge {
     fn baseline(&self, gi: usize, c: &Observation, b: &Observation, j: &mut Judgement) {
         let g = &self.guardrails[gi];
         match (scalar(c), scalar(b)) {
+            (Some(cv), Some(bv)) if impossible(g, cv.min(bv)).is_some() => {
+                j.stats = Some(serde_json::json!({"canary": cv, "baseline": bv}));
+                j.detail = format!(
+                    "provider error: {}",
+                    impossible(g, cv.min(bv)).unwrap_or_default()
+                );
+            }
             (Some(cv), Some(bv)) => {
                 let r = ratio(cv, bv);
                 j.value = Some(r);
@@ -220,6 +231,9 @@ guardrails:
             (Ok(Observation::NoData), Verdict::Hold),
             (Ok(Observation::Scalar(f64::NAN)), Verdict::Hold),
             (Err("down".to_string()), Verdict::Error),
+            // Outside what a share can be: a broken query, not a pass or a fail.
+            (Ok(Observation::Scalar(-0.02)), Verdict::Error),
+            (Ok(Observation::Scalar(1.5)), Verdict::Error),
         ];
         for (f, want) in cases {
             let got = j.judge(0, 0, 0.05, std::slice::from_ref(&f));
@@ -238,11 +252,26 @@ guardrails:
             (s(0.0), s(0.0), Verdict::Pass, Some(1.0)),
             (s(5.0), s(0.0), Verdict::Fail, Some(f64::INFINITY)),
             (Ok(Observation::NoData), s(1.0), Verdict::Hold, None),
+            (s(-5.0), s(100.0), Verdict::Error, None),
+            (s(100.0), s(-1.0), Verdict::Error, None),
         ];
         for (c, b, want, value) in cases {
             let got = j.judge(1, 0, 0.05, &[c, b]);
             assert_eq!((got.verdict, got.value), (want, value), "{}", got.detail);
         }
+    }
+
+    #[test]
+    fn possible_ranges_follow_how_the_zones_are_written() {
+        use crate::core::guardrail::possible_range;
+        let c = crate::config::load_str("t.yaml", CFG, None).unwrap();
+        assert_eq!(possible_range(&c.guardrails[0]), Some((0.0, 1.0)));
+        assert_eq!(possible_range(&c.guardrails[1]), Some((0.0, f64::INFINITY)));
+        let mut g = c.guardrails[0].clone();
+        g.rollback = Some(crate::config::Condition::parse("> 150%").unwrap());
+        assert_eq!(possible_range(&g), Some((0.0, f64::INFINITY)));
+        g.promote = Some(crate::config::Condition::parse("< 0.5").unwrap());
+        assert_eq!(possible_range(&g), None);
     }
 
     #[test]

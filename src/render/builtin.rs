@@ -143,6 +143,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_target_key_a_template_reads_is_known_to_the_config() {
+        use crate::config::{TARGET_KEYS, TEMPLATE_KEYS};
+        let mut read = std::collections::BTreeSet::new();
+        for (_, src) in TEMPLATES {
+            for part in src.split("target.").skip(1) {
+                let key: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                read.insert(key);
+            }
+        }
+        assert!(read.contains("resources"), "{read:?}");
+        for key in &read {
+            assert!(
+                TARGET_KEYS.contains(&key.as_str()) || TEMPLATE_KEYS.contains(&key.as_str()),
+                "templates read target.{key}, which neither list names"
+            );
+        }
+        for key in TEMPLATE_KEYS {
+            assert!(
+                read.contains(*key),
+                "TEMPLATE_KEYS names {key}, no template reads it"
+            );
+        }
+    }
+
+    #[test]
     fn names_and_sources_agree_and_every_plan_step_exists() {
         let sources: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
         assert_eq!(sources, NAMES);

@@ -61,6 +61,12 @@ impl RenderError {
 
 /// The message without minijinja's own "(in name:line)" suffix, which we already say better.
 fn detail(err: &minijinja::Error) -> String {
+    if err.kind() == minijinja::ErrorKind::OutOfFuel {
+        return format!(
+            "too much work: a template may execute at most {} instructions (a loop too large?)",
+            super::TEMPLATE_FUEL
+        );
+    }
     match err.detail() {
         Some(d) => format!("{}: {d}", err.kind()),
         None => err.kind().to_string(),

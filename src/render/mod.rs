@@ -39,6 +39,9 @@ impl std::fmt::Debug for Renderer {
     }
 }
 
+/// Instructions one render may execute (the built-in templates need a few thousand).
+pub const TEMPLATE_FUEL: u64 = 1_000_000;
+
 impl Renderer {
     /// Built-in templates plus overrides from `override_dir` (files whose names match a built-in name
     /// replace it; unknown names are an error naming the file; a syntax error names file and line).
@@ -46,6 +49,9 @@ impl Renderer {
     pub fn new(override_dir: Option<&Path>) -> Result<Renderer, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Bounded work for any template: a nested `range(10000)` loop in a query must end in
+        // an error, not hang validate, render or a dry run.
+        env.set_fuel(Some(TEMPLATE_FUEL));
         env.set_auto_escape_callback(|name| {
             if builtin::NAMES.contains(&name) {
                 AutoEscape::Json
