@@ -5,6 +5,11 @@
 //! (prepare), a readiness poll, the weight change, a guardrail check (the metrics provider),
 //! promote, and rollback (in a run whose guardrail fails).
 //!
+//! Two kinds of case the one-fault-per-step grid misses (issue 15): a fault on the read right
+//! after readiness (the GET that learns the revision names: 500, a truncated body, an HTML page,
+//! an empty object, another object), and a signal while a write is held by the server (no answer
+//! at all, or 503 with `Retry-After: 119`), where the run must roll back within seconds.
+//!
 //! Whatever happens, the run must end consistent: promoted -> the canary field is gone and the
 //! new revision has 100%; rolled back -> the canary field is 0; rollback itself failed (exit 3)
 //! -> the report names the split left behind and it equals the server's.
@@ -66,6 +71,12 @@ enum Kind {
     Refused,
     Timeout,
     Malformed,
+    /// 200 with an HTML page.
+    NotJson,
+    /// 200 with `{}`.
+    Empty,
+    /// 200 with another object.
+    Other,
 }
 
 const KINDS: [Kind; 7] = [
@@ -86,7 +97,18 @@ enum Step {
     Check,
     Promote,
     Rollback,
+    /// The read right after readiness (the revision names).
+    ReadAfterReady,
 }
+
+/// What a read can be answered with instead of the object.
+const READ_KINDS: [Kind; 5] = [
+    Kind::S500,
+    Kind::Malformed,
+    Kind::NotJson,
+    Kind::Empty,
+    Kind::Other,
+];
 
 const STEPS: [Step; 6] = [
     Step::Prepare,
@@ -143,6 +165,13 @@ fn kube_pred(platform: Target, step: Step) -> Box<dyn Fn(&Request) -> bool + Sen
                 r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) >= 1
             })
         }
+        Step::ReadAfterReady => {
+            // GETs: prepare's read, the first (ready) poll, then the revision names.
+            let gets = AtomicUsize::new(0);
+            Box::new(move |r: &Request| {
+                r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) >= 2
+            })
+        }
         Step::Weight50 => Box::new(|r: &Request| percent_write(r) == Some(50)),
         Step::Promote => Box::new(|r: &Request| r.method == "PATCH" && r.body.contains("remove")),
         Step::Rollback => Box::new(|r: &Request| percent_write(r) == Some(0)),
@@ -193,6 +222,9 @@ fn prom_answer(rq: tiny_http::Request, value: f64, fault: Option<Kind>) {
         Some(Kind::S503RetryAfter) => (503, err("unavailable"), Some("1")),
         Some(Kind::S429) => (429, err("too_many_requests"), None),
         Some(Kind::S409) => (409, err("conflict"), None),
+        Some(Kind::NotJson | Kind::Empty | Kind::Other) => {
+            unreachable!("read faults are for Kubernetes reads")
+        }
         Some(Kind::Malformed) => {
             let h = "Content-Type: application/json".parse::<tiny_http::Header>();
             let _ = rq.respond(
@@ -346,6 +378,14 @@ fn kube_fault(kind: Kind) -> Fault {
         // The answer never comes (within the run): the request is neither answered nor applied.
         Kind::Timeout => Fault::Hang(NEVER),
         Kind::Malformed => Fault::Body("{\"kind\": \"InferenceSer".into()),
+        Kind::NotJson => Fault::Body("<html><body>Sign in</body></html>".into()),
+        Kind::Empty => Fault::Body("{}".into()),
+        Kind::Other => Fault::Body(
+            json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                "metadata": {"name": "other", "namespace": "ml", "generation": 1, "resourceVersion": "1"},
+                "spec": {"predictor": {"canaryTrafficPercent": 0}}})
+            .to_string(),
+        ),
         Kind::Refused => unreachable!("refusal is routed by the client side"),
     }
 }
@@ -363,6 +403,16 @@ struct Case {
     step: Step,
     kind: Kind,
     times: usize,
+    /// SIGTERM (the run's cancel) as soon as the faulted request reaches the server.
+    signal: bool,
+}
+
+/// The fault a signal case holds a write with: no answer at all, or `Retry-After: 119`.
+fn held_write(kind: Kind) -> Fault {
+    match kind {
+        Kind::Timeout => Fault::Hang(NEVER),
+        _ => Fault::RetryAfter(503, 119),
+    }
 }
 
 /// What the server holds after the run.
@@ -465,7 +515,7 @@ fn run_case(case: &Case) -> Ended {
         Target::Seldon => "seldon",
     };
     let c: Config = load_str("c.yaml", &CONFIG.replace("PLATFORM", platform), None).unwrap();
-    let server = KubeServer::start();
+    let server = Arc::new(KubeServer::start());
     server.set_ready_after(1);
     seed(case.platform, &server);
     // A failing canary for the rollback step (rollback must happen to be faulted).
@@ -486,8 +536,31 @@ fn run_case(case: &Case) -> Ended {
     } else {
         prom.url.clone()
     };
-    let live = LiveKube::from_client(client(&server.url), "mlcanary");
-    let api: Box<dyn KubeApi> = if case.kind == Kind::Refused && case.step != Step::Check {
+    let cancel = Cancel::new();
+    let mut live = LiveKube::from_client(client(&server.url), "mlcanary");
+    if case.signal {
+        live = live.interruptible_by(cancel.clone());
+        server.inject(
+            kube_pred(case.platform, case.step),
+            held_write(case.kind),
+            case.times,
+        );
+        let (server, on_signal) = (Arc::clone(&server), cancel.clone());
+        std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            while t.elapsed() < Duration::from_secs(60) {
+                if server.requests().iter().any(|r| r.fault.is_some()) {
+                    std::thread::sleep(Duration::from_millis(100));
+                    on_signal.cancel();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+    }
+    let api: Box<dyn KubeApi> = if case.signal {
+        Box::new(live)
+    } else if case.kind == Kind::Refused && case.step != Step::Check {
         Box::new(Refusing {
             live,
             dead: LiveKube::from_client(client(&dead_address()), "mlcanary"),
@@ -512,7 +585,13 @@ fn run_case(case: &Case) -> Ended {
         Rc::new(Renderer::new(None).unwrap()),
         Default::default(),
     );
-    let clock = VirtualClock::new(1_767_225_600_000);
+    // Signal cases bound writes on the wall clock: virtual time starts now, so the run's
+    // deadline (virtual) is not already past in real time.
+    let start = match case.signal {
+        true => mlcanary::rollout::clock::Clock::now_ms(&mlcanary::rollout::clock::SystemClock),
+        false => 1_767_225_600_000,
+    };
+    let clock = VirtualClock::new(start);
     let driver = Driver {
         config: &c,
         plan,
@@ -520,11 +599,16 @@ fn run_case(case: &Case) -> Ended {
         providers: BTreeMap::from([("prom".to_string(), provider(&prom_url))]),
         renderer: &renderer,
         clock: &clock,
-        cancel: Cancel::new(),
+        cancel,
         env: Default::default(),
         dry_run: false,
     };
+    let t = std::time::Instant::now();
     let record = driver.run(&mut Quiet);
+    if case.signal {
+        // The runner kills ~10 s after the signal; the run must be over well before.
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    }
     let _ = prom.seen.load(Ordering::SeqCst);
     Ended {
         record,
@@ -577,7 +661,15 @@ fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
         case.kind,
         Kind::S500 | Kind::S503RetryAfter | Kind::S429 | Kind::Timeout
     ) && case.times == 1;
+    if case.signal {
+        return match o {
+            Outcome::Interrupted { rolled_back: true } => Ok(()),
+            o => Err(format!("a signal during a held write: {o:?}")),
+        };
+    }
     let ok = match (case.step, case.times) {
+        // A GET is safe to repeat: every bad answer to it once is absorbed.
+        (Step::ReadAfterReady, 1) => *o == Outcome::Promoted,
         (Step::Check, ALWAYS) => o.reason().is_some_and(|r| r.contains("errorLimit")),
         (Step::Check, _) => *o == Outcome::Promoted,
         (Step::Rollback, ALWAYS) => {
@@ -628,8 +720,33 @@ fn every_fault_at_every_step_ends_consistent() {
                         step,
                         kind,
                         times,
+                        signal: false,
                     });
                 }
+            }
+        }
+    }
+    for kind in READ_KINDS {
+        for times in [1, ALWAYS] {
+            cases.push(Case {
+                platform: Target::Kserve,
+                step: Step::ReadAfterReady,
+                kind,
+                times,
+                signal: false,
+            });
+        }
+    }
+    for step in [Step::Weight50, Step::Promote] {
+        for kind in [Kind::Timeout, Kind::S503RetryAfter] {
+            for times in [1, ALWAYS] {
+                cases.push(Case {
+                    platform: Target::Kserve,
+                    step,
+                    kind,
+                    times,
+                    signal: true,
+                });
             }
         }
     }
@@ -639,11 +756,12 @@ fn every_fault_at_every_step_ends_consistent() {
 /// Run one case and judge it.
 fn one(case: &Case) -> matrix::CaseResult {
     let name = format!(
-        "{:?} {:?} {:?} {}",
+        "{:?} {:?} {:?} {}{}",
         case.platform,
         case.step,
         case.kind,
-        matrix::times_word(case.times == ALWAYS)
+        matrix::times_word(case.times == ALWAYS),
+        if case.signal { " +signal" } else { "" }
     );
     let ended = run_case(case);
     let verdict = consistent(&ended).and_then(|_| as_promised(case, &ended));
