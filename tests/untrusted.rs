@@ -537,15 +537,41 @@ fn hostile_server_text_and_echoed_tokens_reach_no_output() {
         Match::any().path_prefix("/api/v1/query"),
         Fault::Edit(Arc::new(|v: &mut Value| v["warnings"] = json!([HOSTILE]))),
     );
-    let cfg = lab.config(0.001, Some(TOKEN), "");
+    // A webhook sink (the proxy answering every request itself) whose URL is a secret.
+    let hook = FaultProxy::start("http://127.0.0.1:9");
+    hook.inject(
+        Match::any(),
+        Fault::Respond {
+            code: 200,
+            body: "ok".into(),
+        },
+    );
+    let hook_url = format!("{}/services/T0/B0/hooksecret42", hook.url);
+    let cfg = lab.config(
+        0.001,
+        Some(TOKEN),
+        "notify:\n  - {url: \"${HOOK_URL}\", on: [started, stage, rollback, promoted, failed]}\n",
+    );
     let run = lab.spawn(
         &cfg,
         &[
             ("GITHUB_ACTIONS", "true"),
             ("MLCANARY_LOG", "info,ureq_proto::util=trace,ureq=trace"),
+            ("HOOK_URL", &hook_url),
         ],
     );
     let done = run.finish(Duration::from_secs(90));
+    let messages: Vec<String> = hook.requests().into_iter().map(|r| r.body).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("rejected credentials")),
+        "the failure reached the webhook: {messages:#?}"
+    );
+    for m in &messages {
+        assert!(
+            !m.contains(TOKEN) && !m.contains(PROM_TOKEN),
+            "secret in the webhook message: {m}"
+        );
+    }
     assert_eq!(lab.canary_percent(), Some(0), "{}", done.log());
     assert!(
         lab.kproxy
@@ -562,7 +588,7 @@ fn hostile_server_text_and_echoed_tokens_reach_no_output() {
             .filter(|l| !l.starts_with("::add-mask::"))
             .collect::<Vec<_>>()
             .join("\n");
-        for secret in [TOKEN, PROM_TOKEN] {
+        for secret in [TOKEN, PROM_TOKEN, "hooksecret42"] {
             assert!(!text.contains(secret), "{secret} in {file}:\n{text}");
         }
         let bad = smuggled_commands(&text);
@@ -575,11 +601,9 @@ fn hostile_server_text_and_echoed_tokens_reach_no_output() {
         done.log()
     );
     // Whatever MLCANARY_LOG says, the wire libraries stay at info.
-    assert!(
-        !done.stderr.contains("[TRACE ureq") && !done.stderr.contains("[DEBUG ureq"),
-        "{}",
-        done.stderr
-    );
+    let wire = |l: &&str| (l.contains("TRACE") || l.contains("DEBUG")) && l.contains(" ureq");
+    let dumped: Vec<&str> = done.stderr.lines().filter(wire).collect();
+    assert!(dumped.is_empty(), "{dumped:#?}");
     // The hostile text did arrive (the test saw it neutralised, not missing).
     assert!(
         done.stderr.contains("pwned") || done.stdout.contains("pwned"),

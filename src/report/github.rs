@@ -81,6 +81,8 @@ mod tests {
         let e = error("rolled back", evil);
         assert_eq!(e.lines().count(), 1);
         assert!(e.contains("%0A::set-output"));
+        // The legacy form is honoured anywhere in a line, inside our own ::error too.
+        assert!(!error("t", "x ##[error]y").contains("##["));
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(
             group("stage 1\n::add-mask::x"),
