@@ -3,7 +3,7 @@
 use std::path::Path;
 
 pub fn run(path: &Path) -> anyhow::Result<i32> {
-    let (c, renderer) = super::load(path)?;
+    let (c, renderer) = super::load_with(path, &super::plan_checks)?;
     // Render every stage once: a template that fails on this config is a config error too.
     super::render::all_stages(&c, &renderer)?;
     println!(

@@ -135,6 +135,23 @@ pub fn interruptible<T: Send + 'static>(
     if expired(clock) {
         return Waited::TimedOut;
     }
+    on_worker(call, || {
+        if cancel.is_cancelled() {
+            Some(Waited::Cancelled)
+        } else if expired(clock) {
+            Some(Waited::TimedOut)
+        } else {
+            None
+        }
+    })
+}
+
+/// Runs `call` on a worker thread and waits for its answer in [`WAIT_SLICE`]s, asking `give_up`
+/// after each slice whether to abandon it (the thread then finishes on its own).
+fn on_worker<T: Send + 'static>(
+    call: impl FnOnce() -> T + Send + 'static,
+    give_up: impl Fn() -> Option<Waited<T>>,
+) -> Waited<T> {
     let (tx, rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("mlcanary-call".into())
@@ -152,11 +169,8 @@ pub fn interruptible<T: Send + 'static>(
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Waited::TimedOut,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
-        if cancel.is_cancelled() {
-            return Waited::Cancelled;
-        }
-        if expired(clock) {
-            return Waited::TimedOut;
+        if let Some(w) = give_up() {
+            return w;
         }
     }
 }
@@ -177,29 +191,11 @@ pub fn bounded_after_signal<T: Send + 'static>(
         })
     };
     let started_after = cancel.is_cancelled();
-    if limit(cancel, started_after).is_some_and(|l| SystemClock.now_ms() >= l) {
+    let past = || limit(cancel, started_after).is_some_and(|l| SystemClock.now_ms() >= l);
+    if past() {
         return Waited::Cancelled;
     }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("mlcanary-write".into())
-        .spawn(move || {
-            let _ = tx.send(call());
-        });
-    if let Err(e) = spawned {
-        log::warn!("cannot start a worker thread: {e}");
-        return Waited::TimedOut;
-    }
-    loop {
-        match rx.recv_timeout(WAIT_SLICE) {
-            Ok(v) => return Waited::Done(v),
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Waited::TimedOut,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-        }
-        if limit(cancel, started_after).is_some_and(|l| SystemClock.now_ms() >= l) {
-            return Waited::Cancelled;
-        }
-    }
+    on_worker(call, || past().then_some(Waited::Cancelled))
 }
 
 #[cfg(test)]
