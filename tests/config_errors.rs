@@ -288,8 +288,8 @@ fn documented_template_values_are_not_near_misses() {
 
 #[test]
 fn oversized_files_and_lists_are_refused_quickly() {
-    let big = format!("{GOOD}# {}\n", "x".repeat(1024 * 1024));
-    expect(&big, &["C:1:1:", "at most 1048576"]);
+    let big = format!("{GOOD}# {}\n", "x".repeat(256 * 1024));
+    expect(&big, &["C:1:1:", "at most 262144"]);
     let stages: Vec<String> = (0..5000).map(|_| "5".to_string()).collect();
     let yaml = GOOD.replace(
         "stages: [5, 50]",

@@ -7,7 +7,7 @@ use super::validate;
 use std::path::Path;
 
 /// A config larger than this is refused before it is parsed (real ones are a few KiB).
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 
 /// Checks run after validation by layers above `config` (the plan's duration against the
 /// deadline needs `core`); (key path, message) like [`validate::validate`]'s.

@@ -45,7 +45,8 @@ pub fn init() {
     b.format(|buf, r| {
         writeln!(
             buf,
-            "[{} {}] {}",
+            "[{} {} {}] {}",
+            buf.timestamp_seconds(),
             r.level(),
             super::redact::neutralise_line(r.target()),
             super::redact::neutralise_line(&r.args().to_string())
