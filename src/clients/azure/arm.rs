@@ -307,7 +307,6 @@ impl ArmClient {
         let mut attempt = 0;
         loop {
             let token = self.tokens.token(&self.scope)?;
-            crate::report::redact::register(token.secret());
             let mut builder = ureq::http::Request::builder()
                 .method(method)
                 .uri(url)

@@ -25,7 +25,10 @@ use std::sync::Arc;
 pub struct BearerToken(String);
 
 impl BearerToken {
+    /// Every Azure token (ARM, Azure Monitor, Log Analytics) is made here, so each is known to
+    /// the output redactor (and masked in GitHub) before it is first sent.
     pub fn new(value: String) -> Self {
+        crate::report::redact::register(&value);
         BearerToken(value)
     }
     pub fn secret(&self) -> &str {
