@@ -6,13 +6,16 @@
 //! never becomes ready.
 #[path = "support/kube/mod.rs"]
 mod kube;
+#[path = "support/spawned.rs"]
+mod spawned;
 
 use kube::KubeServer;
 use serde_json::{json, Value};
+use spawned::Spawned;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -80,76 +83,33 @@ guardrails:
     p
 }
 
-struct Run {
-    child: Child,
-    dir: PathBuf,
-}
+struct Run(Spawned);
 
 fn spawn(dir: &Path, config: &Path) -> Run {
-    let out = std::fs::File::create(dir.join("stdout")).unwrap();
-    let err = std::fs::File::create(dir.join("stderr")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_mlcanary"))
-        .args(["run", "-c"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlcanary"));
+    cmd.args(["run", "-c"])
         .arg(config)
         .arg("--report")
         .arg(dir.join("report.json"))
         .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
         .env("GITHUB_OUTPUT", dir.join("outputs"))
         .env_remove("GITHUB_ACTIONS")
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap();
-    Run {
-        child,
-        dir: dir.to_path_buf(),
-    }
+        .env_remove("KUBECONFIG");
+    Run(Spawned::start(cmd, dir))
 }
 
 impl Run {
     /// Sends the signal; the wall-clock time just before, to compare with the server's log.
     fn signal(&self, sig: &str) -> SystemTime {
-        let sent = SystemTime::now();
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success(), "kill -{sig} failed");
-        sent
+        self.0.signal(sig).0
     }
 
     /// Exit code, stdout, the JSON report.
     fn finish(mut self, within: Duration) -> (i32, String, Value) {
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t.elapsed() > within {
-                let _ = self.child.kill();
-                panic!(
-                    "mlcanary did not exit within {within:?}:\n{}",
-                    self.stdout()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let report = std::fs::read_to_string(self.dir.join("report.json"))
-            .unwrap_or_else(|e| panic!("no report ({e}):\n{}", self.stdout()));
-        (
-            status.code().expect("exited, not killed"),
-            self.stdout(),
-            serde_json::from_str(&report).unwrap(),
-        )
-    }
-
-    fn stdout(&self) -> String {
-        let o = std::fs::read_to_string(self.dir.join("stdout")).unwrap_or_default();
-        let e = std::fs::read_to_string(self.dir.join("stderr")).unwrap_or_default();
-        format!("{o}\n--- stderr ---\n{e}")
+        let code = self.0.wait(within);
+        let report = std::fs::read_to_string(self.0.dir.join("report.json"))
+            .unwrap_or_else(|e| panic!("no report ({e}):\n{}", self.0.log()));
+        (code, self.0.log(), serde_json::from_str(&report).unwrap())
     }
 }
 

@@ -9,13 +9,16 @@ mod fault_proxy;
 mod kube;
 #[path = "support/prom/mod.rs"]
 mod prom;
+#[path = "support/spawned.rs"]
+mod spawned;
 
 use fault_proxy::{Fault, FaultProxy, Match, HOSTILE};
 use kube::KubeServer;
 use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, RetryPolicy};
 use serde_json::{json, Value};
+use spawned::Spawned;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +83,7 @@ guardrails:
         p
     }
 
-    fn spawn(&self, config: &Path, envs: &[(&str, &str)]) -> Run {
+    fn spawn(&self, config: &Path, envs: &[(&str, &str)]) -> Spawned {
         let d = self.dir.path();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlcanary"));
         cmd.args(["run", "-c"])
@@ -96,17 +99,11 @@ guardrails:
             .env_remove("KUBECONFIG")
             .env_remove("MLCANARY_LOG")
             .env_remove("HTTP_PROXY")
-            .env_remove("HTTPS_PROXY")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(d.join("stdout")).unwrap())
-            .stderr(std::fs::File::create(d.join("stderr")).unwrap());
+            .env_remove("HTTPS_PROXY");
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        Run {
-            child: cmd.spawn().unwrap(),
-            dir: d.to_path_buf(),
-        }
+        Spawned::start(cmd, d)
     }
 
     fn canary_percent(&self) -> Option<u64> {
@@ -130,11 +127,6 @@ guardrails:
     }
 }
 
-struct Run {
-    child: Child,
-    dir: PathBuf,
-}
-
 /// What one finished run wrote.
 struct Done {
     code: i32,
@@ -145,56 +137,26 @@ struct Done {
     files: Vec<(String, String)>,
 }
 
-impl Run {
-    fn signal(&self, sig: &str) -> Instant {
-        let at = Instant::now();
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        at
-    }
-
-    fn finish(mut self, within: Duration) -> Done {
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            if t.elapsed() > within {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "mlcanary did not exit within {within:?}:\n{}",
-                    self.read("stdout")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let files = [
-            "stdout",
-            "stderr",
-            "report.json",
-            "junit.xml",
-            "summary.md",
-            "outputs",
-        ]
-        .iter()
-        .map(|f| (f.to_string(), self.read(f)))
-        .collect();
-        Done {
-            code: status.code().unwrap_or(-1),
-            stdout: self.read("stdout"),
-            stderr: self.read("stderr"),
-            report: serde_json::from_str(&self.read("report.json")).unwrap_or(Value::Null),
-            files,
-        }
-    }
-
-    fn read(&self, f: &str) -> String {
-        std::fs::read_to_string(self.dir.join(f)).unwrap_or_default()
+/// Waits for the run and collects what it wrote.
+fn finish(mut run: Spawned, within: Duration) -> Done {
+    let code = run.wait(within);
+    let files = [
+        "stdout",
+        "stderr",
+        "report.json",
+        "junit.xml",
+        "summary.md",
+        "outputs",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), run.read(f)))
+    .collect();
+    Done {
+        code,
+        stdout: run.read("stdout"),
+        stderr: run.read("stderr"),
+        report: serde_json::from_str(&run.read("report.json")).unwrap_or(Value::Null),
+        files,
     }
 }
 
@@ -422,7 +384,7 @@ fn a_rollback_is_not_skipped_because_a_read_claims_zero() {
             v["spec"]["predictor"]["canaryTrafficPercent"] = json!(0)
         })),
     );
-    let done = run.finish(Duration::from_secs(60));
+    let done = finish(run, Duration::from_secs(60));
     assert_eq!(done.code, 1, "{}", done.log());
     assert_eq!(
         done.report["outcome"]["result"],
@@ -455,8 +417,8 @@ fn signal_during_a_held_write(fault: Fault) {
         lab.kproxy.requests().iter().any(|r| is_weight_write(r, 50))
     });
     std::thread::sleep(Duration::from_millis(300));
-    let sent = run.signal("TERM");
-    let done = run.finish(Duration::from_secs(60));
+    let (_, sent) = run.signal("TERM");
+    let done = finish(run, Duration::from_secs(60));
     let took = sent.elapsed();
     println!("signal -> exit with the 50% write held: {took:?}");
     assert!(took < RUNNER_GRACE, "took {took:?}\n{}", done.log());
@@ -560,7 +522,7 @@ fn hostile_server_text_and_echoed_tokens_reach_no_output() {
             ("HOOK_URL", &hook_url),
         ],
     );
-    let done = run.finish(Duration::from_secs(90));
+    let done = finish(run, Duration::from_secs(90));
     let messages: Vec<String> = hook.requests().into_iter().map(|r| r.body).collect();
     assert!(
         messages.iter().any(|m| m.contains("rejected credentials")),
