@@ -8,8 +8,10 @@ mod mlserver;
 #[path = "support/mlserver/stack.rs"]
 mod stack;
 
+use mlserver::router::kserve_split;
 use mlserver::{MlServer, Txn, Variant};
 use stack::{Plan, Stack, CANARY_REVISION};
+use std::time::SystemTime;
 
 fn txn(category: &'static str) -> Txn {
     Txn {
@@ -67,19 +69,32 @@ fn mlserver_serves_the_trained_variants_and_counts_them() {
     assert!(!text.contains(r#"status_code="500""#), "{text}");
 }
 
-/// The slow variant takes its feature-lookup time on every request.
+/// The router's split: the share each revision gets follows the percentages (deterministic draws),
+/// a revision at 0% gets nothing, and the split is read from KServe's reported traffic.
 #[test]
-fn slow_variant_is_slow() {
-    let Some(slow) = MlServer::start(Variant::V2Slow) else {
-        return;
-    };
-    let started = std::time::Instant::now();
-    let (code, answer) = slow.infer(&txn("fuel"));
-    assert_eq!(code, 200, "{answer}");
+fn router_splits_by_the_reported_traffic() {
+    use mlserver::router::{kserve_split, pick};
+    let split = vec![("a".to_string(), 80), ("b".to_string(), 20)];
+    let to_b = (0..10_000)
+        .filter(|&n| pick(&split, n) == Some("b"))
+        .count();
     assert!(
-        started.elapsed().as_secs_f64() >= mlserver::SLOW_SECONDS,
-        "{:?}",
-        started.elapsed()
+        (1_800..=2_200).contains(&to_b),
+        "{to_b} of 10000 to the 20% revision"
+    );
+    let rolled_back = vec![("a".to_string(), 100), ("b".to_string(), 0)];
+    assert!((0..1_000).all(|n| pick(&rolled_back, n) == Some("a")));
+    assert_eq!(pick(&[], 0), None, "no ready revision: no backend");
+    let obj = serde_json::json!({"status": {"components": {"predictor": {"traffic": [
+        {"tag": "prev", "revisionName": "fd-predictor-00001", "latestRevision": false, "percent": 80},
+        {"tag": "latest", "revisionName": "fd-predictor-00002", "latestRevision": true, "percent": 20}
+    ]}}}});
+    assert_eq!(
+        kserve_split(&obj),
+        [
+            ("fd-predictor-00001".to_string(), 80),
+            ("fd-predictor-00002".to_string(), 20)
+        ]
     );
 }
 
@@ -96,43 +111,76 @@ fn failed_guardrails(run: &e2e::Run) -> Vec<String> {
     names
 }
 
-/// Rolled back at the first stage: exit 1, one stage started, the object back at 0%, and the
-/// router sent nothing more to the canary once the controller reported the rollback.
+/// Rolled back at the first stage: exit 1, one stage started, the object back at 0%, and once the
+/// controller reports the canary at 0% the router sends it nothing more. Prints how many requests
+/// the bad model served before the rollback write.
 fn assert_rolled_back_at_first_stage(s: &mut Stack, run: &e2e::Run, label: &str) {
     assert_eq!(run.code, 1, "{}", run.log());
     assert_eq!(run.result(), "rolled-back", "{}", run.report);
     assert_eq!(run.events("phaseStarted").len(), 1, "{}", run.report);
-    let o = s
-        .env
-        .object(&e2e::Kind::Kserve.path())
-        .expect("the InferenceService");
+    // Rolled back because a guardrail saw the defect, not because the stage stayed inconclusive.
+    assert!(
+        run.reason().starts_with("critical guardrail"),
+        "{}\n{}\n{}",
+        run.log(),
+        run.report,
+        s.scrape_health()
+    );
+    let path = e2e::Kind::Kserve.path();
+    let o = s.env.object(&path).expect("the InferenceService");
     assert_eq!(o["spec"]["predictor"]["canaryTrafficPercent"], 0, "{o}");
     let written = s.rollback_write().expect("a rollback write");
     let (served, failed) = s.canary_served(Some(written));
+    // The controller may report the new split later than the write (poll, don't assume).
+    let canary_at_zero = || {
+        let split = kserve_split(&s.env.object(&path).unwrap_or_default());
+        split
+            .iter()
+            .all(|(rev, p)| rev != CANARY_REVISION || *p == 0)
+    };
+    assert!(
+        mlserver::eventually(canary_at_zero),
+        "{:?}",
+        s.env.object(&path)
+    );
+    let seen_at_zero = SystemTime::now();
     let tally = s.stop_load();
-    let (after, _) = s.canary_served(None);
+    let late = s
+        .router
+        .served()
+        .iter()
+        .filter(|r| r.revision == CANARY_REVISION && r.at > seen_at_zero)
+        .count();
+    assert_eq!(late, 0, "canary requests after the reported rollback");
+    let (all, _) = s.canary_served(None);
     eprintln!(
-        "[{label}] bad model served {served} requests ({failed} failed) before the rollback write; \
-         {} after it (until the ingress followed); guardrails failed: {:?} ({}); mlcanary took {:?}; load {tally:?}",
-        after - served,
+        "[{label}] bad model served {served} requests ({failed} failed) before the rollback write, \
+         {} after it until the ingress followed; failed guardrails {:?} ({}); mlcanary took {:.1} s; load {tally:?}",
+        all - served,
         failed_guardrails(run),
         run.reason(),
-        run.took,
+        run.took.as_secs_f64(),
     );
     assert!(served > 0, "the canary got traffic before the rollback");
 }
 
+/// A good v2 walks 20% and 50% and is promoted; the router sent it nothing before mlcanary's
+/// first write and its share once the controller reported the split.
 #[test]
 fn good_v2_on_mlserver_is_promoted() {
     let Some(mut s) = Stack::start(Variant::V2Good) else {
         return;
     };
-    let run = s.env.run(&s.config(&Plan::default()));
+    let plan = Plan {
+        pause: "8s",
+        ..Plan::default()
+    };
+    let run = s.env.run(&s.config(&plan));
     let tally = s.stop_load();
     let (served, failed) = s.canary_served(None);
     eprintln!(
-        "[good v2] canary served {served} ({failed} failed); mlcanary took {:?}; load {tally:?}",
-        run.took
+        "[good v2] canary served {served} ({failed} failed); mlcanary took {:.1} s; load {tally:?}",
+        run.took.as_secs_f64()
     );
     assert_eq!(run.code, 0, "{}\n{}", run.log(), run.report);
     assert_eq!(run.result(), "promoted", "{}", run.report);
@@ -142,22 +190,40 @@ fn good_v2_on_mlserver_is_promoted() {
         .filter_map(|e| e["weight"].as_u64())
         .collect();
     assert_eq!(weights, [20, 50, 100], "{}", run.report);
-    let o = s
-        .env
-        .object(&e2e::Kind::Kserve.path())
-        .expect("the InferenceService");
+    let path = e2e::Kind::Kserve.path();
+    let o = s.env.object(&path).expect("the InferenceService");
     assert!(
         o["spec"]["predictor"].get("canaryTrafficPercent").is_none(),
         "{o}"
     );
+    let rolled_out = || {
+        let o = s.env.object(&path).unwrap_or_default();
+        o["status"]["components"]["predictor"]["latestRolledoutRevision"] == CANARY_REVISION
+    };
+    assert!(
+        mlserver::eventually(rolled_out),
+        "{:?}",
+        s.env.object(&path)
+    );
+    let first_write = s
+        .env
+        .kube
+        .requests()
+        .iter()
+        .find(|r| r.method == "PATCH" && r.path == path && !r.query.contains("dryRun"))
+        .map(|r| r.at)
+        .expect("mlcanary wrote the InferenceService");
     assert_eq!(
-        o["status"]["components"]["predictor"]["latestRolledoutRevision"], CANARY_REVISION,
-        "{o}"
+        s.canary_served(Some(first_write)),
+        (0, 0),
+        "no canary traffic before the rollout"
     );
     assert_eq!(failed, 0, "the good model never failed");
     assert!(served > 0 && tally.failed == 0, "{tally:?}");
 }
 
+/// A v2 that raises on the merchant category it never saw (~10% of requests) is rolled back at
+/// the first stage; the canary failed exactly its `gaming` requests.
 #[test]
 fn v2_failing_on_an_unseen_category_is_rolled_back_at_the_first_stage() {
     let Some(mut s) = Stack::start(Variant::V2Unseen) else {
@@ -165,16 +231,35 @@ fn v2_failing_on_an_unseen_category_is_rolled_back_at_the_first_stage() {
     };
     let run = s.env.run(&s.config(&Plan::default()));
     assert_rolled_back_at_first_stage(&mut s, &run, "unseen category");
-    let (_, failed) = s.canary_served(None);
-    assert!(failed > 0, "the canary failed some requests");
+    let canary: Vec<_> = s
+        .router
+        .served()
+        .into_iter()
+        .filter(|r| r.revision == CANARY_REVISION)
+        .collect();
+    let category = |r: &mlserver::router::Served| r.request["inputs"][0]["data"][0].clone();
+    assert!(
+        canary.iter().any(|r| r.status == 500),
+        "the canary failed some requests"
+    );
+    for r in &canary {
+        assert_eq!(r.status == 500, category(r) == "gaming", "{r:?}");
+    }
 }
 
+/// A v2 whose feature lookup adds 0.2 s per request is rolled back at the first stage.
 #[test]
 fn slow_v2_is_rolled_back_at_the_first_stage() {
     let Some(mut s) = Stack::start(Variant::V2Slow) else {
         return;
     };
-    let run = s.env.run(&s.config(&Plan::default()));
+    // 10% first: 2 req/s of 0.2 s keep the slow server's event loop 40% busy, so its /metrics
+    // (served on the same loop with parallel_workers 0) still answers the 1 s scrapes.
+    let plan = Plan {
+        stages: vec![10, 50],
+        ..Plan::default()
+    };
+    let run = s.env.run(&s.config(&plan));
     assert_rolled_back_at_first_stage(&mut s, &run, "slow");
     let slow = s
         .router

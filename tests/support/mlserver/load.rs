@@ -101,7 +101,10 @@ impl Load {
                         if stop.load(Ordering::SeqCst) {
                             return;
                         }
-                        std::thread::sleep((due - start.elapsed()).min(Duration::from_millis(50)));
+                        std::thread::sleep(
+                            due.saturating_sub(start.elapsed())
+                                .min(Duration::from_millis(50)),
+                        );
                     }
                     if stop.load(Ordering::SeqCst) {
                         return;

@@ -283,10 +283,16 @@ impl MlServer {
 
     /// One inference; returns the HTTP status and the JSON answer (`Null` if not JSON).
     pub fn infer(&self, txn: &Txn) -> (u16, Value) {
+        self.infer_body(txn.body())
+    }
+
+    /// One inference with any V2 request body (e.g. [`Txn::body`] plus
+    /// `"outputs": [{"name": "predict_proba"}]`).
+    pub fn infer_body(&self, body: Value) -> (u16, Value) {
         let mut r = self
             .agent
             .post(self.infer_url())
-            .send_json(txn.body())
+            .send_json(body)
             .unwrap_or_else(|e| panic!("MLServer {:?} unreachable: {e}", self.variant));
         let status = r.status().as_u16();
         (status, r.body_mut().read_json().unwrap_or(Value::Null))

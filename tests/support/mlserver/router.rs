@@ -28,6 +28,8 @@ pub struct Served {
     pub status: u16,
     /// Time to the backend's answer.
     pub took: Duration,
+    /// The request body (`Null` if not JSON).
+    pub request: Value,
 }
 
 /// A running router; stops accepting when dropped.
@@ -127,8 +129,8 @@ fn draw(n: u64) -> u64 {
     (z ^ (z >> 31)) % 100
 }
 
-/// The revision request `n` goes to under `split`.
-fn pick(split: &[(String, u64)], n: u64) -> Option<&str> {
+/// The revision request `n` goes to under `split` (`None`: no revision has traffic).
+pub fn pick(split: &[(String, u64)], n: u64) -> Option<&str> {
     let total: u64 = split.iter().map(|(_, p)| p).sum();
     if total == 0 {
         return None;
@@ -177,6 +179,7 @@ fn forward(
         revision: rev.to_string(),
         status,
         took: started.elapsed(),
+        request: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
     let code = if status == 0 { 502 } else { status };
     let _ = rq.respond(tiny_http::Response::from_string(text).with_status_code(code));

@@ -202,6 +202,24 @@ guardrails:
         self.router.count(CANARY_REVISION, before)
     }
 
+    /// Prometheus' view of its scrapes per revision (`up`, last scrape duration), for failure
+    /// messages: a target that does not answer a scrape within its 1 s timeout has no data.
+    pub fn scrape_health(&mut self) -> String {
+        let prom = self.env.prom().url();
+        ["up", "scrape_duration_seconds"]
+            .iter()
+            .map(|q| {
+                let answer = ureq::get(format!("{prom}/api/v1/query"))
+                    .query("query", *q)
+                    .call()
+                    .ok()
+                    .and_then(|mut r| r.body_mut().read_to_string().ok())
+                    .unwrap_or_default();
+                format!("{q}: {answer}\n")
+            })
+            .collect()
+    }
+
     /// Stops the load and returns its counts.
     pub fn stop_load(&mut self) -> Tally {
         self.load.stop()
