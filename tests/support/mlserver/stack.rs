@@ -67,6 +67,7 @@ impl Stack {
     /// and the load, and waits until Prometheus has scraped the stable's served requests. `None`
     /// only on a local, opted-in skip.
     pub fn start(canary: Variant) -> Option<Stack> {
+        let started = std::time::Instant::now();
         let second = std::thread::spawn(move || MlServer::start(canary));
         let stable = MlServer::start(Variant::V1);
         let canary = second.join().expect("MLServer start thread");
@@ -101,6 +102,10 @@ impl Stack {
             canary,
         };
         stack.env.prom().wait_for(&q, Duration::from_secs(60));
+        eprintln!(
+            "[{canary:?}] servers, Prometheus, API server, router and load ready in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         Some(stack)
     }
 
