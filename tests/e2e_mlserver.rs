@@ -269,3 +269,47 @@ fn slow_v2_is_rolled_back_at_the_first_stage() {
         .all(|r| r.took.as_secs_f64() >= mlserver::SLOW_SECONDS);
     assert!(slow, "every canary answer took the slow lookup");
 }
+
+/// Run by `missing_venv_fails_in_ci_and_skips_only_when_asked` in a child process with a chosen
+/// environment: applies the missing-virtualenv policy.
+#[test]
+#[ignore = "run as a child process by missing_venv_fails_in_ci_and_skips_only_when_asked"]
+fn venv_policy_probe() {
+    assert!(
+        mlserver::venv().is_none(),
+        "the probe runs with a missing venv"
+    );
+}
+
+/// A missing MLServer virtualenv fails the tests under `CI`, even with the local skip variable;
+/// locally it fails unless `MLCANARY_SKIP_MLSERVER=1`.
+#[test]
+fn missing_venv_fails_in_ci_and_skips_only_when_asked() {
+    let missing = tempfile::tempdir().expect("temp dir");
+    let probe = |ci: bool, skip: bool| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+        cmd.args(["--ignored", "--exact", "venv_policy_probe"])
+            .env("MLCANARY_TEST_VENV", missing.path())
+            .env_remove("CI")
+            .env_remove("MLCANARY_SKIP_MLSERVER");
+        if ci {
+            cmd.env("CI", "true");
+        }
+        if skip {
+            cmd.env("MLCANARY_SKIP_MLSERVER", "1");
+        }
+        let out = cmd.output().expect("run the probe");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (ok, text) = probe(true, true);
+    assert!(
+        !ok && text.contains("CI is set: MLServer tests may not be skipped"),
+        "{text}"
+    );
+    let (ok, text) = probe(false, false);
+    assert!(!ok && text.contains("scripts/test-venv.sh"), "{text}");
+    let (ok, text) = probe(false, true);
+    assert!(ok && text.contains("this test is SKIPPED"), "{text}");
+}

@@ -103,7 +103,8 @@ impl Stack {
         };
         stack.env.prom().wait_for(&q, Duration::from_secs(60));
         eprintln!(
-            "[{canary:?}] servers, Prometheus, API server, router and load ready in {:.1} s",
+            "[{:?}] servers, Prometheus, API server, router and load ready in {:.1} s",
+            stack.canary.variant,
             started.elapsed().as_secs_f64()
         );
         Some(stack)
