@@ -26,8 +26,9 @@
 //!   scrape target's labels (see `PromServer::start_labelled`), as Kubernetes service discovery
 //!   relabelling a pod's `serving.knative.dev/revision` label would give it.
 //!
-//! A counter series exists only after its first increment (`model_infer_request_failure_total` is
-//! absent until a request fails).
+//! Which series exist when: `model_infer_request_failure_total` is created at 0 by the first
+//! request (MLServer calls `labels()` on every request); a `rest_server_*{status_code="500"}` series
+//! only appears with the first 500. Before any request, neither exists.
 #![allow(dead_code)]
 
 pub mod load;
