@@ -313,3 +313,53 @@ fn missing_venv_fails_in_ci_and_skips_only_when_asked() {
     let (ok, text) = probe(false, true);
     assert!(ok && text.contains("this test is SKIPPED"), "{text}");
 }
+
+/// Run by `mlserver_stops_when_the_test_process_is_killed` as a child process: starts a server,
+/// prints its pid, then waits (at most 60 s) to be killed.
+#[test]
+#[ignore = "run as a child process by mlserver_stops_when_the_test_process_is_killed"]
+fn orphan_probe() {
+    let Some(server) = MlServer::start(Variant::V1) else {
+        return;
+    };
+    println!("MLSERVER_PID {}", server.pid());
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+/// A test process killed with SIGKILL cannot stop its MLServer: the server stops by itself.
+#[test]
+fn mlserver_stops_when_the_test_process_is_killed() {
+    use std::io::BufRead;
+    if mlserver::venv().is_none() {
+        return;
+    }
+    let mut probe = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--ignored", "--exact", "orphan_probe", "--nocapture"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the probe");
+    let stdout = std::io::BufReader::new(probe.stdout.take().expect("probe stdout"));
+    let pid = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("MLSERVER_PID ").map(str::to_string))
+        .expect("the probe started a server");
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    assert!(alive(), "the server runs while the probe does");
+    probe.kill().expect("SIGKILL the probe");
+    probe.wait().expect("reap the probe");
+    assert!(
+        mlserver::eventually(|| !alive()),
+        "MLServer {pid} still runs"
+    );
+}

@@ -125,7 +125,7 @@ pub fn venv() -> Option<PathBuf> {
     panic!("{msg}*** or set MLCANARY_SKIP_MLSERVER=1 to skip these tests locally ***\n");
 }
 
-/// This directory (train.py, fd_features.py).
+/// This directory (train.py, fd_features.py, serve.py).
 fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mlserver")
 }
@@ -232,8 +232,10 @@ impl MlServer {
             std::fs::write(repo.join("settings.json"), server.to_string()).expect("settings.json");
             let log_path = dir.path().join("mlserver.log");
             let log = std::fs::File::create(&log_path).expect("log file");
-            let child = Command::new(venv.join("bin/mlserver"))
-                .arg("start")
+            // serve.py = `mlserver start REPO`, exiting once this process is gone.
+            let child = Command::new(venv.join("bin/python"))
+                .arg(support_dir().join("serve.py"))
+                .arg(std::process::id().to_string())
                 .arg(&repo)
                 .current_dir(dir.path())
                 .env("PYTHONPATH", support_dir())
@@ -311,6 +313,11 @@ impl MlServer {
     /// The server's log so far (stdout and stderr).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("mlserver.log")).unwrap_or_default()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the server now (SIGKILL) and waits for it.
