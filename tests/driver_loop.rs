@@ -41,7 +41,12 @@ struct World {
 struct FakePlatform(Rc<RefCell<World>>);
 
 impl Platform for FakePlatform {
-    fn prepare(&mut self, weight: u32, _mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        _mirror: u32,
+        _: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
         w.weight = weight;
         w.calls.push(format!("prepare {weight}"));
@@ -132,6 +137,7 @@ fn run(
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered: Default::default(),
         dry_run: false,
     };
     let r = d.run(&mut Quiet);

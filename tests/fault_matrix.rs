@@ -30,7 +30,6 @@ use mlcanary::rollout::kube_live::LiveKube;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -506,22 +505,18 @@ fn run_case(case: &Case) -> Ended {
     };
     let plan = Plan::for_run(&c);
     let renderer = Renderer::new(None).unwrap();
-    let render = build::render_fn(
-        &c,
-        &plan,
-        Rc::new(Renderer::new(None).unwrap()),
-        Default::default(),
-    );
+    let rendered = build::render_run(&c, &plan, &renderer, &Default::default()).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
     let driver = Driver {
         config: &c,
         plan,
-        platform: build::kube_platform(&c, api, render),
+        platform: build::kube_platform(&c, api),
         providers: BTreeMap::from([("prom".to_string(), provider(&prom_url))]),
         renderer: &renderer,
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered,
         dry_run: false,
     };
     let record = driver.run(&mut Quiet);

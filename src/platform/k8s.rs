@@ -283,11 +283,14 @@ pub fn patch_from(
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        if attempt >= WRITE_ATTEMPTS || rv.is_none() {
+        // A 409 says the object changed under us even when the version we read back is the
+        // same one (a proxy or another writer in between): re-read and recompute in any case.
+        let conflict = err.is_conflict();
+        if attempt >= WRITE_ATTEMPTS || (rv.is_none() && !conflict) {
             return Err(err);
         }
         match api.get(to.read) {
-            Ok(Some(now)) if resource_version(&now) != rv.as_deref() => {
+            Ok(Some(now)) if conflict || resource_version(&now) != rv.as_deref() => {
                 log::info!(
                     "{} changed while we wrote it ({err}); recomputing the change (attempt {})",
                     to.read,

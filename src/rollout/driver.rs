@@ -7,10 +7,11 @@
 //! sleeps never outlast the deadline, and a signal seen after a write still lets the machine learn
 //! that the write happened (so a promotion that completed is not then rolled back).
 
+use super::build::Rendered;
 use super::clock::{interruptible, Cancel, Clock, Waited};
 use super::context::{self, Moment};
-use crate::config::{Config, NotifyEvent, ProviderSpec};
-use crate::core::guardrail::{queries, Role};
+use crate::config::{Config, NotifyEvent};
+use crate::core::guardrail::queries;
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
 use crate::core::machine::{Action, Input, Limits, Machine};
 use crate::core::plan::Plan;
@@ -61,9 +62,20 @@ pub struct Driver<'a> {
     pub clock: &'a dyn Clock,
     pub cancel: Cancel,
     pub env: Map<String, Value>,
+    /// Every phase's manifests, rendered before the run (`build::render_run`).
+    pub rendered: Rendered,
     /// Dry run: the platform is a recorder, readiness is assumed, queries are rendered but not sent.
     pub dry_run: bool,
 }
+
+/// How long a rollback keeps retrying after a signal: CI runners kill the process about ten
+/// seconds after the first one.
+pub const SIGNAL_GRACE_MS: i64 = 8_000;
+/// A rollback keeps retrying a transient failure until the deadline, and at least this long (the
+/// deadline is often why it rolls back).
+pub const ROLLBACK_RETRY_MS: i64 = 120_000;
+/// Reads of the revision names after readiness before the stage goes on without them.
+const REVISION_READS: u32 = 3;
 
 fn platform_msg(e: PlatformError) -> String {
     e.to_string()
@@ -128,8 +140,16 @@ impl<'a> Driver<'a> {
             ));
             machine.resume_at(phase, failed, started);
         }
+        let resumed = persist.as_ref().is_some_and(|p| p.resume.is_some());
+        let mut signalled_at = None;
         let mut judge = Judge::new(c);
-        let mut revisions = context::default_revisions(c);
+        // Revision names the platform has not reported are unknown (a query using one is not
+        // sent); a dry run shows placeholders instead.
+        let mut revisions = if self.dry_run {
+            context::placeholder_revisions(c)
+        } else {
+            context::default_revisions(c)
+        };
         let mut records = Vec::new();
         let mut input = Input::Start;
         let mut cancel_seen = false;
@@ -140,6 +160,7 @@ impl<'a> Driver<'a> {
             let now = self.clock.now_ms();
             if self.cancel.is_cancelled() && !cancel_seen {
                 cancel_seen = true;
+                signalled_at = Some(now);
                 progress.event("cancelled: stopping the rollout");
                 // A write that completed must reach the machine first: a finished promotion or
                 // rollback stands, and a traffic change is known before deciding what to undo.
@@ -176,7 +197,8 @@ impl<'a> Driver<'a> {
                         self.plan.stages[phase].label(),
                         mirror_words(mirror)
                     ));
-                    applied(self.platform.prepare(weight, mirror))
+                    let manifests = self.rendered.phase(phase);
+                    applied(self.platform.prepare(weight, mirror, manifests))
                 }
                 Action::SetTraffic {
                     phase,
@@ -202,10 +224,8 @@ impl<'a> Driver<'a> {
                     } else {
                         match self.platform.poll_ready() {
                             Ok(Readiness::Ready) => {
-                                if let Ok(r) = self.platform.revisions() {
-                                    revisions = merge_revisions(revisions, r);
-                                }
                                 progress.event("canary ready");
+                                self.read_revisions(&mut revisions, REVISION_READS, progress);
                                 Input::Ready
                             }
                             Ok(Readiness::Pending(m)) => Input::NotReady(m),
@@ -229,6 +249,9 @@ impl<'a> Driver<'a> {
                     }
                 }
                 Action::Check { phase, check } => {
+                    if !self.dry_run && !known(&revisions) {
+                        self.read_revisions(&mut revisions, 1, progress);
+                    }
                     let now = self.clock.now_ms();
                     let moment = Moment {
                         phase,
@@ -268,7 +291,12 @@ impl<'a> Driver<'a> {
                 }
                 Action::Rollback { reason } => {
                     progress.event(&format!("rolling back: {reason}"));
-                    applied(self.platform.rollback())
+                    if !resumed && !self.platform.has_written() {
+                        progress.event("nothing to roll back: this run changed nothing");
+                        Input::Applied
+                    } else {
+                        applied(self.rollback(progress, &mut signalled_at, deadline_at))
+                    }
                 }
                 Action::Finish(o) => break o,
             };
@@ -285,6 +313,8 @@ impl<'a> Driver<'a> {
                 );
             }
         };
+        let changed = resumed || self.platform.has_written();
+        let outcome = if changed { outcome } else { unchanged(outcome) };
         let final_state = match &outcome {
             crate::core::machine::Outcome::Promoted => State::Promoted,
             crate::core::machine::Outcome::RolledBack { .. } => State::RolledBack,
@@ -292,7 +322,8 @@ impl<'a> Driver<'a> {
             crate::core::machine::Outcome::Inconclusive { .. } => State::Inconclusive,
             crate::core::machine::Outcome::Interrupted { .. } => State::Interrupted,
         };
-        if !self.dry_run {
+        // A run that changed nothing leaves no record either (nothing to continue).
+        if !self.dry_run && changed {
             let weight = machine.traffic().0;
             self.save(
                 &persist,
@@ -311,7 +342,7 @@ impl<'a> Driver<'a> {
                 Err(e) => (None, Some(e.to_string())),
             }
         };
-        let (final_weight, _) = machine.traffic();
+        let final_weight = if changed { machine.traffic().0 } else { 0 };
         let end = crate::notify::final_event(&outcome);
         self.announce(progress, end, machine.phase(), &revisions, Some(&outcome));
         RunRecord {
@@ -327,6 +358,7 @@ impl<'a> Driver<'a> {
             stage: self.plan.stages[machine.phase()].label(),
             traffic,
             traffic_error,
+            changed: changed && !self.dry_run,
             events: machine.events().to_vec(),
             queries: records,
             requests: Vec::new(),
@@ -362,13 +394,8 @@ impl<'a> Driver<'a> {
                 value: None,
                 error: None,
             };
-            let rendered = self.renderer.render_str(
-                &format!("guardrail {} query", g.name),
-                &spec.template,
-                ctx,
-            );
             let result: Fetched =
-                match rendered.and_then(|t| self.provider_request(g, spec.role, t, ctx)) {
+                match super::build::query(self.config, self.renderer, g, &spec, ctx) {
                     Err(e) => Err(format!("cannot render the query: {e}")),
                     Ok((text, filter)) => {
                         let q = Query {
@@ -416,12 +443,83 @@ impl<'a> Driver<'a> {
         } else {
             judge.judge(gi, phase, weight, &fetched)
         };
-        let _ = Role::Canary;
         (j, recs)
     }
 }
 
 impl Driver<'_> {
+    /// Read the revision names (up to `attempts` times, backing off on the clock) until they are
+    /// known. A failed or empty read never becomes a placeholder: the names stay unknown and a
+    /// query that uses them is not sent (an error, never a verdict); the next check reads again.
+    fn read_revisions(&mut self, rev: &mut Revisions, attempts: u32, progress: &mut dyn Progress) {
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            match self.platform.revisions() {
+                Ok(r) => {
+                    *rev = merge_revisions(rev.clone(), r);
+                    if known(rev) {
+                        return;
+                    }
+                    last = "the platform did not name them yet".into();
+                }
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < attempts {
+                let at = self.clock.now_ms() + 1000 * i64::from(attempt);
+                let at = self.cancel.deadline().map_or(at, |d| at.min(d));
+                if !self.clock.sleep_until(at, &self.cancel) {
+                    break;
+                }
+            }
+        }
+        progress.event(&format!(
+            "the canary's revision names could not be read ({last}); queries that use them are not sent until they are"
+        ));
+    }
+
+    /// Roll back, retrying a transient failure with backoff while time remains: until the deadline
+    /// (at least [`ROLLBACK_RETRY_MS`]), or [`SIGNAL_GRACE_MS`] after a signal.
+    fn rollback(
+        &mut self,
+        progress: &mut dyn Progress,
+        signalled_at: &mut Option<i64>,
+        deadline_at: Option<i64>,
+    ) -> Result<(), PlatformError> {
+        let start = self.clock.now_ms();
+        let mut wait = 1000;
+        loop {
+            let err = match self.platform.rollback() {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let now = self.clock.now_ms();
+            if self.cancel.is_cancelled() && signalled_at.is_none() {
+                *signalled_at = Some(now);
+            }
+            let until = match *signalled_at {
+                Some(s) => s + SIGNAL_GRACE_MS,
+                None => deadline_at.unwrap_or(start).max(start + ROLLBACK_RETRY_MS),
+            };
+            if !err.is_transient() || now + wait >= until {
+                return Err(err);
+            }
+            progress.event(&format!(
+                "the rollback failed ({err}); retrying in {}s",
+                wait / 1000
+            ));
+            // After a signal the wait itself must not be cut short (it is already bounded).
+            let guard = if signalled_at.is_some() {
+                Cancel::new()
+            } else {
+                self.cancel.clone()
+            };
+            if !self.clock.sleep_until(now + wait, &guard) {
+                *signalled_at = Some(self.clock.now_ms());
+            }
+            wait = (wait * 2).min(10_000);
+        }
+    }
+
     /// One provider query on a worker thread, abandoned on a signal or at the deadline.
     fn fetch(&self, p: &SharedProvider, q: Query, until: Option<i64>) -> Fetched {
         let p = Arc::clone(p);
@@ -446,7 +544,9 @@ impl Driver<'_> {
             start: self.clock.now_ms() / 1000,
             elapsed: 0,
         };
-        let ctx = context::build(self.config, &self.plan, &at, rev, &self.env);
+        // Notifications name unknown revisions by placeholder rather than fail to render.
+        let rev = context::with_placeholders(rev.clone());
+        let ctx = context::build(self.config, &self.plan, &at, &rev, &self.env);
         let stage = self.plan.stages[phase].label();
         progress.milestone(&crate::notify::Milestone {
             event,
@@ -455,48 +555,7 @@ impl Driver<'_> {
             outcome,
         });
     }
-
-    /// What the provider receives for a rendered query: for `http` providers the provider's URL
-    /// template, which sees the query as `{{ query }}`; for `azure-monitor` the `$filter`, by default
-    /// the canary deployment.
-    fn provider_request(
-        &self,
-        g: &crate::config::Guardrail,
-        role: Role,
-        query: String,
-        ctx: &Value,
-    ) -> Result<(String, Option<String>), crate::render::RenderError> {
-        let what = |k: &str| format!("guardrail {} {k}", g.name);
-        match self.config.providers.get(&g.provider) {
-            Some(ProviderSpec::Http(h)) => {
-                let mut c = ctx.clone();
-                c["query"] = Value::String(query);
-                Ok((self.renderer.render_str(&what("url"), &h.url, &c)?, None))
-            }
-            Some(ProviderSpec::AzureMonitor(_)) => {
-                // A baseline query reads the stable deployment (a `filter` the user wrote is
-                // rendered for both: use `{{ stable.name }}` / `{{ canary.name }}` there).
-                let default = match role {
-                    Role::Baseline | Role::BaselineEvents | Role::BaselineTotal => {
-                        DEFAULT_AZURE_BASELINE_FILTER
-                    }
-                    _ => DEFAULT_AZURE_FILTER,
-                };
-                let f = g.filter.as_deref().unwrap_or(default);
-                Ok((
-                    query,
-                    Some(self.renderer.render_str(&what("filter"), f, ctx)?),
-                ))
-            }
-            _ => Ok((query, None)),
-        }
-    }
 }
-
-/// config.md: the Azure Monitor filter defaults to the canary deployment.
-pub const DEFAULT_AZURE_FILTER: &str = "deployment eq '{{ canary.name }}'";
-/// ... and for a baseline query, to the stable deployment.
-pub const DEFAULT_AZURE_BASELINE_FILTER: &str = "deployment eq '{{ stable.name }}'";
 
 fn applied(r: Result<(), PlatformError>) -> Input {
     match r {
@@ -522,11 +581,36 @@ pub fn verdict_mark(v: Verdict) -> &'static str {
     }
 }
 
+/// Whether every revision name is known.
+fn known(r: &Revisions) -> bool {
+    r.canary_revision.is_some() && r.stable_revision.is_some()
+}
+
+/// The outcome of a run that changed nothing: it rolled nothing back, and says so.
+fn unchanged(o: crate::core::machine::Outcome) -> crate::core::machine::Outcome {
+    use crate::core::machine::Outcome;
+    const NOTE: &str = "nothing was changed";
+    match o {
+        Outcome::Failed { reason, .. } => Outcome::Failed {
+            reason: format!("{reason} ({NOTE})"),
+            rolled_back: false,
+        },
+        Outcome::RolledBack { reason } => Outcome::RolledBack {
+            reason: format!("{reason} ({NOTE})"),
+        },
+        Outcome::Interrupted { .. } => Outcome::Interrupted { rolled_back: false },
+        other => other,
+    }
+}
+
+/// What the platform reported, over what was known (an empty name or an unknown revision in
+/// the report keeps the earlier value).
 fn merge_revisions(old: Revisions, new: Revisions) -> Revisions {
+    let name = |new: String, old: String| if new.is_empty() { old } else { new };
     Revisions {
-        canary_name: new.canary_name,
+        canary_name: name(new.canary_name, old.canary_name),
         canary_revision: new.canary_revision.or(old.canary_revision),
-        stable_name: new.stable_name,
+        stable_name: name(new.stable_name, old.stable_name),
         stable_revision: new.stable_revision.or(old.stable_revision),
     }
 }
@@ -567,6 +651,7 @@ pub fn virtual_run(
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered: Rendered::default(),
         dry_run: false,
     };
     driver.run(&mut Quiet)

@@ -67,9 +67,9 @@ impl LiveKube {
 }
 
 fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
-    PlatformError::Api {
+    PlatformError::Kube {
         request: format!("{method} {path}"),
-        message: e.to_string(),
+        source: Box::new(e),
     }
 }
 
