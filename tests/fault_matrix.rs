@@ -50,7 +50,7 @@ name: fd
 model: {uri: "s3://m/v2", format: sklearn, version: v2}
 target: {platform: PLATFORM, namespace: ml}
 stages: [{weight: 10, pause: 2m}, {weight: 50, pause: 2m}]
-analysis: {interval: 1m, warmup: 0s, errorLimit: 1, inconclusiveLimit: 2, deadline: 2h}
+analysis: {interval: 1m, warmup: 0s, errorLimit: 1, inconclusiveLimit: 2, deadline: 10m}
 providers: {prom: {type: prometheus, address: "http://unused"}}
 guardrails:
   - {name: error-rate, provider: prom, query: "errors", promote: "< 0.01", rollback: "> 0.02"}

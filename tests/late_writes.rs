@@ -10,9 +10,9 @@ mod kube;
 
 use kube::{Fault, KubeServer, Request};
 use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, Patch, PatchParams, RetryPolicy,
+    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, PatchKind, PatchParams, RetryPolicy,
 };
-use mlcanary::platform::k8s::{KubeApi, PatchKind};
+use mlcanary::platform::k8s::KubeApi;
 use mlcanary::platform::kserve::Kserve;
 use mlcanary::platform::kube_platform::KubeTarget;
 use mlcanary::platform::{Platform, PlatformError};
@@ -190,7 +190,7 @@ fn a_replayed_stale_write_is_refused_with_real_status_answers() {
     // The JSON patch's resourceVersion test fails: 422 Invalid, nothing changes.
     let body: Value = serde_json::from_str(&stale.body).unwrap();
     let e = c
-        .patch(ISVC, &Patch::Json(body), &PatchParams::default())
+        .patch(ISVC, &PatchKind::Json, &body, &PatchParams::default())
         .unwrap_err();
     assert!(matches!(e, KubeError::Invalid { .. }), "{e:?}");
     // A merge patch carrying a stale metadata.resourceVersion: 409 Conflict.
@@ -198,8 +198,9 @@ fn a_replayed_stale_write_is_refused_with_real_status_answers() {
     let e = c
         .patch(
             ISVC,
-            &Patch::Merge(json!({"metadata": {"resourceVersion": stale_rv},
-                "spec": {"predictor": {"canaryTrafficPercent": 50}}})),
+            &PatchKind::Merge,
+            &json!({"metadata": {"resourceVersion": stale_rv},
+                "spec": {"predictor": {"canaryTrafficPercent": 50}}}),
             &PatchParams::default(),
         )
         .unwrap_err();
@@ -273,7 +274,8 @@ fn an_outside_change_between_read_and_write_is_recomputed_not_overwritten_blindl
     let mut k = interleaved(&server, |c| {
         c.patch(
             ISVC,
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "fraud"}}})),
+            &PatchKind::Merge,
+            &json!({"metadata": {"labels": {"team": "fraud"}}}),
             &PatchParams::default(),
         )
         .unwrap();
@@ -295,9 +297,7 @@ fn finding_the_intended_state_after_a_conflict_stops_without_writing_again() {
     let mut k = interleaved(&server, move |c| {
         *seen.borrow_mut() = Some(c.patch(
             ISVC,
-            &Patch::Json(
-                json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 50}]),
-            ),
+            &PatchKind::Json, &json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 50}]),
             &PatchParams::default(),
         )
         .unwrap());

@@ -79,10 +79,11 @@ impl PlatformError {
         }
     }
 
-    /// A failure that may pass if the same call is tried again later: the API unreachable or
-    /// answering garbage, 5xx and 429 after the client's own retries, a conflict, and failures
-    /// whose cause is not known (untyped). Not: missing objects, missing permissions, invalid
-    /// requests, configuration and credentials, unsupported operations.
+    /// A failure that may pass if the same call is tried again later: the Kubernetes API
+    /// unreachable or answering garbage, 5xx and 429 after the client's own retries, a conflict.
+    /// Not: missing objects, missing permissions, invalid requests, configuration and
+    /// credentials, unsupported operations, and failures whose cause is not typed (`Api`: the
+    /// Azure client retries its own transient failures).
     pub fn is_transient(&self) -> bool {
         use crate::clients::kube::KubeError as K;
         match self {
@@ -95,8 +96,9 @@ impl PlatformError {
                 | K::Config(_)
                 | K::Auth(_) => false,
             },
-            PlatformError::Api { .. } => true,
-            PlatformError::Unsupported(_) | PlatformError::Other(_) => false,
+            PlatformError::Api { .. } | PlatformError::Unsupported(_) | PlatformError::Other(_) => {
+                false
+            }
         }
     }
 }

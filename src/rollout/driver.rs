@@ -74,6 +74,8 @@ pub const SIGNAL_GRACE_MS: i64 = 8_000;
 /// A rollback keeps retrying a transient failure until the deadline, and at least this long (the
 /// deadline is often why it rolls back).
 pub const ROLLBACK_RETRY_MS: i64 = 120_000;
+/// The longest wait between two rollback attempts.
+pub const ROLLBACK_BACKOFF_MAX_MS: i64 = 30_000;
 /// Reads of the revision names after readiness before the stage goes on without them.
 const REVISION_READS: u32 = 3;
 
@@ -160,7 +162,8 @@ impl<'a> Driver<'a> {
             let now = self.clock.now_ms();
             if self.cancel.is_cancelled() && !cancel_seen {
                 cancel_seen = true;
-                signalled_at = Some(now);
+                // The grace after a signal counts from its first sight (maybe inside a rollback).
+                signalled_at.get_or_insert(now);
                 progress.event("cancelled: stopping the rollout");
                 // A write that completed must reach the machine first: a finished promotion or
                 // rollback stands, and a traffic change is known before deciding what to undo.
@@ -516,7 +519,7 @@ impl Driver<'_> {
             if !self.clock.sleep_until(now + wait, &guard) {
                 *signalled_at = Some(self.clock.now_ms());
             }
-            wait = (wait * 2).min(10_000);
+            wait = (wait * 2).min(ROLLBACK_BACKOFF_MAX_MS);
         }
     }
 

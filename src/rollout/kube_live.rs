@@ -7,7 +7,7 @@
 //! abandoned (traffic would be unknown), and reads started after the signal or the deadline (the
 //! rollback's own) run to completion.
 
-use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
+use crate::clients::kube::{Client, ClientOptions, KubeError, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
@@ -113,16 +113,8 @@ impl KubeApi for LiveKube {
         body: &Value,
         dry_run: bool,
     ) -> Result<Value, PlatformError> {
-        let patch = match kind {
-            PatchKind::Json => Patch::Json(body.clone()),
-            PatchKind::Merge => Patch::Merge(body.clone()),
-            PatchKind::Apply { force } => Patch::Apply {
-                body: body.clone(),
-                force: *force,
-            },
-        };
         self.client
-            .patch(path, &patch, &PatchParams { dry_run })
+            .patch(path, kind, body, &PatchParams { dry_run })
             .map_err(|e| err("PATCH", path, e))
     }
     fn delete(&mut self, path: &str) -> Result<(), PlatformError> {

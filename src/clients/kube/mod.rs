@@ -11,9 +11,11 @@ pub mod error;
 pub mod exec;
 pub mod kubeconfig;
 mod path;
+mod request;
 mod server_name;
 
-pub use client::{resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy};
+pub use client::{resolve_config, Client, ClientOptions, PatchParams, RetryPolicy};
 pub use error::KubeError;
 pub use kubeconfig::{AuthSpec, ClusterConfig, Kubeconfig};
 pub use path::{parse_path, resource_path, PathInfo};
+pub use request::{patch_path, PatchKind};
