@@ -147,6 +147,15 @@ fn a_guardrail_query_with_an_undefined_variable_is_exit_2_before_any_request() {
     );
     assert!(server.requests().is_empty(), "{:?}", server.requests());
     assert_reported_unchanged(&e);
+    // `validate` says so too.
+    let out = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "--config", "c.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("guardrail error-rate query"));
 }
 
 #[test]
