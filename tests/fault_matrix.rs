@@ -564,14 +564,20 @@ fn consistent(e: &Ended) -> Result<(), String> {
 }
 
 /// What the issue promises beyond consistency, where it promises something: a fault the
-/// client's retries absorb leaves the run as if nothing happened; the provider down for a whole
-/// stage rolls back on `errorLimit`; a rollback that keeps failing exits 3 naming the split.
+/// client's retries absorb (or a single 409 on a guarded write, recomputed) leaves the run as if
+/// nothing happened; the provider down for a whole stage rolls back on `errorLimit`; a single
+/// fault on the rollback is retried until it lands; a rollback that keeps failing exits 3 naming
+/// the split once time runs out.
 fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     let o = &e.record.outcome;
-    let retried = matches!(
+    // A single 409 on a guarded traffic write is re-read and recomputed, not final.
+    let recomputed = case.kind == Kind::S409
+        && matches!(case.step, Step::Weight50 | Step::Promote | Step::Rollback);
+    let retried = (matches!(
         case.kind,
         Kind::S500 | Kind::S503RetryAfter | Kind::S429 | Kind::Timeout
-    ) && case.times == 1;
+    ) || recomputed)
+        && case.times == 1;
     let ok = match (case.step, case.times) {
         (Step::Check, ALWAYS) => o.reason().is_some_and(|r| r.contains("errorLimit")),
         (Step::Check, _) => *o == Outcome::Promoted,
@@ -588,7 +594,8 @@ fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
                     ("fd-predictor-00002".to_string(), 10),
                 ]))
         }
-        (Step::Rollback, _) if retried => matches!(o, Outcome::RolledBack { .. }),
+        // Any single fault on the rollback: it is retried while time remains, and lands.
+        (Step::Rollback, _) => matches!(o, Outcome::RolledBack { .. }),
         (_, _) if retried => *o == Outcome::Promoted,
         _ => true,
     };
