@@ -1,12 +1,13 @@
 //! How `mlcanary run` ends before or at its first write, against the Kubernetes test server:
 //! everything renders before anything is sent (a template error is exit 2 with no request at all),
 //! a rollback never writes to a resource the run did not change, and every exit writes its
-//! reports saying that nothing was changed.
+//! reports saying that nothing was changed. Also what the loop reads after readiness: a failed
+//! read of the revision names is read again, never sent as a placeholder.
 #[path = "support/kube/mod.rs"]
 mod kube;
 
 use assert_cmd::Command;
-use kube::KubeServer;
+use kube::{Fault, KubeServer};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -200,4 +201,125 @@ fn an_api_refusing_the_first_read_still_writes_every_report() {
         server.requests()
     );
     assert_reported_unchanged(&e);
+}
+
+// ---------- the read of the revision names after readiness ----------
+
+/// A provider that records every query and answers a healthy error rate.
+struct Recording(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl mlcanary::metrics::Provider for Recording {
+    fn fetch(
+        &self,
+        q: &mlcanary::metrics::Query,
+    ) -> Result<mlcanary::metrics::Observation, mlcanary::metrics::ProviderError> {
+        self.0.lock().unwrap().push(q.text.clone());
+        Ok(mlcanary::metrics::Observation::Scalar(0.001))
+    }
+    fn describe(&self, q: &mlcanary::metrics::Query) -> String {
+        q.text.clone()
+    }
+}
+
+/// A KServe rollout on the test server through the live client and the real loop (virtual
+/// clock), with `fault` on `times` GETs of the InferenceService starting at the third (prepare's
+/// read, the readiness poll, then the read of the revision names). The queries sent.
+fn rollout_with_revision_read_fault(fault: Fault, times: usize) -> (String, Vec<String>) {
+    use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, RetryPolicy};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = KubeServer::start();
+    server.set_ready_after(0);
+    server.insert(ISVC, stable_isvc());
+    server.tick();
+    let gets = AtomicUsize::new(0);
+    server.inject(
+        move |r| r.method == "GET" && r.path == ISVC && gets.fetch_add(1, Ordering::SeqCst) >= 2,
+        fault,
+        times,
+    );
+    let text = config(
+        "sum(rate(errors{revision=\"{{ canary.revision }}\"}[1m]))",
+        false,
+    )
+    .replace(
+        "analysis: {interval: 30s, warmup: 0s, deadline: 10m}",
+        "analysis: {interval: 30s, warmup: 0s, deadline: 10m, errorLimit: 1}",
+    )
+    .replace(
+        "stages: [{weight: 10, pause: 1m}, {weight: 50, pause: 1m}]",
+        "stages: [{weight: 10, pause: 1m}]",
+    );
+    let c = mlcanary::config::load_str("c.yaml", &text, None).unwrap();
+    let client = Client::from_config(
+        ClusterConfig {
+            server: server.url.clone(),
+            namespace: None,
+            tls: Default::default(),
+            tls_server_name: None,
+            auth: AuthSpec::None,
+        },
+        &ClientOptions {
+            retry: RetryPolicy {
+                max_attempts: 3,
+                base_delay: std::time::Duration::from_millis(10),
+                max_delay: std::time::Duration::from_millis(50),
+            },
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let api = mlcanary::rollout::kube_live::LiveKube::from_client(client, "mlcanary");
+    let plan = mlcanary::core::plan::Plan::for_run(&c);
+    let renderer = mlcanary::render::Renderer::new(None).unwrap();
+    let rendered =
+        mlcanary::rollout::build::render_run(&c, &plan, &renderer, &Default::default()).unwrap();
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let clock = mlcanary::rollout::clock::VirtualClock::new(1_767_225_600_000);
+    let driver = mlcanary::rollout::driver::Driver {
+        config: &c,
+        plan,
+        platform: mlcanary::rollout::build::kube_platform(&c, Box::new(api)),
+        providers: std::collections::BTreeMap::from([(
+            "prom".to_string(),
+            std::sync::Arc::new(Recording(sent.clone()))
+                as mlcanary::rollout::driver::SharedProvider,
+        )]),
+        renderer: &renderer,
+        clock: &clock,
+        cancel: mlcanary::rollout::clock::Cancel::new(),
+        env: Default::default(),
+        rendered,
+        dry_run: false,
+    };
+    let r = driver.run(&mut mlcanary::rollout::driver::Quiet);
+    let sent = sent.lock().unwrap().clone();
+    (r.outcome.result().to_string(), sent)
+}
+
+#[test]
+fn a_failed_read_of_the_revision_names_is_read_again_never_sent_as_a_placeholder() {
+    let faults = [
+        (
+            "a non-JSON 200",
+            Fault::Body("<html>proxy</html>".into()),
+            1,
+        ),
+        ("an empty object", Fault::Body("{}".into()), 1),
+        ("five 500s", Fault::Status(500), 5),
+    ];
+    for (what, fault, times) in faults {
+        let (result, sent) = rollout_with_revision_read_fault(fault, times);
+        assert_eq!(result, "promoted", "{what}: {sent:?}");
+        assert!(!sent.is_empty(), "{what}");
+        for q in &sent {
+            assert!(q.contains("revision=\"fd-predictor-00002\""), "{what}: {q}");
+        }
+    }
+}
+
+#[test]
+fn revision_names_that_cannot_be_read_are_never_judged() {
+    let (result, sent) = rollout_with_revision_read_fault(Fault::Body("{}".into()), usize::MAX);
+    assert!(sent.is_empty(), "nothing sent with unknown names: {sent:?}");
+    assert_ne!(result, "promoted");
 }
