@@ -1,7 +1,10 @@
-//! Building providers from the config's `providers:` block. Construction never touches the
-//! network, so dry runs build the real providers and only ask them to describe requests.
+//! Building every provider from the config's `providers:` block, and what each receives for a
+//! rendered query ([`request`]). Construction never touches the network, so dry runs build the
+//! real providers and only ask them to describe requests.
 
+use super::azure_monitor::AzureMonitor;
 use super::http_json::{HttpJsonOptions, HttpJsonProvider};
+use super::log_analytics::LogAnalytics;
 use super::prometheus::{PrometheusOptions, PrometheusProvider};
 use super::Provider;
 use crate::config::{Config, Guardrail, ProviderSpec};
@@ -13,10 +16,20 @@ use std::time::Duration;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Providers by name. Azure providers need credentials and come from `azure_providers`.
+/// What the Azure providers share: ARM clients (one for Azure Monitor metrics, one for the Log
+/// Analytics query API) with the run's token source, and the resource a metric reads by default
+/// (the endpoint).
+pub struct Azure {
+    pub arm: crate::clients::azure::arm::ArmClient,
+    pub logs: crate::clients::azure::arm::ArmClient,
+    pub default_resource: String,
+}
+
+/// Every provider by name. `azure` is needed when the config has Azure providers (without it they
+/// are left out: the caller only passes `None` for configs without them).
 pub fn providers(
     c: &Config,
-    _dry_run: bool,
+    azure: Option<&Azure>,
 ) -> anyhow::Result<BTreeMap<String, Box<dyn Provider + Send + Sync>>> {
     let mut out: BTreeMap<String, Box<dyn Provider + Send + Sync>> = BTreeMap::new();
     for (name, spec) in &c.providers {
@@ -33,7 +46,15 @@ pub fn providers(
                 bearer_token_env: h.bearer_token_env.clone(),
                 timeout: h.timeout.map_or(DEFAULT_TIMEOUT, Into::into),
             })),
-            ProviderSpec::AzureMonitor(_) | ProviderSpec::LogAnalytics(_) => continue,
+            ProviderSpec::AzureMonitor(a) => {
+                let Some(az) = azure else { continue };
+                let rid = a.resource_id.as_deref().unwrap_or(&az.default_resource);
+                Box::new(AzureMonitor::new(az.arm.clone(), rid))
+            }
+            ProviderSpec::LogAnalytics(l) => {
+                let Some(az) = azure else { continue };
+                Box::new(LogAnalytics::new(az.logs.clone(), &l.workspace_id))
+            }
         };
         out.insert(name.clone(), p);
     }

@@ -228,7 +228,6 @@ pub fn providers(
 ) -> anyhow::Result<
     std::collections::BTreeMap<String, Box<dyn crate::metrics::Provider + Send + Sync>>,
 > {
-    let mut all = crate::metrics::build::providers(c, false)?;
     let needs_azure = c.providers.values().any(|p| {
         matches!(
             p,
@@ -236,15 +235,19 @@ pub fn providers(
                 | crate::config::ProviderSpec::LogAnalytics(_)
         )
     });
-    if needs_azure {
+    let azure = needs_azure.then(|| {
         let s = super::azure::settings(c);
-        let (arm, la) = super::azure::clients(
+        let (arm, logs) = super::azure::clients(
             &s,
             &crate::clients::azure::settings::ProcessEnv,
             tokens,
             Default::default(),
         );
-        all.extend(super::azure::providers(c, &arm, &la));
-    }
-    Ok(all)
+        crate::metrics::build::Azure {
+            arm,
+            logs,
+            default_resource: super::azure::target(c).endpoint_path(),
+        }
+    });
+    crate::metrics::build::providers(c, azure.as_ref())
 }
