@@ -296,7 +296,7 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
             rolled_back: false,
         },
         final_weight: 0,
-        stage: String::new(),
+        stage: "not started".into(),
         traffic: None,
         traffic_error: Some("not read: the run stopped before reaching the platform".into()),
         changed: false,
