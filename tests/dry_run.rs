@@ -142,3 +142,40 @@ fn azure_monitor_baseline_queries_read_the_stable_deployment() {
         baseline.request
     );
 }
+
+#[test]
+fn the_dry_run_reports_say_nothing_changed_and_nothing_was_judged() {
+    for name in EXAMPLES {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        assert!(!r.changed, "{name}");
+        let s = mlcanary::report::summary::render(&r);
+        assert!(
+            s.starts_with("## 📝 dry run, nothing changed:"),
+            "{name}: {s}"
+        );
+        assert!(
+            s.contains("**Traffic now:** unchanged (a dry run sends nothing)"),
+            "{name}: {s}"
+        );
+        assert!(!s.contains("canary 100%"), "{name}: {s}");
+        // No verdict invented: no cell and no decision says a guardrail passed.
+        assert!(
+            !s.contains("- pass") && !s.contains("passes"),
+            "{name}: {s}"
+        );
+        let checked = r
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, mlcanary::core::machine::EventKind::Check { .. }));
+        if checked {
+            assert!(s.contains("| not evaluated |"), "{name}: {s}");
+            let x = mlcanary::report::junit::render(&r);
+            assert!(
+                x.contains("<skipped message=\"dry run: not evaluated\"/>"),
+                "{name}: {x}"
+            );
+            assert!(!x.contains("<system-out>dry run"), "{name}: {x}");
+        }
+    }
+}

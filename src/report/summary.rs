@@ -156,16 +156,19 @@ pub fn render(r: &RunRecord) -> String {
                     if names.is_empty() {
                         *names = judgements.iter().map(|j| j.guardrail.clone()).collect();
                     }
-                    // A dry run sends no query: nothing was judged.
-                    let cells: Vec<String> = match r.dry_run {
-                        true => vec!["not evaluated".into(); judgements.len()],
-                        false => judgements.iter().map(cell).collect(),
+                    // A dry run sends no query: nothing was judged, the walk only goes on.
+                    let (cells, decision): (Vec<String>, String) = match r.dry_run {
+                        true => (
+                            vec!["not evaluated".into(); judgements.len()],
+                            decision.split(':').next().unwrap_or_default().to_string(),
+                        ),
+                        false => (judgements.iter().map(cell).collect(), decision.clone()),
                     };
                     rows.push(format!(
                         "| {} | {} | {} |",
                         clock(ev.at - t0),
                         cells.join(" | "),
-                        md(decision)
+                        md(&decision)
                     ));
                 }
             }
