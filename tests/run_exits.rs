@@ -203,6 +203,49 @@ fn an_api_refusing_the_first_read_still_writes_every_report() {
     assert_reported_unchanged(&e);
 }
 
+#[test]
+fn refusing_to_start_over_another_rollout_reports_where_traffic_is() {
+    let server = KubeServer::start();
+    let dir = setup(&server, "sum(rate(errors[1m]))", None);
+    // Another model's rollout is at 25% (its record on the object, its traffic in the status).
+    let other = mlcanary::core::progress::Progress {
+        run_id: "other-run".into(),
+        model: mlcanary::core::progress::fingerprint("s3://m/other", Some("v9")),
+        version: Some("v9".into()),
+        state: mlcanary::core::progress::State::InProgress,
+        phase: 1,
+        weight: 25,
+        started_at: 0,
+        failed: vec![0],
+    };
+    let mut obj = stable_isvc();
+    obj["metadata"]["annotations"] =
+        json!({ mlcanary::core::progress::ANNOTATION: other.encode() });
+    obj["spec"]["predictor"]["canaryTrafficPercent"] = json!(25);
+    obj["status"] = json!({"components": {"predictor": {
+        "latestCreatedRevision": "fd-predictor-00002",
+        "latestReadyRevision": "fd-predictor-00002",
+        "latestRolledoutRevision": "fd-predictor-00001"}}});
+    server.insert(ISVC, obj);
+    let e = run(dir.path());
+    assert_eq!(e.code, 2, "{}", e.stderr);
+    assert!(e.stderr.contains("mid-rollout"), "{}", e.stderr);
+    assert_eq!(e.report["changed"], false, "{}", e.report);
+    assert_eq!(
+        e.report["traffic"]["split"],
+        json!({"fd-predictor-00001": 75, "fd-predictor-00002": 25}),
+        "{}",
+        e.report
+    );
+    assert!(
+        e.summary
+            .contains("fd-predictor-00001 75%, fd-predictor-00002 25% (as the platform reports)"),
+        "{}",
+        e.summary
+    );
+    assert!(server.requests().iter().all(|r| r.method == "GET"));
+}
+
 // ---------- the read of the revision names after readiness ----------
 
 /// A provider that records every query and answers a healthy error rate.

@@ -19,16 +19,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    // Where traffic is, when the run read it before stopping without a write.
+    let mut seen = None;
     let record = if args.dry_run {
         dry_run(&c, renderer)
     } else {
-        live(&c, renderer, github, args.force)
+        live(&c, renderer, github, args.force, &mut seen)
     };
     let record = match record {
         Ok(r) => r,
         Err(e) => {
             // Every exit writes its reports; this run stopped before its first write.
-            let record = not_started(&c, args.dry_run, &e);
+            let mut record = not_started(&c, args.dry_run, &e);
+            if let Some(t) = seen {
+                record.traffic = Some(t);
+                record.traffic_error = None;
+            }
             write_reports(&record, args, github)?;
             return Err(e);
         }
@@ -44,7 +50,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 /// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
-fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Result<RunRecord> {
+fn live(
+    c: &Config,
+    renderer: Renderer,
+    github: bool,
+    force: bool,
+    seen: &mut Option<crate::platform::Traffic>,
+) -> anyhow::Result<RunRecord> {
     let resolved;
     let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
         // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
@@ -89,17 +101,47 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
         Err(e) => return Err(crate::rollout::live::SetupError::Progress(e).into()),
     };
     let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
-    let persist = match crate::core::progress::decide(stored.as_ref(), &c.model.uri, c.model.version.as_deref(), force, plan.stages.len()) {
-        Resume::Fresh => Persist { run_id, resume: None },
-        Resume::Continue { run_id, phase, started_at, failed } => Persist { run_id, resume: Some((phase, failed, started_at)) },
-        Resume::Busy { other, phase, weight } => {
+    let persist = match crate::core::progress::decide(
+        stored.as_ref(),
+        &c.model.uri,
+        c.model.version.as_deref(),
+        force,
+        plan.stages.len(),
+    ) {
+        Resume::Fresh => Persist {
+            run_id,
+            resume: None,
+        },
+        Resume::Continue {
+            run_id,
+            phase,
+            started_at,
+            failed,
+        } => Persist {
+            run_id,
+            resume: Some((phase, failed, started_at)),
+        },
+        Resume::Busy {
+            other,
+            phase,
+            weight,
+        } => {
+            *seen = platform.traffic().ok();
             return Err(UsageError(format!(
                 "refusing to start: {other} is mid-rollout ({}, canary {weight}%); let it finish, roll it back (`mlcanary rollback`), or pass --force",
                 plan.stages.get(phase).map_or_else(|| format!("phase {phase}"), |s| s.label())
             ))
-            .into())
+            .into());
         }
-        Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref())),
+        Resume::Done { state } => {
+            return Ok(already_done(
+                c,
+                &plan,
+                platform.as_mut(),
+                state,
+                stored.as_ref(),
+            ))
+        }
     };
     let driver = Driver {
         config: c,
