@@ -51,7 +51,7 @@ struct World {
 fn server_error() -> PlatformError {
     PlatformError::Kube {
         request: "PATCH /x".into(),
-        source: Box::new(mlcanary::clients::kube::KubeError::Api {
+        error: Box::new(mlcanary::clients::kube::KubeError::Api {
             code: 500,
             reason: "InternalError".into(),
             message: "etcd timeout".into(),

@@ -371,7 +371,7 @@ mod tests {
                 self.conflicts -= 1;
                 return Err(PlatformError::Kube {
                     request: format!("PATCH {p}"),
-                    source: Box::new(crate::clients::kube::KubeError::Conflict {
+                    error: Box::new(crate::clients::kube::KubeError::Conflict {
                         what: "x".into(),
                         message: "the object has been modified".into(),
                     }),

@@ -51,12 +51,12 @@ pub struct Revisions {
 
 #[derive(Debug, Error)]
 pub enum PlatformError {
-    /// The Kubernetes API refused or failed; `request` says what was sent.
-    #[error("{request}: {source}")]
+    /// The Kubernetes API refused or failed; `request` says what was sent. The message includes
+    /// the client's error (kept typed for [`PlatformError::is_transient`] and conflicts).
+    #[error("{request}: {error}")]
     Kube {
         request: String,
-        #[source]
-        source: Box<crate::clients::kube::KubeError>,
+        error: Box<crate::clients::kube::KubeError>,
     },
     /// The API refused or failed; `request` says what was sent.
     #[error("{request}: {message}")]
@@ -72,8 +72,8 @@ impl PlatformError {
     /// A refusal because the object changed under us (409 Conflict): re-read and recompute.
     pub fn is_conflict(&self) -> bool {
         match self {
-            PlatformError::Kube { source, .. } => {
-                matches!(**source, crate::clients::kube::KubeError::Conflict { .. })
+            PlatformError::Kube { error, .. } => {
+                matches!(**error, crate::clients::kube::KubeError::Conflict { .. })
             }
             _ => false,
         }
@@ -87,7 +87,7 @@ impl PlatformError {
     pub fn is_transient(&self) -> bool {
         use crate::clients::kube::KubeError as K;
         match self {
-            PlatformError::Kube { source, .. } => match source.as_ref() {
+            PlatformError::Kube { error, .. } => match error.as_ref() {
                 K::Transport(_) | K::Conflict { .. } => true,
                 K::Api { code, .. } => *code == 429 || *code >= 500,
                 K::NotFound { .. }

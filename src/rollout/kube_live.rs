@@ -69,7 +69,7 @@ impl LiveKube {
 fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
     PlatformError::Kube {
         request: format!("{method} {path}"),
-        source: Box::new(e),
+        error: Box::new(e),
     }
 }
 

@@ -12,16 +12,17 @@ use crate::config::{Config, PlatformKind, ProviderSpec};
 use crate::platform::{Platform, PlatformError};
 use std::sync::Arc;
 
-/// A failure before anything changed (exit 3, with nothing to roll back), with its cause.
+/// A failure before anything changed (exit 3, with nothing to roll back), with its cause as the
+/// error's source (so the message does not repeat it and callers can match on it).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("Kubernetes: {0} (nothing was changed)")]
+    #[error("cannot use the Kubernetes API (nothing was changed)")]
     Kube(#[from] KubeError),
-    #[error("Azure credentials: {0} (nothing was changed)")]
+    #[error("cannot set up the Azure credential (nothing was changed)")]
     Azure(#[from] AzureError),
     #[error("no Azure credential (nothing was changed)")]
     NoAzureCredential,
-    #[error("reading the rollout's progress: {0} (nothing was changed)")]
+    #[error("cannot read the rollout's progress from the live object (nothing was changed)")]
     Progress(#[source] PlatformError),
 }
 
