@@ -77,7 +77,7 @@ fn good_canary_is_created_ready_then_promoted_through_stages() {
         Some(deployment("azureml:fraud:2")),
     );
 
-    p.prepare(5, 0).unwrap();
+    p.prepare(5, 0, &[]).unwrap();
     // Traffic never moves before the deployment is provisioned.
     assert_eq!(split(&mut p), BTreeMap::from([("blue".into(), 100)]));
     assert_eq!(wait_ready(&mut p), Readiness::Ready);
@@ -128,7 +128,7 @@ fn provisioning_failure_is_reported_and_blue_keeps_all_traffic() {
         target(false, true),
         Some(deployment("azureml:broken-model:7")),
     );
-    p.prepare(10, 0).unwrap();
+    p.prepare(10, 0, &[]).unwrap();
     // A failed provisioning is a platform failure (exit 3), not a readiness verdict.
     let msg = loop {
         match p.poll_ready() {
@@ -173,7 +173,7 @@ fn github_oidc_token_expiring_mid_rollout_is_refreshed_with_a_fresh_assertion() 
         target(false, false),
         Some(deployment("azureml:fraud:2")),
     );
-    p.prepare(5, 0).unwrap();
+    p.prepare(5, 0, &[]).unwrap();
     assert_eq!(wait_ready(&mut p), Readiness::Ready);
     std::thread::sleep(Duration::from_millis(1100));
     // The first token is now expired: the fake refuses it, as ARM would.
@@ -227,7 +227,7 @@ fn etag_conflict_is_reread_and_retried() {
         target(false, false),
         Some(deployment("azureml:fraud:2")),
     );
-    p.prepare(0, 0).unwrap();
+    p.prepare(0, 0, &[]).unwrap();
     assert_eq!(wait_ready(&mut p), Readiness::Ready);
     fake.world().conflicts_to_inject = 1;
     p.set_weight(20).unwrap();
@@ -270,7 +270,7 @@ fn shadow_mirrors_then_live_traffic_replaces_it_and_limits_are_enforced() {
         target(false, false),
         Some(deployment("azureml:fraud:2")),
     );
-    p.prepare(0, 0).unwrap();
+    p.prepare(0, 0, &[]).unwrap();
     assert_eq!(wait_ready(&mut p), Readiness::Ready);
     p.set_shadow(10).unwrap();
     assert_eq!(
@@ -326,7 +326,7 @@ fn no_secret_or_token_in_errors_debug_or_logs() {
         target(false, false),
         Some(deployment("azureml:broken:1")),
     );
-    p.prepare(5, 0).unwrap();
+    p.prepare(5, 0, &[]).unwrap();
     let failed = loop {
         match p.poll_ready() {
             Ok(Readiness::Pending(_)) => std::thread::sleep(Duration::from_millis(5)),

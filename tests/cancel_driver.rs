@@ -46,7 +46,12 @@ struct World {
 struct Fake(Rc<RefCell<World>>);
 
 impl Platform for Fake {
-    fn prepare(&mut self, weight: u32, _: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        _: u32,
+        _: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         let mut w = self.0.borrow_mut();
         w.weight = weight;
         w.calls.push(format!("prepare {weight}"));
@@ -131,6 +136,7 @@ fn run(during: SignalDuring, on_cancel: &str) -> (RunRecord, Vec<String>) {
         clock: &clock,
         cancel,
         env: Default::default(),
+        rendered: Default::default(),
         dry_run: false,
     };
     let r = d.run(&mut Quiet);

@@ -87,10 +87,16 @@ fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
         .filter_map(|q| q.body.as_ref())
         .map(|b| {
             let s = b.to_string();
+            if let Some(ops) = b.as_array() {
+                // As the live client sends it: guarded by the resourceVersion it was computed from.
+                assert_eq!(ops[0]["op"], "test", "{s}");
+                assert_eq!(ops[0]["path"], "/metadata/resourceVersion", "{s}");
+                assert!(ops[0]["value"].is_string(), "{s}");
+            }
             if s.contains("\"remove\"") {
                 "promote".into()
             } else {
-                b.pointer("/0/value")
+                b.pointer("/1/value")
                     .or(b.pointer("/spec/predictor/canaryTrafficPercent"))
                     .map(|v| v.to_string())
                     .unwrap_or_default()
@@ -99,6 +105,10 @@ fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
         .collect();
     // dry-run apply + apply at 5, then 25, 50, 100, then the field removed.
     assert_eq!(weights, ["5", "5", "25", "50", "100", "promote"]);
+    // Every PATCH names the field manager, as the live client's do.
+    for q in r.requests.iter().filter(|q| q.method == "PATCH") {
+        assert!(q.path.contains("?fieldManager=mlcanary"), "{}", q.path);
+    }
 }
 
 #[test]
@@ -131,4 +141,41 @@ fn azure_monitor_baseline_queries_read_the_stable_deployment() {
         "{}",
         baseline.request
     );
+}
+
+#[test]
+fn the_dry_run_reports_say_nothing_changed_and_nothing_was_judged() {
+    for name in EXAMPLES {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        assert!(!r.changed, "{name}");
+        let s = mlcanary::report::summary::render(&r);
+        assert!(
+            s.starts_with("## 📝 dry run, nothing changed:"),
+            "{name}: {s}"
+        );
+        assert!(
+            s.contains("**Traffic now:** unchanged (a dry run sends nothing)"),
+            "{name}: {s}"
+        );
+        assert!(!s.contains("canary 100%"), "{name}: {s}");
+        // No verdict invented: no cell and no decision says a guardrail passed.
+        assert!(
+            !s.contains("- pass") && !s.contains("passes"),
+            "{name}: {s}"
+        );
+        let checked = r
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, mlcanary::core::machine::EventKind::Check { .. }));
+        if checked {
+            assert!(s.contains("| not evaluated |"), "{name}: {s}");
+            let x = mlcanary::report::junit::render(&r);
+            assert!(
+                x.contains("<skipped message=\"dry run: not evaluated\"/>"),
+                "{name}: {x}"
+            );
+            assert!(!x.contains("<system-out>dry run"), "{name}: {x}");
+        }
+    }
 }

@@ -35,7 +35,6 @@ use mlcanary::rollout::kube_live::LiveKube;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +55,7 @@ name: fd
 model: {uri: "s3://m/v2", format: sklearn, version: v2}
 target: {platform: PLATFORM, namespace: ml}
 stages: [{weight: 10, pause: 2m}, {weight: 50, pause: 2m}]
-analysis: {interval: 1m, warmup: 0s, errorLimit: 1, inconclusiveLimit: 2, deadline: 2h}
+analysis: {interval: 1m, warmup: 0s, errorLimit: 1, inconclusiveLimit: 2, deadline: 10m}
 providers: {prom: {type: prometheus, address: "http://unused"}}
 guardrails:
   - {name: error-rate, provider: prom, query: "errors", promote: "< 0.01", rollback: "> 0.02"}
@@ -579,12 +578,7 @@ fn run_case(case: &Case) -> Ended {
     };
     let plan = Plan::for_run(&c);
     let renderer = Renderer::new(None).unwrap();
-    let render = build::render_fn(
-        &c,
-        &plan,
-        Rc::new(Renderer::new(None).unwrap()),
-        Default::default(),
-    );
+    let rendered = build::render_run(&c, &plan, &renderer, &Default::default()).unwrap();
     // Signal cases bound writes on the wall clock: virtual time starts now, so the run's
     // deadline (virtual) is not already past in real time.
     let start = match case.signal {
@@ -595,12 +589,13 @@ fn run_case(case: &Case) -> Ended {
     let driver = Driver {
         config: &c,
         plan,
-        platform: build::kube_platform(&c, api, render),
+        platform: build::kube_platform(&c, api),
         providers: BTreeMap::from([("prom".to_string(), provider(&prom_url))]),
         renderer: &renderer,
         clock: &clock,
         cancel,
         env: Default::default(),
+        rendered,
         dry_run: false,
     };
     let t = std::time::Instant::now();
@@ -653,14 +648,20 @@ fn consistent(e: &Ended) -> Result<(), String> {
 }
 
 /// What the issue promises beyond consistency, where it promises something: a fault the
-/// client's retries absorb leaves the run as if nothing happened; the provider down for a whole
-/// stage rolls back on `errorLimit`; a rollback that keeps failing exits 3 naming the split.
+/// client's retries absorb (or a single 409 on a guarded write, recomputed) leaves the run as if
+/// nothing happened; the provider down for a whole stage rolls back on `errorLimit`; a single
+/// fault on the rollback is retried until it lands; a rollback that keeps failing exits 3 naming
+/// the split once time runs out.
 fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     let o = &e.record.outcome;
-    let retried = matches!(
+    // A single 409 on a guarded traffic write is re-read and recomputed, not final.
+    let recomputed = case.kind == Kind::S409
+        && matches!(case.step, Step::Weight50 | Step::Promote | Step::Rollback);
+    let retried = (matches!(
         case.kind,
         Kind::S500 | Kind::S503RetryAfter | Kind::S429 | Kind::Timeout
-    ) && case.times == 1;
+    ) || recomputed)
+        && case.times == 1;
     if case.signal {
         return match o {
             Outcome::Interrupted { rolled_back: true } => Ok(()),
@@ -685,7 +686,8 @@ fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
                     ("fd-predictor-00002".to_string(), 10),
                 ]))
         }
-        (Step::Rollback, _) if retried => matches!(o, Outcome::RolledBack { .. }),
+        // Any single fault on the rollback: it is retried while time remains, and lands.
+        (Step::Rollback, _) => matches!(o, Outcome::RolledBack { .. }),
         (_, _) if retried => *o == Outcome::Promoted,
         _ => true,
     };

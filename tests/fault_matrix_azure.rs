@@ -273,7 +273,8 @@ fn run_case(case: &Case) -> Ended {
     let (arm, la) = clients(&fake);
     let plan = Plan::for_run(&c);
     let renderer = Renderer::new(None).unwrap();
-    let body = build::azure_deployment_body(&c, &plan, &renderer).unwrap();
+    let rendered = build::render_run(&c, &plan, &renderer, &Default::default()).unwrap();
+    let body = rendered.azure_deployment.clone();
     let platform = AzureMl::new(arm.clone(), rollout_azure::target(&c), body);
     let providers: BTreeMap<String, SharedProvider> = BTreeMap::from([
         (
@@ -295,6 +296,7 @@ fn run_case(case: &Case) -> Ended {
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered,
         dry_run: false,
     };
     let record = driver.run(&mut Quiet);

@@ -5,10 +5,10 @@ mod kube;
 
 use kube::{Fault, KubeServer};
 use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, Kubeconfig, Patch, PatchParams,
+    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, Kubeconfig, PatchKind, PatchParams,
     RetryPolicy,
 };
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -259,9 +259,8 @@ fn json_patch_merge_patch_and_apply_each_reach_the_store() {
     let p = PatchParams::default();
     c.patch(
         ISVC,
-        &Patch::Json(
-            json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}]),
-        ),
+        &PatchKind::Json,
+        &json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}]),
         &p,
     )
     .unwrap();
@@ -271,7 +270,8 @@ fn json_patch_merge_patch_and_apply_each_reach_the_store() {
     );
     c.patch(
         ISVC,
-        &Patch::Merge(json!({"spec": {"predictor": {"canaryTrafficPercent": null}}})),
+        &PatchKind::Merge,
+        &json!({"spec": {"predictor": {"canaryTrafficPercent": null}}}),
         &p,
     )
     .unwrap();
@@ -282,7 +282,7 @@ fn json_patch_merge_patch_and_apply_each_reach_the_store() {
                       "metadata": {"name": "fd", "namespace": "ml"},
                       "spec": {"predictor": {"model": {"storageUri": "s3://m/v2"}}}});
     let out = c
-        .patch(ISVC, &Patch::Apply { body, force: true }, &p)
+        .patch(ISVC, &PatchKind::Apply { force: true }, &body, &p)
         .unwrap();
     assert_eq!(out["spec"]["predictor"]["model"]["storageUri"], "s3://m/v2");
     let sent = patches(&server);
@@ -309,7 +309,8 @@ fn status_subresource_patch_changes_only_status() {
     let out = c
         .patch(
             &format!("{ro}/status"),
-            &Patch::Merge(json!({"spec": {"replicas": 5}, "status": {"pauseConditions": null}})),
+            &PatchKind::Merge,
+            &json!({"spec": {"replicas": 5}, "status": {"pauseConditions": null}}),
             &PatchParams::default(),
         )
         .unwrap();
@@ -325,7 +326,8 @@ fn dry_run_validates_answers_and_stores_nothing() {
     let out = c
         .patch(
             ISVC,
-            &Patch::Merge(json!({"spec": {"predictor": {"canaryTrafficPercent": 10}}})),
+            &PatchKind::Merge,
+            &json!({"spec": {"predictor": {"canaryTrafficPercent": 10}}}),
             &PatchParams { dry_run: true },
         )
         .unwrap();
@@ -340,7 +342,8 @@ fn dry_run_validates_answers_and_stores_nothing() {
     let e = c
         .patch(
             ISVC,
-            &Patch::Merge(json!({"sepc": {}})),
+            &PatchKind::Merge,
+            &json!({"sepc": {}}),
             &PatchParams { dry_run: true },
         )
         .unwrap_err();
@@ -355,7 +358,7 @@ fn forbidden_names_the_missing_rbac_permission() {
     let server = seeded();
     server.deny("patch", "inferenceservices");
     let e = client(&server)
-        .patch(ISVC, &Patch::Merge(json!({})), &PatchParams::default())
+        .patch(ISVC, &PatchKind::Merge, &json!({}), &PatchParams::default())
         .unwrap_err();
     let text = e.to_string();
     assert!(
@@ -385,7 +388,7 @@ fn not_found_and_admission_rejections_are_typed() {
         json!({"spec": {"predictors": [{"name": "main", "traffic": 100}]}}),
     );
     let e = c
-        .patch(SDEP, &Patch::Merge(json!({"spec": {"predictors": [{"name": "main", "traffic": 90}, {"name": "canary", "traffic": 20}]}})), &PatchParams::default())
+        .patch(SDEP, &PatchKind::Merge, &json!({"spec": {"predictors": [{"name": "main", "traffic": 90}, {"name": "canary", "traffic": 20}]}}), &PatchParams::default())
         .unwrap_err();
     match &e {
         KubeError::Invalid { causes, .. } => {
@@ -413,7 +416,8 @@ fn honours_retry_after_on_503() {
     client(&server)
         .patch(
             ISVC,
-            &Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}})),
+            &PatchKind::Merge,
+            &json!({"metadata": {"labels": {"a": "b"}}}),
             &PatchParams::default(),
         )
         .unwrap();
@@ -471,22 +475,28 @@ fn a_non_json_answer_is_retried_then_a_transport_error() {
 }
 
 #[test]
-fn conflict_rereads_and_reapplies() {
+fn a_write_computed_from_a_stale_read_is_recomputed() {
+    use mlcanary::platform::k8s::{patch_from, Intent, WriteTo};
     let server = seeded();
-    let c = client(&server);
+    let mut api = mlcanary::rollout::kube_live::LiveKube::from_client(client(&server), "t");
     let mut calls = 0;
-    let out = c
-        .patch_with(ISVC, &PatchParams::default(), |current: &Value| {
-            calls += 1;
-            let rv = current["metadata"]["resourceVersion"].clone();
-            if calls == 1 {
-                // Someone else writes between our read and our patch.
-                server.insert(ISVC, json!({"spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}, "minReplicas": 2}}}));
-            }
-            Ok(Patch::Merge(json!({"metadata": {"resourceVersion": rv}, "spec": {"predictor": {"canaryTrafficPercent": 10}}})))
-        })
-        .unwrap();
-    assert_eq!(calls, 2);
+    patch_from(&mut api, &WriteTo::object(ISVC, "InferenceService"), |_| {
+        calls += 1;
+        if calls == 1 {
+            // Someone else writes between our read and our patch.
+            server.insert(ISVC, json!({"spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}, "minReplicas": 2}}}));
+        }
+        Ok(Intent::Patch(
+            PatchKind::Json,
+            json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 10}]),
+        ))
+    })
+    .unwrap();
+    assert_eq!(
+        calls, 2,
+        "refused by the resourceVersion test, then recomputed"
+    );
+    let out = server.object(ISVC).unwrap();
     assert_eq!(out["spec"]["predictor"]["canaryTrafficPercent"], 10);
     assert_eq!(out["spec"]["predictor"]["minReplicas"], 2);
 }

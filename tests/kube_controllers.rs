@@ -5,7 +5,7 @@ mod kube;
 
 use kube::KubeServer;
 use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, Patch, PatchParams,
+    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, PatchKind, PatchParams,
 };
 use serde_json::{json, Value};
 
@@ -27,7 +27,7 @@ fn client(server: &KubeServer) -> Client {
 }
 
 fn merge(c: &Client, path: &str, body: Value) -> Value {
-    c.patch(path, &Patch::Merge(body), &PatchParams::default())
+    c.patch(path, &PatchKind::Merge, &body, &PatchParams::default())
         .unwrap()
 }
 
@@ -129,7 +129,8 @@ fn kserve_promotion_and_rollback() {
     let promoted = c
         .patch(
             ISVC,
-            &Patch::Json(json!([{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}])),
+            &PatchKind::Json,
+            &json!([{"op": "remove", "path": "/spec/predictor/canaryTrafficPercent"}]),
             &PatchParams::default(),
         )
         .unwrap();
@@ -177,12 +178,8 @@ fn seldon_state_goes_creating_then_available_or_failed() {
     let created = c
         .patch(
             SDEP,
-            &Patch::Apply {
-                body: sdep(
-                    json!([{"name": "main", "graph": {"name": "m", "modelUri": "s3://v1"}}]),
-                ),
-                force: false,
-            },
+            &PatchKind::Apply { force: false },
+            &sdep(json!([{"name": "main", "graph": {"name": "m", "modelUri": "s3://v1"}}])),
             &PatchParams::default(),
         )
         .unwrap();
@@ -214,7 +211,8 @@ fn seldon_admission_rejects_bad_traffic_and_two_shadows() {
         let e = c
             .patch(
                 SDEP,
-                &Patch::Merge(json!({"spec": {"predictors": preds}})),
+                &PatchKind::Merge,
+                &json!({"spec": {"predictors": preds}}),
                 &PatchParams { dry_run: true },
             )
             .unwrap_err();

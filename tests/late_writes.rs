@@ -10,9 +10,9 @@ mod kube;
 
 use kube::{Fault, KubeServer, Request};
 use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, Patch, PatchParams, RetryPolicy,
+    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, PatchKind, PatchParams, RetryPolicy,
 };
-use mlcanary::platform::k8s::{KubeApi, PatchKind};
+use mlcanary::platform::k8s::KubeApi;
 use mlcanary::platform::kserve::Kserve;
 use mlcanary::platform::kube_platform::KubeTarget;
 use mlcanary::platform::{Platform, PlatformError};
@@ -72,7 +72,6 @@ fn kserve_over(api: Box<dyn KubeApi>) -> Kserve {
         api,
         namespace: "ml".into(),
         name: "fd".into(),
-        render: Box::new(|w, _| Ok(vec![isvc(w)])),
     })
 }
 
@@ -125,7 +124,7 @@ fn guarded(r: &Request) -> bool {
 fn a_late_weight_change_does_not_revert_the_promotion() {
     let server = server();
     let mut k = kserve(&server);
-    k.prepare(10, 0).unwrap();
+    k.prepare(10, 0, &[isvc(10)]).unwrap();
     // The first 50% write is answered only after LATE (the client times out and retries).
     server.inject(
         |r| r.method == "PATCH" && percent_write(r) == Some(50),
@@ -156,7 +155,7 @@ fn a_late_weight_change_does_not_revert_the_promotion() {
 fn a_late_promote_does_not_undo_the_rollback() {
     let server = server();
     let mut k = kserve(&server);
-    k.prepare(10, 0).unwrap();
+    k.prepare(10, 0, &[isvc(10)]).unwrap();
     // Every promote attempt is held past the timeout: promote fails, the run rolls back, and
     // the held promotes reach the server afterwards.
     server.inject(is_promote, Fault::Hang(LATE), usize::MAX);
@@ -179,7 +178,7 @@ fn a_late_promote_does_not_undo_the_rollback() {
 fn a_replayed_stale_write_is_refused_with_real_status_answers() {
     let server = server();
     let mut k = kserve(&server);
-    k.prepare(10, 0).unwrap();
+    k.prepare(10, 0, &[isvc(10)]).unwrap();
     k.set_weight(50).unwrap();
     k.promote().unwrap();
     let stale = server
@@ -191,7 +190,7 @@ fn a_replayed_stale_write_is_refused_with_real_status_answers() {
     // The JSON patch's resourceVersion test fails: 422 Invalid, nothing changes.
     let body: Value = serde_json::from_str(&stale.body).unwrap();
     let e = c
-        .patch(ISVC, &Patch::Json(body), &PatchParams::default())
+        .patch(ISVC, &PatchKind::Json, &body, &PatchParams::default())
         .unwrap_err();
     assert!(matches!(e, KubeError::Invalid { .. }), "{e:?}");
     // A merge patch carrying a stale metadata.resourceVersion: 409 Conflict.
@@ -199,8 +198,9 @@ fn a_replayed_stale_write_is_refused_with_real_status_answers() {
     let e = c
         .patch(
             ISVC,
-            &Patch::Merge(json!({"metadata": {"resourceVersion": stale_rv},
-                "spec": {"predictor": {"canaryTrafficPercent": 50}}})),
+            &PatchKind::Merge,
+            &json!({"metadata": {"resourceVersion": stale_rv},
+                "spec": {"predictor": {"canaryTrafficPercent": 50}}}),
             &PatchParams::default(),
         )
         .unwrap_err();
@@ -274,12 +274,13 @@ fn an_outside_change_between_read_and_write_is_recomputed_not_overwritten_blindl
     let mut k = interleaved(&server, |c| {
         c.patch(
             ISVC,
-            &Patch::Merge(json!({"metadata": {"labels": {"team": "fraud"}}})),
+            &PatchKind::Merge,
+            &json!({"metadata": {"labels": {"team": "fraud"}}}),
             &PatchParams::default(),
         )
         .unwrap();
     });
-    k.prepare(10, 0).unwrap();
+    k.prepare(10, 0, &[isvc(10)]).unwrap();
     k.set_weight(50).unwrap();
     assert_eq!(canary_percent(&server), Some(50));
     let obj = server.object(ISVC).unwrap();
@@ -296,14 +297,12 @@ fn finding_the_intended_state_after_a_conflict_stops_without_writing_again() {
     let mut k = interleaved(&server, move |c| {
         *seen.borrow_mut() = Some(c.patch(
             ISVC,
-            &Patch::Json(
-                json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 50}]),
-            ),
+            &PatchKind::Json, &json!([{"op": "add", "path": "/spec/predictor/canaryTrafficPercent", "value": 50}]),
             &PatchParams::default(),
         )
         .unwrap());
     });
-    k.prepare(10, 0).unwrap();
+    k.prepare(10, 0, &[isvc(10)]).unwrap();
     k.set_weight(50).unwrap();
     assert_eq!(canary_percent(&server), Some(50));
     // The outside write and our refused one; no third write once 50% was found in place.

@@ -10,10 +10,8 @@
 use crate::cli::{Format, GateArgs};
 use crate::config::Config;
 use crate::core::machine::Limits;
-use crate::core::plan::Plan;
 use crate::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde::Serialize;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Which gate.
@@ -48,15 +46,14 @@ pub struct GateReport {
 
 /// Runs one gate; the process exit code.
 pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
-    let (c, renderer) = super::load(&args.config.config)?;
+    let (c, _renderer) = super::load(&args.config.config)?;
     let c = with_namespace(c);
-    let plan = Plan::for_run(&c);
     let mut log = |l: &str| eprintln!("{l}");
     let tokens = crate::rollout::live::azure_tokens(&c, &mut log)?;
+    // A gate applies nothing new: no manifests are needed.
     let mut platform = crate::rollout::live::platform(
         &c,
-        &plan,
-        Rc::new(renderer),
+        &Default::default(),
         tokens,
         &crate::rollout::clock::Cancel::new(),
     )?;

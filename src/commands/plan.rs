@@ -160,7 +160,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             c,
             plan,
             &Default::default(),
-            &crate::rollout::context::default_revisions(c),
+            &crate::rollout::context::placeholder_revisions(c),
             &Default::default(),
         );
         let left = crate::render::argo_unsupported(&ctx);

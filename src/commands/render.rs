@@ -14,17 +14,13 @@ pub fn all_stages(
     r: &Renderer,
 ) -> anyhow::Result<Vec<(String, String, Vec<Manifest>)>> {
     let plan = Plan::from_config(c);
-    let rev = context::default_revisions(c);
+    let rev = context::placeholder_revisions(c);
     let mut out = Vec::new();
-    for s in &plan.stages {
-        let (w, m) = match s.kind {
-            crate::core::plan::PhaseKind::Shadow { percent } => (0, percent),
-            crate::core::plan::PhaseKind::Traffic { weight } => (weight, 0),
-        };
-        let ms = build::manifests(c, &plan, r, w, m, &rev, &serde_json::Map::new())?;
+    for (phase, s) in plan.stages.iter().enumerate() {
+        let ms = build::manifests(c, &plan, r, phase, &rev, &serde_json::Map::new())?;
         let prefix = match s.index {
             None => "stage-0-shadow".to_string(),
-            Some(i) => format!("stage-{}-{w}", i + 1),
+            Some(i) => format!("stage-{}-{}", i + 1, s.weight()),
         };
         out.push((s.label(), prefix, ms));
     }

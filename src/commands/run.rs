@@ -14,25 +14,35 @@ use crate::rollout::clock::Clock;
 use crate::rollout::clock::{Cancel, SystemClock, VirtualClock};
 use crate::rollout::driver::{Driver, Persist, Progress, Quiet};
 use crate::rollout::recorder::RequestLog;
-use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
     use crate::report::redact::neutralise;
     let (c, renderer) = super::load(&args.config.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    // Where traffic is, when the run read it before stopping without a write.
+    let mut seen = None;
     let record = if args.dry_run {
-        // Every stage rendered once first (as `validate` does): a template that fails on this
-        // config is a config error (exit 2), not a platform failure of the walk.
-        super::render::all_stages(&c, &renderer)?;
-        let record = dry_run(&c, renderer)?;
-        if args.format == Format::Text {
-            print!("{}", neutralise(&dry_run_text(&c, &record)));
-        }
-        record
+        dry_run(&c, renderer)
     } else {
-        live(&c, renderer, github, args.force)?
+        live(&c, renderer, github, args.force, &mut seen)
     };
+    let record = match record {
+        Ok(r) => r,
+        Err(e) => {
+            // Every exit writes its reports; this run stopped before its first write.
+            let mut record = not_started(&c, args.dry_run, &e);
+            if let Some(t) = seen {
+                record.traffic = Some(t);
+                record.traffic_error = None;
+            }
+            write_reports(&record, args, github)?;
+            return Err(e);
+        }
+    };
+    if args.dry_run && args.format == Format::Text {
+        print!("{}", neutralise(&dry_run_text(&c, &record)));
+    }
     if args.format == Format::Json {
         println!("{}", gh::safe_json(&redacted_json(&record)?));
     }
@@ -41,7 +51,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
 }
 
 /// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
-fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Result<RunRecord> {
+fn live(
+    c: &Config,
+    renderer: Renderer,
+    github: bool,
+    force: bool,
+    seen: &mut Option<crate::platform::Traffic>,
+) -> anyhow::Result<RunRecord> {
     let resolved;
     let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
         // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
@@ -70,34 +86,60 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     // tests that call this twice, which is harmless: the first one holds the same kind of flag.
     let _ = ctrlc::set_handler(move || on_signal.cancel());
     let plan = Plan::for_run(c);
-    let renderer = Rc::new(renderer);
+    let env_values = crate::rollout::context::env_subset(c, &env);
+    // Everything renders before anything is sent (or even connected to).
+    let rendered = build::render_run(c, &plan, &renderer, &env_values)?;
     let mut console = Console::new(std::io::stdout(), github);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
-    let mut platform =
-        crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;
+    let mut platform = crate::rollout::live::platform(c, &rendered, tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
     // What the live object says about an earlier run of this (or another) version.
     let stored = match platform.load_progress() {
         Ok(s) => s.and_then(|s| crate::core::progress::Progress::decode(&s)),
-        Err(e) => {
-            return Err(crate::rollout::live::SetupError(format!(
-                "reading the rollout's progress: {e}"
-            ))
-            .into())
-        }
+        Err(e) => return Err(crate::rollout::live::SetupError::Progress(e).into()),
     };
     let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
-    let persist = match crate::core::progress::decide(stored.as_ref(), &c.model.uri, c.model.version.as_deref(), force, plan.stages.len()) {
-        Resume::Fresh => Persist { run_id, resume: None },
-        Resume::Continue { run_id, phase, started_at, failed } => Persist { run_id, resume: Some((phase, failed, started_at)) },
-        Resume::Busy { other, phase, weight } => {
+    let persist = match crate::core::progress::decide(
+        stored.as_ref(),
+        &c.model.uri,
+        c.model.version.as_deref(),
+        force,
+        plan.stages.len(),
+    ) {
+        Resume::Fresh => Persist {
+            run_id,
+            resume: None,
+        },
+        Resume::Continue {
+            run_id,
+            phase,
+            started_at,
+            failed,
+        } => Persist {
+            run_id,
+            resume: Some((phase, failed, started_at)),
+        },
+        Resume::Busy {
+            other,
+            phase,
+            weight,
+        } => {
+            *seen = platform.traffic().ok();
             return Err(UsageError(format!(
                 "refusing to start: {other} is mid-rollout ({}, canary {weight}%); let it finish, roll it back (`mlcanary rollback`), or pass --force",
                 plan.stages.get(phase).map_or_else(|| format!("phase {phase}"), |s| s.label())
             ))
-            .into())
+            .into());
         }
-        Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref())),
+        Resume::Done { state } => {
+            return Ok(already_done(
+                c,
+                &plan,
+                platform.as_mut(),
+                state,
+                stored.as_ref(),
+            ))
+        }
     };
     let driver = Driver {
         config: c,
@@ -107,7 +149,8 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
         renderer: &renderer,
         clock: &SystemClock,
         cancel,
-        env: crate::rollout::context::env_subset(c, &env),
+        env: env_values,
+        rendered,
         dry_run: false,
     };
     let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
@@ -185,11 +228,11 @@ fn redacted_json(r: &RunRecord) -> anyhow::Result<String> {
 /// Walk the whole plan against a recorder on a virtual clock.
 pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
     let plan = Plan::for_run(c);
-    let renderer = Rc::new(renderer);
+    let rendered = build::render_run(c, &plan, &renderer, &Default::default())?;
     let log: RequestLog = Default::default();
     let platform: Box<dyn crate::platform::Platform> = match c.target.platform {
         PlatformKind::Azureml => {
-            let body = build::azure_deployment_body(c, &plan, &renderer)?;
+            let body = rendered.azure_deployment.clone();
             Box::new(crate::platform::azureml_dry::AzureMlDry::new(
                 crate::rollout::azure::target(c),
                 body,
@@ -197,9 +240,8 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
             ))
         }
         _ => {
-            let rec = build::seeded_recorder(c, &plan, &renderer, log.clone())?;
-            let render = build::render_fn(c, &plan, renderer.clone(), Default::default());
-            build::kube_platform(c, Box::new(rec), render)
+            let rec = build::seeded_recorder(c, &rendered, log.clone())?;
+            build::kube_platform(c, Box::new(rec))
         }
     };
     log.borrow_mut().clear(); // seeding is not a request
@@ -217,6 +259,7 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered,
         dry_run: true,
     };
     let mut record = driver.run(&mut Quiet as &mut dyn Progress);
@@ -282,6 +325,42 @@ pub fn dry_run_text(c: &Config, r: &RunRecord) -> String {
     o
 }
 
+/// The record of a run that ended before its first write (no kubeconfig, an unreachable API,
+/// missing credentials, a template error, another rollout in progress): nothing was changed, so
+/// traffic is where it was before the run.
+pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
+    use crate::core::machine::Outcome;
+    let now = SystemClock.now_ms();
+    let reason = format!("{e:#}");
+    let reason = if reason.contains("nothing was changed") {
+        reason
+    } else {
+        format!("{reason} (nothing was changed)")
+    };
+    RunRecord {
+        name: c.name.clone(),
+        platform: c.target.platform.as_str().into(),
+        model_uri: c.model.uri.clone(),
+        model_version: c.model.version.clone(),
+        dry_run,
+        started_at: now,
+        finished_at: now,
+        outcome: Outcome::Failed {
+            reason,
+            rolled_back: false,
+        },
+        final_weight: 0,
+        stage: "not started".into(),
+        traffic: None,
+        traffic_error: Some("not read: the run stopped before reaching the platform".into()),
+        changed: false,
+        events: Vec::new(),
+        queries: Vec::new(),
+        requests: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
 /// The same version already finished: report it, change nothing.
 fn already_done(
     c: &Config,
@@ -324,6 +403,7 @@ fn already_done(
         stage: plan.stages.last().map(|s| s.label()).unwrap_or_default(),
         traffic,
         traffic_error,
+        changed: false,
         events: Vec::new(),
         queries: Vec::new(),
         requests: Vec::new(),

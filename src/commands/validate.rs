@@ -6,6 +6,9 @@ pub fn run(path: &Path) -> anyhow::Result<i32> {
     let (c, renderer) = super::load_with(path, &super::plan_checks)?;
     // Render every stage once: a template that fails on this config is a config error too.
     super::render::all_stages(&c, &renderer)?;
+    // ... and everything a run renders before its first request (guardrail queries included).
+    let plan = crate::core::plan::Plan::for_run(&c);
+    crate::rollout::build::render_run(&c, &plan, &renderer, &Default::default())?;
     println!(
         "{}: ok ({} on {}, {} stage(s), {} guardrail(s))",
         path.display(),

@@ -129,13 +129,17 @@ pub fn phase(obj: &Value) -> &str {
 }
 
 impl Platform for Argo {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        manifests: &[Value],
+    ) -> Result<(), PlatformError> {
         self.set_shadow(mirror)?;
         let p = self.path();
         self.t.must_get(&p, "Rollout")?;
-        let objects = (self.t.render)(weight, 0)?;
         let ns = self.t.namespace.clone();
-        apply_all(self.t.api.as_mut(), &objects, &ns)?;
+        apply_all(self.t.api.as_mut(), manifests, &ns)?;
         self.expect_step = Some(1);
         self.expect_weight = weight;
         Ok(())

@@ -315,7 +315,12 @@ fn api(method: &str, path: &str, e: AzureError) -> PlatformError {
 }
 
 impl Platform for AzureMl {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        _manifests: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         if mirror > MAX_MIRROR_PERCENT {
             return Err(PlatformError::Unsupported(format!(
                 "Azure ML mirrors at most {MAX_MIRROR_PERCENT}% of traffic (asked {mirror}%)"

@@ -50,7 +50,12 @@ impl AzureMlDry {
 }
 
 impl Platform for AzureMlDry {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        _manifests: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         if let Some(body) = self.deployment.clone() {
             let p = self.target.deployment_path(&self.target.canary_deployment);
             self.req("PUT", &p, Some(body));

@@ -3,28 +3,9 @@
 //! so `run --dry-run` prints exactly the requests a live run sends.
 
 use super::{ApiRequest, PlatformError};
+pub use crate::clients::kube::PatchKind;
+use crate::clients::kube::{patch_path, resource_path};
 use serde_json::Value;
-
-/// PATCH flavours that work on custom resources (strategic merge does not).
-#[derive(Debug, Clone, PartialEq)]
-pub enum PatchKind {
-    /// RFC 6902.
-    Json,
-    /// RFC 7396.
-    Merge,
-    /// Server-side apply with our field manager.
-    Apply { force: bool },
-}
-
-impl PatchKind {
-    pub fn content_type(&self) -> &'static str {
-        match self {
-            PatchKind::Json => "application/json-patch+json",
-            PatchKind::Merge => "application/merge-patch+json",
-            PatchKind::Apply { .. } => "application/apply-patch+yaml",
-        }
-    }
-}
 
 /// The Kubernetes calls a platform makes.
 pub trait KubeApi {
@@ -40,7 +21,7 @@ pub trait KubeApi {
     ) -> Result<Value, PlatformError>;
     /// DELETE; a missing object is not an error.
     fn delete(&mut self, path: &str) -> Result<(), PlatformError>;
-    /// The query string our patches carry (field manager, force, dry run), for request listings.
+    /// The field manager our patches name, for request listings.
     fn field_manager(&self) -> &str;
 }
 
@@ -85,10 +66,7 @@ pub const ANALYSIS_TEMPLATE: Gvr = Gvr {
 
 impl Gvr {
     pub fn path(&self, namespace: &str, name: &str) -> String {
-        format!(
-            "/apis/{}/{}/namespaces/{namespace}/{}/{name}",
-            self.group, self.version, self.plural
-        )
+        resource_path(self.group, self.version, namespace, self.plural, name, None)
     }
     pub fn for_kind(kind: &str) -> Option<Gvr> {
         Some(match kind {
@@ -115,7 +93,7 @@ pub fn object_path(obj: &Value, default_ns: &str) -> Result<String, PlatformErro
     Ok(gvr.path(ns, name))
 }
 
-/// The request line for a patch, as the client sends it.
+/// The request line for a patch, exactly as the client sends it ([`patch_path`]).
 pub fn patch_request(
     path: &str,
     kind: &PatchKind,
@@ -123,25 +101,9 @@ pub fn patch_request(
     dry_run: bool,
     field_manager: &str,
 ) -> ApiRequest {
-    let mut q = Vec::new();
-    if let PatchKind::Apply { force } = kind {
-        q.push(format!("fieldManager={field_manager}"));
-        if *force {
-            q.push("force=true".into());
-        }
-    }
-    if dry_run {
-        q.push("dryRun=All".into());
-        q.push("fieldValidation=Strict".into());
-    }
-    let path = if q.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{}", q.join("&"))
-    };
     ApiRequest {
         method: "PATCH".into(),
-        path,
+        path: patch_path(path, kind, dry_run, field_manager),
         content_type: Some(kind.content_type().into()),
         body: Some(body.clone()),
     }
@@ -283,11 +245,14 @@ pub fn patch_from(
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        if attempt >= WRITE_ATTEMPTS || rv.is_none() {
+        // A 409 says the object changed under us even when the version we read back is the
+        // same one (a proxy or another writer in between): re-read and recompute in any case.
+        let conflict = err.is_conflict();
+        if attempt >= WRITE_ATTEMPTS || (rv.is_none() && !conflict) {
             return Err(err);
         }
         match api.get(to.read) {
-            Ok(Some(now)) if resource_version(&now) != rv.as_deref() => {
+            Ok(Some(now)) if conflict || resource_version(&now) != rv.as_deref() => {
                 log::info!(
                     "{} changed while we wrote it ({err}); recomputing the change (attempt {})",
                     to.read,
@@ -356,7 +321,7 @@ mod tests {
             Some("application/apply-patch+yaml")
         );
         let r = patch_request("/x", &PatchKind::Json, &json!([]), false, "mlcanary");
-        assert_eq!(r.path, "/x");
+        assert_eq!(r.path, "/x?fieldManager=mlcanary");
     }
 
     #[test]
@@ -386,6 +351,8 @@ mod tests {
         rv: u64,
         moves: Vec<u64>,
         writes: usize,
+        /// Writes answered 409 Conflict without any change (a proxy, a webhook, a stale cache).
+        conflicts: u32,
     }
 
     impl KubeApi for OneObject {
@@ -400,6 +367,16 @@ mod tests {
             _: bool,
         ) -> Result<Value, PlatformError> {
             self.writes += 1;
+            if self.conflicts > 0 {
+                self.conflicts -= 1;
+                return Err(PlatformError::Kube {
+                    request: format!("PATCH {p}"),
+                    error: Box::new(crate::clients::kube::KubeError::Conflict {
+                        what: "x".into(),
+                        message: "the object has been modified".into(),
+                    }),
+                });
+            }
             if let Some(n) = self.moves.pop() {
                 self.obj["spec"]["n"] = json!(n);
                 self.bump();
@@ -429,6 +406,7 @@ mod tests {
                 rv: 1,
                 moves,
                 writes: 0,
+                conflicts: 0,
             }
         }
         fn bump(&mut self) {
@@ -458,6 +436,15 @@ mod tests {
         patch_from(&mut api, &WriteTo::object("/x", "X"), increment_to(100)).unwrap();
         // Computed from 0, refused (n moved to 5), recomputed from 5.
         assert_eq!(api.obj["spec"]["n"], 6);
+        assert_eq!(api.writes, 2);
+    }
+
+    #[test]
+    fn a_409_on_an_unchanged_object_is_recomputed_not_final() {
+        let mut api = OneObject::new(vec![]);
+        api.conflicts = 1;
+        patch_from(&mut api, &WriteTo::object("/x", "X"), increment_to(100)).unwrap();
+        assert_eq!(api.obj["spec"]["n"], 1);
         assert_eq!(api.writes, 2);
     }
 

@@ -77,14 +77,19 @@ fn failure(obj: &Value) -> Option<String> {
 }
 
 impl Platform for Kserve {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        manifests: &[Value],
+    ) -> Result<(), PlatformError> {
         self.set_shadow(mirror)?;
         let p = self.path();
         let current = self.t.must_get(&p, "InferenceService")?;
         self.stable_revision = predictor(&current)["latestRolledoutRevision"]
             .as_str()
             .map(String::from);
-        let obj = self.t.rendered(weight, 0, "InferenceService")?;
+        let obj = super::kube_platform::rendered(manifests, "InferenceService")?;
         super::k8s::apply_all(self.t.api.as_mut(), &[obj], &self.t.namespace.clone())?;
         self.expect = weight;
         Ok(())

@@ -1,21 +1,17 @@
-//! The state every Kubernetes platform driver carries: the API seam, where the resource is, and
-//! how to render the manifests for a weight. Kept once so platform files hold only their
-//! resource's rules.
+//! The state every Kubernetes platform driver carries: the API seam and where the resource is.
+//! Kept once so platform files hold only their resource's rules. Manifests are rendered before
+//! the run sends anything and handed to `Platform::prepare`.
 
 use super::k8s::{patch_from, Intent, KubeApi, PatchKind, WriteTo};
 use super::PlatformError;
 use crate::core::progress::ANNOTATION;
 use serde_json::Value;
 
-/// Renders the platform's manifests for a canary weight (and mirror percent).
-pub type RenderFn = Box<dyn FnMut(u32, u32) -> Result<Vec<Value>, PlatformError>>;
-
 pub struct KubeTarget {
     pub api: Box<dyn KubeApi>,
     pub namespace: String,
     /// The main resource's name (InferenceService, SeldonDeployment, Experiment, Rollout).
     pub name: String,
-    pub render: RenderFn,
 }
 
 impl KubeTarget {
@@ -36,19 +32,6 @@ impl KubeTarget {
         patch_from(self.api.as_mut(), to, compute)
     }
 
-    /// The rendered object of `kind` for this weight.
-    pub fn rendered(
-        &mut self,
-        weight: u32,
-        mirror: u32,
-        kind: &str,
-    ) -> Result<Value, PlatformError> {
-        (self.render)(weight, mirror)?
-            .into_iter()
-            .find(|o| o["kind"] == kind)
-            .ok_or_else(|| PlatformError::Other(format!("the templates rendered no {kind}")))
-    }
-
     /// The rollout record in the object's `mlcanary.io/rollout` annotation.
     pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
         Ok(self.api.get(path)?.and_then(|o| {
@@ -65,6 +48,15 @@ impl KubeTarget {
             .patch(path, &PatchKind::Merge, &body, false)
             .map(|_| ())
     }
+}
+
+/// The rendered object of `kind` among a phase's manifests.
+pub fn rendered(manifests: &[Value], kind: &str) -> Result<Value, PlatformError> {
+    manifests
+        .iter()
+        .find(|o| o["kind"] == kind)
+        .cloned()
+        .ok_or_else(|| PlatformError::Other(format!("the templates rendered no {kind}")))
 }
 
 /// Revisions of platforms whose canary and stable are named objects (Seldon predictors and Models).

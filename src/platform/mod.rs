@@ -3,6 +3,7 @@
 
 pub mod azureml;
 pub mod azureml_dry;
+pub mod written;
 
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -50,6 +51,13 @@ pub struct Revisions {
 
 #[derive(Debug, Error)]
 pub enum PlatformError {
+    /// The Kubernetes API refused or failed; `request` says what was sent. The message includes
+    /// the client's error (kept typed for [`PlatformError::is_transient`] and conflicts).
+    #[error("{request}: {error}")]
+    Kube {
+        request: String,
+        error: Box<crate::clients::kube::KubeError>,
+    },
     /// The API refused or failed; `request` says what was sent.
     #[error("{request}: {message}")]
     Api { request: String, message: String },
@@ -60,12 +68,53 @@ pub enum PlatformError {
     Other(String),
 }
 
+impl PlatformError {
+    /// A refusal because the object changed under us (409 Conflict): re-read and recompute.
+    pub fn is_conflict(&self) -> bool {
+        match self {
+            PlatformError::Kube { error, .. } => {
+                matches!(**error, crate::clients::kube::KubeError::Conflict { .. })
+            }
+            _ => false,
+        }
+    }
+
+    /// A failure that may pass if the same call is tried again later: the Kubernetes API
+    /// unreachable or answering garbage, 5xx and 429 after the client's own retries, a conflict.
+    /// Not: missing objects, missing permissions, invalid requests, configuration and
+    /// credentials, unsupported operations, and failures whose cause is not typed (`Api`: the
+    /// Azure client retries its own transient failures).
+    pub fn is_transient(&self) -> bool {
+        use crate::clients::kube::KubeError as K;
+        match self {
+            PlatformError::Kube { error, .. } => match error.as_ref() {
+                K::Transport(_) | K::Conflict { .. } => true,
+                K::Api { code, .. } => *code == 429 || *code >= 500,
+                K::NotFound { .. }
+                | K::Forbidden { .. }
+                | K::Invalid { .. }
+                | K::Config(_)
+                | K::Auth(_) => false,
+            },
+            PlatformError::Api { .. } | PlatformError::Unsupported(_) | PlatformError::Other(_) => {
+                false
+            }
+        }
+    }
+}
+
 /// A serving platform. Every call is one synchronous step; waiting and timeouts belong to the
 /// caller (the rollout loop with its injected clock), so `poll_ready` checks once and returns.
 pub trait Platform {
     /// Apply the new model with the canary at `weight` percent; with `mirror` > 0 (a shadow-first
-    /// rollout, weight 0) the canary only receives mirrored traffic.
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError>;
+    /// rollout, weight 0) the canary only receives mirrored traffic. `manifests` are this phase's
+    /// objects, rendered by the caller before anything was sent (a platform never renders).
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        manifests: &[serde_json::Value],
+    ) -> Result<(), PlatformError>;
     /// Check once whether the last change has converged.
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError>;
     /// Move `weight` percent of live traffic to the canary. Live traffic ends any mirroring of the
@@ -88,6 +137,12 @@ pub trait Platform {
     /// Store the rollout record on the live object.
     fn save_progress(&mut self, _record: &str) -> Result<(), PlatformError> {
         Ok(())
+    }
+    /// Whether this driver has sent any write that may have changed the live resources (a write
+    /// that failed counts: it may have landed). A rollback of a run that changed nothing is
+    /// skipped. Drivers that cannot tell answer `true`.
+    fn has_written(&self) -> bool {
+        true
     }
 }
 

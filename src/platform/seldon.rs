@@ -69,8 +69,13 @@ fn test_name(i: usize, name: &str) -> Value {
 }
 
 impl Platform for Seldon {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        self.prepare_with(weight, mirror)
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        manifests: &[Value],
+    ) -> Result<(), PlatformError> {
+        self.prepare_with(weight, mirror, manifests)
     }
 
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
@@ -227,8 +232,13 @@ impl Platform for Seldon {
 impl Seldon {
     /// Add (or replace) the canary predictor from the rendered manifest; with `mirror` > 0 it is a
     /// shadow predictor taking no live traffic.
-    fn prepare_with(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        let rendered = self.t.rendered(weight, mirror, "SeldonDeployment")?;
+    fn prepare_with(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        manifests: &[Value],
+    ) -> Result<(), PlatformError> {
+        let rendered = super::kube_platform::rendered(manifests, "SeldonDeployment")?;
         let canary = rendered["spec"]["predictors"]
             .as_array()
             .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))

@@ -59,12 +59,16 @@ impl SeldonV2 {
 }
 
 impl Platform for SeldonV2 {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        _weight: u32,
+        _mirror: u32,
+        manifests: &[Value],
+    ) -> Result<(), PlatformError> {
         let sp = self.model(&self.stable);
         self.t.must_get(&sp, "stable Model")?;
-        let objects = (self.t.render)(weight, mirror)?;
         let ns = self.t.namespace.clone();
-        apply_all(self.t.api.as_mut(), &objects, &ns)
+        apply_all(self.t.api.as_mut(), manifests, &ns)
     }
 
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {

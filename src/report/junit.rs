@@ -49,6 +49,10 @@ pub fn render(r: &RunRecord) -> String {
                 for j in judgements {
                     let name = format!("{} check {}", j.guardrail, check + 1);
                     let body = match j.verdict {
+                        // A dry run sends no query: the check was not evaluated.
+                        _ if r.dry_run => {
+                            "<skipped message=\"dry run: not evaluated\"/>".to_string()
+                        }
                         Verdict::Fail if !j.dry_run => {
                             failures += 1;
                             format!("<failure message=\"{}\"/>", xml(&j.detail))

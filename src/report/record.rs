@@ -48,6 +48,9 @@ pub struct RunRecord {
     /// Why the platform could not say where traffic is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traffic_error: Option<String>,
+    /// Whether this run (or the run it continued) changed anything on the platform. `false`:
+    /// traffic is where it was before the run (dry runs, failures before the first write).
+    pub changed: bool,
     pub events: Vec<Event>,
     pub queries: Vec<QueryRecord>,
     /// Every platform API request (dry runs).

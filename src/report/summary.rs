@@ -36,6 +36,20 @@ pub fn traffic_line(t: &crate::platform::Traffic) -> String {
 
 /// Where traffic is, in words: the platform's own report when we have it.
 pub fn traffic_words(r: &RunRecord) -> String {
+    if !r.changed {
+        if r.dry_run {
+            return "unchanged (a dry run sends nothing)".into();
+        }
+        let reported = match &r.traffic {
+            Some(t) if !t.split.is_empty() => {
+                format!(": {} (as the platform reports)", traffic_line(t))
+            }
+            _ => String::new(),
+        };
+        return format!(
+            "unchanged: this run changed nothing, traffic is where it was before{reported}"
+        );
+    }
     match (&r.traffic, &r.traffic_error) {
         (Some(t), _) if !t.split.is_empty() => {
             format!("{} (as the platform reports)", traffic_line(t))
@@ -80,14 +94,11 @@ pub fn render(r: &RunRecord) -> String {
         .as_deref()
         .map(|v| format!(" {v}"))
         .unwrap_or_default();
-    let dry = if r.dry_run { " (dry run)" } else { "" };
-    let _ = writeln!(
-        o,
-        "## {}{dry}: {}{}",
-        headline(&r.outcome),
-        md(&r.name),
-        md(&version)
-    );
+    let head = match r.dry_run {
+        true => "📝 dry run, nothing changed",
+        false => headline(&r.outcome),
+    };
+    let _ = writeln!(o, "## {head}: {}{}", md(&r.name), md(&version));
     if let Some(reason) = r.outcome.reason() {
         let _ = writeln!(o, "\n**Why:** {}", md(reason));
     }
@@ -145,12 +156,19 @@ pub fn render(r: &RunRecord) -> String {
                     if names.is_empty() {
                         *names = judgements.iter().map(|j| j.guardrail.clone()).collect();
                     }
-                    let cells: Vec<String> = judgements.iter().map(cell).collect();
+                    // A dry run sends no query: nothing was judged, the walk only goes on.
+                    let (cells, decision): (Vec<String>, String) = match r.dry_run {
+                        true => (
+                            vec!["not evaluated".into(); judgements.len()],
+                            decision.split(':').next().unwrap_or_default().to_string(),
+                        ),
+                        false => (judgements.iter().map(cell).collect(), decision.clone()),
+                    };
                     rows.push(format!(
                         "| {} | {} | {} |",
                         clock(ev.at - t0),
                         cells.join(" | "),
-                        md(decision)
+                        md(&decision)
                     ));
                 }
             }

@@ -5,12 +5,8 @@ use crate::clients::azure::arm::{ArmClient, PollPolicy};
 use crate::clients::azure::credential::{BearerToken, TokenSource};
 use crate::clients::azure::settings::{AuthMode, AzureSettings, Cloud, EnvLookup};
 use crate::clients::azure::AzureError;
-use crate::config::{self, Config, ProviderSpec};
-use crate::metrics::azure_monitor::AzureMonitor;
-use crate::metrics::log_analytics::LogAnalytics;
-use crate::metrics::Provider;
+use crate::config::{self, Config};
 use crate::platform::azureml::AzureMlTarget;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub fn settings(c: &Config) -> AzureSettings {
@@ -96,33 +92,4 @@ pub fn clients(
         policy,
     );
     (arm, la)
-}
-
-/// The azure-monitor and log-analytics providers of the config.
-pub fn providers(
-    c: &Config,
-    arm: &ArmClient,
-    la: &ArmClient,
-) -> BTreeMap<String, Box<dyn Provider + Send + Sync>> {
-    let mut out: BTreeMap<String, Box<dyn Provider + Send + Sync>> = BTreeMap::new();
-    let default_resource = target(c).endpoint_path();
-    for (name, spec) in &c.providers {
-        match spec {
-            ProviderSpec::AzureMonitor(a) => {
-                let rid = a
-                    .resource_id
-                    .clone()
-                    .unwrap_or_else(|| default_resource.clone());
-                out.insert(name.clone(), Box::new(AzureMonitor::new(arm.clone(), &rid)));
-            }
-            ProviderSpec::LogAnalytics(l) => {
-                out.insert(
-                    name.clone(),
-                    Box::new(LogAnalytics::new(la.clone(), &l.workspace_id)),
-                );
-            }
-            _ => {}
-        }
-    }
-    out
 }

@@ -1,59 +1,131 @@
-//! Assembling a rollout from a config: the renderer closure platforms call, and the platform
-//! driver over a given Kubernetes API (the live client or the dry-run recorder).
+//! Assembling a rollout from a config: everything the run renders, rendered before the first
+//! request ([`render_run`]), and the platform driver over a given Kubernetes API (the live client
+//! or the dry-run recorder).
 
 use super::context::{self, Moment};
 use super::recorder::{RecordingKube, RequestLog};
-use crate::config::{Config, PlatformKind};
+use crate::config::{Config, Guardrail, PlatformKind};
+use crate::core::guardrail::{queries, QuerySpec};
 use crate::core::plan::Plan;
 use crate::platform::k8s::{object_path, KubeApi, SELDON_MODEL};
-use crate::platform::kube_platform::{KubeTarget, RenderFn};
+use crate::platform::kube_platform::KubeTarget;
 use crate::platform::{Platform, PlatformError, Revisions};
-use crate::render::Renderer;
+use crate::render::{RenderError, Renderer};
 use serde_json::{json, Map, Value};
-use std::rc::Rc;
 
-/// The context for rendering manifests at a canary weight / mirror percent.
-pub fn manifest_context(
-    c: &Config,
-    plan: &Plan,
-    weight: u32,
-    mirror: u32,
-    rev: &Revisions,
-    env: &Map<String, Value>,
-) -> Value {
-    let phase = plan
-        .stages
-        .iter()
-        .position(|s| s.weight() == weight)
-        .unwrap_or(0);
-    let mut ctx = context::build(
-        c,
-        plan,
-        &Moment {
-            phase,
-            ..Moment::default()
-        },
-        rev,
-        env,
-    );
-    ctx["stage"]["weight"] = json!(weight);
-    ctx["stage"]["mirror"] = json!(mirror);
-    ctx
+/// Everything a run renders, rendered before anything is sent: a template error then stops the
+/// run with nothing changed (exit 2) instead of failing a stage half way.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// The platform's manifests for each phase of the run's plan, in apply order.
+    pub phases: Vec<Vec<Value>>,
+    /// The rendered canary ManagedOnlineDeployment body (Azure ML creates it when configured).
+    pub azure_deployment: Option<Value>,
 }
 
-/// Render the platform's manifests at (weight, mirror). Guardrail queries inside the context are
-/// rendered first: an Argo AnalysisTemplate names revisions through Argo's own args, filled by the
-/// Rollout's analysis step with the canary's and stable's pod-template hashes.
+impl Rendered {
+    /// Phase `i`'s manifests (none for a phase the plan does not have).
+    pub fn phase(&self, i: usize) -> &[Value] {
+        self.phases.get(i).map_or(&[], Vec::as_slice)
+    }
+    /// The last phase's objects (the canary at 100%).
+    fn last(&self) -> &[Value] {
+        self.phases.last().map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Render every phase's manifests and every guardrail query of every phase, as the run will.
+/// Values known only at runtime (the stage's start and elapsed time, revision names the platform
+/// reports after readiness) are stubbed with placeholders of the same type, so a template that
+/// uses an undefined variable fails here, naming the template and its line.
+pub fn render_run(
+    c: &Config,
+    plan: &Plan,
+    renderer: &Renderer,
+    env: &Map<String, Value>,
+) -> Result<Rendered, RenderError> {
+    // In Argo watch mode the loop has one phase (follow the Rollout to Healthy) while the Rollout
+    // holds every configured stage: its manifests are the full plan's, at the final stage.
+    let watch = c.target.mode == Some(crate::config::ArgoMode::Watch);
+    let full = Plan::from_config(c);
+    let rev = context::placeholder_revisions(c);
+    let mut phases = Vec::with_capacity(plan.stages.len());
+    let mut azure_deployment = None;
+    for i in 0..plan.stages.len() {
+        let (p, at) = if watch {
+            (&full, full.stages.len() - 1)
+        } else {
+            (plan, i)
+        };
+        let ms = manifests(c, p, renderer, at, &rev, &Map::new())?;
+        if i == 0 {
+            azure_deployment = ms
+                .iter()
+                .find(|m| m.kind == "AzureMLDeployment")
+                .map(|m| m.value.clone());
+        }
+        phases.push(ms.into_iter().map(|m| m.value).collect());
+    }
+    check_queries(c, plan, renderer, env)?;
+    Ok(Rendered {
+        phases,
+        azure_deployment,
+    })
+}
+
+/// Every guardrail query of every phase, rendered with runtime values stubbed.
+fn check_queries(
+    c: &Config,
+    plan: &Plan,
+    renderer: &Renderer,
+    env: &Map<String, Value>,
+) -> Result<(), RenderError> {
+    let rev = context::placeholder_revisions(c);
+    for (phase, stage) in plan.stages.iter().enumerate() {
+        let at = Moment {
+            phase,
+            start: 0,
+            elapsed: 0,
+        };
+        let ctx = context::build(c, plan, &at, &rev, env);
+        for &gi in &stage.guardrails {
+            let g = &c.guardrails[gi];
+            for spec in queries(g) {
+                query(c, renderer, g, &spec, &ctx)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One guardrail query as its provider receives it: the text and, for Azure Monitor, the filter.
+pub fn query(
+    c: &Config,
+    renderer: &Renderer,
+    g: &Guardrail,
+    spec: &QuerySpec,
+    ctx: &Value,
+) -> Result<(String, Option<String>), RenderError> {
+    let text = renderer.render_str(&format!("guardrail {} query", g.name), &spec.template, ctx)?;
+    crate::metrics::build::request(c, renderer, g, spec.role, text, ctx)
+}
+
+/// Render the platform's manifests for phase `phase` of `plan`. Guardrail queries inside the
+/// context are rendered first: an Argo AnalysisTemplate names revisions through Argo's own args,
+/// filled by the Rollout's analysis step with the canary's and stable's pod-template hashes.
 pub fn manifests(
     c: &Config,
     plan: &Plan,
     renderer: &Renderer,
-    weight: u32,
-    mirror: u32,
+    phase: usize,
     rev: &Revisions,
     env: &Map<String, Value>,
-) -> Result<Vec<crate::render::Manifest>, crate::render::RenderError> {
-    let mut ctx = manifest_context(c, plan, weight, mirror, rev, env);
+) -> Result<Vec<crate::render::Manifest>, RenderError> {
+    let at = Moment {
+        phase,
+        ..Moment::default()
+    };
+    let mut ctx = context::build(c, plan, &at, rev, env);
     let mut qctx = ctx.clone();
     if c.target.platform == PlatformKind::ArgoRollouts {
         qctx["canary"]["revision"] = json!("{{args.canary-hash}}");
@@ -77,40 +149,19 @@ pub fn manifests(
     renderer.manifests(&ctx)
 }
 
-fn rendering(e: crate::render::RenderError) -> PlatformError {
-    PlatformError::Other(format!("rendering: {e}"))
+/// A Kubernetes platform driver over `api`, knowing whether it has written
+/// ([`Platform::has_written`]).
+pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>) -> Box<dyn Platform> {
+    Box::new(crate::platform::written::tracked(api, |api| driver(c, api)))
 }
 
-/// Renders the platform's manifests for (weight, mirror).
-pub fn render_fn(
-    c: &Config,
-    plan: &Plan,
-    renderer: Rc<Renderer>,
-    env: Map<String, Value>,
-) -> RenderFn {
-    // Manifests carry every configured stage even when the loop walks fewer: in Argo watch mode
-    // the loop has one phase (follow the Rollout to Healthy) while the Rollout holds all the steps.
-    let plan = if c.target.mode == Some(crate::config::ArgoMode::Watch) {
-        Plan::from_config(c)
-    } else {
-        plan.clone()
-    };
-    let c = c.clone();
-    let rev = context::default_revisions(&c);
-    Box::new(move |weight, mirror| {
-        let ms = manifests(&c, &plan, &renderer, weight, mirror, &rev, &env).map_err(rendering)?;
-        Ok(ms.into_iter().map(|m| m.value).collect())
-    })
-}
-
-/// A Kubernetes platform driver over `api`.
-pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, render: RenderFn) -> Box<dyn Platform> {
+/// The platform file's driver for the config's target.
+fn driver(c: &Config, api: Box<dyn KubeApi>) -> Box<dyn Platform> {
     let rev = context::default_revisions(c);
     let t = KubeTarget {
         api,
         namespace: context::namespace(c),
         name: context::resource(c),
-        render,
     };
     match c.target.platform {
         PlatformKind::Kserve => Box::new(crate::platform::kserve::Kserve::new(t)),
@@ -136,8 +187,7 @@ pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, render: RenderFn) -> Box
 /// A recorder pre-seeded with the stable version a canary needs, as if the cluster had it.
 pub fn seeded_recorder(
     c: &Config,
-    plan: &Plan,
-    renderer: &Renderer,
+    rendered: &Rendered,
     log: RequestLog,
 ) -> Result<RecordingKube, PlatformError> {
     let fm = c
@@ -147,12 +197,7 @@ pub fn seeded_recorder(
     let mut rec = RecordingKube::new(fm, log);
     let ns = context::namespace(c);
     let rev = context::default_revisions(c);
-    let objects: Vec<Value> = manifests(c, plan, renderer, 100, 0, &rev, &Map::new())
-        .map_err(rendering)?
-        .into_iter()
-        .map(|m| m.value)
-        .collect();
-    for mut o in objects {
+    for mut o in rendered.last().iter().cloned() {
         match o["kind"].as_str() {
             Some("SeldonDeployment") => {
                 if let Some(ps) = o["spec"]["predictors"].as_array_mut() {
@@ -175,31 +220,6 @@ pub fn seeded_recorder(
     Ok(rec)
 }
 
-/// The rendered canary ManagedOnlineDeployment body, when the config asks mlcanary to create it.
-pub fn azure_deployment_body(
-    c: &Config,
-    plan: &Plan,
-    renderer: &Renderer,
-) -> Result<Option<Value>, PlatformError> {
-    if c.target.deployment.is_none() {
-        return Ok(None);
-    }
-    let ms = manifests(
-        c,
-        plan,
-        renderer,
-        0,
-        0,
-        &context::default_revisions(c),
-        &Map::new(),
-    )
-    .map_err(rendering)?;
-    Ok(ms
-        .into_iter()
-        .find(|m| m.kind == "AzureMLDeployment")
-        .map(|m| m.value))
-}
-
 /// Every provider of the config. Azure ones share `tokens` (a dry run passes a source that never
 /// issues one: nothing is sent).
 pub fn providers(
@@ -208,7 +228,6 @@ pub fn providers(
 ) -> anyhow::Result<
     std::collections::BTreeMap<String, Box<dyn crate::metrics::Provider + Send + Sync>>,
 > {
-    let mut all = crate::metrics::build::providers(c, false)?;
     let needs_azure = c.providers.values().any(|p| {
         matches!(
             p,
@@ -216,15 +235,19 @@ pub fn providers(
                 | crate::config::ProviderSpec::LogAnalytics(_)
         )
     });
-    if needs_azure {
+    let azure = needs_azure.then(|| {
         let s = super::azure::settings(c);
-        let (arm, la) = super::azure::clients(
+        let (arm, logs) = super::azure::clients(
             &s,
             &crate::clients::azure::settings::ProcessEnv,
             tokens,
             Default::default(),
         );
-        all.extend(super::azure::providers(c, &arm, &la));
-    }
-    Ok(all)
+        crate::metrics::build::Azure {
+            arm,
+            logs,
+            default_resource: super::azure::target(c).endpoint_path(),
+        }
+    });
+    crate::metrics::build::providers(c, azure.as_ref())
 }

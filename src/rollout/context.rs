@@ -69,15 +69,42 @@ pub fn default_revisions(c: &Config) -> Revisions {
                 stable_revision: Some(s),
             }
         }
-        // Revision names exist only once the platform creates them; until then (dry runs) a
-        // placeholder that reads as what it stands for.
+        // Revision names exist only once the platform creates them: unknown until it reports
+        // them (a template that uses one then fails instead of sending a placeholder).
         PlatformKind::Kserve | PlatformKind::ArgoRollouts => Revisions {
             canary_name: res.clone(),
-            canary_revision: Some("<canary-revision>".into()),
+            canary_revision: None,
             stable_name: res,
-            stable_revision: Some("<stable-revision>".into()),
+            stable_revision: None,
         },
     }
+}
+
+/// [`default_revisions`] with unknown revisions as placeholders that read as what they stand for:
+/// for dry runs, `render`, manifests (rendered before the platform creates revisions) and
+/// checking templates before the run. Never for a query that is sent to a real provider.
+pub fn placeholder_revisions(c: &Config) -> Revisions {
+    with_placeholders(default_revisions(c))
+}
+
+/// `r` with each unknown revision replaced by a placeholder (simulated and replayed runs, whose
+/// platforms have no revisions, and notifications).
+pub fn with_placeholders(r: Revisions) -> Revisions {
+    Revisions {
+        canary_revision: r.canary_revision.or(Some("<canary-revision>".into())),
+        stable_revision: r.stable_revision.or(Some("<stable-revision>".into())),
+        ..r
+    }
+}
+
+/// `{"name": .., "revision": ..}`; an unknown revision is left out, so a template using it fails
+/// (strict undefined) rather than rendering `none`.
+fn named(name: &str, revision: &Option<String>) -> Value {
+    let mut v = json!({ "name": name });
+    if let Some(r) = revision {
+        v["revision"] = json!(r);
+    }
+    v
 }
 
 fn cond(c: &Option<Condition>) -> Value {
@@ -161,8 +188,8 @@ pub fn build(
         "stage": stage_v,
         "stages": plan.traffic_stages().enumerate().map(|(i, s)| stage_json(s, i)).collect::<Vec<_>>(),
         "shadow": c.shadow.as_ref().map(|s| json!({"percent": s.percent, "duration": s.duration.to_string(), "durationSeconds": s.duration.as_secs_ceil()})),
-        "canary": {"name": rev.canary_name, "revision": rev.canary_revision},
-        "stable": {"name": rev.stable_name, "revision": rev.stable_revision},
+        "canary": named(&rev.canary_name, &rev.canary_revision),
+        "stable": named(&rev.stable_name, &rev.stable_revision),
         "analysis": {
             "interval": a.interval.to_string(), "intervalSeconds": a.interval.as_secs_ceil(),
             "warmup": a.warmup.to_string(), "warmupSeconds": a.warmup.as_secs_ceil(),

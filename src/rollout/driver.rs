@@ -7,12 +7,13 @@
 //! sleeps never outlast the deadline, and a signal seen after a write still lets the machine learn
 //! that the write happened (so a promotion that completed is not then rolled back).
 
+use super::build::Rendered;
 use super::clock::{interruptible, Cancel, Clock, Waited};
 use super::context::{self, Moment};
-use crate::config::{Config, NotifyEvent, ProviderSpec};
-use crate::core::guardrail::{queries, Role};
+use crate::config::{Config, NotifyEvent};
+use crate::core::guardrail::queries;
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
-use crate::core::machine::{Action, Input, Limits, Machine};
+use crate::core::machine::{Action, Input, Limits, Machine, Outcome};
 use crate::core::plan::Plan;
 use crate::core::progress::{fingerprint, Progress as ProgressRecord, State};
 use crate::core::verdict::Verdict;
@@ -61,9 +62,22 @@ pub struct Driver<'a> {
     pub clock: &'a dyn Clock,
     pub cancel: Cancel,
     pub env: Map<String, Value>,
+    /// Every phase's manifests, rendered before the run (`build::render_run`).
+    pub rendered: Rendered,
     /// Dry run: the platform is a recorder, readiness is assumed, queries are rendered but not sent.
     pub dry_run: bool,
 }
+
+/// How long a rollback keeps retrying after a signal: CI runners kill the process about ten
+/// seconds after the first one.
+pub const SIGNAL_GRACE_MS: i64 = 8_000;
+/// A rollback keeps retrying a transient failure until the deadline, and at least this long (the
+/// deadline is often why it rolls back).
+pub const ROLLBACK_RETRY_MS: i64 = 120_000;
+/// The longest wait between two rollback attempts.
+pub const ROLLBACK_BACKOFF_MAX_MS: i64 = 30_000;
+/// Reads of the revision names after readiness before the stage goes on without them.
+const REVISION_READS: u32 = 3;
 
 fn platform_msg(e: PlatformError) -> String {
     e.to_string()
@@ -77,6 +91,21 @@ pub struct Persist {
     pub resume: Option<(usize, Vec<u32>, i64)>,
 }
 
+/// What the loop carries from step to step.
+struct Run {
+    machine: Machine,
+    judge: Judge,
+    /// The names the templates see as `canary` / `stable` (unknown revisions are `None`).
+    revisions: Revisions,
+    records: Vec<QueryRecord>,
+    warnings: Vec<String>,
+    /// This run continues an earlier one (which changed the platform).
+    resumed: bool,
+    /// When the run first saw a signal.
+    signalled_at: Option<i64>,
+    started: i64,
+}
+
 impl<'a> Driver<'a> {
     pub fn run(self, progress: &mut dyn Progress) -> RunRecord {
         self.run_with(progress, None)
@@ -86,65 +115,51 @@ impl<'a> Driver<'a> {
     fn save(
         &mut self,
         persist: &Option<Persist>,
-        machine: &Machine,
+        st: &mut Run,
         state: State,
         weight: u32,
-        warnings: &mut Vec<String>,
         progress: &mut dyn Progress,
     ) {
         let Some(p) = persist else { return };
         let c = self.config;
+        let m = &st.machine;
         let record = ProgressRecord {
             run_id: p.run_id.clone(),
             model: fingerprint(&c.model.uri, c.model.version.as_deref()),
             version: c.model.version.clone(),
             state,
-            phase: machine.phase(),
+            phase: m.phase(),
             weight,
-            started_at: machine.started_at(),
-            failed: machine.failed_counts().to_vec(),
+            started_at: m.started_at(),
+            failed: m.failed_counts().to_vec(),
         };
         if let Err(e) = self.platform.save_progress(&record.encode()) {
             let w =
                 format!("could not store the rollout's progress (a re-run will start over): {e}");
             progress.event(&w);
-            warnings.push(w);
+            st.warnings.push(w);
         }
     }
 
+    /// The loop: step the machine, perform its action, feed back what happened, until it
+    /// finishes; then [`Driver::finish`].
     pub fn run_with(mut self, progress: &mut dyn Progress, persist: Option<Persist>) -> RunRecord {
-        let c = self.config;
-        let mut machine = Machine::new(
-            self.plan.clone(),
-            Limits::from_config(c),
-            c.guardrails.len(),
-        );
-        let mut warnings = Vec::new();
-        if let Some((phase, failed, started)) = persist.as_ref().and_then(|p| p.resume.clone()) {
-            progress.event(&format!(
-                "resuming run {} at {}",
-                persist.as_ref().map_or("", |p| p.run_id.as_str()),
-                self.plan.stages[phase].label()
-            ));
-            machine.resume_at(phase, failed, started);
-        }
-        let mut judge = Judge::new(c);
-        let mut revisions = context::default_revisions(c);
-        let mut records = Vec::new();
+        let mut st = self.begin(progress, &persist);
+        let deadline_ms =
+            i64::try_from(self.config.analysis.deadline.as_millis()).unwrap_or(i64::MAX);
         let mut input = Input::Start;
         let mut cancel_seen = false;
-        let started = self.clock.now_ms();
-        let deadline_ms = i64::try_from(c.analysis.deadline.as_millis()).unwrap_or(i64::MAX);
-        self.announce(progress, NotifyEvent::Started, 0, &revisions, None);
         let outcome = loop {
             let now = self.clock.now_ms();
             if self.cancel.is_cancelled() && !cancel_seen {
                 cancel_seen = true;
+                // The grace after a signal counts from its first sight (maybe inside a rollback).
+                st.signalled_at.get_or_insert(now);
                 progress.event("cancelled: stopping the rollout");
                 // A write that completed must reach the machine first: a finished promotion or
                 // rollback stands, and a traffic change is known before deciding what to undo.
                 if input == Input::Applied {
-                    if let Action::Finish(o) = machine.step(now, Input::Applied) {
+                    if let Action::Finish(o) = st.machine.step(now, Input::Applied) {
                         break o;
                     }
                 }
@@ -152,7 +167,7 @@ impl<'a> Driver<'a> {
             }
             // The deadline as an instant, once the machine has started.
             let deadline_at = (input != Input::Start).then(|| {
-                machine
+                st.machine
                     .started_at()
                     .saturating_add(deadline_ms)
                     .saturating_add(1)
@@ -160,148 +175,217 @@ impl<'a> Driver<'a> {
             if let Some(d) = deadline_at {
                 self.cancel.set_deadline(d);
             }
-            let action = machine.step(now, input);
+            let action = st.machine.step(now, input);
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
             input = match action {
-                Action::Prepare {
-                    phase,
-                    weight,
-                    mirror,
-                } => {
-                    progress.phase(&self.plan.stages[phase].label());
-                    self.announce(progress, NotifyEvent::Stage, phase, &revisions, None);
-                    progress.event(&format!(
-                        "{}: applying the new model (canary {weight}%{})",
-                        self.plan.stages[phase].label(),
-                        mirror_words(mirror)
-                    ));
-                    applied(self.platform.prepare(weight, mirror))
-                }
-                Action::SetTraffic {
-                    phase,
-                    weight,
-                    mirror,
-                } => {
-                    progress.phase(&self.plan.stages[phase].label());
-                    self.announce(progress, NotifyEvent::Stage, phase, &revisions, None);
-                    progress.event(&format!(
-                        "{}: moving {weight}% of traffic to the canary",
-                        self.plan.stages[phase].label()
-                    ));
-                    // set_weight ends mirroring itself; only a new mirror percent needs a call.
-                    let r = self.platform.set_weight(weight).and_then(|_| match mirror {
-                        Some(m) if m > 0 => self.platform.set_shadow(m),
-                        _ => Ok(()),
-                    });
-                    applied(r)
-                }
-                Action::PollReady => {
-                    if self.dry_run {
-                        Input::Ready
-                    } else {
-                        match self.platform.poll_ready() {
-                            Ok(Readiness::Ready) => {
-                                if let Ok(r) = self.platform.revisions() {
-                                    revisions = merge_revisions(revisions, r);
-                                }
-                                progress.event("canary ready");
-                                Input::Ready
-                            }
-                            Ok(Readiness::Pending(m)) => Input::NotReady(m),
-                            Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
-                            // A poll cut short by the deadline: still not ready, and the machine's
-                            // next step rolls back for the deadline (not as a platform failure).
-                            Err(e) if deadline_at.is_some_and(|d| self.clock.now_ms() >= d) => {
-                                Input::NotReady(platform_msg(e))
-                            }
-                            Err(e) => Input::PlatformError(platform_msg(e)),
-                        }
-                    }
-                }
-                Action::SleepUntil(t) => {
-                    // Never sleep past the deadline: the machine's next step enforces it.
-                    let t = deadline_at.map_or(t, |d| t.min(d));
-                    if self.clock.sleep_until(t, &self.cancel) {
-                        Input::Woke
-                    } else {
-                        Input::Cancelled
-                    }
-                }
-                Action::Check { phase, check } => {
-                    let now = self.clock.now_ms();
-                    let moment = Moment {
-                        phase,
-                        start: machine.phase_start() / 1000,
-                        elapsed: ((now - machine.phase_start()).max(0) / 1000) as u64,
-                    };
-                    let ctx = context::build(c, &self.plan, &moment, &revisions, &self.env);
-                    let weight = self.plan.stages[phase].weight() as f64 / 100.0;
-                    let mut js = Vec::new();
-                    for &gi in &self.plan.stages[phase].guardrails {
-                        if self.cancel.is_cancelled() {
-                            break; // the check is void; the loop's top feeds the cancellation
-                        }
-                        let (j, mut recs) = self.check_guardrail(
-                            &mut judge,
-                            gi,
-                            (phase, check),
-                            weight,
-                            &ctx,
-                            (now, deadline_at),
-                        );
-                        progress.event(&format!(
-                            "  check {}: {} {}: {}",
-                            check + 1,
-                            verdict_mark(j.verdict),
-                            j.guardrail,
-                            j.detail
-                        ));
-                        records.append(&mut recs);
-                        js.push(j);
-                    }
-                    Input::Checked(js)
-                }
-                Action::Promote => {
-                    progress.event("promoting the canary to 100%");
-                    applied(self.platform.promote())
-                }
-                Action::Rollback { reason } => {
-                    progress.event(&format!("rolling back: {reason}"));
-                    applied(self.platform.rollback())
-                }
                 Action::Finish(o) => break o,
+                action => self.perform(&mut st, action, deadline_at, progress),
             };
             if moves_traffic && input == Input::Applied {
                 // Applied, though the machine learns of it at its next step: store this phase's weight.
-                let weight = self.plan.stages[machine.phase()].weight();
-                self.save(
-                    &persist,
-                    &machine,
-                    State::InProgress,
-                    weight,
-                    &mut warnings,
-                    progress,
-                );
+                let weight = self.plan.stages[st.machine.phase()].weight();
+                self.save(&persist, &mut st, State::InProgress, weight, progress);
             }
         };
-        let final_state = match &outcome {
-            crate::core::machine::Outcome::Promoted => State::Promoted,
-            crate::core::machine::Outcome::RolledBack { .. } => State::RolledBack,
-            crate::core::machine::Outcome::Failed { .. } => State::Failed,
-            crate::core::machine::Outcome::Inconclusive { .. } => State::Inconclusive,
-            crate::core::machine::Outcome::Interrupted { .. } => State::Interrupted,
+        self.finish(st, outcome, &persist, progress)
+    }
+
+    /// The loop's state before the first step (resuming an earlier run when `persist` says so).
+    fn begin(&mut self, progress: &mut dyn Progress, persist: &Option<Persist>) -> Run {
+        let c = self.config;
+        let mut machine = Machine::new(
+            self.plan.clone(),
+            Limits::from_config(c),
+            c.guardrails.len(),
+        );
+        let resume = persist.as_ref().and_then(|p| p.resume.clone());
+        if let Some((phase, failed, started)) = resume.clone() {
+            progress.event(&format!(
+                "resuming run {} at {}",
+                persist.as_ref().map_or("", |p| p.run_id.as_str()),
+                self.plan.stages[phase].label()
+            ));
+            machine.resume_at(phase, failed, started);
+        }
+        // Revision names the platform has not reported are unknown (a query using one is not
+        // sent); a dry run shows placeholders instead.
+        let revisions = if self.dry_run {
+            context::placeholder_revisions(c)
+        } else {
+            context::default_revisions(c)
         };
-        if !self.dry_run {
-            let weight = machine.traffic().0;
-            self.save(
-                &persist,
-                &machine,
-                final_state,
+        self.announce(progress, NotifyEvent::Started, 0, &revisions, None);
+        Run {
+            machine,
+            judge: Judge::new(c),
+            revisions,
+            records: Vec::new(),
+            warnings: Vec::new(),
+            resumed: resume.is_some(),
+            signalled_at: None,
+            started: self.clock.now_ms(),
+        }
+    }
+
+    /// Perform one action on the platform or the providers; what happened, for the machine.
+    fn perform(
+        &mut self,
+        st: &mut Run,
+        action: Action,
+        deadline_at: Option<i64>,
+        progress: &mut dyn Progress,
+    ) -> Input {
+        match action {
+            Action::Prepare {
+                phase,
                 weight,
-                &mut warnings,
-                progress,
+                mirror,
+            } => {
+                self.begin_phase(progress, phase, &st.revisions);
+                progress.event(&format!(
+                    "{}: applying the new model (canary {weight}%{})",
+                    self.plan.stages[phase].label(),
+                    mirror_words(mirror)
+                ));
+                let manifests = self.rendered.phase(phase);
+                applied(self.platform.prepare(weight, mirror, manifests))
+            }
+            Action::SetTraffic {
+                phase,
+                weight,
+                mirror,
+            } => {
+                self.begin_phase(progress, phase, &st.revisions);
+                progress.event(&format!(
+                    "{}: moving {weight}% of traffic to the canary",
+                    self.plan.stages[phase].label()
+                ));
+                // set_weight ends mirroring itself; only a new mirror percent needs a call.
+                let r = self.platform.set_weight(weight).and_then(|_| match mirror {
+                    Some(m) if m > 0 => self.platform.set_shadow(m),
+                    _ => Ok(()),
+                });
+                applied(r)
+            }
+            Action::PollReady if self.dry_run => Input::Ready,
+            Action::PollReady => match self.platform.poll_ready() {
+                Ok(Readiness::Ready) => {
+                    progress.event("canary ready");
+                    self.read_revisions(&mut st.revisions, REVISION_READS, progress);
+                    Input::Ready
+                }
+                Ok(Readiness::Pending(m)) => Input::NotReady(m),
+                Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
+                // A poll cut short by the deadline: still not ready, and the machine's next step
+                // rolls back for the deadline (not as a platform failure).
+                Err(e) if deadline_at.is_some_and(|d| self.clock.now_ms() >= d) => {
+                    Input::NotReady(platform_msg(e))
+                }
+                Err(e) => Input::PlatformError(platform_msg(e)),
+            },
+            Action::SleepUntil(t) => {
+                // Never sleep past the deadline: the machine's next step enforces it.
+                let t = deadline_at.map_or(t, |d| t.min(d));
+                if self.clock.sleep_until(t, &self.cancel) {
+                    Input::Woke
+                } else {
+                    Input::Cancelled
+                }
+            }
+            Action::Check { phase, check } => self.check(st, (phase, check), deadline_at, progress),
+            Action::Promote => {
+                progress.event("promoting the canary to 100%");
+                applied(self.platform.promote())
+            }
+            Action::Rollback { reason } => {
+                progress.event(&format!("rolling back: {reason}"));
+                if !st.resumed && !self.platform.has_written() {
+                    progress.event("nothing to roll back: this run changed nothing");
+                    Input::Applied
+                } else {
+                    applied(self.rollback(progress, &mut st.signalled_at, deadline_at))
+                }
+            }
+            Action::Finish(_) => unreachable!("the loop ends at Finish"),
+        }
+    }
+
+    /// A new phase for the console and notifications.
+    fn begin_phase(&self, progress: &mut dyn Progress, phase: usize, rev: &Revisions) {
+        progress.phase(&self.plan.stages[phase].label());
+        self.announce(progress, NotifyEvent::Stage, phase, rev, None);
+    }
+
+    /// Every guardrail of the phase, queried and judged now.
+    fn check(
+        &mut self,
+        st: &mut Run,
+        (phase, check): (usize, usize),
+        deadline_at: Option<i64>,
+        progress: &mut dyn Progress,
+    ) -> Input {
+        if !self.dry_run && !known(&st.revisions) {
+            self.read_revisions(&mut st.revisions, 1, progress);
+        }
+        let now = self.clock.now_ms();
+        let phase_start = st.machine.phase_start();
+        let moment = Moment {
+            phase,
+            start: phase_start / 1000,
+            elapsed: ((now - phase_start).max(0) / 1000) as u64,
+        };
+        let ctx = context::build(self.config, &self.plan, &moment, &st.revisions, &self.env);
+        let weight = self.plan.stages[phase].weight() as f64 / 100.0;
+        let mut js = Vec::new();
+        for &gi in &self.plan.stages[phase].guardrails {
+            if self.cancel.is_cancelled() {
+                break; // the check is void; the loop's top feeds the cancellation
+            }
+            let (j, mut recs) = self.check_guardrail(
+                &mut st.judge,
+                gi,
+                (phase, check),
+                weight,
+                &ctx,
+                (now, deadline_at),
             );
+            progress.event(&format!(
+                "  check {}: {} {}: {}",
+                check + 1,
+                verdict_mark(j.verdict),
+                j.guardrail,
+                j.detail
+            ));
+            st.records.append(&mut recs);
+            js.push(j);
+        }
+        Input::Checked(js)
+    }
+
+    /// After the machine finished: store the final record, read where traffic is, announce the
+    /// end, and build the run record.
+    fn finish(
+        mut self,
+        mut st: Run,
+        outcome: Outcome,
+        persist: &Option<Persist>,
+        progress: &mut dyn Progress,
+    ) -> RunRecord {
+        let c = self.config;
+        let changed = st.resumed || self.platform.has_written();
+        let outcome = if changed { outcome } else { unchanged(outcome) };
+        let final_state = match &outcome {
+            Outcome::Promoted => State::Promoted,
+            Outcome::RolledBack { .. } => State::RolledBack,
+            Outcome::Failed { .. } => State::Failed,
+            Outcome::Inconclusive { .. } => State::Inconclusive,
+            Outcome::Interrupted { .. } => State::Interrupted,
+        };
+        // A run that changed nothing leaves no record either (nothing to continue).
+        if !self.dry_run && changed {
+            let weight = st.machine.traffic().0;
+            self.save(persist, &mut st, final_state, weight, progress);
         }
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
@@ -311,26 +395,28 @@ impl<'a> Driver<'a> {
                 Err(e) => (None, Some(e.to_string())),
             }
         };
-        let (final_weight, _) = machine.traffic();
+        let m = &st.machine;
+        let final_weight = if changed { m.traffic().0 } else { 0 };
         let end = crate::notify::final_event(&outcome);
-        self.announce(progress, end, machine.phase(), &revisions, Some(&outcome));
+        self.announce(progress, end, m.phase(), &st.revisions, Some(&outcome));
         RunRecord {
             name: c.name.clone(),
             platform: c.target.platform.as_str().into(),
             model_uri: c.model.uri.clone(),
             model_version: c.model.version.clone(),
             dry_run: self.dry_run,
-            started_at: started,
+            started_at: st.started,
             finished_at: self.clock.now_ms(),
             outcome,
             final_weight,
-            stage: self.plan.stages[machine.phase()].label(),
+            stage: self.plan.stages[m.phase()].label(),
             traffic,
             traffic_error,
-            events: machine.events().to_vec(),
-            queries: records,
+            changed: changed && !self.dry_run,
+            events: m.events().to_vec(),
+            queries: st.records,
             requests: Vec::new(),
-            warnings,
+            warnings: st.warnings,
         }
     }
 
@@ -362,13 +448,8 @@ impl<'a> Driver<'a> {
                 value: None,
                 error: None,
             };
-            let rendered = self.renderer.render_str(
-                &format!("guardrail {} query", g.name),
-                &spec.template,
-                ctx,
-            );
             let result: Fetched =
-                match rendered.and_then(|t| self.provider_request(g, spec.role, t, ctx)) {
+                match super::build::query(self.config, self.renderer, g, &spec, ctx) {
                     Err(e) => Err(format!("cannot render the query: {e}")),
                     Ok((text, filter)) => {
                         let q = Query {
@@ -416,12 +497,83 @@ impl<'a> Driver<'a> {
         } else {
             judge.judge(gi, phase, weight, &fetched)
         };
-        let _ = Role::Canary;
         (j, recs)
     }
 }
 
 impl Driver<'_> {
+    /// Read the revision names (up to `attempts` times, backing off on the clock) until they are
+    /// known. A failed or empty read never becomes a placeholder: the names stay unknown and a
+    /// query that uses them is not sent (an error, never a verdict); the next check reads again.
+    fn read_revisions(&mut self, rev: &mut Revisions, attempts: u32, progress: &mut dyn Progress) {
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            match self.platform.revisions() {
+                Ok(r) => {
+                    *rev = merge_revisions(rev.clone(), r);
+                    if known(rev) {
+                        return;
+                    }
+                    last = "the platform did not name them yet".into();
+                }
+                Err(e) => last = e.to_string(),
+            }
+            if attempt < attempts {
+                let at = self.clock.now_ms() + 1000 * i64::from(attempt);
+                let at = self.cancel.deadline().map_or(at, |d| at.min(d));
+                if !self.clock.sleep_until(at, &self.cancel) {
+                    break;
+                }
+            }
+        }
+        progress.event(&format!(
+            "the canary's revision names could not be read ({last}); queries that use them are not sent until they are"
+        ));
+    }
+
+    /// Roll back, retrying a transient failure with backoff while time remains: until the deadline
+    /// (at least [`ROLLBACK_RETRY_MS`]), or [`SIGNAL_GRACE_MS`] after a signal.
+    fn rollback(
+        &mut self,
+        progress: &mut dyn Progress,
+        signalled_at: &mut Option<i64>,
+        deadline_at: Option<i64>,
+    ) -> Result<(), PlatformError> {
+        let start = self.clock.now_ms();
+        let mut wait = 1000;
+        loop {
+            let err = match self.platform.rollback() {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let now = self.clock.now_ms();
+            if self.cancel.is_cancelled() && signalled_at.is_none() {
+                *signalled_at = Some(now);
+            }
+            let until = match *signalled_at {
+                Some(s) => s + SIGNAL_GRACE_MS,
+                None => deadline_at.unwrap_or(start).max(start + ROLLBACK_RETRY_MS),
+            };
+            if !err.is_transient() || now + wait >= until {
+                return Err(err);
+            }
+            progress.event(&format!(
+                "the rollback failed ({err}); retrying in {}s",
+                wait / 1000
+            ));
+            // After a signal the wait itself must not be cut short (it is already bounded).
+            let guard = if signalled_at.is_some() {
+                Cancel::new()
+            } else {
+                self.cancel.clone()
+            };
+            if !self.clock.sleep_until(now + wait, &guard) {
+                *signalled_at = Some(self.clock.now_ms());
+            }
+            wait = (wait * 2).min(ROLLBACK_BACKOFF_MAX_MS);
+        }
+    }
+
     /// One provider query on a worker thread, abandoned on a signal or at the deadline.
     fn fetch(&self, p: &SharedProvider, q: Query, until: Option<i64>) -> Fetched {
         let p = Arc::clone(p);
@@ -446,7 +598,9 @@ impl Driver<'_> {
             start: self.clock.now_ms() / 1000,
             elapsed: 0,
         };
-        let ctx = context::build(self.config, &self.plan, &at, rev, &self.env);
+        // Notifications name unknown revisions by placeholder rather than fail to render.
+        let rev = context::with_placeholders(rev.clone());
+        let ctx = context::build(self.config, &self.plan, &at, &rev, &self.env);
         let stage = self.plan.stages[phase].label();
         progress.milestone(&crate::notify::Milestone {
             event,
@@ -455,48 +609,7 @@ impl Driver<'_> {
             outcome,
         });
     }
-
-    /// What the provider receives for a rendered query: for `http` providers the provider's URL
-    /// template, which sees the query as `{{ query }}`; for `azure-monitor` the `$filter`, by default
-    /// the canary deployment.
-    fn provider_request(
-        &self,
-        g: &crate::config::Guardrail,
-        role: Role,
-        query: String,
-        ctx: &Value,
-    ) -> Result<(String, Option<String>), crate::render::RenderError> {
-        let what = |k: &str| format!("guardrail {} {k}", g.name);
-        match self.config.providers.get(&g.provider) {
-            Some(ProviderSpec::Http(h)) => {
-                let mut c = ctx.clone();
-                c["query"] = Value::String(query);
-                Ok((self.renderer.render_str(&what("url"), &h.url, &c)?, None))
-            }
-            Some(ProviderSpec::AzureMonitor(_)) => {
-                // A baseline query reads the stable deployment (a `filter` the user wrote is
-                // rendered for both: use `{{ stable.name }}` / `{{ canary.name }}` there).
-                let default = match role {
-                    Role::Baseline | Role::BaselineEvents | Role::BaselineTotal => {
-                        DEFAULT_AZURE_BASELINE_FILTER
-                    }
-                    _ => DEFAULT_AZURE_FILTER,
-                };
-                let f = g.filter.as_deref().unwrap_or(default);
-                Ok((
-                    query,
-                    Some(self.renderer.render_str(&what("filter"), f, ctx)?),
-                ))
-            }
-            _ => Ok((query, None)),
-        }
-    }
 }
-
-/// config.md: the Azure Monitor filter defaults to the canary deployment.
-pub const DEFAULT_AZURE_FILTER: &str = "deployment eq '{{ canary.name }}'";
-/// ... and for a baseline query, to the stable deployment.
-pub const DEFAULT_AZURE_BASELINE_FILTER: &str = "deployment eq '{{ stable.name }}'";
 
 fn applied(r: Result<(), PlatformError>) -> Input {
     match r {
@@ -522,11 +635,36 @@ pub fn verdict_mark(v: Verdict) -> &'static str {
     }
 }
 
+/// Whether every revision name is known.
+fn known(r: &Revisions) -> bool {
+    r.canary_revision.is_some() && r.stable_revision.is_some()
+}
+
+/// The outcome of a run that changed nothing: it rolled nothing back, and says so.
+fn unchanged(o: crate::core::machine::Outcome) -> crate::core::machine::Outcome {
+    use crate::core::machine::Outcome;
+    const NOTE: &str = "nothing was changed";
+    match o {
+        Outcome::Failed { reason, .. } => Outcome::Failed {
+            reason: format!("{reason} ({NOTE})"),
+            rolled_back: false,
+        },
+        Outcome::RolledBack { reason } => Outcome::RolledBack {
+            reason: format!("{reason} ({NOTE})"),
+        },
+        Outcome::Interrupted { .. } => Outcome::Interrupted { rolled_back: false },
+        other => other,
+    }
+}
+
+/// What the platform reported, over what was known (an empty name or an unknown revision in
+/// the report keeps the earlier value).
 fn merge_revisions(old: Revisions, new: Revisions) -> Revisions {
+    let name = |new: String, old: String| if new.is_empty() { old } else { new };
     Revisions {
-        canary_name: new.canary_name,
+        canary_name: name(new.canary_name, old.canary_name),
         canary_revision: new.canary_revision.or(old.canary_revision),
-        stable_name: new.stable_name,
+        stable_name: name(new.stable_name, old.stable_name),
         stable_revision: new.stable_revision.or(old.stable_revision),
     }
 }
@@ -567,6 +705,7 @@ pub fn virtual_run(
         clock: &clock,
         cancel: Cancel::new(),
         env: Default::default(),
+        rendered: Rendered::default(),
         dry_run: false,
     };
     driver.run(&mut Quiet)

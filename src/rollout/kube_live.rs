@@ -10,7 +10,7 @@
 //! ([`bounded_after_signal`]); a write abandoned that way carries a resourceVersion precondition,
 //! so if it lands late it is refused instead of undoing the rollback.
 
-use crate::clients::kube::{Client, ClientOptions, KubeError, Patch, PatchParams};
+use crate::clients::kube::{Client, ClientOptions, KubeError, PatchParams};
 use crate::config::Config;
 use crate::platform::k8s::{KubeApi, PatchKind};
 use crate::platform::PlatformError;
@@ -96,9 +96,9 @@ impl LiveKube {
 }
 
 fn err(method: &str, path: &str, e: KubeError) -> PlatformError {
-    PlatformError::Api {
+    PlatformError::Kube {
         request: format!("{method} {path}"),
-        message: e.to_string(),
+        error: Box::new(e),
     }
 }
 
@@ -145,17 +145,9 @@ impl KubeApi for LiveKube {
         body: &Value,
         dry_run: bool,
     ) -> Result<Value, PlatformError> {
-        let patch = match kind {
-            PatchKind::Json => Patch::Json(body.clone()),
-            PatchKind::Merge => Patch::Merge(body.clone()),
-            PatchKind::Apply { force } => Patch::Apply {
-                body: body.clone(),
-                force: *force,
-            },
-        };
-        let p = path.to_string();
+        let (p, kind, body) = (path.to_string(), kind.clone(), body.clone());
         self.bounded(format!("PATCH {path}"), move |c| {
-            c.patch(&p, &patch, &PatchParams { dry_run })
+            c.patch(&p, &kind, &body, &PatchParams { dry_run })
         })?
         .map_err(|e| err("PATCH", path, e))
     }

@@ -1,23 +1,30 @@
 //! Assembling a live rollout: the platform driver over the real Kubernetes client or ARM, the
 //! token source Azure providers share, and the secret values the log must mask.
 
-use super::build;
+use super::build::{self, Rendered};
 use super::clock::{interruptible, Clock, SystemClock, Waited};
 use crate::clients::azure::arm::{ArmResponse, Read, ReadGuard};
 use crate::clients::azure::credential::{Credential, TokenSource};
 use crate::clients::azure::settings::ProcessEnv;
 use crate::clients::azure::AzureError;
+use crate::clients::kube::KubeError;
 use crate::config::{Config, PlatformKind, ProviderSpec};
-use crate::core::plan::Plan;
-use crate::platform::Platform;
-use crate::render::Renderer;
-use std::rc::Rc;
+use crate::platform::{Platform, PlatformError};
 use std::sync::Arc;
 
-/// A platform failure before anything changed (exit 3, with nothing to roll back).
+/// A failure before anything changed (exit 3, with nothing to roll back), with its cause as the
+/// error's source (so the message does not repeat it and callers can match on it).
 #[derive(Debug, thiserror::Error)]
-#[error("{0} (nothing was changed)")]
-pub struct SetupError(pub String);
+pub enum SetupError {
+    #[error("cannot use the Kubernetes API (nothing was changed)")]
+    Kube(#[from] KubeError),
+    #[error("cannot set up the Azure credential (nothing was changed)")]
+    Azure(#[from] AzureError),
+    #[error("no Azure credential (nothing was changed)")]
+    NoAzureCredential,
+    #[error("cannot read the rollout's progress from the live object (nothing was changed)")]
+    Progress(#[source] PlatformError),
+}
 
 /// The Azure token source, when the config needs Azure (platform or providers).
 pub fn azure_tokens(
@@ -39,8 +46,7 @@ pub fn azure_tokens(
         &s,
         &ProcessEnv,
         crate::clients::http::agent(&Default::default()),
-    )
-    .map_err(|e| SetupError(format!("Azure credentials: {e}")))?;
+    )?;
     for line in cred.explanation() {
         log(&format!("azure credential {line}"));
     }
@@ -50,19 +56,17 @@ pub fn azure_tokens(
 /// The live platform driver.
 pub fn platform(
     c: &Config,
-    plan: &Plan,
-    renderer: Rc<Renderer>,
+    rendered: &Rendered,
     tokens: Option<Arc<dyn TokenSource>>,
     cancel: &super::clock::Cancel,
 ) -> Result<Box<dyn Platform>, SetupError> {
     match c.target.platform {
         PlatformKind::Azureml => {
-            let tokens = tokens.ok_or_else(|| SetupError("no Azure credential".into()))?;
+            let tokens = tokens.ok_or(SetupError::NoAzureCredential)?;
             let s = super::azure::settings(c);
             let (arm, _) = super::azure::clients(&s, &ProcessEnv, tokens, Default::default());
             let arm = arm.interruptible_by(Arc::new(CancelGuard(cancel.clone())));
-            let body = build::azure_deployment_body(c, plan, &renderer)
-                .map_err(|e| SetupError(e.to_string()))?;
+            let body = rendered.azure_deployment.clone();
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
                 arm,
                 super::azure::target(c),
@@ -70,11 +74,8 @@ pub fn platform(
             )))
         }
         _ => {
-            let api =
-                super::kube_live::connect(c).map_err(|e| SetupError(format!("Kubernetes: {e}")))?;
-            let api = api.interruptible_by(cancel.clone());
-            let render = build::render_fn(c, plan, renderer, Default::default());
-            Ok(build::kube_platform(c, Box::new(api), render))
+            let api = super::kube_live::connect(c)?.interruptible_by(cancel.clone());
+            Ok(build::kube_platform(c, Box::new(api)))
         }
     }
 }

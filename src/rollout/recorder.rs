@@ -1,6 +1,8 @@
 //! A Kubernetes API that changes nothing: it keeps objects in memory, applies patches to them so
 //! later reads stay consistent, and records every request. `run --dry-run` drives the real
-//! platform code over it and prints the log: exactly what a live run would send.
+//! platform code over it and prints the log: exactly what a live run would send (the request
+//! line comes from the client's own builder, and objects carry a `resourceVersion` that every
+//! stored write moves, as on an API server, so the write preconditions show too).
 
 use crate::platform::k8s::{patch_request, KubeApi, PatchKind};
 use crate::platform::{ApiRequest, PlatformError};
@@ -16,6 +18,8 @@ pub struct RecordingKube {
     objects: BTreeMap<String, Value>,
     log: RequestLog,
     field_manager: String,
+    /// The last resourceVersion handed out.
+    rv: u64,
 }
 
 impl RecordingKube {
@@ -24,11 +28,24 @@ impl RecordingKube {
             objects: BTreeMap::new(),
             log,
             field_manager: field_manager.to_string(),
+            rv: 0,
         }
     }
     /// Pretend an object already exists (the stable version a canary needs).
     pub fn seed(&mut self, path: String, obj: Value) {
-        self.objects.insert(path, obj);
+        self.store(path, obj);
+    }
+    /// Keep `obj` at `path` with a new resourceVersion (an opaque string, as the API's).
+    fn store(&mut self, path: String, mut obj: Value) -> Value {
+        self.rv += 1;
+        if obj.is_object() {
+            if !obj["metadata"].is_object() {
+                obj["metadata"] = Value::Object(Default::default());
+            }
+            obj["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
+        }
+        self.objects.insert(path, obj.clone());
+        obj
     }
 }
 
@@ -57,7 +74,9 @@ impl KubeApi for RecordingKube {
             dry_run,
             &self.field_manager,
         ));
-        let mut obj = self.objects.get(path).cloned().unwrap_or(Value::Null);
+        // A `/status` write changes the object itself, as on an API server.
+        let object = path.strip_suffix("/status").unwrap_or(path);
+        let mut obj = self.objects.get(object).cloned().unwrap_or(Value::Null);
         match kind {
             PatchKind::Json => {
                 let p: json_patch::Patch = serde_json::from_value(body.clone())
@@ -69,10 +88,10 @@ impl KubeApi for RecordingKube {
             }
             PatchKind::Merge | PatchKind::Apply { .. } => json_patch::merge(&mut obj, body),
         }
-        if !dry_run {
-            self.objects.insert(path.to_string(), obj.clone());
+        if dry_run {
+            return Ok(obj);
         }
-        Ok(obj)
+        Ok(self.store(object.to_string(), obj))
     }
 
     fn delete(&mut self, path: &str) -> Result<(), PlatformError> {

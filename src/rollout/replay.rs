@@ -204,7 +204,12 @@ pub struct InstantPlatform {
 }
 
 impl Platform for InstantPlatform {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        _manifests: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         (self.weight, self.mirror) = (weight, mirror);
         Ok(())
     }
@@ -229,7 +234,10 @@ impl Platform for InstantPlatform {
         })
     }
     fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions::default())
+        // Nothing real is queried: placeholders stand for the revisions (names stay the config's).
+        Ok(crate::rollout::context::with_placeholders(
+            Revisions::default(),
+        ))
     }
     fn promote(&mut self) -> Result<(), PlatformError> {
         self.weight = 100;

@@ -102,7 +102,12 @@ impl World {
 pub struct SimPlatform(pub Arc<Mutex<World>>);
 
 impl Platform for SimPlatform {
-    fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        mirror: u32,
+        _manifests: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         let share = if weight > 0 { weight } else { mirror };
         self.0
             .lock()
@@ -131,7 +136,10 @@ impl Platform for SimPlatform {
         Ok(Traffic::default())
     }
     fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions::default())
+        // Nothing real is queried: placeholders stand for the revisions (names stay the config's).
+        Ok(crate::rollout::context::with_placeholders(
+            Revisions::default(),
+        ))
     }
     fn promote(&mut self) -> Result<(), PlatformError> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).decided();

@@ -22,7 +22,12 @@ pub struct Instant {
 }
 
 impl Platform for Instant {
-    fn prepare(&mut self, weight: u32, _mirror: u32) -> Result<(), PlatformError> {
+    fn prepare(
+        &mut self,
+        weight: u32,
+        _mirror: u32,
+        _: &[serde_json::Value],
+    ) -> Result<(), PlatformError> {
         self.weight = weight;
         Ok(())
     }
@@ -95,6 +100,7 @@ pub fn rollout(
         clock: &clock,
         cancel: Cancel::new(),
         env: mlcanary::rollout::context::env_subset(c, env),
+        rendered: Default::default(),
         dry_run: false,
     };
     let mut notifier = Notifier::new(&c.notify, env, timing);

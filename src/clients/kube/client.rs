@@ -1,5 +1,4 @@
-//! The client proper: one agent per TLS identity, requests with retries, the three patch types,
-//! and read-modify-write with 409 retry.
+//! The client proper: one agent per TLS identity, requests with retries, the three patch types.
 //!
 //! Retries: 429 and 5xx and transport failures are retried with exponential backoff, or after the
 //! server's `Retry-After` when it sends one; a 401 with a refreshable credential (exec plugin,
@@ -26,6 +25,7 @@ use super::error::KubeError;
 use super::kubeconfig::{
     in_cluster, kubeconfig_paths, ClusterConfig, Kubeconfig, SERVICE_ACCOUNT_DIR,
 };
+use super::request::{patch_path, PatchKind};
 use super::server_name::{self, ServerName};
 use crate::clients::http::{AgentOptions, TlsOptions};
 use serde_json::Value;
@@ -96,33 +96,6 @@ impl RetryPolicy {
         }
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
         self.base_delay.saturating_mul(factor).min(self.max_delay)
-    }
-}
-
-/// A change to an object.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Patch {
-    /// RFC 6902 operations (`application/json-patch+json`).
-    Json(Value),
-    /// RFC 7396 merge patch (`application/merge-patch+json`); `null` removes a field.
-    Merge(Value),
-    /// Server-side apply (`application/apply-patch+yaml`, JSON body) as our field manager.
-    Apply { body: Value, force: bool },
-}
-
-impl Patch {
-    pub fn content_type(&self) -> &'static str {
-        match self {
-            Patch::Json(_) => "application/json-patch+json",
-            Patch::Merge(_) => "application/merge-patch+json",
-            Patch::Apply { .. } => "application/apply-patch+yaml",
-        }
-    }
-
-    pub fn body(&self) -> &Value {
-        match self {
-            Patch::Json(v) | Patch::Merge(v) | Patch::Apply { body: v, .. } => v,
-        }
     }
 }
 
@@ -267,26 +240,17 @@ impl Client {
         }
     }
 
-    /// PATCH `path` (the object, or its `/status`).
+    /// PATCH `path` (the object, or its `/status`) with `body` as a `kind` patch.
     pub fn patch(
         &self,
         path: &str,
-        patch: &Patch,
+        kind: &PatchKind,
+        body: &Value,
         params: &PatchParams,
     ) -> Result<Value, KubeError> {
-        let mut query = vec![format!("fieldManager={}", self.field_manager)];
-        if let Patch::Apply { force: true, .. } = patch {
-            query.push("force=true".into());
-        }
-        if params.dry_run {
-            query.push("dryRun=All".into());
-            query.push("fieldValidation=Strict".into());
-        }
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let full = format!("{path}{sep}{}", query.join("&"));
-        let body =
-            serde_json::to_vec(patch.body()).map_err(|e| KubeError::Config(e.to_string()))?;
-        let answer = self.request("PATCH", &full, Some((patch.content_type(), body)))?;
+        let full = patch_path(path, kind, params.dry_run, &self.field_manager);
+        let body = serde_json::to_vec(body).map_err(|e| KubeError::Config(e.to_string()))?;
+        let answer = self.request("PATCH", &full, Some((kind.content_type(), body)))?;
         // A dry run's would-be object keeps the stored resourceVersion: only its identity counts.
         let checked = match params.dry_run {
             true => super::identity::check_identity(path, &answer),
@@ -294,30 +258,6 @@ impl Client {
         };
         checked.map_err(|e| KubeError::Transport(format!("PATCH {}: {e}", path_only(path))))?;
         Ok(answer)
-    }
-
-    /// Read-modify-write with 409 retry: `f` gets the current object, returns the patch. On a
-    /// conflict the object is read again and `f` asked again, up to `retry.max_attempts` times.
-    pub fn patch_with(
-        &self,
-        path: &str,
-        params: &PatchParams,
-        mut f: impl FnMut(&Value) -> Result<Patch, KubeError>,
-    ) -> Result<Value, KubeError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current = self.get(path)?;
-            let patch = f(&current)?;
-            match self.patch(path, &patch, params) {
-                Err(KubeError::Conflict { .. }) if attempt < self.retry.max_attempts.max(1) => {
-                    log::info!(
-                        "conflict on {path}: re-reading and re-applying (attempt {attempt})"
-                    );
-                }
-                other => return other,
-            }
-        }
     }
 
     fn agent_for(&self, cred: &Credential) -> Result<ureq::Agent, KubeError> {
@@ -521,25 +461,5 @@ mod tests {
             Duration::from_secs(2)
         );
         assert_eq!(p.delay(1, Some(Duration::from_secs(9999))), RETRY_AFTER_CAP);
-    }
-
-    #[test]
-    fn patch_content_types() {
-        assert_eq!(
-            Patch::Json(Value::Null).content_type(),
-            "application/json-patch+json"
-        );
-        assert_eq!(
-            Patch::Merge(Value::Null).content_type(),
-            "application/merge-patch+json"
-        );
-        assert_eq!(
-            Patch::Apply {
-                body: Value::Null,
-                force: true
-            }
-            .content_type(),
-            "application/apply-patch+yaml"
-        );
     }
 }

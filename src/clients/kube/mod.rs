@@ -12,13 +12,15 @@ pub mod exec;
 mod identity;
 pub mod kubeconfig;
 mod path;
+mod request;
 mod server_name;
 
 pub use client::{
-    resolve_config, Client, ClientOptions, Patch, PatchParams, RetryPolicy, StopHook,
-    STOPPED_BUDGET, STOPPED_WAIT,
+    resolve_config, Client, ClientOptions, PatchParams, RetryPolicy, StopHook, STOPPED_BUDGET,
+    STOPPED_WAIT,
 };
 pub use error::KubeError;
 pub use identity::check_identity;
 pub use kubeconfig::{AuthSpec, ClusterConfig, Kubeconfig};
 pub use path::{parse_path, resource_path, PathInfo};
+pub use request::{patch_path, PatchKind};
