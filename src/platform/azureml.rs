@@ -9,7 +9,7 @@
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
 use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
-use crate::clients::azure::arm::{ArmClient, Operation, API_VERSION};
+use crate::clients::azure::arm::{ArmClient, ArmResponse, Operation, API_VERSION};
 use crate::clients::azure::AzureError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -184,7 +184,10 @@ fn set_maps(endpoint: &mut Value, split: &BTreeMap<String, u32>, mirror: &BTreeM
     endpoint["properties"]["mirrorTraffic"] = json!(mirror);
 }
 
-/// Drop what ARM computes itself, so the PUT body is what a client may set.
+/// Drop what ARM computes itself, so the PUT body is what a client may set: the swagger's
+/// read-only properties (`id`, `name`, `type`, `systemData`, `properties.provisioningState`,
+/// `scoringUri`, `swaggerUri`, the identity's `principalId`/`tenantId` and each user-assigned
+/// identity's `principalId`/`clientId`) and `properties.keys` (write-only: never sent back).
 fn writable(mut endpoint: Value) -> Value {
     if let Some(obj) = endpoint.as_object_mut() {
         for key in ["id", "name", "type", "systemData", "etag"] {
@@ -195,12 +198,44 @@ fn writable(mut endpoint: Value) -> Value {
         .get_mut("properties")
         .and_then(Value::as_object_mut)
     {
-        for key in ["provisioningState", "scoringUri", "swaggerUri"] {
+        for key in ["provisioningState", "scoringUri", "swaggerUri", "keys"] {
             props.remove(key);
+        }
+    }
+    if let Some(identity) = endpoint.get_mut("identity").and_then(Value::as_object_mut) {
+        identity.remove("principalId");
+        identity.remove("tenantId");
+        if let Some(Value::Object(users)) = identity.get_mut("userAssignedIdentities") {
+            for user in users.values_mut() {
+                if let Some(u) = user.as_object_mut() {
+                    u.remove("principalId");
+                    u.remove("clientId");
+                }
+            }
         }
     }
     endpoint
 }
+
+/// What one endpoint write sends.
+enum Write {
+    /// The whole endpoint (traffic changes: ARM's PATCH cannot change traffic).
+    Put(Value),
+    /// Tags only.
+    Patch(Value),
+}
+
+/// How long a write goes on retrying ARM's 409 (another operation on the endpoint is running).
+#[derive(Clone, Copy, PartialEq)]
+enum Patience {
+    /// A forward move or a record: [`ETAG_ATTEMPTS`] tries, and none once a signal came.
+    Bounded,
+    /// The rollback: until the process must exit after a signal, else [`BUSY_PATIENCE`].
+    UntilExit,
+}
+
+/// How long a rollback waits out another operation on the endpoint when no signal limits it.
+const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The Azure ML driver.
 #[derive(Debug)]
@@ -214,6 +249,9 @@ pub struct AzureMl {
     pending_mirror: u32,
     /// The canary deployment's running operation, for the failure message.
     deployment_op: Option<Operation>,
+    /// Our own endpoint write whose operation we stopped following (a signal came): the next
+    /// write follows it to its end first, since ARM refuses writes (409) until then.
+    in_flight: Option<ArmResponse>,
 }
 
 impl AzureMl {
@@ -227,6 +265,7 @@ impl AzureMl {
             pending_weight: None,
             pending_mirror: 0,
             deployment_op: None,
+            in_flight: None,
         }
     }
 
@@ -236,12 +275,42 @@ impl AzureMl {
 
     /// GET the endpoint, apply `edit`, PUT it back with If-Match, wait for the operation.
     fn update_endpoint(
-        &self,
+        &mut self,
         what: &str,
+        patience: Patience,
         edit: &dyn Fn(&mut Value) -> Result<(), PlatformError>,
     ) -> Result<(), PlatformError> {
+        self.write_endpoint(what, patience, &|current: &Value| {
+            let before = traffic_of(current);
+            let mut body = writable(current.clone());
+            edit(&mut body)?;
+            // Nothing to change: no PUT, so the endpoint is left exactly as it was.
+            Ok((traffic_of(&body) != before).then_some(Write::Put(body)))
+        })
+    }
+
+    /// One endpoint write: GET, `build` the request from what was read (`None`: nothing to
+    /// send), send it with `If-Match`, follow its operation to the end. A 412 re-reads and
+    /// tries again; a 409 (an operation still running) waits and tries again as `patience`
+    /// allows. Our own operation left unfollowed by a signal is followed to its end first.
+    fn write_endpoint(
+        &mut self,
+        what: &str,
+        patience: Patience,
+        build: &dyn Fn(&Value) -> Result<Option<Write>, PlatformError>,
+    ) -> Result<(), PlatformError> {
         let path = self.target.endpoint_path();
-        for attempt in 1..=ETAG_ATTEMPTS {
+        let until = match patience {
+            Patience::UntilExit => Some(
+                self.arm
+                    .exit_by()
+                    .unwrap_or_else(|| std::time::Instant::now() + BUSY_PATIENCE),
+            ),
+            Patience::Bounded => self.arm.exit_by(),
+        };
+        self.finish_in_flight(what, until)?;
+        let (mut stale, mut busy) = (0u32, 0u32);
+        loop {
             let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
             if !current.body.is_object() {
                 return Err(PlatformError::Api {
@@ -250,41 +319,123 @@ impl AzureMl {
                 });
             }
             let etag = current.etag();
-            let before = traffic_of(&current.body);
-            let mut body = writable(current.body);
-            edit(&mut body)?;
-            if traffic_of(&body) == before {
-                // Nothing to change: no PUT, so the endpoint is left exactly as it was.
+            let Some(write) = build(&current.body)? else {
                 log::info!(
-                    "{what}: endpoint {} already has that traffic; nothing sent",
+                    "{what}: endpoint {} already is as asked; nothing sent",
                     self.target.endpoint
                 );
                 return Ok(());
-            }
-            match self.arm.put(&path, &body, etag.as_deref()) {
+            };
+            let (method, sent) = match &write {
+                Write::Put(body) => ("PUT", self.arm.put(&path, body, etag.as_deref())),
+                Write::Patch(body) => ("PATCH", self.arm.patch(&path, body, etag.as_deref())),
+            };
+            match sent {
                 Ok(first) => {
-                    log::info!("{what}: PUT endpoint {}", self.target.endpoint);
-                    return self.arm.wait(&first).map_err(|e| api("PUT", &path, e));
+                    log::info!(
+                        "{what}: {method} endpoint {} (x-ms-client-request-id {})",
+                        self.target.endpoint,
+                        first.request_id
+                    );
+                    return match self.arm.wait(&first) {
+                        Err(e @ AzureError::Abandoned { .. }) => {
+                            self.in_flight = Some(first);
+                            Err(api(method, &path, e))
+                        }
+                        other => other.map_err(|e| api(method, &path, e)),
+                    };
                 }
-                Err(e) if e.status() == Some(412) && attempt < ETAG_ATTEMPTS => {
+                Err(e) if e.status() == Some(412) && stale + 1 < ETAG_ATTEMPTS => {
+                    stale += 1;
                     log::warn!(
                         "{what}: endpoint {} changed since it was read (HTTP 412); re-reading",
                         self.target.endpoint
                     );
                 }
                 // ARM answers 409 while another operation on the endpoint is running: nothing
-                // was applied; wait, re-read and try again (a rollback must not give up on it).
-                Err(e) if e.status() == Some(409) && attempt < ETAG_ATTEMPTS => {
+                // was applied; wait, re-read and try again.
+                Err(e) if e.status() == Some(409) => {
+                    let delay = self.busy_delay(busy);
+                    let give_up = match patience {
+                        Patience::Bounded => {
+                            busy + 1 >= ETAG_ATTEMPTS || self.arm.exit_by().is_some()
+                        }
+                        Patience::UntilExit => {
+                            until.is_some_and(|u| std::time::Instant::now() + delay > u)
+                        }
+                    };
+                    if give_up {
+                        let t = crate::report::summary::traffic_line(&traffic_of(&current.body));
+                        return Err(PlatformError::Api {
+                            request: format!("{method} {path}"),
+                            message: format!(
+                                "{e}; {what} not applied after {} tries while another operation runs on the endpoint; traffic stays {t} (as last read); `mlcanary rollback` or a re-run finishes the job once it is over",
+                                busy + 1
+                            ),
+                        });
+                    }
+                    busy += 1;
                     log::warn!(
-                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying",
+                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying in {delay:?}",
                         self.target.endpoint
                     );
-                    std::thread::sleep(self.arm.policy().delay(None, attempt - 1));
+                    std::thread::sleep(delay);
                 }
-                Err(e) => return Err(api("PUT", &path, e)),
+                Err(e) => return Err(api(method, &path, e)),
             }
         }
-        unreachable!("the last attempt returns")
+    }
+
+    /// Pause before retry `n` of a write refused with 409: short once a signal came (the
+    /// runner's kill is seconds away), else the policy's backoff.
+    fn busy_delay(&self, n: u32) -> std::time::Duration {
+        let policy = self.arm.policy();
+        if self.arm.exit_by().is_some() {
+            policy.retry_after_unit
+        } else {
+            policy.delay(None, n.min(3))
+        }
+    }
+
+    /// Follow our own endpoint operation left unfollowed (see `in_flight`) to its end, until
+    /// `until`. Whatever it ended as, the caller then reads the endpoint afresh.
+    fn finish_in_flight(
+        &mut self,
+        what: &str,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), PlatformError> {
+        let Some(first) = self.in_flight.take() else {
+            return Ok(());
+        };
+        log::info!(
+            "{what}: following our earlier {} on endpoint {} to its end first (x-ms-client-request-id {})",
+            first.method,
+            self.target.endpoint,
+            first.request_id
+        );
+        match self.arm.wait_until(&first, until) {
+            Ok(()) => Ok(()),
+            Err(e @ AzureError::Timeout(_)) => {
+                let path = self.target.endpoint_path();
+                let t = self
+                    .arm
+                    .get(&path)
+                    .map(|r| crate::report::summary::traffic_line(&traffic_of(&r.body)))
+                    .unwrap_or_else(|_| "unknown (the endpoint could not be read)".into());
+                let request = format!("{} {path}", first.method);
+                self.in_flight = Some(first);
+                Err(PlatformError::Api {
+                    request,
+                    message: format!(
+                        "{e}: {what} not sent, our earlier change is still being applied; the endpoint shows {t}; `mlcanary rollback` or a re-run finishes the job"
+                    ),
+                })
+            }
+            Err(e) => {
+                log::warn!("{what}: our earlier endpoint change did not apply: {e}");
+                Ok(())
+            }
+        }
     }
 
     fn delete_deployment(&self, name: &str) -> Result<(), PlatformError> {
@@ -375,9 +526,11 @@ impl Platform for AzureMl {
 
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
         let target = self.target.clone();
-        self.update_endpoint(&format!("weight {weight}%"), &move |ep| {
-            with_weight(ep, &target, weight, None)
-        })
+        self.update_endpoint(
+            &format!("weight {weight}%"),
+            Patience::Bounded,
+            &move |ep| with_weight(ep, &target, weight, None),
+        )
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
@@ -387,9 +540,11 @@ impl Platform for AzureMl {
             )));
         }
         let target = self.target.clone();
-        self.update_endpoint(&format!("mirror {percent}%"), &move |ep| {
-            with_mirror(ep, &target, percent)
-        })
+        self.update_endpoint(
+            &format!("mirror {percent}%"),
+            Patience::Bounded,
+            &move |ep| with_mirror(ep, &target, percent),
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -411,7 +566,7 @@ impl Platform for AzureMl {
         let target = self.target.clone();
         let stable = target.stable_deployment.clone();
         let delete = target.delete_old_deployment && stable != target.canary_deployment;
-        self.update_endpoint("promote", &move |ep| {
+        self.update_endpoint("promote", Patience::Bounded, &move |ep| {
             with_weight(ep, &target, 100, delete.then_some(stable.as_str()))
         })?;
         if delete {
@@ -427,7 +582,7 @@ impl Platform for AzureMl {
         let delete = target.delete_canary_on_rollback;
         // The canary may never have joined the endpoint's traffic map (failed provisioning):
         // dropping an absent key is a no-op, so the PUT only confirms stable = 100.
-        self.update_endpoint("rollback", &move |ep| {
+        self.update_endpoint("rollback", Patience::UntilExit, &move |ep| {
             with_weight(ep, &target, 0, delete.then_some(canary.as_str()))?;
             with_mirror(ep, &target, 0)
         })?;
@@ -450,22 +605,19 @@ impl Platform for AzureMl {
     /// The record as an endpoint tag (values are at most 256 characters: it is compact). Tags
     /// go by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        let path = self.target.endpoint_path();
-        let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
-        let mut tags = match current.body.get("tags") {
-            Some(Value::Object(t)) => t.clone(),
-            _ => Map::new(),
-        };
-        if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(record) {
-            return Ok(());
-        }
-        // PATCH replaces the whole tags map: the others are sent back as read.
-        tags.insert(crate::core::progress::TAG.into(), json!(record));
-        let first = self
-            .arm
-            .patch(&path, &json!({ "tags": tags }))
-            .map_err(|e| api("PATCH", &path, e))?;
-        self.arm.wait(&first).map_err(|e| api("PATCH", &path, e))
+        let record = record.to_string();
+        self.write_endpoint("progress record", Patience::Bounded, &move |current| {
+            let mut tags = match current.get("tags") {
+                Some(Value::Object(t)) => t.clone(),
+                _ => Map::new(),
+            };
+            if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(&record) {
+                return Ok(None);
+            }
+            // PATCH replaces the whole tags map: the others are sent back as read.
+            tags.insert(crate::core::progress::TAG.into(), json!(record));
+            Ok(Some(Write::Patch(json!({ "tags": tags }))))
+        })
     }
 }
 

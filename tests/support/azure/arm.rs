@@ -11,7 +11,7 @@
 //! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`.
 
 use super::http::{Req, Resp};
-use super::{Action, Op, World};
+use super::{Action, Lro, Op, World};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -55,7 +55,7 @@ pub fn check_token(w: &World, req: &Req, scope: &str) -> Option<Resp> {
 fn new_op(
     w: &mut World,
     polls: u32,
-    outcome: Result<(), (String, String)>,
+    outcome: Result<(), (String, String, String)>,
     action: Action,
 ) -> String {
     w.serial += 1;
@@ -91,12 +91,32 @@ fn advance(w: &mut World, id: &str) {
         return;
     }
     op.done = true;
-    let (action, ok) = (op.action.clone(), op.outcome.is_ok());
+    let (action, outcome) = (op.action.clone(), op.outcome.clone());
     match action {
         Action::Provisioned(path) => {
-            let state = if ok { "Succeeded" } else { "Failed" };
+            let state = match &outcome {
+                Ok(()) => "Succeeded".to_string(),
+                Err((status, _, _)) => status.clone(),
+            };
+            if let Some(ep) = w.endpoints.get_mut(&path) {
+                // The split takes effect when the operation succeeds. What a failed update
+                // leaves in the body is not documented; the fake shows the split still served.
+                match &outcome {
+                    Ok(()) => {
+                        let t = ep["properties"]["traffic"].clone();
+                        w.serving.insert(path.clone(), t);
+                    }
+                    Err(_) => {
+                        ep["properties"]["traffic"] =
+                            w.serving.get(&path).cloned().unwrap_or(json!({}));
+                    }
+                }
+            }
             if let Some(r) = w.endpoints.get_mut(&path).or(w.deployments.get_mut(&path)) {
                 r["properties"]["provisioningState"] = json!(state);
+                if let Err((_, code, message)) = &outcome {
+                    r["properties"]["error"] = json!({"code": code, "message": message});
+                }
             }
         }
         Action::Delete(path) => {
@@ -117,7 +137,49 @@ fn advance_for(w: &mut World, path: &str) {
     }
 }
 
+/// `Retry-After` as the world says.
+fn retry_after(w: &World, r: Resp) -> Resp {
+    match w.retry_after {
+        Some(secs) => r.with("Retry-After", &secs.to_string()),
+        None => r,
+    }
+}
+
+/// The answer to a write that started operation `id`, in the world's [`Lro`] style. `status`
+/// is 200/201 for a PUT (updated/created), 202 for PATCH/DELETE.
+fn accepted(w: &World, status: u16, body: Value, id: &str) -> Resp {
+    let r = Resp::json(status, body);
+    let r = match w.lro {
+        Lro::AsyncOperation if status != 202 => {
+            r.with("Azure-AsyncOperation", &op_status_url(w, id))
+        }
+        Lro::AsyncOperation | Lro::Location => r.with("Location", &op_result_url(w, id)),
+        Lro::NoHeader => r,
+    };
+    retry_after(w, r)
+}
+
+/// An unfinished operation on `path` (409 for writes while it runs).
+fn busy(w: &World, path: &str) -> bool {
+    w.conflict_while_busy && w.ops.values().any(|o| !o.done && o.action.path() == path)
+}
+
+/// Status and message the service gives to a write while an operation runs. The exact text is
+/// not documented; ARM's RPC says 409 Conflict with an `{"error":{...}}` body.
+fn conflict() -> Resp {
+    arm_error(
+        409,
+        "Conflict",
+        "There is an operation in progress for this resource; retry when it has finished.",
+    )
+}
+
 pub fn handle(w: &mut World, req: &Req) -> Resp {
+    w.client_request_ids.push(
+        req.header("x-ms-client-request-id")
+            .unwrap_or_default()
+            .to_string(),
+    );
     if let Some(r) = check_token(w, req, &w.arm_scope.clone()) {
         return r;
     }
@@ -139,14 +201,14 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
         if op.done {
             match &op.outcome {
                 Ok(()) => body["status"] = json!("Succeeded"),
-                Err((code, message)) => {
-                    body["status"] = json!("Failed");
+                Err((status, code, message)) => {
+                    body["status"] = json!(status);
                     body["error"] = json!({"code": code, "message": message});
                 }
             }
             return Resp::json(200, body);
         }
-        return Resp::json(200, body).with("Retry-After", "1");
+        return retry_after(w, Resp::json(200, body));
     }
     if let Some(id) = req
         .path
@@ -155,12 +217,15 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
     {
         advance(w, &id);
         return match w.ops.get(&id) {
-            Some(op) if op.done => {
-                Resp::json(200, Value::Null).with("Content-Type", "application/json")
-            }
-            Some(_) => Resp::json(202, Value::Null)
-                .with("Location", &op_result_url(w, &id))
-                .with("Retry-After", "1"),
+            Some(op) if op.done => match &op.outcome {
+                Ok(()) => Resp::json(200, Value::Null).with("Content-Type", "application/json"),
+                // A Location poll of a failed operation answers the operation's error.
+                Err((_, code, message)) => arm_error(400, code, message),
+            },
+            Some(_) => retry_after(
+                w,
+                Resp::json(202, Value::Null).with("Location", &op_result_url(w, &id)),
+            ),
             None => arm_error(404, "NotFound", "operation not found"),
         };
     }
@@ -231,9 +296,7 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
                 return arm_error(400, "BadArgument", &format!("Deployment {name} has {live}% traffic; set its traffic to 0 before deleting it."));
             }
             let id = new_op(w, 1, Ok(()), Action::Delete(path.clone()));
-            Resp::json(202, Value::Null)
-                .with("Location", &op_result_url(w, &id))
-                .with("Retry-After", "1")
+            accepted(w, 202, Value::Null, &id)
         }
         _ => arm_error(
             405,
@@ -259,6 +322,9 @@ fn sum(map: Option<&Value>) -> Result<(u64, Vec<String>), String> {
 fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     w.endpoint_put_if_match
         .push(req.header("if-match").map(str::to_string));
+    if busy(w, path) {
+        return conflict();
+    }
     if w.conflicts_to_inject > 0 {
         // Someone else updated the endpoint between our GET and PUT.
         w.conflicts_to_inject -= 1;
@@ -351,10 +417,13 @@ fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     w.endpoints.insert(path.to_string(), stored.clone());
     *w.etags.entry(path.to_string()).or_insert(0) += 1;
     let polls = w.endpoint_polls;
-    let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
-    Resp::json(if existed { 200 } else { 201 }, stored)
-        .with("Azure-AsyncOperation", &op_status_url(w, &id))
-        .with("Retry-After", "1")
+    let outcome = if w.endpoint_op_failures.is_empty() {
+        Ok(())
+    } else {
+        Err(w.endpoint_op_failures.remove(0))
+    };
+    let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
+    accepted(w, if existed { 200 } else { 201 }, stored, &id)
 }
 
 fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
@@ -401,16 +470,14 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
     stored["properties"]["provisioningState"] =
         json!(if existed { "Updating" } else { "Creating" });
     let outcome = if model.contains("broken") {
-        Err(("DeploymentFailed".to_string(), format!("Deployment {name} failed: the container for model {model} crashed during startup (exit code 1).")))
+        Err(("Failed".to_string(), "DeploymentFailed".to_string(), format!("Deployment {name} failed: the container for model {model} crashed during startup (exit code 1).")))
     } else {
         Ok(())
     };
     w.deployments.insert(path.to_string(), stored.clone());
     let polls = w.deployment_polls;
     let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
-    Resp::json(if existed { 200 } else { 201 }, stored)
-        .with("Azure-AsyncOperation", &op_status_url(w, &id))
-        .with("Retry-After", "1")
+    accepted(w, if existed { 200 } else { 201 }, stored, &id)
 }
 
 /// PATCH takes `tags` (replacing the whole map) and `identity`, nothing else; 202 with `Location`.
@@ -421,6 +488,25 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "ResourceNotFound",
             "The online endpoint was not found.",
         );
+    }
+    w.endpoint_patch_if_match
+        .push(req.header("if-match").map(str::to_string));
+    if busy(w, path) {
+        return conflict();
+    }
+    if w.patch_conflicts_to_inject > 0 {
+        w.patch_conflicts_to_inject -= 1;
+        *w.etags.entry(path.to_string()).or_insert(0) += 1;
+    }
+    let current = w.etags.get(path).copied().unwrap_or(0);
+    if let Some(m) = req.header("if-match") {
+        if m != "*" && m != format!("\"{current}\"") {
+            return arm_error(
+                412,
+                "PreconditionFailed",
+                "The specified precondition 'If-Match' failed: the resource was modified.",
+            );
+        }
     }
     let Some(Value::Object(body)) = req.json() else {
         return arm_error(
@@ -444,7 +530,10 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     *w.etags.entry(path.to_string()).or_insert(0) += 1;
     let polls = w.endpoint_polls;
     let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
-    Resp::json(202, Value::Null)
-        .with("Location", &op_result_url(w, &id))
-        .with("Retry-After", "1")
+    let body = match w.lro {
+        Lro::NoHeader => w.endpoints[path].clone(),
+        _ => Value::Null,
+    };
+    let status = if w.lro == Lro::NoHeader { 200 } else { 202 };
+    accepted(w, status, body, &id)
 }

@@ -109,9 +109,26 @@ impl Action {
 #[derive(Debug, Clone)]
 pub struct Op {
     pub polls_left: u32,
-    pub outcome: Result<(), (String, String)>,
+    /// `Err((status, code, message))`: the operation ends `status` (Failed or Canceled).
+    pub outcome: Result<(), (String, String, String)>,
     pub action: Action,
     pub done: bool,
+}
+
+/// How ARM answers a write that starts a long-running operation. ARM's RPC and the
+/// Microsoft.MachineLearningServices swagger (`x-ms-long-running-operation-options`:
+/// `final-state-via: original-uri` on the endpoint/deployment PUTs, `location` on PATCH and
+/// DELETE) allow each of these; the Azure SDKs' ARM polling handles all of them, so must we.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Lro {
+    /// 200/201 with `Azure-AsyncOperation` (what the service sends today).
+    #[default]
+    AsyncOperation,
+    /// 201 (or 202 for PATCH/DELETE) with `Location` only.
+    Location,
+    /// 200/201 with `provisioningState: Updating|Creating` and no header at all: only the
+    /// resource itself says when it is done.
+    NoHeader,
 }
 
 #[derive(Debug, Default)]
@@ -135,7 +152,10 @@ pub struct World {
     pub etags: BTreeMap<String, u64>,
     pub deployments: BTreeMap<String, Value>,
     pub ops: BTreeMap<String, Op>,
+    /// Endpoint PUTs that meet a concurrent change (the ETag moves just before them).
     pub conflicts_to_inject: u32,
+    /// The same for endpoint PATCHes.
+    pub patch_conflicts_to_inject: u32,
     pub throttles_to_inject: u32,
     /// "METHOD path -> status" of every ARM/insights request.
     pub log: Vec<String>,
@@ -153,7 +173,23 @@ pub struct World {
     pub endpoint_polls: u32,
     /// The `If-Match` header of every endpoint PUT, in order.
     pub endpoint_put_if_match: Vec<Option<String>>,
+    /// The `If-Match` header of every endpoint PATCH, in order.
+    pub endpoint_patch_if_match: Vec<Option<String>>,
+    /// `x-ms-client-request-id` of every ARM request, in order ("" when missing).
+    pub client_request_ids: Vec<String>,
     pub serial: u64,
+    /// How writes are answered (see [`Lro`]).
+    pub lro: Lro,
+    /// `Retry-After` seconds on operation answers (None: no header).
+    pub retry_after: Option<u32>,
+    /// A write to an endpoint while an operation on it (or on one of its deployments) runs is
+    /// refused with 409, as the service does ("There is an operation in progress").
+    pub conflict_while_busy: bool,
+    /// The next endpoint operations end this way (`(status, code, message)`), in order.
+    pub endpoint_op_failures: Vec<(String, String, String)>,
+    /// Traffic the endpoint really serves: what its last operation that Succeeded applied (an
+    /// endpoint body shows the requested split as soon as the PUT is accepted).
+    pub serving: BTreeMap<String, Value>,
 }
 
 /// The running fakes.
@@ -189,6 +225,7 @@ impl FakeAzure {
             la_workspace: WORKSPACE_ID.into(),
             deployment_polls: 2,
             endpoint_polls: 1,
+            retry_after: Some(1),
             ..Default::default()
         }));
         let w = world.clone();
@@ -311,7 +348,18 @@ impl FakeAzure {
                 "properties": {"authMode": "Key", "traffic": {stable: 100}, "mirrorTraffic": {},
                     "provisioningState": "Succeeded", "scoringUri": format!("https://{endpoint}.westeurope.inference.ml.azure.com/score")}}),
         );
+        w.serving.insert(ep.clone(), json!({stable: 100}));
         w.etags.insert(ep, 1);
+    }
+
+    /// The traffic the endpoint really serves (see [`World::serving`]).
+    pub fn serving(&self, endpoint: &str) -> Value {
+        let ep = self.endpoint_path(endpoint);
+        self.world()
+            .serving
+            .get(&ep)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 }
 
