@@ -702,6 +702,21 @@ mod tests {
     }
 
     #[test]
+    fn identity_ids_and_keys_are_not_sent_back() {
+        let ep = json!({"location": "westeurope",
+            "identity": {"type": "SystemAssigned,UserAssigned", "principalId": "p", "tenantId": "t",
+                "userAssignedIdentities": {"/subscriptions/s/id1": {"principalId": "p1", "clientId": "c1"}}},
+            "properties": {"authMode": "Key", "keys": {"primaryKey": "k1"}}});
+        assert_eq!(
+            writable(ep),
+            json!({"location": "westeurope",
+                "identity": {"type": "SystemAssigned,UserAssigned",
+                    "userAssignedIdentities": {"/subscriptions/s/id1": {}}},
+                "properties": {"authMode": "Key"}})
+        );
+    }
+
+    #[test]
     fn dry_run_lists_get_then_put_with_the_new_split() {
         let reqs = stage_change_requests(&target(), 25);
         assert_eq!(reqs.len(), 2);
