@@ -489,3 +489,117 @@ fn dry_run_of_the_example_prints_the_exact_arm_requests_in_order() {
     }
     assert!(text.contains("result: promoted (dry run)"));
 }
+
+/// The deployment PUT the fake received for `green`.
+fn green_deployment(fake: &FakeAzure) -> Value {
+    let path = format!("{}/deployments/green", fake.endpoint_path("fraud"));
+    fake.world()
+        .deployments
+        .get(&path)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn mlflow_model_at_latest_deploys_without_environment_or_location() {
+    let fake = fake_with(100.0, 0.001);
+    fake.world().asset_versions.insert(
+        "models/fraud".into(),
+        vec![
+            ("1".into(), "2026-01-01T00:00:00Z".into()),
+            ("7".into(), "2026-03-01T00:00:00Z".into()),
+            ("10".into(), "2026-02-01T00:00:00Z".into()),
+        ],
+    );
+    // No target.location, no deployment.model (model.uri is used), environment: null.
+    let text = config(&fake, "secret", "azureml:fraud@latest", "")
+        .replace("  location: westeurope\n", "")
+        .replace(
+            "    model: azureml:fraud@latest\n    environment: azureml:sklearn-env:3\n",
+            "    environment: null\n",
+        );
+    assert!(!text.contains("location:") && text.contains("environment: null"));
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dep = green_deployment(&fake);
+    let ws = fake.workspace_path();
+    // Latest is the most recently created version (7), not the highest number (10).
+    assert_eq!(
+        dep["properties"]["model"],
+        json!(format!("{ws}/models/fraud/versions/7"))
+    );
+    assert!(
+        dep["properties"].get("environmentId").is_none(),
+        "no environment sent: {dep}"
+    );
+    assert_eq!(
+        dep["location"],
+        json!("westeurope"),
+        "the endpoint's location"
+    );
+}
+
+#[test]
+fn asset_references_are_expanded_to_arm_ids_and_ids_pass_through() {
+    let fake = fake_with(100.0, 0.001);
+    let ws = fake.workspace_path();
+    let registry = "azureml://registries/azureml/environments/sklearn-1.5/versions/2";
+    // deployment.model overrides model.uri: the deployment runs version 3, and the run says so.
+    let text = config(&fake, "secret", "azureml:fraud:2", "")
+        .replace(
+            "environment: azureml:sklearn-env:3",
+            &format!("environment: {registry}"),
+        )
+        .replace(
+            "    model: azureml:fraud:2\n",
+            "    model: azureml:fraud:3\n",
+        );
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dep = green_deployment(&fake);
+    assert_eq!(
+        dep["properties"]["model"],
+        json!(format!("{ws}/models/fraud/versions/3"))
+    );
+    assert!(
+        r.stderr
+            .contains("target.deployment.model (azureml:fraud:3) differs from model.uri"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(dep["properties"]["environmentId"], json!(registry));
+}
+
+#[test]
+fn empty_or_unresolvable_references_are_refused_at_validate_with_file_line_key() {
+    let fake = fake_with(100.0, 0.001);
+    for (from, to, key) in [
+        (
+            "environment: azureml:sklearn-env:3",
+            "environment: \"\"",
+            "target.deployment.environment",
+        ),
+        (
+            "    model: azureml:fraud:2\n",
+            "    model: azureml:fraud\n",
+            "target.deployment.model",
+        ),
+        (
+            "  location: westeurope\n",
+            "  location: \" \"\n",
+            "target.location",
+        ),
+    ] {
+        let text = config(&fake, "secret", "azureml:fraud:2", "").replace(from, to);
+        assert!(text.contains(to.trim()), "{to}");
+        let r = run(&text, &secret_env());
+        assert_eq!(r.code, 2, "{to}: {}\n{}", r.stdout, r.stderr);
+        let all = r.everything();
+        assert!(all.contains(key), "{to}: {all}");
+        assert!(all.contains("mlcanary.yaml:"), "file:line: {all}");
+    }
+    assert!(
+        fake.world().log.iter().all(|l| !l.starts_with("PUT")),
+        "nothing was written"
+    );
+}

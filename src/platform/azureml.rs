@@ -8,6 +8,7 @@
 //! a rendered body) is created with a PUT whose provisioning [`Platform::poll_ready`] watches; its
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
+use super::azureml_assets::{self as assets, AssetKind, AssetRef};
 use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
 use crate::clients::azure::arm::{ArmClient, ArmResponse, Operation, API_VERSION};
 use crate::clients::azure::AzureError;
@@ -458,6 +459,63 @@ impl AzureMl {
     }
 }
 
+impl AzureMl {
+    /// The ARM id of the newest version of an asset (the SDK's `_get_latest`).
+    fn latest_version(&self, kind: AssetKind, name: &str) -> Result<String, PlatformError> {
+        let ws = self.target.workspace_path();
+        let path = assets::latest_query(&ws, kind, name);
+        let list = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        assets::first_version_id(&list.body, &ws, kind, name).ok_or_else(|| {
+            PlatformError::Other(format!(
+                "azureml:{name}@latest: no version of {} {name} in workspace {}",
+                kind.collection().trim_end_matches('s'),
+                self.target.workspace
+            ))
+        })
+    }
+}
+
+/// Expand the asset references of a deployment body in place (`azureml:NAME:VERSION` to ARM
+/// ids; a `null` environment removed, never sent); the `@latest` ones, which need ARM, are
+/// returned as (JSON pointer, kind, name) and left as written.
+pub fn expand_assets(
+    body: &mut Value,
+    target: &AzureMlTarget,
+) -> Result<Vec<(&'static str, AssetKind, String)>, PlatformError> {
+    let ws = target.workspace_path();
+    let mut latest = Vec::new();
+    for (pointer, kind) in assets::REFERENCES {
+        let Some(value) = body.pointer(pointer).cloned() else {
+            continue;
+        };
+        let text = match value {
+            Value::Null if kind == AssetKind::Environment => {
+                if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
+                    props.remove("environmentId");
+                }
+                continue;
+            }
+            Value::String(s) => s,
+            other => {
+                return Err(PlatformError::Other(format!(
+                    "deployment {pointer} must be a string, not {other}"
+                )))
+            }
+        };
+        match assets::parse(kind, &text, &ws).map_err(PlatformError::Other)? {
+            AssetRef::Id(id) => set_pointer(body, pointer, json!(id)),
+            AssetRef::Latest { kind, name } => latest.push((pointer, kind, name)),
+        }
+    }
+    Ok(latest)
+}
+
+fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
+    if let Some(slot) = body.pointer_mut(pointer) {
+        *slot = value;
+    }
+}
+
 fn api(method: &str, path: &str, e: AzureError) -> PlatformError {
     PlatformError::Api {
         request: format!("{method} {path}"),
@@ -473,11 +531,33 @@ impl Platform for AzureMl {
             )));
         }
         self.pending_mirror = mirror;
-        if let Some(body) = &self.deployment {
+        if let Some(mut body) = self.deployment.clone() {
+            let latest = expand_assets(&mut body, &self.target)?;
+            for (pointer, kind, name) in latest {
+                let id = self.latest_version(kind, &name)?;
+                log::info!("{pointer}: azureml:{name}@latest is {id}");
+                set_pointer(&mut body, pointer, json!(id));
+            }
+            if body
+                .get("location")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                // The deployment lives where its endpoint does.
+                let path = self.target.endpoint_path();
+                let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+                let Some(location) = ep.body.get("location").and_then(Value::as_str) else {
+                    return Err(PlatformError::Api {
+                        request: format!("GET {path}"),
+                        message: "the endpoint has no location to create the deployment in; set target.location".into(),
+                    });
+                };
+                body["location"] = json!(location);
+            }
             let path = self.target.deployment_path(&self.target.canary_deployment);
             let first = self
                 .arm
-                .put(&path, body, None)
+                .put(&path, &body, None)
                 .map_err(|e| api("PUT", &path, e))?;
             self.deployment_op = Operation::from_response(&first);
         }

@@ -51,7 +51,9 @@ impl AzureMlDry {
 
 impl Platform for AzureMlDry {
     fn prepare(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        if let Some(body) = self.deployment.clone() {
+        if let Some(mut body) = self.deployment.clone() {
+            // `@latest` is looked up at ARM in a live run; the dry run shows it as written.
+            super::azureml::expand_assets(&mut body, &self.target)?;
             let p = self.target.deployment_path(&self.target.canary_deployment);
             self.req("PUT", &p, Some(body));
             self.req("GET", &p, None);

@@ -63,6 +63,9 @@ pub fn platform(
             let arm = arm.interruptible_by(Arc::new(CancelGuard::new(cancel.clone())));
             let body = build::azure_deployment_body(c, plan, &renderer)
                 .map_err(|e| SetupError(e.to_string()))?;
+            if let Some(note) = super::azure::model_override_note(c) {
+                log::warn!("{note}");
+            }
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
                 arm,
                 super::azure::target(c),

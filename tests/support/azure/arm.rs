@@ -237,6 +237,9 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
         );
     }
     let path = req.path.clone();
+    if req.method == "GET" && path.ends_with("/versions") {
+        return list_versions(w, req, &path);
+    }
     let is_deployment = path.contains("/deployments/");
     if !path.contains("/providers/Microsoft.MachineLearningServices/workspaces/")
         || !path.contains("/onlineEndpoints/")
@@ -460,6 +463,33 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
     let Some(model) = props.get("model").and_then(Value::as_str) else {
         return arm_error(400, "BadArgument", "properties.model is required.");
     };
+    // The swagger says only "The URI path to the model" / "ARM resource ID or AssetId of the
+    // environment"; whether the service expands the short `azureml:NAME:VERSION` itself is not
+    // documented. The Azure ML SDK and the REST samples send ARM ids (or azureml:// registry
+    // references), so the fake takes only those, and checks the version exists when it knows it.
+    for (key, value) in [
+        ("model", Some(model)),
+        (
+            "environmentId",
+            props.get("environmentId").and_then(Value::as_str),
+        ),
+    ] {
+        let Some(v) = value else { continue };
+        if !(v.starts_with("/subscriptions/") || v.starts_with("azureml://")) {
+            return arm_error(
+                400,
+                "BadArgument",
+                &format!("properties.{key} '{v}' is not a valid asset id."),
+            );
+        }
+    }
+    if props.get("environmentId").is_some_and(|e| !e.is_string()) {
+        return arm_error(
+            400,
+            "BadArgument",
+            "properties.environmentId must be a string.",
+        );
+    }
     let existed = w.deployments.contains_key(path);
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let mut stored = body.clone();
@@ -536,4 +566,45 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     };
     let status = if w.lro == Lro::NoHeader { 200 } else { 202 };
     accepted(w, status, body, &id)
+}
+
+/// `GET {workspace}/{models|environments}/NAME/versions` with `$orderBy` (`CreatedAtDesc`,
+/// `CreatedAtAsc`) and `$top`, as the SDK's `_get_latest` asks (azure-ai-ml `_asset_utils.py`).
+fn list_versions(w: &World, req: &Req, path: &str) -> Resp {
+    let Some((ws, tail)) = path
+        .split_once("/models/")
+        .map(|(a, b)| (a, format!("models/{b}")))
+        .or_else(|| {
+            path.split_once("/environments/")
+                .map(|(a, b)| (a, format!("environments/{b}")))
+        })
+    else {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            "The resource type could not be found.",
+        );
+    };
+    let key = tail.trim_end_matches("/versions").to_string();
+    let Some(versions) = w.asset_versions.get(&key) else {
+        return Resp::json(200, json!({"value": []}));
+    };
+    let mut v = versions.clone();
+    match req.param("$orderBy") {
+        Some("CreatedAtDesc") => v.sort_by(|a, b| b.1.cmp(&a.1)),
+        Some("CreatedAtAsc") => v.sort_by(|a, b| a.1.cmp(&b.1)),
+        _ => {}
+    }
+    if let Some(top) = req.param("$top").and_then(|t| t.parse::<usize>().ok()) {
+        v.truncate(top);
+    }
+    let value: Vec<Value> = v
+        .iter()
+        .map(|(ver, created)| {
+            json!({"id": format!("{ws}/{key}/versions/{ver}"), "name": ver,
+                "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+                "systemData": {"createdAt": created}, "properties": {}})
+        })
+        .collect();
+    Resp::json(200, json!({ "value": value }))
 }

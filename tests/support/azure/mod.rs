@@ -187,6 +187,8 @@ pub struct World {
     pub conflict_while_busy: bool,
     /// The next endpoint operations end this way (`(status, code, message)`), in order.
     pub endpoint_op_failures: Vec<(String, String, String)>,
+    /// Asset versions by "models/NAME" or "environments/NAME": (version, createdAt) in any order.
+    pub asset_versions: BTreeMap<String, Vec<(String, String)>>,
     /// Traffic the endpoint really serves: what its last operation that Succeeded applied (an
     /// endpoint body shows the requested split as soon as the PUT is accepted).
     pub serving: BTreeMap<String, Value>,
