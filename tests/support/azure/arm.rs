@@ -8,7 +8,9 @@
 //! - deployment PUT walks provisioningState Creating/Updating -> Succeeded, or Failed when its
 //!   model contains "broken"; DELETE answers 202 with `Location`; a deployment with traffic cannot
 //!   be deleted;
-//! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`.
+//! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`;
+//! - every PUT/PATCH body is checked against the REST definitions of api-version 2025-12-01
+//!   ([`super::spec`]): unknown or read-only properties and missing required ones get a 400.
 
 use super::http::{Req, Resp};
 use super::{Action, Lro, Op, World};
@@ -357,6 +359,9 @@ fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "The location property is required for this definition.",
         );
     }
+    if let Some(r) = super::spec::refuse("OnlineEndpoint", &body) {
+        return r;
+    }
     let props = &body["properties"];
     let (traffic, names) = match sum(props.get("traffic")) {
         Ok(x) => x,
@@ -453,6 +458,9 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
             "The location property is required for this definition.",
         );
     }
+    if let Some(r) = super::spec::refuse("OnlineDeployment", &body) {
+        return r;
+    }
     if props.get("endpointComputeType").and_then(Value::as_str) != Some("Managed") {
         return arm_error(
             400,
@@ -545,6 +553,12 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "The request content was invalid and could not be deserialized.",
         );
     };
+    if let Some(r) = super::spec::refuse(
+        "PartialMinimalTrackedResourceWithIdentity",
+        &Value::Object(body.clone()),
+    ) {
+        return r;
+    }
     if let Some(k) = body.keys().find(|k| *k != "tags" && *k != "identity") {
         return arm_error(
             400,

@@ -11,6 +11,7 @@ pub mod arm;
 pub mod entra;
 pub mod http;
 pub mod insights;
+pub mod spec;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
