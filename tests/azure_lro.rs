@@ -300,3 +300,52 @@ fn the_fake_refuses_bodies_the_rest_spec_refuses() {
         .to_string();
     assert!(err.contains("provisioningState: the property is read-only"), "{err}");
 }
+
+/// A traffic change and its progress record go in one PUT: a process killed right after the
+/// move (before any other write) leaves a record that says where traffic is.
+#[test]
+fn the_progress_record_travels_in_the_traffic_put() {
+    let fake = fake(Lro::AsyncOperation, Some(1));
+    let ep = fake.endpoint_path("fraud");
+    {
+        let mut w = fake.world();
+        let blue = w.deployments[&format!("{ep}/deployments/blue")].clone();
+        w.deployments.insert(format!("{ep}/deployments/green"), blue);
+    }
+    let tag = |fake: &FakeAzure| {
+        fake.world().endpoints[&ep]["tags"][mlcanary::core::progress::TAG]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut p = AzureMl::new(arm(&fake, credential(&fake, &secret_env())), target(false), None);
+    p.set_weight(10).unwrap();
+    let first = "state=in-progress;phase=0;weight=10;run=r1;started=1;failed=0;model=abc;version=2";
+    p.save_progress(first).unwrap();
+    let patches = |fake: &FakeAzure| {
+        fake.world()
+            .log
+            .iter()
+            .filter(|l| l.starts_with("PATCH"))
+            .count()
+    };
+    assert_eq!(patches(&fake), 1);
+    // The move to 50%, then the process dies: no other write.
+    p.set_weight(50).unwrap();
+    drop(p);
+    assert_eq!(fake.serving("fraud"), json!({"blue": 50, "green": 50}));
+    assert_eq!(
+        tag(&fake),
+        "state=in-progress;phase=1;weight=50;run=r1;started=1;failed=0;model=abc;version=2"
+    );
+    // A re-run reads it; the driver's own save of the same record sends nothing more.
+    let mut again = AzureMl::new(arm(&fake, credential(&fake, &secret_env())), target(false), None);
+    let read = again.load_progress().unwrap().unwrap();
+    assert!(read.contains("phase=1;weight=50"), "{read}");
+    again.save_progress(&read).unwrap();
+    assert_eq!(patches(&fake), 1, "nothing to store twice");
+    again.promote().unwrap();
+    assert!(tag(&fake).starts_with("state=promoted;phase=1;weight=100;"), "{}", tag(&fake));
+    again.rollback().unwrap();
+    assert!(tag(&fake).starts_with("state=rolled-back;phase=1;weight=0;"), "{}", tag(&fake));
+}

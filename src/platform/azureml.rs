@@ -12,6 +12,7 @@ use super::azureml_assets::{self as assets, AssetKind, AssetRef};
 use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
 use crate::clients::azure::arm::{ArmClient, ArmResponse, Operation, API_VERSION};
 use crate::clients::azure::AzureError;
+use crate::core::progress::{Progress, State};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -253,6 +254,8 @@ pub struct AzureMl {
     /// Our own endpoint write whose operation we stopped following (a signal came): the next
     /// write follows it to its end first, since ARM refuses writes (409) until then.
     in_flight: Option<ArmResponse>,
+    /// The progress record last stored or read (see `update_endpoint`).
+    record: Option<Progress>,
 }
 
 impl AzureMl {
@@ -267,6 +270,7 @@ impl AzureMl {
             pending_mirror: 0,
             deployment_op: None,
             in_flight: None,
+            record: None,
         }
     }
 
@@ -275,10 +279,13 @@ impl AzureMl {
     }
 
     /// GET the endpoint, apply `edit`, PUT it back with If-Match, wait for the operation.
+    /// `record`: the progress record describing the endpoint once this change is applied, sent
+    /// in the same PUT (as the endpoint's tag), so a crash cannot separate the two.
     fn update_endpoint(
         &mut self,
         what: &str,
         patience: Patience,
+        record: Option<String>,
         edit: &dyn Fn(&mut Value) -> Result<(), PlatformError>,
     ) -> Result<(), PlatformError> {
         self.write_endpoint(what, patience, &|current: &Value| {
@@ -286,8 +293,34 @@ impl AzureMl {
             let mut body = writable(current.clone());
             edit(&mut body)?;
             // Nothing to change: no PUT, so the endpoint is left exactly as it was.
-            Ok((traffic_of(&body) != before).then_some(Write::Put(body)))
-        })
+            if traffic_of(&body) == before {
+                return Ok(None);
+            }
+            if let Some(r) = &record {
+                if !body.get("tags").is_some_and(Value::is_object) {
+                    body["tags"] = json!({});
+                }
+                body["tags"][crate::core::progress::TAG] = json!(r);
+            }
+            Ok(Some(Write::Put(body)))
+        })?;
+        if let Some(r) = record {
+            self.record = Progress::decode(&r);
+        }
+        Ok(())
+    }
+
+    /// The record after a traffic change to `weight` in `state`, from the last one stored (none
+    /// before the run's first record). The driver stores one after every traffic change, each
+    /// change one phase further: an in-progress move to a new weight is the next phase.
+    fn record_after(&self, weight: u32, state: State) -> Option<String> {
+        let mut r = self.record.clone()?;
+        if state == State::InProgress && weight != r.weight {
+            r.phase += 1;
+        }
+        r.weight = weight;
+        r.state = state;
+        Some(r.encode())
     }
 
     /// One endpoint write: GET, `build` the request from what was read (`None`: nothing to
@@ -606,9 +639,11 @@ impl Platform for AzureMl {
 
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
         let target = self.target.clone();
+        let record = self.record_after(weight, State::InProgress);
         self.update_endpoint(
             &format!("weight {weight}%"),
             Patience::Bounded,
+            record,
             &move |ep| with_weight(ep, &target, weight, None),
         )
     }
@@ -623,6 +658,7 @@ impl Platform for AzureMl {
         self.update_endpoint(
             &format!("mirror {percent}%"),
             Patience::Bounded,
+            None,
             &move |ep| with_mirror(ep, &target, percent),
         )
     }
@@ -646,7 +682,8 @@ impl Platform for AzureMl {
         let target = self.target.clone();
         let stable = target.stable_deployment.clone();
         let delete = target.delete_old_deployment && stable != target.canary_deployment;
-        self.update_endpoint("promote", Patience::Bounded, &move |ep| {
+        let record = self.record_after(100, State::Promoted);
+        self.update_endpoint("promote", Patience::Bounded, record, &move |ep| {
             with_weight(ep, &target, 100, delete.then_some(stable.as_str()))
         })?;
         if delete {
@@ -662,7 +699,8 @@ impl Platform for AzureMl {
         let delete = target.delete_canary_on_rollback;
         // The canary may never have joined the endpoint's traffic map (failed provisioning):
         // dropping an absent key is a no-op, so the PUT only confirms stable = 100.
-        self.update_endpoint("rollback", Patience::UntilExit, &move |ep| {
+        let record = self.record_after(0, State::RolledBack);
+        self.update_endpoint("rollback", Patience::UntilExit, record, &move |ep| {
             with_weight(ep, &target, 0, delete.then_some(canary.as_str()))?;
             with_mirror(ep, &target, 0)
         })?;
@@ -675,16 +713,20 @@ impl Platform for AzureMl {
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let path = self.target.endpoint_path();
         let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
-        Ok(ep
+        let stored = ep
             .body
             .pointer(&format!("/tags/{}", crate::core::progress::TAG))
             .and_then(Value::as_str)
-            .map(String::from))
+            .map(String::from);
+        self.record = stored.as_deref().and_then(Progress::decode);
+        Ok(stored)
     }
 
-    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Tags
-    /// go by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
+    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Traffic
+    /// changes carry it in their own PUT already (then nothing is sent here); otherwise tags go
+    /// by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        self.record = Progress::decode(record);
         let record = record.to_string();
         self.write_endpoint("progress record", Patience::Bounded, &move |current| {
             let mut tags = match current.get("tags") {
