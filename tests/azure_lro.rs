@@ -179,6 +179,7 @@ fn client_with_unit(fake: &FakeAzure, unit: Duration) -> ArmClient {
             max_delay: Duration::from_secs(5),
             max_retries: 3,
             max_polls: 50,
+            busy_patience: Duration::from_secs(2),
         },
     )
 }
@@ -286,7 +287,10 @@ fn the_fake_refuses_bodies_the_rest_spec_refuses() {
     body["properties"]["trafic"] = json!({"blue": 100});
     refused(&body, "Could not find member 'trafic'");
     let mut body = writable(read.clone());
-    body["properties"].as_object_mut().unwrap().remove("authMode");
+    body["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authMode");
     refused(&body, "'authMode' is required");
     let mut body = writable(read);
     body["properties"]["traffic"] = json!({"blue": "100"});
@@ -298,7 +302,10 @@ fn the_fake_refuses_bodies_the_rest_spec_refuses() {
         .put(&format!("{ep}/deployments/green"), &dep, None)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("provisioningState: the property is read-only"), "{err}");
+    assert!(
+        err.contains("provisioningState: the property is read-only"),
+        "{err}"
+    );
 }
 
 /// A traffic change and its progress record go in one PUT: a process killed right after the
@@ -310,7 +317,8 @@ fn the_progress_record_travels_in_the_traffic_put() {
     {
         let mut w = fake.world();
         let blue = w.deployments[&format!("{ep}/deployments/blue")].clone();
-        w.deployments.insert(format!("{ep}/deployments/green"), blue);
+        w.deployments
+            .insert(format!("{ep}/deployments/green"), blue);
     }
     let tag = |fake: &FakeAzure| {
         fake.world().endpoints[&ep]["tags"][mlcanary::core::progress::TAG]
@@ -318,7 +326,11 @@ fn the_progress_record_travels_in_the_traffic_put() {
             .unwrap_or("")
             .to_string()
     };
-    let mut p = AzureMl::new(arm(&fake, credential(&fake, &secret_env())), target(false), None);
+    let mut p = AzureMl::new(
+        arm(&fake, credential(&fake, &secret_env())),
+        target(false),
+        None,
+    );
     p.set_weight(10).unwrap();
     let first = "state=in-progress;phase=0;weight=10;run=r1;started=1;failed=0;model=abc;version=2";
     p.save_progress(first).unwrap();
@@ -339,13 +351,25 @@ fn the_progress_record_travels_in_the_traffic_put() {
         "state=in-progress;phase=1;weight=50;run=r1;started=1;failed=0;model=abc;version=2"
     );
     // A re-run reads it; the driver's own save of the same record sends nothing more.
-    let mut again = AzureMl::new(arm(&fake, credential(&fake, &secret_env())), target(false), None);
+    let mut again = AzureMl::new(
+        arm(&fake, credential(&fake, &secret_env())),
+        target(false),
+        None,
+    );
     let read = again.load_progress().unwrap().unwrap();
     assert!(read.contains("phase=1;weight=50"), "{read}");
     again.save_progress(&read).unwrap();
     assert_eq!(patches(&fake), 1, "nothing to store twice");
     again.promote().unwrap();
-    assert!(tag(&fake).starts_with("state=promoted;phase=1;weight=100;"), "{}", tag(&fake));
+    assert!(
+        tag(&fake).starts_with("state=promoted;phase=1;weight=100;"),
+        "{}",
+        tag(&fake)
+    );
     again.rollback().unwrap();
-    assert!(tag(&fake).starts_with("state=rolled-back;phase=1;weight=0;"), "{}", tag(&fake));
+    assert!(
+        tag(&fake).starts_with("state=rolled-back;phase=1;weight=0;"),
+        "{}",
+        tag(&fake)
+    );
 }

@@ -297,8 +297,14 @@ fn shadow_mirrors_then_live_traffic_replaces_it_and_limits_are_enforced() {
     for k in ["id", "name", "type", "systemData"] {
         body.as_object_mut().unwrap().remove(k);
     }
-    body["properties"].as_object_mut().unwrap().remove("scoringUri");
-    body["properties"].as_object_mut().unwrap().remove("provisioningState");
+    body["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("scoringUri");
+    body["properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("provisioningState");
     body["properties"]["traffic"] = json!({"blue": 60, "green": 30});
     match client.put(&ep, &body, None) {
         Err(AzureError::Api {

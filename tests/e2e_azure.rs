@@ -603,3 +603,96 @@ fn empty_or_unresolvable_references_are_refused_at_validate_with_file_line_key()
         "nothing was written"
     );
 }
+
+/// `run --dry-run` prints the requests a live run sends: the same writes to the same paths in
+/// the same order, with the same bodies (the live run's progress-record tags aside: a dry run
+/// stores no progress), because both run the one driver over ARM or over a recorder.
+#[test]
+fn dry_run_shows_the_requests_a_live_run_sends() {
+    let fake = fake_with(100.0, 0.001);
+    let text = config(&fake, "secret", GOOD_MODEL, "");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("mlcanary.yaml");
+    std::fs::write(&cfg, &text).unwrap();
+    let dry = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(["run", "--dry-run", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0));
+    let out = String::from_utf8(dry.stdout).unwrap();
+    // (method, path, body) of each write the dry run lists.
+    let mut dry_writes: Vec<(String, String, Value)> = Vec::new();
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.starts_with("== API requests"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .peekable();
+    while let Some(l) = lines.next() {
+        let Some((_, rest)) = l.trim_start().split_once(". ") else {
+            continue;
+        };
+        let rest = rest.trim_end_matches("  [application/json]");
+        let (method, path) = rest.split_once(' ').unwrap();
+        if method == "GET" {
+            continue;
+        }
+        let body = match lines.peek() {
+            Some(b) if b.trim_start().starts_with('{') => {
+                serde_json::from_str(lines.next().unwrap().trim()).unwrap()
+            }
+            _ => Value::Null,
+        };
+        dry_writes.push((method.into(), path.split('?').next().unwrap().into(), body));
+    }
+    assert!(dry_writes.len() >= 3, "{out}");
+
+    let captured: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>> =
+        Default::default();
+    let c = captured.clone();
+    fake.inject(
+        move |r, _| {
+            if matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE") {
+                c.lock().unwrap().push((
+                    r.method.clone(),
+                    r.path.clone(),
+                    r.json().unwrap_or(Value::Null),
+                ));
+            }
+            false
+        },
+        azure::ArmFault::Status(500),
+        usize::MAX,
+    );
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let live: Vec<(String, String, Value)> = captured
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _, _)| m != "PATCH") // progress records
+        .map(|(m, p, b)| {
+            let mut b = b.clone();
+            if let Some(o) = b.as_object_mut() {
+                o.shift_remove("tags");
+                // What the fake's seeded endpoint carries and the recorder's does not.
+                o.shift_remove("identity");
+            }
+            (m.clone(), p.clone(), b)
+        })
+        .collect();
+    assert_eq!(
+        live.len(),
+        dry_writes.len(),
+        "live {live:#?}\ndry {dry_writes:#?}"
+    );
+    for ((lm, lp, lb), (dm, dp, db)) in live.iter().zip(&dry_writes) {
+        assert_eq!((lm, lp), (dm, dp));
+        assert_eq!(lb, db, "{lm} {lp}");
+    }
+}

@@ -442,9 +442,7 @@ fn a_kill_between_a_traffic_move_and_its_record_cannot_separate_them() {
         move |r, w| {
             h.load(Ordering::SeqCst)
                 && r.method == "PATCH"
-                && w.endpoints
-                    .values()
-                    .any(|e| e["tags"].get(TAG).is_some())
+                && w.endpoints.values().any(|e| e["tags"].get(TAG).is_some())
         },
         ArmFault::Hang(Duration::from_secs(60)),
         usize::MAX,
@@ -455,7 +453,11 @@ fn a_kill_between_a_traffic_move_and_its_record_cannot_separate_them() {
         if Instant::now() > until || first.try_wait().unwrap().is_some() {
             let _ = first.kill();
             let out = ran(first.wait_with_output().unwrap());
-            panic!("50% never served; log {:?}\n{}", fake.world().log, out.log());
+            panic!(
+                "50% never served; log {:?}\n{}",
+                fake.world().log,
+                out.log()
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -9,8 +9,8 @@
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
 use super::azureml_assets::{self as assets, AssetKind, AssetRef};
-use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
-use crate::clients::azure::arm::{ArmClient, ArmResponse, Operation, API_VERSION};
+use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use crate::clients::azure::arm::{ArmApi, ArmResponse, Operation};
 use crate::clients::azure::AzureError;
 use crate::core::progress::{Progress, State};
 use serde_json::{json, Map, Value};
@@ -55,35 +55,6 @@ impl AzureMlTarget {
     pub fn deployment_path(&self, name: &str) -> String {
         format!("{}/deployments/{name}", self.endpoint_path())
     }
-}
-
-/// The requests one stage change makes (for `run --dry-run`): read the endpoint, then PUT it back
-/// with the new split. The real PUT carries the whole endpoint as read; the body shown is the part
-/// that changes.
-pub fn stage_change_requests(target: &AzureMlTarget, weight: u32) -> Vec<ApiRequest> {
-    let path = format!("{}?api-version={API_VERSION}", target.endpoint_path());
-    let mut traffic = Map::new();
-    if target.stable_deployment != target.canary_deployment {
-        traffic.insert(
-            target.stable_deployment.clone(),
-            json!(100u32.saturating_sub(weight)),
-        );
-    }
-    traffic.insert(target.canary_deployment.clone(), json!(weight.min(100)));
-    vec![
-        ApiRequest {
-            method: "GET".into(),
-            path: path.clone(),
-            content_type: None,
-            body: None,
-        },
-        ApiRequest {
-            method: "PUT".into(),
-            path,
-            content_type: Some("application/json".into()),
-            body: Some(json!({"properties": {"traffic": traffic}})),
-        },
-    ]
 }
 
 /// Read `properties.traffic` / `properties.mirrorTraffic` of an endpoint body.
@@ -193,7 +164,7 @@ fn set_maps(endpoint: &mut Value, split: &BTreeMap<String, u32>, mirror: &BTreeM
 fn writable(mut endpoint: Value) -> Value {
     if let Some(obj) = endpoint.as_object_mut() {
         for key in ["id", "name", "type", "systemData", "etag"] {
-            obj.remove(key);
+            obj.shift_remove(key);
         }
     }
     if let Some(props) = endpoint
@@ -201,17 +172,17 @@ fn writable(mut endpoint: Value) -> Value {
         .and_then(Value::as_object_mut)
     {
         for key in ["provisioningState", "scoringUri", "swaggerUri", "keys"] {
-            props.remove(key);
+            props.shift_remove(key);
         }
     }
     if let Some(identity) = endpoint.get_mut("identity").and_then(Value::as_object_mut) {
-        identity.remove("principalId");
-        identity.remove("tenantId");
+        identity.shift_remove("principalId");
+        identity.shift_remove("tenantId");
         if let Some(Value::Object(users)) = identity.get_mut("userAssignedIdentities") {
             for user in users.values_mut() {
                 if let Some(u) = user.as_object_mut() {
-                    u.remove("principalId");
-                    u.remove("clientId");
+                    u.shift_remove("principalId");
+                    u.shift_remove("clientId");
                 }
             }
         }
@@ -232,17 +203,18 @@ enum Write {
 enum Patience {
     /// A forward move or a record: [`ETAG_ATTEMPTS`] tries, and none once a signal came.
     Bounded,
-    /// The rollback: until the process must exit after a signal, else [`BUSY_PATIENCE`].
+    /// The rollback: until the process must exit after a signal, else the policy's
+    /// `busy_patience` (15 minutes).
     UntilExit,
 }
-
-/// How long a rollback waits out another operation on the endpoint when no signal limits it.
-const BUSY_PATIENCE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// The Azure ML driver.
 #[derive(Debug)]
 pub struct AzureMl {
-    arm: ArmClient,
+    arm: Box<dyn ArmApi>,
+    /// The dry run's recorder: provisioning is over as soon as it is asked for, so `prepare`
+    /// polls once itself (the dry-run loop assumes readiness and never polls).
+    assume_ready: bool,
     target: AzureMlTarget,
     deployment: Option<Value>,
     /// Weight to give the canary once its deployment is Succeeded.
@@ -261,9 +233,14 @@ pub struct AzureMl {
 impl AzureMl {
     /// `deployment`: the rendered ManagedOnlineDeployment body, when the canary is to be created
     /// or updated; `None` when it already exists.
-    pub fn new(arm: ArmClient, target: AzureMlTarget, deployment: Option<Value>) -> Self {
+    pub fn new(
+        arm: impl ArmApi + 'static,
+        target: AzureMlTarget,
+        deployment: Option<Value>,
+    ) -> Self {
         AzureMl {
-            arm,
+            arm: Box::new(arm),
+            assume_ready: false,
             target,
             deployment,
             pending_weight: None,
@@ -272,6 +249,12 @@ impl AzureMl {
             in_flight: None,
             record: None,
         }
+    }
+
+    /// The driver over the dry run's recorder (see `assume_ready`).
+    pub fn assuming_ready(mut self) -> Self {
+        self.assume_ready = true;
+        self
     }
 
     pub fn target(&self) -> &AzureMlTarget {
@@ -334,14 +317,13 @@ impl AzureMl {
         build: &dyn Fn(&Value) -> Result<Option<Write>, PlatformError>,
     ) -> Result<(), PlatformError> {
         let path = self.target.endpoint_path();
-        let until = match patience {
-            Patience::UntilExit => Some(
-                self.arm
-                    .exit_by()
-                    .unwrap_or_else(|| std::time::Instant::now() + BUSY_PATIENCE),
-            ),
-            Patience::Bounded => self.arm.exit_by(),
-        };
+        let until =
+            match patience {
+                Patience::UntilExit => Some(self.arm.exit_by().unwrap_or_else(|| {
+                    std::time::Instant::now() + self.arm.policy().busy_patience
+                })),
+                Patience::Bounded => self.arm.exit_by(),
+            };
         self.finish_in_flight(what, until)?;
         let (mut stale, mut busy) = (0u32, 0u32);
         loop {
@@ -595,6 +577,9 @@ impl Platform for AzureMl {
             self.deployment_op = Operation::from_response(&first);
         }
         self.pending_weight = Some(weight);
+        if self.assume_ready {
+            return self.poll_ready().map(|_| ());
+        }
         Ok(())
     }
 
@@ -835,22 +820,6 @@ mod tests {
                 "identity": {"type": "SystemAssigned,UserAssigned",
                     "userAssignedIdentities": {"/subscriptions/s/id1": {}}},
                 "properties": {"authMode": "Key"}})
-        );
-    }
-
-    #[test]
-    fn dry_run_lists_get_then_put_with_the_new_split() {
-        let reqs = stage_change_requests(&target(), 25);
-        assert_eq!(reqs.len(), 2);
-        assert_eq!(reqs[0].method, "GET");
-        assert_eq!(
-            reqs[0].path,
-            "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/ep?api-version=2025-12-01"
-        );
-        assert_eq!(reqs[1].method, "PUT");
-        assert_eq!(
-            reqs[1].body,
-            Some(json!({"properties": {"traffic": {"blue": 75, "green": 25}}}))
         );
     }
 }

@@ -33,6 +33,9 @@ pub struct PollPolicy {
     pub max_retries: u32,
     /// Polls of one long-running operation before giving up.
     pub max_polls: u32,
+    /// How long a rollback retries writes ARM refuses with 409 (another operation on the
+    /// resource is running) when no signal limits it.
+    pub busy_patience: Duration,
 }
 
 impl Default for PollPolicy {
@@ -43,6 +46,7 @@ impl Default for PollPolicy {
             max_delay: Duration::from_secs(60),
             max_retries: 5,
             max_polls: 720,
+            busy_patience: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -56,6 +60,7 @@ impl PollPolicy {
             max_delay: Duration::from_millis(60),
             max_retries: 5,
             max_polls: 200,
+            busy_patience: Duration::from_secs(2),
         }
     }
 
@@ -113,6 +118,82 @@ pub trait ReadGuard: Send + Sync + std::fmt::Debug {
     /// kills it soon after its first signal). `None` while there is no such limit.
     fn exit_by(&self) -> Option<std::time::Instant> {
         None
+    }
+}
+
+/// What the Azure ML driver asks of ARM: the real [`ArmClient`], or the dry run's recorder
+/// (`platform::azureml_dry`), so `run --dry-run` shows exactly the requests a live run sends.
+pub trait ArmApi: std::fmt::Debug {
+    fn get(&self, path: &str) -> Result<ArmResponse, AzureError>;
+    fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError>;
+    fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError>;
+    fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError>;
+    fn delete_and_wait(&self, path: &str) -> Result<(), AzureError>;
+    fn wait(&self, first: &ArmResponse) -> Result<(), AzureError>;
+    fn wait_until(
+        &self,
+        first: &ArmResponse,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError>;
+    fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError>;
+    fn exit_by(&self) -> Option<std::time::Instant>;
+    fn policy(&self) -> &PollPolicy;
+}
+
+impl ArmApi for ArmClient {
+    fn get(&self, path: &str) -> Result<ArmResponse, AzureError> {
+        ArmClient::get(self, path)
+    }
+    fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
+        ArmClient::get_optional(self, path)
+    }
+    fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        ArmClient::put(self, path, body, if_match)
+    }
+    fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        ArmClient::patch(self, path, body, if_match)
+    }
+    fn delete_and_wait(&self, path: &str) -> Result<(), AzureError> {
+        ArmClient::delete_and_wait(self, path)
+    }
+    fn wait(&self, first: &ArmResponse) -> Result<(), AzureError> {
+        ArmClient::wait(self, first)
+    }
+    fn wait_until(
+        &self,
+        first: &ArmResponse,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError> {
+        ArmClient::wait_until(self, first, until)
+    }
+    fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError> {
+        ArmClient::poll_operation(self, op)
+    }
+    fn exit_by(&self) -> Option<std::time::Instant> {
+        ArmClient::exit_by(self)
+    }
+    fn policy(&self) -> &PollPolicy {
+        ArmClient::policy(self)
     }
 }
 

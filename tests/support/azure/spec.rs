@@ -109,9 +109,7 @@ impl Spec {
         };
         self.models
             .iter()
-            .find(|(n, m)| {
-                m["discriminatorValue"].as_str() == Some(value) && self.derives(n, name)
-            })
+            .find(|(n, m)| m["discriminatorValue"].as_str() == Some(value) && self.derives(n, name))
             .map_or_else(|| name.to_string(), |(n, _)| n.clone())
     }
 
@@ -142,7 +140,9 @@ impl Spec {
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             if !vis.contains(&"create") && !vis.contains(&"update") {
-                errs.push(format!("{here}: the property is read-only and cannot be set"));
+                errs.push(format!(
+                    "{here}: the property is read-only and cannot be set"
+                ));
                 continue;
             }
             if !value.is_null() {
