@@ -8,7 +8,7 @@
 mod azure;
 
 use azure::wire::{arm, credential, secret_env};
-use azure::{FakeAzure, SUB};
+use azure::FakeAzure;
 use mlcanary::platform::azureml::{AzureMl, AzureMlTarget};
 use mlcanary::platform::Platform;
 use mlcanary::rollout::clock::Cancel;
@@ -18,15 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn target() -> AzureMlTarget {
-    AzureMlTarget {
-        subscription_id: SUB.into(),
-        resource_group: "rg-ml".into(),
-        workspace: "ws-ml".into(),
-        endpoint: "fraud".into(),
-        stable_deployment: "blue".into(),
-        canary_deployment: "green".into(),
-        ..Default::default()
-    }
+    azure::wire::target(false, false)
 }
 
 /// blue 90 / green 10 served; endpoint operations take `polls` observations; 409 while busy.

@@ -10,7 +10,7 @@
 mod azure;
 
 use azure::wire::{arm, credential, secret_env};
-use azure::{FakeAzure, Lro, SUB};
+use azure::{FakeAzure, Lro};
 use mlcanary::clients::azure::{ArmClient, PollPolicy};
 use mlcanary::clients::http::{agent, AgentOptions};
 use mlcanary::platform::azureml::{AzureMl, AzureMlTarget};
@@ -20,16 +20,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn target(delete_old: bool) -> AzureMlTarget {
-    AzureMlTarget {
-        subscription_id: SUB.into(),
-        resource_group: "rg-ml".into(),
-        workspace: "ws-ml".into(),
-        endpoint: "fraud".into(),
-        stable_deployment: "blue".into(),
-        canary_deployment: "green".into(),
-        delete_old_deployment: delete_old,
-        delete_canary_on_rollback: false,
-    }
+    azure::wire::target(delete_old, false)
 }
 
 fn deployment() -> Value {

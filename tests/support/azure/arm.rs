@@ -324,26 +324,37 @@ fn sum(map: Option<&Value>) -> Result<(u64, Vec<String>), String> {
     Ok((total, names))
 }
 
-fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
-    w.endpoint_put_if_match
-        .push(req.header("if-match").map(str::to_string));
+/// A write to an endpoint: 409 while an operation on it runs; an injected concurrent change
+/// (the ETag moves just before the write); 412 when `If-Match` names another ETag.
+fn preconditions(w: &mut World, req: &Req, path: &str, patch: bool) -> Option<Resp> {
     if busy(w, path) {
-        return conflict();
+        return Some(conflict());
     }
-    if w.conflicts_to_inject > 0 {
-        // Someone else updated the endpoint between our GET and PUT.
-        w.conflicts_to_inject -= 1;
+    let injected = if patch {
+        &mut w.patch_conflicts_to_inject
+    } else {
+        &mut w.conflicts_to_inject
+    };
+    if *injected > 0 {
+        *injected -= 1;
         *w.etags.entry(path.to_string()).or_insert(0) += 1;
     }
     let current = w.etags.get(path).copied().unwrap_or(0);
-    if let Some(m) = req.header("if-match") {
-        if m != "*" && m != format!("\"{current}\"") {
-            return arm_error(
-                412,
-                "PreconditionFailed",
-                "The specified precondition 'If-Match' failed: the resource was modified.",
-            );
-        }
+    match req.header("if-match") {
+        Some(m) if m != "*" && m != format!("\"{current}\"") => Some(arm_error(
+            412,
+            "PreconditionFailed",
+            "The specified precondition 'If-Match' failed: the resource was modified.",
+        )),
+        _ => None,
+    }
+}
+
+fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
+    w.endpoint_put_if_match
+        .push(req.header("if-match").map(str::to_string));
+    if let Some(refused) = preconditions(w, req, path, false) {
+        return refused;
     }
     let Some(body) = req.json() else {
         return arm_error(
@@ -529,22 +540,8 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     }
     w.endpoint_patch_if_match
         .push(req.header("if-match").map(str::to_string));
-    if busy(w, path) {
-        return conflict();
-    }
-    if w.patch_conflicts_to_inject > 0 {
-        w.patch_conflicts_to_inject -= 1;
-        *w.etags.entry(path.to_string()).or_insert(0) += 1;
-    }
-    let current = w.etags.get(path).copied().unwrap_or(0);
-    if let Some(m) = req.header("if-match") {
-        if m != "*" && m != format!("\"{current}\"") {
-            return arm_error(
-                412,
-                "PreconditionFailed",
-                "The specified precondition 'If-Match' failed: the resource was modified.",
-            );
-        }
+    if let Some(refused) = preconditions(w, req, path, true) {
+        return refused;
     }
     let Some(Value::Object(body)) = req.json() else {
         return arm_error(

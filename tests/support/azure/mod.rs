@@ -416,6 +416,23 @@ pub mod wire {
         )
     }
 
+    /// The endpoint `fraud` of workspace `ws-ml` with deployments blue (stable) and green.
+    pub fn target(
+        delete_old: bool,
+        delete_canary: bool,
+    ) -> mlcanary::platform::azureml::AzureMlTarget {
+        mlcanary::platform::azureml::AzureMlTarget {
+            subscription_id: SUB.into(),
+            resource_group: "rg-ml".into(),
+            workspace: "ws-ml".into(),
+            endpoint: "fraud".into(),
+            stable_deployment: "blue".into(),
+            canary_deployment: "green".into(),
+            delete_old_deployment: delete_old,
+            delete_canary_on_rollback: delete_canary,
+        }
+    }
+
     pub fn log_analytics_client(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
         let s = settings(fake);
         ArmClient::new(
