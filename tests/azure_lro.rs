@@ -145,17 +145,6 @@ fn an_operation_ending_failed_or_canceled_is_an_error_with_its_body() {
     }
 }
 
-/// An endpoint as read, without what ARM computes (the fake refuses read-only properties).
-fn writable(mut ep: Value) -> Value {
-    for k in ["id", "name", "type", "systemData"] {
-        ep.as_object_mut().unwrap().remove(k);
-    }
-    let props = ep["properties"].as_object_mut().unwrap();
-    props.remove("provisioningState");
-    props.remove("scoringUri");
-    ep
-}
-
 /// A client whose `Retry-After` second lasts `unit`, and whose own backoff is 1 ms.
 fn client_with_unit(fake: &FakeAzure, unit: Duration) -> ArmClient {
     let s = azure::wire::settings(fake);
@@ -189,7 +178,7 @@ fn retry_after_paces_the_polls_in_every_style() {
         let fake = fake(lro, Some(3));
         let ep = fake.endpoint_path("fraud");
         let arm = client_with_unit(&fake, Duration::from_millis(20));
-        let mut body = writable(arm.get(&ep).unwrap().body);
+        let mut body = azure::wire::writable(arm.get(&ep).unwrap().body);
         body["tags"] = json!({"team": "fraud"});
         let started = Instant::now();
         let first = match method {
@@ -271,19 +260,19 @@ fn the_fake_refuses_bodies_the_rest_spec_refuses() {
     };
     // Sent back as read: id, name, type, systemData, provisioningState, scoringUri are read-only.
     refused(&read, "read-only");
-    let mut body = writable(read.clone());
+    let mut body = azure::wire::writable(read.clone());
     body["identity"]["principalId"] = json!("00000000-0000-0000-0000-000000000001");
     refused(&body, "identity.principalId: the property is read-only");
-    let mut body = writable(read.clone());
+    let mut body = azure::wire::writable(read.clone());
     body["properties"]["trafic"] = json!({"blue": 100});
     refused(&body, "Could not find member 'trafic'");
-    let mut body = writable(read.clone());
+    let mut body = azure::wire::writable(read.clone());
     body["properties"]
         .as_object_mut()
         .unwrap()
         .remove("authMode");
     refused(&body, "'authMode' is required");
-    let mut body = writable(read);
+    let mut body = azure::wire::writable(read);
     body["properties"]["traffic"] = json!({"blue": "100"});
     refused(&body, "properties.traffic.blue: expected");
     // A deployment: the discriminator picks ManagedOnlineDeployment's definition.

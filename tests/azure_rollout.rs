@@ -284,18 +284,7 @@ fn shadow_mirrors_then_live_traffic_replaces_it_and_limits_are_enforced() {
 
     // The fake refuses what ARM refuses, with ARM's error body.
     let ep = fake.endpoint_path("fraud");
-    let mut body = client.get(&ep).unwrap().body;
-    for k in ["id", "name", "type", "systemData"] {
-        body.as_object_mut().unwrap().remove(k);
-    }
-    body["properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("scoringUri");
-    body["properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("provisioningState");
+    let mut body = azure::wire::writable(client.get(&ep).unwrap().body);
     body["properties"]["traffic"] = json!({"blue": 60, "green": 30});
     match client.put(&ep, &body, None) {
         Err(AzureError::Api {

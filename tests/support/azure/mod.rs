@@ -416,6 +416,17 @@ pub mod wire {
         )
     }
 
+    /// An endpoint as read, without what ARM computes (the fake refuses read-only properties).
+    pub fn writable(mut ep: Value) -> Value {
+        for k in ["id", "name", "type", "systemData"] {
+            ep.as_object_mut().unwrap().remove(k);
+        }
+        let props = ep["properties"].as_object_mut().unwrap();
+        props.remove("provisioningState");
+        props.remove("scoringUri");
+        ep
+    }
+
     /// The endpoint `fraud` of workspace `ws-ml` with deployments blue (stable) and green.
     pub fn target(
         delete_old: bool,
