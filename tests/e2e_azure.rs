@@ -696,3 +696,32 @@ fn dry_run_shows_the_requests_a_live_run_sends() {
         assert_eq!(lb, db, "{lm} {lp}");
     }
 }
+
+/// ARM may answer a traffic PUT with `200` + `provisioningState: Updating` and no operation
+/// header: the run follows the endpoint itself, so "promoted" means the endpoint serves 100%.
+#[test]
+fn a_put_answered_updating_without_a_header_is_followed_before_reporting_promoted() {
+    let fake = fake_with(100.0, 0.001);
+    {
+        let mut w = fake.world();
+        w.lro = azure::Lro::NoHeader;
+        // Operations take 1.5 s: a run that does not follow them ends with the last one still
+        // running (and the old split served).
+        w.endpoint_polls = 0;
+        w.op_min_duration = std::time::Duration::from_millis(1500);
+        w.conflict_while_busy = true;
+    }
+    let r = run(&config(&fake, "secret", GOOD_MODEL, ""), &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.result(), "promoted");
+    assert_eq!(
+        fake.serving("fraud"),
+        json!({"blue": 0, "green": 100}),
+        "the endpoint serves what the report says"
+    );
+    let ep = fake.endpoint_path("fraud");
+    assert_eq!(
+        fake.world().endpoints[&ep]["properties"]["provisioningState"],
+        json!("Succeeded")
+    );
+}

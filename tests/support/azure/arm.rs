@@ -62,6 +62,7 @@ fn new_op(
 ) -> String {
     w.serial += 1;
     let id = format!("op-{}", w.serial);
+    let not_before = Instant::now() + w.op_min_duration;
     w.ops.insert(
         id.clone(),
         Op {
@@ -69,6 +70,7 @@ fn new_op(
             outcome,
             action,
             done: false,
+            not_before,
         },
     );
     id
@@ -85,7 +87,7 @@ fn op_result_url(w: &World, id: &str) -> String {
 /// Advance an operation by one observation; apply its effect when it ends.
 fn advance(w: &mut World, id: &str) {
     let Some(op) = w.ops.get_mut(id) else { return };
-    if op.done {
+    if op.done || Instant::now() < op.not_before {
         return;
     }
     if op.polls_left > 0 {

@@ -114,6 +114,8 @@ pub struct Op {
     pub outcome: Result<(), (String, String, String)>,
     pub action: Action,
     pub done: bool,
+    /// The operation cannot end before this (slow operations, whoever looks).
+    pub not_before: Instant,
 }
 
 /// How ARM answers a write that starts a long-running operation. ARM's RPC and the
@@ -172,6 +174,8 @@ pub struct World {
     pub deployment_polls: u32,
     /// Operation polls before an endpoint PUT ends.
     pub endpoint_polls: u32,
+    /// The least time any operation takes (besides its polls).
+    pub op_min_duration: Duration,
     /// The `If-Match` header of every endpoint PUT, in order.
     pub endpoint_put_if_match: Vec<Option<String>>,
     /// The `If-Match` header of every endpoint PATCH, in order.
