@@ -19,6 +19,16 @@ mkdir -p "$out_dir/wheels"
 # pip of the test virtualenv (scripts/test-venv.sh) when there is one, else the system's.
 py="${MLCANARY_TEST_VENV:-${CARGO_TARGET_DIR:-target}/test-venv}/bin/python"
 [ -x "$py" ] || py=python3
+if ! "$py" -m pip --version >/dev/null 2>&1; then
+    # No pip at hand (a fresh machine without the test virtualenv): a small venv of our own.
+    if ! python3 -m venv "$out_dir/venv" 2>/dev/null; then
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv "$out_dir/venv"
+    fi
+    py="$out_dir/venv/bin/python"
+fi
 "$py" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --require-hashes -r "$lock" -d "$out_dir/wheels"
 wheel=("$out_dir"/wheels/azure_ai_ml-*.whl)
