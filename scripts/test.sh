@@ -8,6 +8,8 @@ bash scripts/test-deps.sh
 # Python packages the tests run (real model servers, the Azure SDK's models, linters), in a virtualenv.
 bash scripts/test-venv.sh
 export MLCANARY_TEST_VENV="${MLCANARY_TEST_VENV:-$PWD/${CARGO_TARGET_DIR:-target}/test-venv}"
+# The Azure REST models the Azure fake checks every request body against.
+bash scripts/azure-arm-spec.sh
 # Packaging scripts (action install, run wrapper, GitLab template) are tested offline too.
 bash scripts/action/test-install.sh
 bash scripts/action/test-run.sh

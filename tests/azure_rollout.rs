@@ -5,7 +5,7 @@
 mod azure;
 
 use azure::wire::{arm, credential, env, secret_env};
-use azure::{capture, FakeAzure, CLIENT_ID, CLIENT_SECRET, OIDC_REQUEST_TOKEN, SUB, TENANT};
+use azure::{capture, FakeAzure, CLIENT_ID, CLIENT_SECRET, OIDC_REQUEST_TOKEN, TENANT};
 use mlcanary::clients::azure::{AzureError, TokenSource};
 use mlcanary::platform::azureml::{AzureMl, AzureMlTarget};
 use mlcanary::platform::{Platform, Readiness};
@@ -14,16 +14,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 fn target(delete_old: bool, delete_canary: bool) -> AzureMlTarget {
-    AzureMlTarget {
-        subscription_id: SUB.into(),
-        resource_group: "rg-ml".into(),
-        workspace: "ws-ml".into(),
-        endpoint: "fraud".into(),
-        stable_deployment: "blue".into(),
-        canary_deployment: "green".into(),
-        delete_old_deployment: delete_old,
-        delete_canary_on_rollback: delete_canary,
-    }
+    azure::wire::target(delete_old, delete_canary)
 }
 
 fn deployment(model: &str) -> Value {
@@ -293,7 +284,7 @@ fn shadow_mirrors_then_live_traffic_replaces_it_and_limits_are_enforced() {
 
     // The fake refuses what ARM refuses, with ARM's error body.
     let ep = fake.endpoint_path("fraud");
-    let mut body = client.get(&ep).unwrap().body;
+    let mut body = azure::wire::writable(client.get(&ep).unwrap().body);
     body["properties"]["traffic"] = json!({"blue": 60, "green": 30});
     match client.put(&ep, &body, None) {
         Err(AzureError::Api {

@@ -496,3 +496,239 @@ fn dry_run_of_the_example_prints_the_exact_arm_requests_in_order() {
     }
     assert!(text.contains("result: promoted (dry run)"));
 }
+
+/// The deployment PUT the fake received for `green`.
+fn green_deployment(fake: &FakeAzure) -> Value {
+    let path = format!("{}/deployments/green", fake.endpoint_path("fraud"));
+    fake.world()
+        .deployments
+        .get(&path)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn mlflow_model_at_latest_deploys_without_environment_or_location() {
+    let fake = fake_with(100.0, 0.001);
+    fake.world().asset_versions.insert(
+        "models/fraud".into(),
+        vec![
+            ("1".into(), "2026-01-01T00:00:00Z".into()),
+            ("7".into(), "2026-03-01T00:00:00Z".into()),
+            ("10".into(), "2026-02-01T00:00:00Z".into()),
+        ],
+    );
+    // No target.location, no deployment.model (model.uri is used), environment: null.
+    let text = config(&fake, "secret", "azureml:fraud@latest", "")
+        .replace("  location: westeurope\n", "")
+        .replace(
+            "    model: azureml:fraud@latest\n    environment: azureml:sklearn-env:3\n",
+            "    environment: null\n",
+        );
+    assert!(!text.contains("location:") && text.contains("environment: null"));
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dep = green_deployment(&fake);
+    let ws = fake.workspace_path();
+    // Latest is the most recently created version (7), not the highest number (10).
+    assert_eq!(
+        dep["properties"]["model"],
+        json!(format!("{ws}/models/fraud/versions/7"))
+    );
+    assert!(
+        dep["properties"].get("environmentId").is_none(),
+        "no environment sent: {dep}"
+    );
+    assert_eq!(
+        dep["location"],
+        json!("westeurope"),
+        "the endpoint's location"
+    );
+}
+
+#[test]
+fn asset_references_are_expanded_to_arm_ids_and_ids_pass_through() {
+    let fake = fake_with(100.0, 0.001);
+    let ws = fake.workspace_path();
+    let registry = "azureml://registries/azureml/environments/sklearn-1.5/versions/2";
+    // deployment.model overrides model.uri: the deployment runs version 3, and the run says so.
+    let text = config(&fake, "secret", "azureml:fraud:2", "")
+        .replace(
+            "environment: azureml:sklearn-env:3",
+            &format!("environment: {registry}"),
+        )
+        .replace(
+            "    model: azureml:fraud:2\n",
+            "    model: azureml:fraud:3\n",
+        );
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let dep = green_deployment(&fake);
+    assert_eq!(
+        dep["properties"]["model"],
+        json!(format!("{ws}/models/fraud/versions/3"))
+    );
+    assert!(
+        r.stderr
+            .contains("target.deployment.model (azureml:fraud:3) differs from model.uri"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(dep["properties"]["environmentId"], json!(registry));
+}
+
+#[test]
+fn empty_or_unresolvable_references_are_refused_at_validate_with_file_line_key() {
+    let fake = fake_with(100.0, 0.001);
+    for (from, to, key) in [
+        (
+            "environment: azureml:sklearn-env:3",
+            "environment: \"\"",
+            "target.deployment.environment",
+        ),
+        (
+            "    model: azureml:fraud:2\n",
+            "    model: azureml:fraud\n",
+            "target.deployment.model",
+        ),
+        (
+            "  location: westeurope\n",
+            "  location: \" \"\n",
+            "target.location",
+        ),
+    ] {
+        let text = config(&fake, "secret", "azureml:fraud:2", "").replace(from, to);
+        assert!(text.contains(to.trim()), "{to}");
+        let r = run(&text, &secret_env());
+        assert_eq!(r.code, 2, "{to}: {}\n{}", r.stdout, r.stderr);
+        let all = r.everything();
+        assert!(all.contains(key), "{to}: {all}");
+        assert!(all.contains("mlcanary.yaml:"), "file:line: {all}");
+    }
+    assert!(
+        fake.world().log.iter().all(|l| !l.starts_with("PUT")),
+        "nothing was written"
+    );
+}
+
+/// `run --dry-run` prints the requests a live run sends: the same writes to the same paths in
+/// the same order, with the same bodies (the live run's progress-record tags aside: a dry run
+/// stores no progress), because both run the one driver over ARM or over a recorder.
+#[test]
+fn dry_run_shows_the_requests_a_live_run_sends() {
+    let fake = fake_with(100.0, 0.001);
+    let text = config(&fake, "secret", GOOD_MODEL, "");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("mlcanary.yaml");
+    std::fs::write(&cfg, &text).unwrap();
+    let dry = Command::cargo_bin("mlcanary")
+        .unwrap()
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_OUTPUT")
+        .args(["run", "--dry-run", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0));
+    let out = String::from_utf8(dry.stdout).unwrap();
+    // (method, path, body) of each write the dry run lists.
+    let mut dry_writes: Vec<(String, String, Value)> = Vec::new();
+    let mut lines = out
+        .lines()
+        .skip_while(|l| !l.starts_with("== API requests"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .peekable();
+    while let Some(l) = lines.next() {
+        let Some((_, rest)) = l.trim_start().split_once(". ") else {
+            continue;
+        };
+        let rest = rest.trim_end_matches("  [application/json]");
+        let (method, path) = rest.split_once(' ').unwrap();
+        if method == "GET" {
+            continue;
+        }
+        let body = match lines.peek() {
+            Some(b) if b.trim_start().starts_with('{') => {
+                serde_json::from_str(lines.next().unwrap().trim()).unwrap()
+            }
+            _ => Value::Null,
+        };
+        dry_writes.push((method.into(), path.split('?').next().unwrap().into(), body));
+    }
+    assert!(dry_writes.len() >= 3, "{out}");
+
+    let captured: std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>> =
+        Default::default();
+    let c = captured.clone();
+    fake.inject(
+        move |r, _| {
+            if matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE") {
+                c.lock().unwrap().push((
+                    r.method.clone(),
+                    r.path.clone(),
+                    r.json().unwrap_or(Value::Null),
+                ));
+            }
+            false
+        },
+        azure::ArmFault::Status(500),
+        usize::MAX,
+    );
+    let r = run(&text, &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let live: Vec<(String, String, Value)> = captured
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, _, _)| m != "PATCH") // progress records
+        .map(|(m, p, b)| {
+            let mut b = b.clone();
+            if let Some(o) = b.as_object_mut() {
+                o.shift_remove("tags");
+                // What the fake's seeded endpoint carries and the recorder's does not.
+                o.shift_remove("identity");
+            }
+            (m.clone(), p.clone(), b)
+        })
+        .collect();
+    assert_eq!(
+        live.len(),
+        dry_writes.len(),
+        "live {live:#?}\ndry {dry_writes:#?}"
+    );
+    for ((lm, lp, lb), (dm, dp, db)) in live.iter().zip(&dry_writes) {
+        assert_eq!((lm, lp), (dm, dp));
+        assert_eq!(lb, db, "{lm} {lp}");
+    }
+}
+
+/// ARM may answer a traffic PUT with `200` + `provisioningState: Updating` and no operation
+/// header: the run follows the endpoint itself, so "promoted" means the endpoint serves 100%.
+#[test]
+fn a_put_answered_updating_without_a_header_is_followed_before_reporting_promoted() {
+    let fake = fake_with(100.0, 0.001);
+    {
+        let mut w = fake.world();
+        w.lro = azure::Lro::NoHeader;
+        // Operations take 1.5 s: a run that does not follow them ends with the last one still
+        // running (and the old split served).
+        w.endpoint_polls = 0;
+        w.op_min_duration = std::time::Duration::from_millis(1500);
+        w.conflict_while_busy = true;
+    }
+    let r = run(&config(&fake, "secret", GOOD_MODEL, ""), &secret_env());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.result(), "promoted");
+    assert_eq!(
+        fake.serving("fraud"),
+        json!({"blue": 0, "green": 100}),
+        "the endpoint serves what the report says"
+    );
+    let ep = fake.endpoint_path("fraud");
+    assert_eq!(
+        fake.world().endpoints[&ep]["properties"]["provisioningState"],
+        json!("Succeeded")
+    );
+}

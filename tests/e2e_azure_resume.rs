@@ -425,3 +425,56 @@ fn sigint_while_a_provisioning_poll_hangs_rolls_back_within_seconds() {
         tag(&fake)
     );
 }
+
+/// A kill between a traffic move and its record cannot separate them: the record travels in the
+/// move's PUT. Every record PATCH after the first one hangs (so a record sent on its own would
+/// never land); the runner is killed once the endpoint serves 50%; the record says 50% and the
+/// re-run continues from there, never writing 10% again.
+#[test]
+fn a_kill_between_a_traffic_move_and_its_record_cannot_separate_them() {
+    let fake = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&fake, "azureml:fraud:2", &[10, 50, 80], "3s");
+    let puts = watch_green_puts(&fake);
+    let hang = Arc::new(AtomicBool::new(true));
+    let h = hang.clone();
+    fake.inject(
+        move |r, w| {
+            h.load(Ordering::SeqCst)
+                && r.method == "PATCH"
+                && w.endpoints.values().any(|e| e["tags"].get(TAG).is_some())
+        },
+        ArmFault::Hang(Duration::from_secs(60)),
+        usize::MAX,
+    );
+    let mut first = command(dir.path(), &cfg).spawn().unwrap();
+    let until = Instant::now() + Duration::from_secs(90);
+    while fake.serving("fraud")["green"] != json!(50) {
+        if Instant::now() > until || first.try_wait().unwrap().is_some() {
+            let _ = first.kill();
+            let out = ran(first.wait_with_output().unwrap());
+            panic!(
+                "50% never served; log {:?}\n{}",
+                fake.world().log,
+                out.log()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(&first, "KILL");
+    let _ = first.wait();
+    hang.store(false, Ordering::SeqCst);
+    let rec = tag(&fake);
+    assert!(
+        rec.starts_with("state=in-progress;phase=1;weight=50;"),
+        "the record says where traffic is: {rec}"
+    );
+    let n = greens(&puts).len();
+    let second = run(dir.path(), &cfg);
+    assert_eq!(second.code, 0, "{}", second.log());
+    let resumed = greens(&puts)[n..].to_vec();
+    assert!(
+        resumed.iter().all(|g| *g >= 50) && resumed.last() == Some(&100),
+        "continued at 50%: canary shares written {resumed:?}"
+    );
+}

@@ -233,7 +233,7 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
     let platform: Box<dyn crate::platform::Platform> = match c.target.platform {
         PlatformKind::Azureml => {
             let body = rendered.azure_deployment.clone();
-            Box::new(crate::platform::azureml_dry::AzureMlDry::new(
+            Box::new(crate::platform::azureml_dry::platform(
                 crate::rollout::azure::target(c),
                 body,
                 log.clone(),

@@ -160,7 +160,7 @@ pub struct Target {
     /// azureml: the canary deployment (e.g. green).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_deployment: Option<String>,
-    /// azureml: the workspace's region, for a deployment body.
+    /// azureml: the region of a created deployment (default: the endpoint's `location`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// azureml: when present the canary deployment is created/updated before traffic moves.
@@ -242,10 +242,14 @@ pub const TARGET_KEYS: &[&str] = &[
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AzureDeployment {
-    /// `azureml:my-model:2` or a model asset id.
-    pub model: String,
-    /// An environment asset id, e.g. `azureml:sklearn-env:3`.
-    pub environment: String,
+    /// The deployment's model: `azureml:NAME:VERSION`, `azureml:NAME@latest`, an ARM id or an
+    /// `azureml://registries/…` reference. Default: `model.uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The environment (same forms as `model`). Omitted for MLflow models (no-code deployment:
+    /// Azure ML supplies the environment and the scoring script).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// VM size, e.g. Standard_DS2_v2 (create-only).
     pub instance_type: String,
     /// Instances (sku.capacity).

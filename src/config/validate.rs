@@ -128,6 +128,36 @@ fn need(d: &mut Diags, path: &str, v: &Option<String>, why: &str) {
     }
 }
 
+/// The deployment's model and environment references must be ones Azure ML resolves.
+fn azure_assets(c: &Config, dep: &crate::config::types::AzureDeployment, d: &mut Diags) {
+    use crate::platform::azureml_assets::{parse, AssetKind};
+    let ws = crate::rollout::azure::target(c).workspace_path();
+    let (model_key, model) = match &dep.model {
+        Some(m) => ("target.deployment.model", m.as_str()),
+        None => ("model.uri", c.model.uri.as_str()),
+    };
+    if !model.trim().is_empty() {
+        if let Err(e) = parse(AssetKind::Model, model, &ws) {
+            let why = if dep.model.is_none() {
+                " (model.uri is the deployment's model unless target.deployment.model is set)"
+            } else {
+                ""
+            };
+            d.push((model_key.into(), format!("{e}{why}")));
+        }
+    } else if dep.model.is_some() {
+        d.push((model_key.into(), "the deployment's model is empty".into()));
+    }
+    if let Some(env) = &dep.environment {
+        if let Err(e) = parse(AssetKind::Environment, env, &ws) {
+            d.push((
+                "target.deployment.environment".into(),
+                format!("{e}; leave `environment` out for an MLflow model (no-code deployment)"),
+            ));
+        }
+    }
+}
+
 fn target(c: &Config, d: &mut Diags) {
     let t = &c.target;
     let p = t.platform;
@@ -228,13 +258,14 @@ fn target(c: &Config, d: &mut Diags) {
                     "the canary deployment must differ from the stable deployment".into(),
                 ));
             }
-            need(
-                d,
-                "target.location",
-                &t.location,
-                "for platform azureml (the workspace's region, part of every ARM body)",
-            );
+            if t.location.as_deref().is_some_and(|l| l.trim().is_empty()) {
+                d.push((
+                    "target.location".into(),
+                    "`location` is empty; leave it out to use the endpoint's".into(),
+                ));
+            }
             if let Some(dep) = &t.deployment {
+                azure_assets(c, dep, d);
                 if dep.code_id.is_none() && dep.scoring_script.is_some() {
                     d.push((
                         "target.deployment.scoringScript".into(),

@@ -163,6 +163,7 @@ impl Provider for AzureMonitor {
                     status: resp.status,
                     code,
                     message,
+                    request_id: resp.request_id.clone(),
                 },
             ));
         }

@@ -117,6 +117,7 @@ impl Provider for LogAnalytics {
                     status: resp.status,
                     code,
                     message,
+                    request_id: resp.request_id.clone(),
                 },
             ));
         }

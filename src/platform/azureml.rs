@@ -8,9 +8,11 @@
 //! a rendered body) is created with a PUT whose provisioning [`Platform::poll_ready`] watches; its
 //! traffic is applied only once it is Succeeded, so a failed deployment never receives users.
 
-use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
-use crate::clients::azure::arm::{ArmClient, Operation, API_VERSION};
+use super::azureml_assets::{self as assets, AssetKind, AssetRef};
+use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use crate::clients::azure::arm::{ArmApi, ArmResponse, Operation};
 use crate::clients::azure::AzureError;
+use crate::core::progress::{Progress, State};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -53,35 +55,6 @@ impl AzureMlTarget {
     pub fn deployment_path(&self, name: &str) -> String {
         format!("{}/deployments/{name}", self.endpoint_path())
     }
-}
-
-/// The requests one stage change makes (for `run --dry-run`): read the endpoint, then PUT it back
-/// with the new split. The real PUT carries the whole endpoint as read; the body shown is the part
-/// that changes.
-pub fn stage_change_requests(target: &AzureMlTarget, weight: u32) -> Vec<ApiRequest> {
-    let path = format!("{}?api-version={API_VERSION}", target.endpoint_path());
-    let mut traffic = Map::new();
-    if target.stable_deployment != target.canary_deployment {
-        traffic.insert(
-            target.stable_deployment.clone(),
-            json!(100u32.saturating_sub(weight)),
-        );
-    }
-    traffic.insert(target.canary_deployment.clone(), json!(weight.min(100)));
-    vec![
-        ApiRequest {
-            method: "GET".into(),
-            path: path.clone(),
-            content_type: None,
-            body: None,
-        },
-        ApiRequest {
-            method: "PUT".into(),
-            path,
-            content_type: Some("application/json".into()),
-            body: Some(json!({"properties": {"traffic": traffic}})),
-        },
-    ]
 }
 
 /// Read `properties.traffic` / `properties.mirrorTraffic` of an endpoint body.
@@ -184,28 +157,64 @@ fn set_maps(endpoint: &mut Value, split: &BTreeMap<String, u32>, mirror: &BTreeM
     endpoint["properties"]["mirrorTraffic"] = json!(mirror);
 }
 
-/// Drop what ARM computes itself, so the PUT body is what a client may set.
+/// Drop what ARM computes itself, so the PUT body is what a client may set: the swagger's
+/// read-only properties (`id`, `name`, `type`, `systemData`, `properties.provisioningState`,
+/// `scoringUri`, `swaggerUri`, the identity's `principalId`/`tenantId` and each user-assigned
+/// identity's `principalId`/`clientId`) and `properties.keys` (write-only: never sent back).
 fn writable(mut endpoint: Value) -> Value {
     if let Some(obj) = endpoint.as_object_mut() {
         for key in ["id", "name", "type", "systemData", "etag"] {
-            obj.remove(key);
+            obj.shift_remove(key);
         }
     }
     if let Some(props) = endpoint
         .get_mut("properties")
         .and_then(Value::as_object_mut)
     {
-        for key in ["provisioningState", "scoringUri", "swaggerUri"] {
-            props.remove(key);
+        for key in ["provisioningState", "scoringUri", "swaggerUri", "keys"] {
+            props.shift_remove(key);
+        }
+    }
+    if let Some(identity) = endpoint.get_mut("identity").and_then(Value::as_object_mut) {
+        identity.shift_remove("principalId");
+        identity.shift_remove("tenantId");
+        if let Some(Value::Object(users)) = identity.get_mut("userAssignedIdentities") {
+            for user in users.values_mut() {
+                if let Some(u) = user.as_object_mut() {
+                    u.shift_remove("principalId");
+                    u.shift_remove("clientId");
+                }
+            }
         }
     }
     endpoint
 }
 
+/// What one endpoint write sends.
+enum Write {
+    /// The whole endpoint (traffic changes: ARM's PATCH cannot change traffic).
+    Put(Value),
+    /// Tags only.
+    Patch(Value),
+}
+
+/// How long a write goes on retrying ARM's 409 (another operation on the endpoint is running).
+#[derive(Clone, Copy, PartialEq)]
+enum Patience {
+    /// A forward move or a record: [`ETAG_ATTEMPTS`] tries, and none once a signal came.
+    Bounded,
+    /// The rollback: until the process must exit after a signal, else the policy's
+    /// `busy_patience` (15 minutes).
+    UntilExit,
+}
+
 /// The Azure ML driver.
 #[derive(Debug)]
 pub struct AzureMl {
-    arm: ArmClient,
+    arm: Box<dyn ArmApi>,
+    /// The dry run's recorder: provisioning is over as soon as it is asked for, so `prepare`
+    /// polls once itself (the dry-run loop assumes readiness and never polls).
+    assume_ready: bool,
     target: AzureMlTarget,
     deployment: Option<Value>,
     /// Weight to give the canary once its deployment is Succeeded.
@@ -214,20 +223,38 @@ pub struct AzureMl {
     pending_mirror: u32,
     /// The canary deployment's running operation, for the failure message.
     deployment_op: Option<Operation>,
+    /// Our own endpoint write whose operation we stopped following (a signal came): the next
+    /// write follows it to its end first, since ARM refuses writes (409) until then.
+    in_flight: Option<ArmResponse>,
+    /// The progress record last stored or read (see `update_endpoint`).
+    record: Option<Progress>,
 }
 
 impl AzureMl {
     /// `deployment`: the rendered ManagedOnlineDeployment body, when the canary is to be created
     /// or updated; `None` when it already exists.
-    pub fn new(arm: ArmClient, target: AzureMlTarget, deployment: Option<Value>) -> Self {
+    pub fn new(
+        arm: impl ArmApi + 'static,
+        target: AzureMlTarget,
+        deployment: Option<Value>,
+    ) -> Self {
         AzureMl {
-            arm,
+            arm: Box::new(arm),
+            assume_ready: false,
             target,
             deployment,
             pending_weight: None,
             pending_mirror: 0,
             deployment_op: None,
+            in_flight: None,
+            record: None,
         }
+    }
+
+    /// The driver over the dry run's recorder (see `assume_ready`).
+    pub fn assuming_ready(mut self) -> Self {
+        self.assume_ready = true;
+        self
     }
 
     pub fn target(&self) -> &AzureMlTarget {
@@ -235,13 +262,71 @@ impl AzureMl {
     }
 
     /// GET the endpoint, apply `edit`, PUT it back with If-Match, wait for the operation.
+    /// `record`: the progress record describing the endpoint once this change is applied, sent
+    /// in the same PUT (as the endpoint's tag), so a crash cannot separate the two.
     fn update_endpoint(
-        &self,
+        &mut self,
         what: &str,
+        patience: Patience,
+        record: Option<String>,
         edit: &dyn Fn(&mut Value) -> Result<(), PlatformError>,
     ) -> Result<(), PlatformError> {
+        self.write_endpoint(what, patience, &|current: &Value| {
+            let before = traffic_of(current);
+            let mut body = writable(current.clone());
+            edit(&mut body)?;
+            // Nothing to change: no PUT, so the endpoint is left exactly as it was.
+            if traffic_of(&body) == before {
+                return Ok(None);
+            }
+            if let Some(r) = &record {
+                if !body.get("tags").is_some_and(Value::is_object) {
+                    body["tags"] = json!({});
+                }
+                body["tags"][crate::core::progress::TAG] = json!(r);
+            }
+            Ok(Some(Write::Put(body)))
+        })?;
+        if let Some(r) = record {
+            self.record = Progress::decode(&r);
+        }
+        Ok(())
+    }
+
+    /// The record after a traffic change to `weight` in `state`, from the last one stored (none
+    /// before the run's first record). The driver stores one after every traffic change, each
+    /// change one phase further: an in-progress move to a new weight is the next phase.
+    fn record_after(&self, weight: u32, state: State) -> Option<String> {
+        let mut r = self.record.clone()?;
+        if state == State::InProgress && weight != r.weight {
+            r.phase += 1;
+        }
+        r.weight = weight;
+        r.state = state;
+        Some(r.encode())
+    }
+
+    /// One endpoint write: GET, `build` the request from what was read (`None`: nothing to
+    /// send), send it with `If-Match`, follow its operation to the end. A 412 re-reads and
+    /// tries again; a 409 (an operation still running) waits and tries again as `patience`
+    /// allows. Our own operation left unfollowed by a signal is followed to its end first.
+    fn write_endpoint(
+        &mut self,
+        what: &str,
+        patience: Patience,
+        build: &dyn Fn(&Value) -> Result<Option<Write>, PlatformError>,
+    ) -> Result<(), PlatformError> {
         let path = self.target.endpoint_path();
-        for attempt in 1..=ETAG_ATTEMPTS {
+        let until =
+            match patience {
+                Patience::UntilExit => Some(self.arm.exit_by().unwrap_or_else(|| {
+                    std::time::Instant::now() + self.arm.policy().busy_patience
+                })),
+                Patience::Bounded => self.arm.exit_by(),
+            };
+        self.finish_in_flight(what, until)?;
+        let (mut stale, mut busy) = (0u32, 0u32);
+        loop {
             let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
             if !current.body.is_object() {
                 return Err(PlatformError::Api {
@@ -250,41 +335,123 @@ impl AzureMl {
                 });
             }
             let etag = current.etag();
-            let before = traffic_of(&current.body);
-            let mut body = writable(current.body);
-            edit(&mut body)?;
-            if traffic_of(&body) == before {
-                // Nothing to change: no PUT, so the endpoint is left exactly as it was.
+            let Some(write) = build(&current.body)? else {
                 log::info!(
-                    "{what}: endpoint {} already has that traffic; nothing sent",
+                    "{what}: endpoint {} already is as asked; nothing sent",
                     self.target.endpoint
                 );
                 return Ok(());
-            }
-            match self.arm.put(&path, &body, etag.as_deref()) {
+            };
+            let (method, sent) = match &write {
+                Write::Put(body) => ("PUT", self.arm.put(&path, body, etag.as_deref())),
+                Write::Patch(body) => ("PATCH", self.arm.patch(&path, body, etag.as_deref())),
+            };
+            match sent {
                 Ok(first) => {
-                    log::info!("{what}: PUT endpoint {}", self.target.endpoint);
-                    return self.arm.wait(&first).map_err(|e| api("PUT", &path, e));
+                    log::info!(
+                        "{what}: {method} endpoint {} (x-ms-client-request-id {})",
+                        self.target.endpoint,
+                        first.request_id
+                    );
+                    return match self.arm.wait(&first) {
+                        Err(e @ AzureError::Abandoned { .. }) => {
+                            self.in_flight = Some(first);
+                            Err(api(method, &path, e))
+                        }
+                        other => other.map_err(|e| api(method, &path, e)),
+                    };
                 }
-                Err(e) if e.status() == Some(412) && attempt < ETAG_ATTEMPTS => {
+                Err(e) if e.status() == Some(412) && stale + 1 < ETAG_ATTEMPTS => {
+                    stale += 1;
                     log::warn!(
                         "{what}: endpoint {} changed since it was read (HTTP 412); re-reading",
                         self.target.endpoint
                     );
                 }
                 // ARM answers 409 while another operation on the endpoint is running: nothing
-                // was applied; wait, re-read and try again (a rollback must not give up on it).
-                Err(e) if e.status() == Some(409) && attempt < ETAG_ATTEMPTS => {
+                // was applied; wait, re-read and try again.
+                Err(e) if e.status() == Some(409) => {
+                    let delay = self.busy_delay(busy);
+                    let give_up = match patience {
+                        Patience::Bounded => {
+                            busy + 1 >= ETAG_ATTEMPTS || self.arm.exit_by().is_some()
+                        }
+                        Patience::UntilExit => {
+                            until.is_some_and(|u| std::time::Instant::now() + delay > u)
+                        }
+                    };
+                    if give_up {
+                        let t = crate::report::summary::traffic_line(&traffic_of(&current.body));
+                        return Err(PlatformError::Api {
+                            request: format!("{method} {path}"),
+                            message: format!(
+                                "{e}; {what} not applied after {} tries while another operation runs on the endpoint; traffic stays {t} (as last read); `mlcanary rollback` or a re-run finishes the job once it is over",
+                                busy + 1
+                            ),
+                        });
+                    }
+                    busy += 1;
                     log::warn!(
-                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying",
+                        "{what}: endpoint {} is busy with another operation (HTTP 409); retrying in {delay:?}",
                         self.target.endpoint
                     );
-                    std::thread::sleep(self.arm.policy().delay(None, attempt - 1));
+                    std::thread::sleep(delay);
                 }
-                Err(e) => return Err(api("PUT", &path, e)),
+                Err(e) => return Err(api(method, &path, e)),
             }
         }
-        unreachable!("the last attempt returns")
+    }
+
+    /// Pause before retry `n` of a write refused with 409: short once a signal came (the
+    /// runner's kill is seconds away), else the policy's backoff.
+    fn busy_delay(&self, n: u32) -> std::time::Duration {
+        let policy = self.arm.policy();
+        if self.arm.exit_by().is_some() {
+            policy.retry_after_unit
+        } else {
+            policy.delay(None, n.min(3))
+        }
+    }
+
+    /// Follow our own endpoint operation left unfollowed (see `in_flight`) to its end, until
+    /// `until`. Whatever it ended as, the caller then reads the endpoint afresh.
+    fn finish_in_flight(
+        &mut self,
+        what: &str,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), PlatformError> {
+        let Some(first) = self.in_flight.take() else {
+            return Ok(());
+        };
+        log::info!(
+            "{what}: following our earlier {} on endpoint {} to its end first (x-ms-client-request-id {})",
+            first.method,
+            self.target.endpoint,
+            first.request_id
+        );
+        match self.arm.wait_until(&first, until) {
+            Ok(()) => Ok(()),
+            Err(e @ AzureError::Timeout(_)) => {
+                let path = self.target.endpoint_path();
+                let t = self
+                    .arm
+                    .get(&path)
+                    .map(|r| crate::report::summary::traffic_line(&traffic_of(&r.body)))
+                    .unwrap_or_else(|_| "unknown (the endpoint could not be read)".into());
+                let request = format!("{} {path}", first.method);
+                self.in_flight = Some(first);
+                Err(PlatformError::Api {
+                    request,
+                    message: format!(
+                        "{e}: {what} not sent, our earlier change is still being applied; the endpoint shows {t}; `mlcanary rollback` or a re-run finishes the job"
+                    ),
+                })
+            }
+            Err(e) => {
+                log::warn!("{what}: our earlier endpoint change did not apply: {e}");
+                Ok(())
+            }
+        }
     }
 
     fn delete_deployment(&self, name: &str) -> Result<(), PlatformError> {
@@ -304,6 +471,63 @@ impl AzureMl {
             }
         }
         format!("deployment {name} provisioningState {state}")
+    }
+}
+
+impl AzureMl {
+    /// The ARM id of the newest version of an asset (the SDK's `_get_latest`).
+    fn latest_version(&self, kind: AssetKind, name: &str) -> Result<String, PlatformError> {
+        let ws = self.target.workspace_path();
+        let path = assets::latest_query(&ws, kind, name);
+        let list = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+        assets::first_version_id(&list.body, &ws, kind, name).ok_or_else(|| {
+            PlatformError::Other(format!(
+                "azureml:{name}@latest: no version of {} {name} in workspace {}",
+                kind.collection().trim_end_matches('s'),
+                self.target.workspace
+            ))
+        })
+    }
+}
+
+/// Expand the asset references of a deployment body in place (`azureml:NAME:VERSION` to ARM
+/// ids; a `null` environment removed, never sent); the `@latest` ones, which need ARM, are
+/// returned as (JSON pointer, kind, name) and left as written.
+pub fn expand_assets(
+    body: &mut Value,
+    target: &AzureMlTarget,
+) -> Result<Vec<(&'static str, AssetKind, String)>, PlatformError> {
+    let ws = target.workspace_path();
+    let mut latest = Vec::new();
+    for (pointer, kind) in assets::REFERENCES {
+        let Some(value) = body.pointer(pointer).cloned() else {
+            continue;
+        };
+        let text = match value {
+            Value::Null if kind == AssetKind::Environment => {
+                if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
+                    props.remove("environmentId");
+                }
+                continue;
+            }
+            Value::String(s) => s,
+            other => {
+                return Err(PlatformError::Other(format!(
+                    "deployment {pointer} must be a string, not {other}"
+                )))
+            }
+        };
+        match assets::parse(kind, &text, &ws).map_err(PlatformError::Other)? {
+            AssetRef::Id(id) => set_pointer(body, pointer, json!(id)),
+            AssetRef::Latest { kind, name } => latest.push((pointer, kind, name)),
+        }
+    }
+    Ok(latest)
+}
+
+fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
+    if let Some(slot) = body.pointer_mut(pointer) {
+        *slot = value;
     }
 }
 
@@ -327,15 +551,40 @@ impl Platform for AzureMl {
             )));
         }
         self.pending_mirror = mirror;
-        if let Some(body) = &self.deployment {
+        if let Some(mut body) = self.deployment.clone() {
+            let latest = expand_assets(&mut body, &self.target)?;
+            for (pointer, kind, name) in latest {
+                let id = self.latest_version(kind, &name)?;
+                log::info!("{pointer}: azureml:{name}@latest is {id}");
+                set_pointer(&mut body, pointer, json!(id));
+            }
+            if body
+                .get("location")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                // The deployment lives where its endpoint does.
+                let path = self.target.endpoint_path();
+                let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
+                let Some(location) = ep.body.get("location").and_then(Value::as_str) else {
+                    return Err(PlatformError::Api {
+                        request: format!("GET {path}"),
+                        message: "the endpoint has no location to create the deployment in; set target.location".into(),
+                    });
+                };
+                body["location"] = json!(location);
+            }
             let path = self.target.deployment_path(&self.target.canary_deployment);
             let first = self
                 .arm
-                .put(&path, body, None)
+                .put(&path, &body, None)
                 .map_err(|e| api("PUT", &path, e))?;
             self.deployment_op = Operation::from_response(&first);
         }
         self.pending_weight = Some(weight);
+        if self.assume_ready {
+            return self.poll_ready().map(|_| ());
+        }
         Ok(())
     }
 
@@ -380,9 +629,13 @@ impl Platform for AzureMl {
 
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
         let target = self.target.clone();
-        self.update_endpoint(&format!("weight {weight}%"), &move |ep| {
-            with_weight(ep, &target, weight, None)
-        })
+        let record = self.record_after(weight, State::InProgress);
+        self.update_endpoint(
+            &format!("weight {weight}%"),
+            Patience::Bounded,
+            record,
+            &move |ep| with_weight(ep, &target, weight, None),
+        )
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
@@ -392,9 +645,12 @@ impl Platform for AzureMl {
             )));
         }
         let target = self.target.clone();
-        self.update_endpoint(&format!("mirror {percent}%"), &move |ep| {
-            with_mirror(ep, &target, percent)
-        })
+        self.update_endpoint(
+            &format!("mirror {percent}%"),
+            Patience::Bounded,
+            None,
+            &move |ep| with_mirror(ep, &target, percent),
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -416,7 +672,8 @@ impl Platform for AzureMl {
         let target = self.target.clone();
         let stable = target.stable_deployment.clone();
         let delete = target.delete_old_deployment && stable != target.canary_deployment;
-        self.update_endpoint("promote", &move |ep| {
+        let record = self.record_after(100, State::Promoted);
+        self.update_endpoint("promote", Patience::Bounded, record, &move |ep| {
             with_weight(ep, &target, 100, delete.then_some(stable.as_str()))
         })?;
         if delete {
@@ -432,7 +689,8 @@ impl Platform for AzureMl {
         let delete = target.delete_canary_on_rollback;
         // The canary may never have joined the endpoint's traffic map (failed provisioning):
         // dropping an absent key is a no-op, so the PUT only confirms stable = 100.
-        self.update_endpoint("rollback", &move |ep| {
+        let record = self.record_after(0, State::RolledBack);
+        self.update_endpoint("rollback", Patience::UntilExit, record, &move |ep| {
             with_weight(ep, &target, 0, delete.then_some(canary.as_str()))?;
             with_mirror(ep, &target, 0)
         })?;
@@ -445,32 +703,33 @@ impl Platform for AzureMl {
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let path = self.target.endpoint_path();
         let ep = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
-        Ok(ep
+        let stored = ep
             .body
             .pointer(&format!("/tags/{}", crate::core::progress::TAG))
             .and_then(Value::as_str)
-            .map(String::from))
+            .map(String::from);
+        self.record = stored.as_deref().and_then(Progress::decode);
+        Ok(stored)
     }
 
-    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Tags
-    /// go by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
+    /// The record as an endpoint tag (values are at most 256 characters: it is compact). Traffic
+    /// changes carry it in their own PUT already (then nothing is sent here); otherwise tags go
+    /// by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        let path = self.target.endpoint_path();
-        let current = self.arm.get(&path).map_err(|e| api("GET", &path, e))?;
-        let mut tags = match current.body.get("tags") {
-            Some(Value::Object(t)) => t.clone(),
-            _ => Map::new(),
-        };
-        if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(record) {
-            return Ok(());
-        }
-        // PATCH replaces the whole tags map: the others are sent back as read.
-        tags.insert(crate::core::progress::TAG.into(), json!(record));
-        let first = self
-            .arm
-            .patch(&path, &json!({ "tags": tags }))
-            .map_err(|e| api("PATCH", &path, e))?;
-        self.arm.wait(&first).map_err(|e| api("PATCH", &path, e))
+        self.record = Progress::decode(record);
+        let record = record.to_string();
+        self.write_endpoint("progress record", Patience::Bounded, &move |current| {
+            let mut tags = match current.get("tags") {
+                Some(Value::Object(t)) => t.clone(),
+                _ => Map::new(),
+            };
+            if tags.get(crate::core::progress::TAG).and_then(Value::as_str) == Some(&record) {
+                return Ok(None);
+            }
+            // PATCH replaces the whole tags map: the others are sent back as read.
+            tags.insert(crate::core::progress::TAG.into(), json!(record));
+            Ok(Some(Write::Patch(json!({ "tags": tags }))))
+        })
     }
 }
 
@@ -555,18 +814,17 @@ mod tests {
     }
 
     #[test]
-    fn dry_run_lists_get_then_put_with_the_new_split() {
-        let reqs = stage_change_requests(&target(), 25);
-        assert_eq!(reqs.len(), 2);
-        assert_eq!(reqs[0].method, "GET");
+    fn identity_ids_and_keys_are_not_sent_back() {
+        let ep = json!({"location": "westeurope",
+            "identity": {"type": "SystemAssigned,UserAssigned", "principalId": "p", "tenantId": "t",
+                "userAssignedIdentities": {"/subscriptions/s/id1": {"principalId": "p1", "clientId": "c1"}}},
+            "properties": {"authMode": "Key", "keys": {"primaryKey": "k1"}}});
         assert_eq!(
-            reqs[0].path,
-            "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/onlineEndpoints/ep?api-version=2025-12-01"
-        );
-        assert_eq!(reqs[1].method, "PUT");
-        assert_eq!(
-            reqs[1].body,
-            Some(json!({"properties": {"traffic": {"blue": 75, "green": 25}}}))
+            writable(ep),
+            json!({"location": "westeurope",
+                "identity": {"type": "SystemAssigned,UserAssigned",
+                    "userAssignedIdentities": {"/subscriptions/s/id1": {}}},
+                "properties": {"authMode": "Key"}})
         );
     }
 }

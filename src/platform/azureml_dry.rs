@@ -1,114 +1,193 @@
-//! Azure ML for `run --dry-run`: the same traffic edits as the live driver (`with_weight`,
-//! `with_mirror`), applied to an in-memory endpoint, with every ARM request logged instead of sent.
+//! Azure ML for `run --dry-run`: the live driver ([`AzureMl`]) over an ARM that records every
+//! request instead of sending it, and answers from an in-memory endpoint (the stable deployment
+//! at 100%, every operation over at once). What the dry run prints is what the live code sends,
+//! body for body, in order: one request builder serves both.
 
-use super::azureml::{with_mirror, with_weight, AzureMlTarget};
-use super::{ApiRequest, Platform, PlatformError, Readiness, Revisions, Traffic};
-use crate::clients::azure::arm::API_VERSION;
+use super::azureml::{AzureMl, AzureMlTarget};
+use super::ApiRequest;
+use crate::clients::azure::arm::{
+    ArmApi, ArmResponse, Operation, PollOutcome, PollPolicy, API_VERSION,
+};
+use crate::clients::azure::AzureError;
 use serde_json::{json, Value};
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-pub struct AzureMlDry {
+/// The live driver over a recorder logging into `log`.
+pub fn platform(
     target: AzureMlTarget,
     deployment: Option<Value>,
-    endpoint: Value,
     log: Rc<RefCell<Vec<ApiRequest>>>,
+) -> AzureMl {
+    // The endpoint is in the region the config names (when it names one).
+    let location = deployment
+        .as_ref()
+        .and_then(|d| d.get("location"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let rec = Recorder::new(&target, location.as_deref(), deployment.is_none(), log);
+    AzureMl::new(rec, target, deployment).assuming_ready()
 }
 
-impl AzureMlDry {
+/// An ARM that records and answers from memory.
+#[derive(Debug)]
+pub struct Recorder {
+    resources: RefCell<BTreeMap<String, Value>>,
+    etag: RefCell<u64>,
+    log: Rc<RefCell<Vec<ApiRequest>>>,
+    policy: PollPolicy,
+}
+
+impl Recorder {
+    /// The endpoint with `stable` at 100%; the canary deployment too when it already exists.
     pub fn new(
-        target: AzureMlTarget,
-        deployment: Option<Value>,
+        target: &AzureMlTarget,
+        location: Option<&str>,
+        canary_exists: bool,
         log: Rc<RefCell<Vec<ApiRequest>>>,
-    ) -> Self {
-        let endpoint = json!({"properties": {"authMode": "Key", "traffic": {target.stable_deployment.clone(): 100}, "mirrorTraffic": {}}});
-        AzureMlDry {
-            target,
-            deployment,
-            endpoint,
+    ) -> Recorder {
+        let mut resources = BTreeMap::new();
+        resources.insert(
+            target.endpoint_path(),
+            json!({"location": location.unwrap_or("(the endpoint's location)"),
+                "properties": {"authMode": "Key", "provisioningState": "Succeeded",
+                    "traffic": {target.stable_deployment.clone(): 100}, "mirrorTraffic": {}}}),
+        );
+        let mut names = vec![&target.stable_deployment];
+        if canary_exists {
+            names.push(&target.canary_deployment);
+        }
+        for name in names {
+            resources.insert(
+                target.deployment_path(name),
+                json!({"properties": {"provisioningState": "Succeeded"}}),
+            );
+        }
+        Recorder {
+            resources: RefCell::new(resources),
+            etag: RefCell::new(1),
             log,
+            policy: PollPolicy::default(),
         }
     }
-    fn req(&self, method: &str, path: &str, body: Option<Value>) {
+
+    fn record(&self, method: &str, path: &str, body: Option<&Value>) -> String {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let full = format!("{path}{sep}api-version={API_VERSION}");
         self.log.borrow_mut().push(ApiRequest {
             method: method.into(),
-            path: format!("{path}?api-version={API_VERSION}"),
-            content_type: body.as_ref().map(|_| "application/json".into()),
-            body,
+            path: full.clone(),
+            content_type: body.map(|_| "application/json".into()),
+            body: body.cloned(),
         });
+        full
     }
-    fn edit(
-        &mut self,
-        f: impl FnOnce(&mut Value, &AzureMlTarget) -> Result<(), PlatformError>,
-    ) -> Result<(), PlatformError> {
-        let path = self.target.endpoint_path();
-        self.req("GET", &path, None);
-        f(&mut self.endpoint, &self.target)?;
-        self.req("PUT", &path, Some(self.endpoint.clone()));
-        Ok(())
+
+    fn answer(&self, method: &str, url: String, body: Value) -> ArmResponse {
+        let mut headers = BTreeMap::new();
+        headers.insert("etag".into(), format!("\"{}\"", self.etag.borrow()));
+        ArmResponse {
+            status: 200,
+            headers,
+            body,
+            method: method.into(),
+            url,
+            request_id: "(dry run)".into(),
+        }
+    }
+
+    fn stored(&self, path: &str, body: &Value) -> Value {
+        let mut b = body.clone();
+        if !b.get("properties").is_some_and(Value::is_object) {
+            b["properties"] = json!({});
+        }
+        b["properties"]["provisioningState"] = json!("Succeeded");
+        *self.etag.borrow_mut() += 1;
+        self.resources.borrow_mut().insert(path.into(), b.clone());
+        b
     }
 }
 
-impl Platform for AzureMlDry {
-    fn prepare(
-        &mut self,
-        weight: u32,
-        mirror: u32,
-        _manifests: &[serde_json::Value],
-    ) -> Result<(), PlatformError> {
-        if let Some(body) = self.deployment.clone() {
-            let p = self.target.deployment_path(&self.target.canary_deployment);
-            self.req("PUT", &p, Some(body));
-            self.req("GET", &p, None);
+impl ArmApi for Recorder {
+    fn get(&self, path: &str) -> Result<ArmResponse, AzureError> {
+        match self.get_optional(path)? {
+            Some(r) => Ok(r),
+            None => Err(AzureError::Api {
+                method: "GET".into(),
+                url: path.into(),
+                status: 404,
+                code: "ResourceNotFound".into(),
+                message: "(dry run) not found".into(),
+                request_id: "(dry run)".into(),
+            }),
         }
-        if weight > 0 {
-            self.set_weight(weight)?;
+    }
+    fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
+        let url = self.record("GET", path, None);
+        if let Some((_, query)) = path.split_once("/versions?") {
+            // `@latest` is looked up at ARM in a live run; its answer is unknown here.
+            let _ = query;
+            return Ok(Some(self.answer(
+                "GET",
+                url,
+                json!({"value": [{"name": "(latest)"}]}),
+            )));
         }
-        if mirror > 0 {
-            self.set_shadow(mirror)?;
+        let found = self.resources.borrow().get(path).cloned();
+        Ok(found.map(|b| self.answer("GET", url, b)))
+    }
+    fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        _if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        let url = self.record("PUT", path, Some(body));
+        let stored = self.stored(path, body);
+        Ok(self.answer("PUT", url, stored))
+    }
+    fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        _if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        let url = self.record("PATCH", path, Some(body));
+        let mut current = self
+            .resources
+            .borrow()
+            .get(path)
+            .cloned()
+            .unwrap_or(json!({}));
+        if let Some(tags) = body.get("tags") {
+            current["tags"] = tags.clone();
         }
+        let stored = self.stored(path, &current);
+        Ok(self.answer("PATCH", url, stored))
+    }
+    fn delete_and_wait(&self, path: &str) -> Result<(), AzureError> {
+        self.record("DELETE", path, None);
+        self.resources.borrow_mut().remove(path);
         Ok(())
     }
-    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        Ok(Readiness::Ready)
-    }
-    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        self.edit(|ep, t| with_weight(ep, t, weight, None))
-    }
-    fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        self.edit(|ep, t| with_mirror(ep, t, percent))
-    }
-    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
-        Ok(super::azureml::traffic_of(&self.endpoint))
-    }
-    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        let t = &self.target;
-        Ok(Revisions {
-            canary_name: t.canary_deployment.clone(),
-            canary_revision: Some(t.canary_deployment.clone()),
-            stable_name: t.stable_deployment.clone(),
-            stable_revision: Some(t.stable_deployment.clone()),
-        })
-    }
-    fn promote(&mut self) -> Result<(), PlatformError> {
-        let delete = self.target.delete_old_deployment;
-        let stable = self.target.stable_deployment.clone();
-        self.edit(|ep, t| with_weight(ep, t, 100, delete.then_some(stable.as_str())))?;
-        if delete {
-            self.req("DELETE", &self.target.deployment_path(&stable), None);
-        }
+    fn wait(&self, _first: &ArmResponse) -> Result<(), AzureError> {
         Ok(())
     }
-    fn rollback(&mut self) -> Result<(), PlatformError> {
-        let delete = self.target.delete_canary_on_rollback;
-        let canary = self.target.canary_deployment.clone();
-        self.edit(|ep, t| {
-            with_weight(ep, t, 0, delete.then_some(canary.as_str()))?;
-            with_mirror(ep, t, 0)
-        })?;
-        if delete {
-            self.req("DELETE", &self.target.deployment_path(&canary), None);
-        }
+    fn wait_until(
+        &self,
+        _first: &ArmResponse,
+        _until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError> {
         Ok(())
+    }
+    fn poll_operation(&self, _op: &Operation) -> Result<PollOutcome, AzureError> {
+        Ok(PollOutcome::Done)
+    }
+    fn exit_by(&self) -> Option<std::time::Instant> {
+        None
+    }
+    fn policy(&self) -> &PollPolicy {
+        &self.policy
     }
 }

@@ -2,6 +2,7 @@
 //! once (in `clients::kube` and the helpers here); a platform file only knows its own resource.
 
 pub mod azureml;
+pub mod azureml_assets;
 pub mod azureml_dry;
 pub mod written;
 

@@ -57,6 +57,19 @@ pub fn target(c: &Config) -> AzureMlTarget {
     }
 }
 
+/// A note when `target.deployment.model` overrides a different `model.uri` (the report and the
+/// progress record name `model.uri`; the deployment runs the override).
+pub fn model_override_note(c: &Config) -> Option<String> {
+    let dep = c.target.deployment.as_ref()?;
+    let m = dep.model.as_deref()?;
+    (m.trim() != c.model.uri.trim()).then(|| {
+        format!(
+            "target.deployment.model ({m}) differs from model.uri ({}): the canary deployment runs {m}",
+            c.model.uri
+        )
+    })
+}
+
 /// A token source for dry runs: nothing is ever sent, so no token is ever needed.
 #[derive(Debug)]
 pub struct NoTokens;

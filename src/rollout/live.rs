@@ -65,8 +65,11 @@ pub fn platform(
             let tokens = tokens.ok_or(SetupError::NoAzureCredential)?;
             let s = super::azure::settings(c);
             let (arm, _) = super::azure::clients(&s, &ProcessEnv, tokens, Default::default());
-            let arm = arm.interruptible_by(Arc::new(CancelGuard(cancel.clone())));
+            let arm = arm.interruptible_by(Arc::new(CancelGuard::new(cancel.clone())));
             let body = rendered.azure_deployment.clone();
+            if let Some(note) = super::azure::model_override_note(c) {
+                log::warn!("{note}");
+            }
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
                 arm,
                 super::azure::target(c),
@@ -82,7 +85,36 @@ pub fn platform(
 
 /// ARM reads in flight are abandoned on a signal or at the deadline, like Kubernetes reads
 /// ([`super::kube_live`]): a provisioning poll against a hung ARM must not hold up the rollback.
-struct CancelGuard(super::clock::Cancel);
+/// After a signal, the process has [`cancel_grace`] to finish (the CI runner kills it then).
+pub struct CancelGuard {
+    cancel: super::clock::Cancel,
+    grace: std::time::Duration,
+    signalled: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl CancelGuard {
+    pub fn new(cancel: super::clock::Cancel) -> CancelGuard {
+        CancelGuard::with_grace(cancel, cancel_grace(&|k| std::env::var(k).ok()))
+    }
+    pub fn with_grace(cancel: super::clock::Cancel, grace: std::time::Duration) -> CancelGuard {
+        CancelGuard {
+            cancel,
+            grace,
+            signalled: Default::default(),
+        }
+    }
+}
+
+/// How long the process may go on after the first signal: `MLCANARY_CANCEL_GRACE` seconds,
+/// default 8. GitHub Actions sends SIGINT, SIGTERM 7.5 s later and SIGKILL 2.5 s after that
+/// (docs/azure.md); 8 s leaves two for the reports.
+pub fn cancel_grace(env: &dyn Fn(&str) -> Option<String>) -> std::time::Duration {
+    let secs = env("MLCANARY_CANCEL_GRACE")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(8.0);
+    std::time::Duration::from_secs_f64(secs)
+}
 
 impl std::fmt::Debug for CancelGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,10 +124,21 @@ impl std::fmt::Debug for CancelGuard {
 
 impl ReadGuard for CancelGuard {
     fn armed(&self) -> bool {
-        !self.0.is_cancelled() && self.0.deadline().is_none_or(|d| SystemClock.now_ms() < d)
+        let _ = self.exit_by();
+        !self.cancel.is_cancelled()
+            && self
+                .cancel
+                .deadline()
+                .is_none_or(|d| SystemClock.now_ms() < d)
+    }
+    fn exit_by(&self) -> Option<std::time::Instant> {
+        if !self.cancel.is_cancelled() {
+            return None;
+        }
+        Some(*self.signalled.get_or_init(std::time::Instant::now) + self.grace)
     }
     fn run(&self, read: Read) -> Result<Result<ArmResponse, AzureError>, String> {
-        match interruptible(&SystemClock, &self.0, self.0.deadline(), read) {
+        match interruptible(&SystemClock, &self.cancel, self.cancel.deadline(), read) {
             Waited::Done(r) => Ok(r),
             Waited::Cancelled => Err("abandoned: the run was cancelled".into()),
             Waited::TimedOut => Err("no answer before the rollout's deadline".into()),

@@ -12,7 +12,7 @@
 
 use super::credential::TokenSource;
 use super::AzureError;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +33,9 @@ pub struct PollPolicy {
     pub max_retries: u32,
     /// Polls of one long-running operation before giving up.
     pub max_polls: u32,
+    /// How long a rollback retries writes ARM refuses with 409 (another operation on the
+    /// resource is running) when no signal limits it.
+    pub busy_patience: Duration,
 }
 
 impl Default for PollPolicy {
@@ -43,6 +46,7 @@ impl Default for PollPolicy {
             max_delay: Duration::from_secs(60),
             max_retries: 5,
             max_polls: 720,
+            busy_patience: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -56,6 +60,7 @@ impl PollPolicy {
             max_delay: Duration::from_millis(60),
             max_retries: 5,
             max_polls: 200,
+            busy_patience: Duration::from_secs(2),
         }
     }
 
@@ -70,12 +75,16 @@ impl PollPolicy {
     }
 }
 
-/// An ARM answer: status, headers (lower-case names) and the JSON body (`Null` when empty).
-#[derive(Debug, Clone, PartialEq)]
+/// An ARM answer: status, headers (lower-case names) and the JSON body (`Null` when empty), with
+/// the request it answers (method, absolute URL, our `x-ms-client-request-id`).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ArmResponse {
     pub status: u16,
     pub headers: BTreeMap<String, String>,
     pub body: Value,
+    pub method: String,
+    pub url: String,
+    pub request_id: String,
 }
 
 impl ArmResponse {
@@ -105,6 +114,87 @@ pub trait ReadGuard: Send + Sync + std::fmt::Debug {
     fn armed(&self) -> bool;
     /// Run `read` on another thread and wait for it; `Err(why)` when it was abandoned.
     fn run(&self, read: Read) -> Result<Result<ArmResponse, AzureError>, String>;
+    /// Once a signal came: the moment by which the process must have finished (the CI runner
+    /// kills it soon after its first signal). `None` while there is no such limit.
+    fn exit_by(&self) -> Option<std::time::Instant> {
+        None
+    }
+}
+
+/// What the Azure ML driver asks of ARM: the real [`ArmClient`], or the dry run's recorder
+/// (`platform::azureml_dry`), so `run --dry-run` shows exactly the requests a live run sends.
+pub trait ArmApi: std::fmt::Debug {
+    fn get(&self, path: &str) -> Result<ArmResponse, AzureError>;
+    fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError>;
+    fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError>;
+    fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError>;
+    fn delete_and_wait(&self, path: &str) -> Result<(), AzureError>;
+    fn wait(&self, first: &ArmResponse) -> Result<(), AzureError>;
+    fn wait_until(
+        &self,
+        first: &ArmResponse,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError>;
+    fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError>;
+    fn exit_by(&self) -> Option<std::time::Instant>;
+    fn policy(&self) -> &PollPolicy;
+}
+
+impl ArmApi for ArmClient {
+    fn get(&self, path: &str) -> Result<ArmResponse, AzureError> {
+        ArmClient::get(self, path)
+    }
+    fn get_optional(&self, path: &str) -> Result<Option<ArmResponse>, AzureError> {
+        ArmClient::get_optional(self, path)
+    }
+    fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        ArmClient::put(self, path, body, if_match)
+    }
+    fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
+        ArmClient::patch(self, path, body, if_match)
+    }
+    fn delete_and_wait(&self, path: &str) -> Result<(), AzureError> {
+        ArmClient::delete_and_wait(self, path)
+    }
+    fn wait(&self, first: &ArmResponse) -> Result<(), AzureError> {
+        ArmClient::wait(self, first)
+    }
+    fn wait_until(
+        &self,
+        first: &ArmResponse,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError> {
+        ArmClient::wait_until(self, first, until)
+    }
+    fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError> {
+        ArmClient::poll_operation(self, op)
+    }
+    fn exit_by(&self) -> Option<std::time::Instant> {
+        ArmClient::exit_by(self)
+    }
+    fn policy(&self) -> &PollPolicy {
+        ArmClient::policy(self)
+    }
 }
 
 /// A synchronous ARM client.
@@ -141,6 +231,11 @@ impl ArmClient {
     pub fn interruptible_by(mut self, guard: Arc<dyn ReadGuard>) -> Self {
         self.guard = Some(guard);
         self
+    }
+
+    /// When the process must have finished (after a signal), as the guard says.
+    pub fn exit_by(&self) -> Option<std::time::Instant> {
+        self.guard.as_ref().and_then(|g| g.exit_by())
     }
 
     /// The guard, while it may still abandon reads.
@@ -206,9 +301,19 @@ impl ArmClient {
 
     /// PATCH a resource (ARM takes only `tags` / `identity` this way on an online endpoint) and
     /// return the first answer (200, or 202 with `Location`); call [`ArmClient::wait`] to follow it.
-    pub fn patch(&self, path: &str, body: &Value) -> Result<ArmResponse, AzureError> {
+    pub fn patch(
+        &self,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
         let url = self.url(path, API_VERSION);
-        check("PATCH", &url, self.send("PATCH", &url, Some(body), &[])?)
+        let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
+        check(
+            "PATCH",
+            &url,
+            self.send("PATCH", &url, Some(body), &headers)?,
+        )
     }
 
     /// DELETE a resource; 404 counts as already deleted (returns `None`).
@@ -241,17 +346,19 @@ impl ArmClient {
         }
     }
 
-    /// Poll once: `Ok(None)` while running, `Ok(Some(()))` when Succeeded, an error when it ended
+    /// Poll once: `Running` while it runs, `Done` when Succeeded, an error when it ended
     /// Failed/Canceled. The answer's `Retry-After` is returned for the caller's next delay.
     pub fn poll_operation(&self, op: &Operation) -> Result<PollOutcome, AzureError> {
         self.poll(op, self.armed().is_some())
     }
 
     fn poll(&self, op: &Operation, guarded: bool) -> Result<PollOutcome, AzureError> {
+        let running = |resp: &ArmResponse| PollOutcome::Running {
+            retry_after: resp.header("retry-after").map(str::to_string),
+        };
         match op {
             Operation::AsyncOperation(url) => {
                 let resp = check("GET", url, self.read(url, guarded)?)?;
-                let retry_after = resp.header("retry-after").map(str::to_string);
                 let status = resp
                     .body
                     .get("status")
@@ -259,36 +366,89 @@ impl ArmClient {
                     .unwrap_or("InProgress");
                 match status {
                     "Succeeded" => Ok(PollOutcome::Done),
-                    "Failed" | "Canceled" => Err(operation_error(url, status, &resp.body)),
-                    _ => Ok(PollOutcome::Running { retry_after }),
+                    "Failed" | "Canceled" => Err(operation_error(&resp, status)),
+                    _ => Ok(running(&resp)),
                 }
             }
             Operation::Location(url) => {
                 let resp = self.read(url, guarded)?;
                 if resp.status == 202 {
-                    let retry_after = resp.header("retry-after").map(str::to_string);
-                    return Ok(PollOutcome::Running { retry_after });
+                    return Ok(running(&resp));
                 }
                 check("GET", url, resp).map(|_| PollOutcome::Done)
+            }
+            Operation::Resource { url, delete } => {
+                let resp = self.read(url, guarded)?;
+                if resp.status == 404 && *delete {
+                    return Ok(PollOutcome::Done);
+                }
+                let resp = check("GET", url, resp)?;
+                match provisioning_state(&resp.body) {
+                    _ if *delete => Ok(running(&resp)),
+                    Some(state @ ("Failed" | "Canceled")) => Err(operation_error(&resp, state)),
+                    Some(state) if !is_terminal(state) => Ok(running(&resp)),
+                    _ => Ok(PollOutcome::Done),
+                }
             }
         }
     }
 
-    /// Follow a long-running operation started by `first` until it ends.
+    /// Follow a long-running operation started by `first` until it ends. Started before a
+    /// signal, it is given up (its pauses and polls) when one comes: see the module docs.
     pub fn wait(&self, first: &ArmResponse) -> Result<(), AzureError> {
+        self.follow(first, self.armed().cloned(), None)
+    }
+
+    /// Follow the operation `first` started to its end whatever signal comes (it is ours: what
+    /// comes next must wait for it), giving up only at `until` ([`AzureError::Timeout`]).
+    pub fn wait_until(
+        &self,
+        first: &ArmResponse,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError> {
+        self.follow(first, None, until)
+    }
+
+    fn follow(
+        &self,
+        first: &ArmResponse,
+        guard: Option<Arc<dyn ReadGuard>>,
+        until: Option<std::time::Instant>,
+    ) -> Result<(), AzureError> {
+        if let Some(state @ ("Failed" | "Canceled")) = provisioning_state(&first.body) {
+            return Err(operation_error(first, state));
+        }
         let Some(op) = Operation::from_response(first) else {
             return Ok(());
         };
         let mut retry_after = first.header("retry-after").map(str::to_string);
-        // Started before a signal: its pauses and polls are given up when one comes.
-        let guard = self.armed().cloned();
         for attempt in 0..self.policy.max_polls {
             let delay = match &retry_after {
                 Some(v) => self.policy.delay(Some(v), 0),
                 None => self.policy.delay(None, attempt.min(3)),
             };
+            if until.is_some_and(|u| std::time::Instant::now() + delay > u) {
+                return Err(AzureError::Timeout(op.url().to_string()));
+            }
             pause(delay, guard.as_deref()).map_err(|why| abandoned(op.url(), why))?;
-            match self.poll(&op, guard.is_some())? {
+            let outcome = self.poll(&op, guard.is_some()).map_err(|e| match e {
+                // The id users quote is the one of the request that started the operation.
+                AzureError::Operation {
+                    url,
+                    status,
+                    code,
+                    message,
+                    ..
+                } => AzureError::Operation {
+                    url,
+                    status,
+                    code,
+                    message,
+                    request_id: first.request_id.clone(),
+                },
+                other => other,
+            })?;
+            match outcome {
                 PollOutcome::Done => return Ok(()),
                 PollOutcome::Running { retry_after: next } => retry_after = next,
             }
@@ -305,13 +465,18 @@ impl ArmClient {
         headers: &[(&str, &str)],
     ) -> Result<ArmResponse, AzureError> {
         let mut attempt = 0;
+        // One id per request, kept across its retries: users quote it to Azure support, and
+        // ARM echoes it in its logs (and in the `x-ms-client-request-id` answer header).
+        let request_id = new_request_id();
         loop {
             let token = self.tokens.token(&self.scope)?;
             let mut builder = ureq::http::Request::builder()
                 .method(method)
                 .uri(url)
                 .header("Authorization", format!("Bearer {}", token.secret()))
-                .header("Accept", "application/json");
+                .header("Accept", "application/json")
+                .header("x-ms-client-request-id", request_id.as_str())
+                .header("x-ms-return-client-request-id", "true");
             for (k, v) in headers {
                 builder = builder.header(*k, *v);
             }
@@ -349,6 +514,9 @@ impl ArmClient {
                                     status,
                                     headers: hdrs,
                                     body,
+                                    method: method.to_string(),
+                                    url: url.to_string(),
+                                    request_id: request_id.clone(),
                                 }),
                             )
                         }
@@ -360,7 +528,7 @@ impl ArmClient {
                             Err(AzureError::Transport {
                                 method: method.into(),
                                 url: url.into(),
-                                message,
+                                message: format!("{message} (x-ms-client-request-id {request_id})"),
                             }),
                         ),
                     }
@@ -371,7 +539,7 @@ impl ArmClient {
                     Err(AzureError::Transport {
                         method: method.into(),
                         url: url.into(),
-                        message: e.to_string(),
+                        message: format!("{e} (x-ms-client-request-id {request_id})"),
                     }),
                 ),
             };
@@ -411,8 +579,7 @@ fn pause(d: Duration, guard: Option<&dyn ReadGuard>) -> Result<(), String> {
 }
 
 fn abandoned(url: &str, why: String) -> AzureError {
-    AzureError::Transport {
-        method: "GET".into(),
+    AzureError::Abandoned {
         url: url.into(),
         message: why,
     }
@@ -442,10 +609,18 @@ fn answer_body(status: u16, text: Result<String, ureq::Error>) -> Result<Value, 
 pub enum Operation {
     AsyncOperation(String),
     Location(String),
+    /// No operation header, yet the answer's `provisioningState` is not terminal (or a DELETE
+    /// was accepted without one): the resource itself is polled, as the spec's
+    /// `final-state-via: original-uri` and the Azure SDK's ARM polling do. A DELETE ends at 404.
+    Resource {
+        url: String,
+        delete: bool,
+    },
 }
 
 impl Operation {
-    /// `Azure-AsyncOperation` when present, else `Location`, else none (the change was synchronous).
+    /// `Azure-AsyncOperation` when present, else `Location` (on 201/202), else the resource
+    /// itself while its state is not terminal; none when the change was synchronous.
     pub fn from_response(resp: &ArmResponse) -> Option<Operation> {
         if let Some(u) = resp.header("azure-asyncoperation") {
             return Some(Operation::AsyncOperation(u.to_string()));
@@ -455,13 +630,37 @@ impl Operation {
                 return Some(Operation::Location(u.to_string()));
             }
         }
-        None
+        if resp.url.is_empty() {
+            return None;
+        }
+        let delete = resp.method == "DELETE";
+        let unfinished = match provisioning_state(&resp.body) {
+            Some(state) => !is_terminal(state),
+            None => resp.status == 202,
+        };
+        (unfinished && (delete || resp.status != 204)).then(|| Operation::Resource {
+            url: resp.url.clone(),
+            delete,
+        })
     }
     pub fn url(&self) -> &str {
         match self {
-            Operation::AsyncOperation(u) | Operation::Location(u) => u,
+            Operation::AsyncOperation(u)
+            | Operation::Location(u)
+            | Operation::Resource { url: u, .. } => u,
         }
     }
+}
+
+/// `properties.provisioningState` of a resource body.
+pub fn provisioning_state(body: &Value) -> Option<&str> {
+    body.pointer("/properties/provisioningState")
+        .and_then(Value::as_str)
+}
+
+/// ARM's terminal provisioning states (anything else is still running).
+pub fn is_terminal(state: &str) -> bool {
+    matches!(state, "Succeeded" | "Failed" | "Canceled")
 }
 
 /// One poll's result.
@@ -487,13 +686,20 @@ pub fn error_parts(body: &Value) -> (String, String) {
     (code, message)
 }
 
-fn operation_error(url: &str, status: &str, body: &Value) -> AzureError {
-    let (code, message) = error_parts(body);
+/// An operation (or a resource) that ended Failed/Canceled, with the error ARM gave: the
+/// operation's `error`, else the resource's `properties.error`, else its whole body.
+fn operation_error(resp: &ArmResponse, status: &str) -> AzureError {
+    let body = match resp.body.pointer("/properties/error") {
+        Some(e) if resp.body.get("error").is_none() => json!({ "error": e }),
+        _ => resp.body.clone(),
+    };
+    let (code, message) = error_parts(&body);
     AzureError::Operation {
-        url: url.to_string(),
+        url: resp.url.clone(),
         status: status.to_string(),
         code,
         message,
+        request_id: resp.request_id.clone(),
     }
 }
 
@@ -508,7 +714,13 @@ fn check(method: &str, url: &str, resp: ArmResponse) -> Result<ArmResponse, Azur
         status: resp.status,
         code,
         message,
+        request_id: resp.request_id,
     })
+}
+
+/// A fresh `x-ms-client-request-id` (a random UUID, as the Azure SDKs send).
+pub fn new_request_id() -> String {
+    azure_core::Uuid::new_v4().to_string()
 }
 
 #[cfg(test)]
@@ -543,7 +755,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            body: Value::Null,
+            ..Default::default()
         }
     }
 

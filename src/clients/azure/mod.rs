@@ -37,22 +37,31 @@ pub enum AzureError {
         message: String,
     },
     /// ARM answered with an error status; `code`/`message` come from its `{"error":{...}}` body.
-    #[error("{method} {url} answered HTTP {status} {code}: {message}")]
+    #[error("{method} {url} answered HTTP {status} {code}: {message} (x-ms-client-request-id {request_id})")]
     Api {
         method: String,
         url: String,
         status: u16,
         code: String,
         message: String,
+        /// Our `x-ms-client-request-id` of the request: what Azure support asks for.
+        request_id: String,
     },
     /// A long-running operation ended Failed or Canceled.
-    #[error("operation {url} ended {status}: {code}: {message}")]
+    #[error(
+        "operation {url} ended {status}: {code}: {message} (x-ms-client-request-id {request_id})"
+    )]
     Operation {
         url: String,
         status: String,
         code: String,
         message: String,
+        request_id: String,
     },
+    /// A read or an operation wait given up on a signal or at the deadline (the operation, if
+    /// any, goes on at ARM).
+    #[error("{url}: {message}")]
+    Abandoned { url: String, message: String },
     /// A long-running operation did not finish within the polling budget.
     #[error("operation {0} did not finish within the polling budget")]
     Timeout(String),

@@ -8,10 +8,12 @@
 //! - deployment PUT walks provisioningState Creating/Updating -> Succeeded, or Failed when its
 //!   model contains "broken"; DELETE answers 202 with `Location`; a deployment with traffic cannot
 //!   be deleted;
-//! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`.
+//! - errors are `{"error":{"code","message"}}`; injected 429s carry `Retry-After`;
+//! - every PUT/PATCH body is checked against the REST definitions of api-version 2025-12-01
+//!   ([`super::spec`]): unknown or read-only properties and missing required ones get a 400.
 
 use super::http::{Req, Resp};
-use super::{Action, Op, World};
+use super::{Action, Lro, Op, World};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -55,11 +57,12 @@ pub fn check_token(w: &World, req: &Req, scope: &str) -> Option<Resp> {
 fn new_op(
     w: &mut World,
     polls: u32,
-    outcome: Result<(), (String, String)>,
+    outcome: Result<(), (String, String, String)>,
     action: Action,
 ) -> String {
     w.serial += 1;
     let id = format!("op-{}", w.serial);
+    let not_before = Instant::now() + w.op_min_duration;
     w.ops.insert(
         id.clone(),
         Op {
@@ -67,6 +70,7 @@ fn new_op(
             outcome,
             action,
             done: false,
+            not_before,
         },
     );
     id
@@ -83,7 +87,7 @@ fn op_result_url(w: &World, id: &str) -> String {
 /// Advance an operation by one observation; apply its effect when it ends.
 fn advance(w: &mut World, id: &str) {
     let Some(op) = w.ops.get_mut(id) else { return };
-    if op.done {
+    if op.done || Instant::now() < op.not_before {
         return;
     }
     if op.polls_left > 0 {
@@ -91,12 +95,32 @@ fn advance(w: &mut World, id: &str) {
         return;
     }
     op.done = true;
-    let (action, ok) = (op.action.clone(), op.outcome.is_ok());
+    let (action, outcome) = (op.action.clone(), op.outcome.clone());
     match action {
         Action::Provisioned(path) => {
-            let state = if ok { "Succeeded" } else { "Failed" };
+            let state = match &outcome {
+                Ok(()) => "Succeeded".to_string(),
+                Err((status, _, _)) => status.clone(),
+            };
+            if let Some(ep) = w.endpoints.get_mut(&path) {
+                // The split takes effect when the operation succeeds. What a failed update
+                // leaves in the body is not documented; the fake shows the split still served.
+                match &outcome {
+                    Ok(()) => {
+                        let t = ep["properties"]["traffic"].clone();
+                        w.serving.insert(path.clone(), t);
+                    }
+                    Err(_) => {
+                        ep["properties"]["traffic"] =
+                            w.serving.get(&path).cloned().unwrap_or(json!({}));
+                    }
+                }
+            }
             if let Some(r) = w.endpoints.get_mut(&path).or(w.deployments.get_mut(&path)) {
                 r["properties"]["provisioningState"] = json!(state);
+                if let Err((_, code, message)) = &outcome {
+                    r["properties"]["error"] = json!({"code": code, "message": message});
+                }
             }
         }
         Action::Delete(path) => {
@@ -117,7 +141,49 @@ fn advance_for(w: &mut World, path: &str) {
     }
 }
 
+/// `Retry-After` as the world says.
+fn retry_after(w: &World, r: Resp) -> Resp {
+    match w.retry_after {
+        Some(secs) => r.with("Retry-After", &secs.to_string()),
+        None => r,
+    }
+}
+
+/// The answer to a write that started operation `id`, in the world's [`Lro`] style. `status`
+/// is 200/201 for a PUT (updated/created), 202 for PATCH/DELETE.
+fn accepted(w: &World, status: u16, body: Value, id: &str) -> Resp {
+    let r = Resp::json(status, body);
+    let r = match w.lro {
+        Lro::AsyncOperation if status != 202 => {
+            r.with("Azure-AsyncOperation", &op_status_url(w, id))
+        }
+        Lro::AsyncOperation | Lro::Location => r.with("Location", &op_result_url(w, id)),
+        Lro::NoHeader => r,
+    };
+    retry_after(w, r)
+}
+
+/// An unfinished operation on `path` (409 for writes while it runs).
+fn busy(w: &World, path: &str) -> bool {
+    w.conflict_while_busy && w.ops.values().any(|o| !o.done && o.action.path() == path)
+}
+
+/// Status and message the service gives to a write while an operation runs. The exact text is
+/// not documented; ARM's RPC says 409 Conflict with an `{"error":{...}}` body.
+fn conflict() -> Resp {
+    arm_error(
+        409,
+        "Conflict",
+        "There is an operation in progress for this resource; retry when it has finished.",
+    )
+}
+
 pub fn handle(w: &mut World, req: &Req) -> Resp {
+    w.client_request_ids.push(
+        req.header("x-ms-client-request-id")
+            .unwrap_or_default()
+            .to_string(),
+    );
     if let Some(r) = check_token(w, req, &w.arm_scope.clone()) {
         return r;
     }
@@ -139,14 +205,14 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
         if op.done {
             match &op.outcome {
                 Ok(()) => body["status"] = json!("Succeeded"),
-                Err((code, message)) => {
-                    body["status"] = json!("Failed");
+                Err((status, code, message)) => {
+                    body["status"] = json!(status);
                     body["error"] = json!({"code": code, "message": message});
                 }
             }
             return Resp::json(200, body);
         }
-        return Resp::json(200, body).with("Retry-After", "1");
+        return retry_after(w, Resp::json(200, body));
     }
     if let Some(id) = req
         .path
@@ -155,12 +221,15 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
     {
         advance(w, &id);
         return match w.ops.get(&id) {
-            Some(op) if op.done => {
-                Resp::json(200, Value::Null).with("Content-Type", "application/json")
-            }
-            Some(_) => Resp::json(202, Value::Null)
-                .with("Location", &op_result_url(w, &id))
-                .with("Retry-After", "1"),
+            Some(op) if op.done => match &op.outcome {
+                Ok(()) => Resp::json(200, Value::Null).with("Content-Type", "application/json"),
+                // A Location poll of a failed operation answers the operation's error.
+                Err((_, code, message)) => arm_error(400, code, message),
+            },
+            Some(_) => retry_after(
+                w,
+                Resp::json(202, Value::Null).with("Location", &op_result_url(w, &id)),
+            ),
             None => arm_error(404, "NotFound", "operation not found"),
         };
     }
@@ -172,6 +241,9 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
         );
     }
     let path = req.path.clone();
+    if req.method == "GET" && path.ends_with("/versions") {
+        return list_versions(w, req, &path);
+    }
     let is_deployment = path.contains("/deployments/");
     if !path.contains("/providers/Microsoft.MachineLearningServices/workspaces/")
         || !path.contains("/onlineEndpoints/")
@@ -231,9 +303,7 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
                 return arm_error(400, "BadArgument", &format!("Deployment {name} has {live}% traffic; set its traffic to 0 before deleting it."));
             }
             let id = new_op(w, 1, Ok(()), Action::Delete(path.clone()));
-            Resp::json(202, Value::Null)
-                .with("Location", &op_result_url(w, &id))
-                .with("Retry-After", "1")
+            accepted(w, 202, Value::Null, &id)
         }
         _ => arm_error(
             405,
@@ -256,23 +326,37 @@ fn sum(map: Option<&Value>) -> Result<(u64, Vec<String>), String> {
     Ok((total, names))
 }
 
-fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
-    w.endpoint_put_if_match
-        .push(req.header("if-match").map(str::to_string));
-    if w.conflicts_to_inject > 0 {
-        // Someone else updated the endpoint between our GET and PUT.
-        w.conflicts_to_inject -= 1;
+/// A write to an endpoint: 409 while an operation on it runs; an injected concurrent change
+/// (the ETag moves just before the write); 412 when `If-Match` names another ETag.
+fn preconditions(w: &mut World, req: &Req, path: &str, patch: bool) -> Option<Resp> {
+    if busy(w, path) {
+        return Some(conflict());
+    }
+    let injected = if patch {
+        &mut w.patch_conflicts_to_inject
+    } else {
+        &mut w.conflicts_to_inject
+    };
+    if *injected > 0 {
+        *injected -= 1;
         *w.etags.entry(path.to_string()).or_insert(0) += 1;
     }
     let current = w.etags.get(path).copied().unwrap_or(0);
-    if let Some(m) = req.header("if-match") {
-        if m != "*" && m != format!("\"{current}\"") {
-            return arm_error(
-                412,
-                "PreconditionFailed",
-                "The specified precondition 'If-Match' failed: the resource was modified.",
-            );
-        }
+    match req.header("if-match") {
+        Some(m) if m != "*" && m != format!("\"{current}\"") => Some(arm_error(
+            412,
+            "PreconditionFailed",
+            "The specified precondition 'If-Match' failed: the resource was modified.",
+        )),
+        _ => None,
+    }
+}
+
+fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
+    w.endpoint_put_if_match
+        .push(req.header("if-match").map(str::to_string));
+    if let Some(refused) = preconditions(w, req, path, false) {
+        return refused;
     }
     let Some(body) = req.json() else {
         return arm_error(
@@ -287,6 +371,9 @@ fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "LocationRequired",
             "The location property is required for this definition.",
         );
+    }
+    if let Some(r) = super::spec::refuse("OnlineEndpoint", &body) {
+        return r;
     }
     let props = &body["properties"];
     let (traffic, names) = match sum(props.get("traffic")) {
@@ -351,10 +438,13 @@ fn put_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     w.endpoints.insert(path.to_string(), stored.clone());
     *w.etags.entry(path.to_string()).or_insert(0) += 1;
     let polls = w.endpoint_polls;
-    let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
-    Resp::json(if existed { 200 } else { 201 }, stored)
-        .with("Azure-AsyncOperation", &op_status_url(w, &id))
-        .with("Retry-After", "1")
+    let outcome = if w.endpoint_op_failures.is_empty() {
+        Ok(())
+    } else {
+        Err(w.endpoint_op_failures.remove(0))
+    };
+    let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
+    accepted(w, if existed { 200 } else { 201 }, stored, &id)
 }
 
 fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
@@ -381,6 +471,9 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
             "The location property is required for this definition.",
         );
     }
+    if let Some(r) = super::spec::refuse("OnlineDeployment", &body) {
+        return r;
+    }
     if props.get("endpointComputeType").and_then(Value::as_str) != Some("Managed") {
         return arm_error(
             400,
@@ -391,6 +484,33 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
     let Some(model) = props.get("model").and_then(Value::as_str) else {
         return arm_error(400, "BadArgument", "properties.model is required.");
     };
+    // The swagger says only "The URI path to the model" / "ARM resource ID or AssetId of the
+    // environment"; whether the service expands the short `azureml:NAME:VERSION` itself is not
+    // documented. The Azure ML SDK and the REST samples send ARM ids (or azureml:// registry
+    // references), so the fake takes only those, and checks the version exists when it knows it.
+    for (key, value) in [
+        ("model", Some(model)),
+        (
+            "environmentId",
+            props.get("environmentId").and_then(Value::as_str),
+        ),
+    ] {
+        let Some(v) = value else { continue };
+        if !(v.starts_with("/subscriptions/") || v.starts_with("azureml://")) {
+            return arm_error(
+                400,
+                "BadArgument",
+                &format!("properties.{key} '{v}' is not a valid asset id."),
+            );
+        }
+    }
+    if props.get("environmentId").is_some_and(|e| !e.is_string()) {
+        return arm_error(
+            400,
+            "BadArgument",
+            "properties.environmentId must be a string.",
+        );
+    }
     let existed = w.deployments.contains_key(path);
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let mut stored = body.clone();
@@ -401,16 +521,14 @@ fn put_deployment(w: &mut World, req: &Req, path: &str) -> Resp {
     stored["properties"]["provisioningState"] =
         json!(if existed { "Updating" } else { "Creating" });
     let outcome = if model.contains("broken") {
-        Err(("DeploymentFailed".to_string(), format!("Deployment {name} failed: the container for model {model} crashed during startup (exit code 1).")))
+        Err(("Failed".to_string(), "DeploymentFailed".to_string(), format!("Deployment {name} failed: the container for model {model} crashed during startup (exit code 1).")))
     } else {
         Ok(())
     };
     w.deployments.insert(path.to_string(), stored.clone());
     let polls = w.deployment_polls;
     let id = new_op(w, polls, outcome, Action::Provisioned(path.to_string()));
-    Resp::json(if existed { 200 } else { 201 }, stored)
-        .with("Azure-AsyncOperation", &op_status_url(w, &id))
-        .with("Retry-After", "1")
+    accepted(w, if existed { 200 } else { 201 }, stored, &id)
 }
 
 /// PATCH takes `tags` (replacing the whole map) and `identity`, nothing else; 202 with `Location`.
@@ -422,6 +540,11 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "The online endpoint was not found.",
         );
     }
+    w.endpoint_patch_if_match
+        .push(req.header("if-match").map(str::to_string));
+    if let Some(refused) = preconditions(w, req, path, true) {
+        return refused;
+    }
     let Some(Value::Object(body)) = req.json() else {
         return arm_error(
             400,
@@ -429,6 +552,12 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
             "The request content was invalid and could not be deserialized.",
         );
     };
+    if let Some(r) = super::spec::refuse(
+        "PartialMinimalTrackedResourceWithIdentity",
+        &Value::Object(body.clone()),
+    ) {
+        return r;
+    }
     if let Some(k) = body.keys().find(|k| *k != "tags" && *k != "identity") {
         return arm_error(
             400,
@@ -444,7 +573,51 @@ fn patch_endpoint(w: &mut World, req: &Req, path: &str) -> Resp {
     *w.etags.entry(path.to_string()).or_insert(0) += 1;
     let polls = w.endpoint_polls;
     let id = new_op(w, polls, Ok(()), Action::Provisioned(path.to_string()));
-    Resp::json(202, Value::Null)
-        .with("Location", &op_result_url(w, &id))
-        .with("Retry-After", "1")
+    let body = match w.lro {
+        Lro::NoHeader => w.endpoints[path].clone(),
+        _ => Value::Null,
+    };
+    let status = if w.lro == Lro::NoHeader { 200 } else { 202 };
+    accepted(w, status, body, &id)
+}
+
+/// `GET {workspace}/{models|environments}/NAME/versions` with `$orderBy` (`CreatedAtDesc`,
+/// `CreatedAtAsc`) and `$top`, as the SDK's `_get_latest` asks (azure-ai-ml `_asset_utils.py`).
+fn list_versions(w: &World, req: &Req, path: &str) -> Resp {
+    let Some((ws, tail)) = path
+        .split_once("/models/")
+        .map(|(a, b)| (a, format!("models/{b}")))
+        .or_else(|| {
+            path.split_once("/environments/")
+                .map(|(a, b)| (a, format!("environments/{b}")))
+        })
+    else {
+        return arm_error(
+            404,
+            "ResourceNotFound",
+            "The resource type could not be found.",
+        );
+    };
+    let key = tail.trim_end_matches("/versions").to_string();
+    let Some(versions) = w.asset_versions.get(&key) else {
+        return Resp::json(200, json!({"value": []}));
+    };
+    let mut v = versions.clone();
+    match req.param("$orderBy") {
+        Some("CreatedAtDesc") => v.sort_by(|a, b| b.1.cmp(&a.1)),
+        Some("CreatedAtAsc") => v.sort_by(|a, b| a.1.cmp(&b.1)),
+        _ => {}
+    }
+    if let Some(top) = req.param("$top").and_then(|t| t.parse::<usize>().ok()) {
+        v.truncate(top);
+    }
+    let value: Vec<Value> = v
+        .iter()
+        .map(|(ver, created)| {
+            json!({"id": format!("{ws}/{key}/versions/{ver}"), "name": ver,
+                "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+                "systemData": {"createdAt": created}, "properties": {}})
+        })
+        .collect();
+    Resp::json(200, json!({ "value": value }))
 }

@@ -11,6 +11,7 @@ pub mod arm;
 pub mod entra;
 pub mod http;
 pub mod insights;
+pub mod spec;
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -109,9 +110,28 @@ impl Action {
 #[derive(Debug, Clone)]
 pub struct Op {
     pub polls_left: u32,
-    pub outcome: Result<(), (String, String)>,
+    /// `Err((status, code, message))`: the operation ends `status` (Failed or Canceled).
+    pub outcome: Result<(), (String, String, String)>,
     pub action: Action,
     pub done: bool,
+    /// The operation cannot end before this (slow operations, whoever looks).
+    pub not_before: Instant,
+}
+
+/// How ARM answers a write that starts a long-running operation. ARM's RPC and the
+/// Microsoft.MachineLearningServices swagger (`x-ms-long-running-operation-options`:
+/// `final-state-via: original-uri` on the endpoint/deployment PUTs, `location` on PATCH and
+/// DELETE) allow each of these; the Azure SDKs' ARM polling handles all of them, so must we.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Lro {
+    /// 200/201 with `Azure-AsyncOperation` (what the service sends today).
+    #[default]
+    AsyncOperation,
+    /// 201 (or 202 for PATCH/DELETE) with `Location` only.
+    Location,
+    /// 200/201 with `provisioningState: Updating|Creating` and no header at all: only the
+    /// resource itself says when it is done.
+    NoHeader,
 }
 
 #[derive(Debug, Default)]
@@ -135,7 +155,10 @@ pub struct World {
     pub etags: BTreeMap<String, u64>,
     pub deployments: BTreeMap<String, Value>,
     pub ops: BTreeMap<String, Op>,
+    /// Endpoint PUTs that meet a concurrent change (the ETag moves just before them).
     pub conflicts_to_inject: u32,
+    /// The same for endpoint PATCHes.
+    pub patch_conflicts_to_inject: u32,
     pub throttles_to_inject: u32,
     /// "METHOD path -> status" of every ARM/insights request.
     pub log: Vec<String>,
@@ -151,9 +174,29 @@ pub struct World {
     pub deployment_polls: u32,
     /// Operation polls before an endpoint PUT ends.
     pub endpoint_polls: u32,
+    /// The least time any operation takes (besides its polls).
+    pub op_min_duration: Duration,
     /// The `If-Match` header of every endpoint PUT, in order.
     pub endpoint_put_if_match: Vec<Option<String>>,
+    /// The `If-Match` header of every endpoint PATCH, in order.
+    pub endpoint_patch_if_match: Vec<Option<String>>,
+    /// `x-ms-client-request-id` of every ARM request, in order ("" when missing).
+    pub client_request_ids: Vec<String>,
     pub serial: u64,
+    /// How writes are answered (see [`Lro`]).
+    pub lro: Lro,
+    /// `Retry-After` seconds on operation answers (None: no header).
+    pub retry_after: Option<u32>,
+    /// A write to an endpoint while an operation on it (or on one of its deployments) runs is
+    /// refused with 409, as the service does ("There is an operation in progress").
+    pub conflict_while_busy: bool,
+    /// The next endpoint operations end this way (`(status, code, message)`), in order.
+    pub endpoint_op_failures: Vec<(String, String, String)>,
+    /// Asset versions by "models/NAME" or "environments/NAME": (version, createdAt) in any order.
+    pub asset_versions: BTreeMap<String, Vec<(String, String)>>,
+    /// Traffic the endpoint really serves: what its last operation that Succeeded applied (an
+    /// endpoint body shows the requested split as soon as the PUT is accepted).
+    pub serving: BTreeMap<String, Value>,
 }
 
 /// The running fakes.
@@ -189,6 +232,7 @@ impl FakeAzure {
             la_workspace: WORKSPACE_ID.into(),
             deployment_polls: 2,
             endpoint_polls: 1,
+            retry_after: Some(1),
             ..Default::default()
         }));
         let w = world.clone();
@@ -311,7 +355,18 @@ impl FakeAzure {
                 "properties": {"authMode": "Key", "traffic": {stable: 100}, "mirrorTraffic": {},
                     "provisioningState": "Succeeded", "scoringUri": format!("https://{endpoint}.westeurope.inference.ml.azure.com/score")}}),
         );
+        w.serving.insert(ep.clone(), json!({stable: 100}));
         w.etags.insert(ep, 1);
+    }
+
+    /// The traffic the endpoint really serves (see [`World::serving`]).
+    pub fn serving(&self, endpoint: &str) -> Value {
+        let ep = self.endpoint_path(endpoint);
+        self.world()
+            .serving
+            .get(&ep)
+            .cloned()
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -363,6 +418,34 @@ pub mod wire {
             cred,
             PollPolicy::fast(),
         )
+    }
+
+    /// An endpoint as read, without what ARM computes (the fake refuses read-only properties).
+    pub fn writable(mut ep: Value) -> Value {
+        for k in ["id", "name", "type", "systemData"] {
+            ep.as_object_mut().unwrap().remove(k);
+        }
+        let props = ep["properties"].as_object_mut().unwrap();
+        props.remove("provisioningState");
+        props.remove("scoringUri");
+        ep
+    }
+
+    /// The endpoint `fraud` of workspace `ws-ml` with deployments blue (stable) and green.
+    pub fn target(
+        delete_old: bool,
+        delete_canary: bool,
+    ) -> mlcanary::platform::azureml::AzureMlTarget {
+        mlcanary::platform::azureml::AzureMlTarget {
+            subscription_id: SUB.into(),
+            resource_group: "rg-ml".into(),
+            workspace: "ws-ml".into(),
+            endpoint: "fraud".into(),
+            stable_deployment: "blue".into(),
+            canary_deployment: "green".into(),
+            delete_old_deployment: delete_old,
+            delete_canary_on_rollback: delete_canary,
+        }
     }
 
     pub fn log_analytics_client(fake: &FakeAzure, cred: Arc<Credential>) -> ArmClient {
