@@ -78,7 +78,7 @@ pub fn render(
         s,
         "Setup: one stage at canary weight {:.0}%, Poisson arrivals, scraped every 10 s; stable errors 1%, latency lognormal (median 120 ms, p99 400 ms), scores Beta(2,5); {} runs per cell. \
 Judges: tutorial rule (at 5 min: errors > 1% or p99 > 500 ms or PSI > 0.2), Kayenta-style (Mann-Whitney 98% on 10-s points over 10 min: error rate, p99, mean score), \
-naive z-test peeking every 10 s for 10 min (errors, requests > 400 ms), mlcanary sequential (alpha {} per guardrail, tolerance {}x errors / {}x slow requests > 400 ms, advanceEarly proves them below {}x, prior k = {}, \
+naive z-test peeking every 10 s for 10 min (errors, requests > 400 ms), mlcanary sequential (alpha {} per guardrail, tolerance {}x errors / {}x slow requests > 400 ms, advanceEarly proves them below {}x, rate tests over the effect-size mixture with near-null prior k = {}, \
 PSI promote < 0.1 / rollback > 0.2; stage pause {:.0} min, then up to 3 extra checks while a guardrail holds; with advanceEarly the stage ends as soon as every guardrail is proven within tolerance).\n",
         o.weight * 100.0,
         o.runs,
@@ -135,7 +135,7 @@ fn notes(s: &mut String) {
         "- The peeking z-test watches errors and slow requests only (judge.md's pilot has no drift column for it): its drift rows are its false alarms on those two.",
         "- Kayenta-style at 20 QPS: a 10-s point holds ~20 canary requests, so most error-rate points are 0 and tie; Mann-Whitney sees almost nothing there.",
         "- p99 +30% widens the tail only (median unchanged), so the sequential judge counts requests slower than 400 ms (`slow_counts`) rather than comparing mean log-latency.",
-        "- Sequential settings: alpha 0.03 per guardrail keeps the whole three-guardrail judge at <= 1% A/A false rollbacks; k = 30 caught 2x-5x regressions fastest; the 40-minute fixed pause is what 1% -> 2% errors needs at 20 QPS (2 canary requests/s).",
+        "- Sequential settings: alpha 0.03 per guardrail keeps the whole three-guardrail judge at <= 1% A/A false rollbacks; the rate tests mix three priors over the effect size (near the null with k = 30, 4x and 20x the tolerance; docs/statistics.md), so 2x and 40x regressions are both caught close to the oracle (power grid below); the 40-minute fixed pause is what 1% -> 2% errors needs at 20 QPS (2 canary requests/s).",
         "- advanceEarly can only end a stage when every guardrail is PROVEN below its bound. Proving a 1% error rate within 1.1x takes ~100k canary requests, so the rate guardrails use a separate `prove_within` bound (the rollback tolerance stays 1.1x); the last table shows the trade-off.",
     ] {
         let _ = writeln!(s, "{line}");

@@ -171,6 +171,7 @@ pub fn sequential(
         "lower": out.lower.is_finite().then_some(out.lower),
         "upper": out.upper.is_finite().then_some(out.upper),
         "provenSafe": out.proven_safe,
+        "consistent": out.consistent,
     }));
     j.detail = format!(
         "{}: {} (always-valid p = {})",
