@@ -97,6 +97,23 @@ fn custom_scenarios_and_bad_names() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("errors-2x"));
 }
 
+/// `simulate --scenario aa` on config `c` with `runs` runs and `extra` options, as JSON.
+fn simulate_aa(c: &str, runs: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "simulate",
+        "-c",
+        c,
+        "--scenario",
+        "aa",
+        "--runs",
+        runs,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    mlcanary(&args)
+}
+
 #[test]
 fn simulate_and_replay_run_on_every_example() {
     let dir = tempfile::tempdir().unwrap();
@@ -111,17 +128,7 @@ fn simulate_and_replay_run_on_every_example() {
         "azureml",
     ] {
         let c = format!("examples/{name}.yaml");
-        let v = mlcanary(&[
-            "simulate",
-            "-c",
-            &c,
-            "--scenario",
-            "aa",
-            "--runs",
-            "2",
-            "--format",
-            "json",
-        ]);
+        let v = simulate_aa(&c, "2", &[]);
         assert_eq!(v["runs"], 2, "{name}");
         let r = mlcanary(&[
             "replay",
@@ -153,21 +160,7 @@ fn every_example_keeps_aa_false_rollbacks_at_or_below_one_percent() {
     examples.sort();
     assert!(examples.len() >= 6, "{examples:?}");
     for c in examples {
-        let v = mlcanary(&[
-            "simulate",
-            "-c",
-            &c,
-            "--scenario",
-            "aa",
-            "--qps",
-            "20",
-            "--runs",
-            "200",
-            "--seed",
-            "11",
-            "--format",
-            "json",
-        ]);
+        let v = simulate_aa(&c, "200", &["--qps", "20", "--seed", "11"]);
         let rate = v["rolledBack"].as_f64().unwrap();
         assert!(
             rate <= 0.01,

@@ -173,26 +173,9 @@ pub fn run(o: &GridOptions, cells: &[Cell], comps: Option<&[Component]>) -> Vec<
                 "grid: {} QPS, {} / {}: {} runs",
                 c.qps, c.row, c.effect, o.runs
             );
-            std::thread::scope(|s| {
-                let hs: Vec<_> = (0..o.threads)
-                    .map(|t| {
-                        s.spawn(move || {
-                            (t..o.runs)
-                                .step_by(o.threads)
-                                .map(|r| {
-                                    let mut st = o.seed ^ (ci_seed << 20) ^ r as u64;
-                                    (r, run_once(c, o, comps, splitmix64(&mut st)))
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                let mut all: Vec<(usize, RunResult)> = hs
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("grid worker"))
-                    .collect();
-                all.sort_by_key(|x| x.0);
-                all.into_iter().map(|x| x.1).collect()
+            crate::par_runs(o.runs, o.threads, |r| {
+                let mut st = o.seed ^ (ci_seed << 20) ^ r as u64;
+                run_once(c, o, comps, splitmix64(&mut st))
             })
         })
         .collect()

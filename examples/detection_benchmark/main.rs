@@ -171,17 +171,22 @@ fn run_once(sc: &Scenario, qps: f64, o: &Options, seed: u64) -> [Outcome; 5] {
 }
 
 fn run_cell(sc: &Scenario, qps: f64, si: usize, o: &Options) -> Vec<[Outcome; 5]> {
-    let mut all: Vec<(usize, [Outcome; 5])> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..o.threads)
+    par_runs(o.runs, o.threads, |r| {
+        let mut st = o.seed ^ ((si as u64) << 48) ^ ((qps as u64) << 32) ^ r as u64;
+        run_once(sc, qps, o, splitmix64(&mut st))
+    })
+}
+
+/// `f(0..runs)` on `threads` threads (run r on thread r % threads), results in run order.
+pub fn par_runs<T: Send>(runs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let f = &f;
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
-                    (t..o.runs)
-                        .step_by(o.threads)
-                        .map(|r| {
-                            let mut st =
-                                o.seed ^ ((si as u64) << 48) ^ ((qps as u64) << 32) ^ r as u64;
-                            (r, run_once(sc, qps, o, splitmix64(&mut st)))
-                        })
+                    (t..runs)
+                        .step_by(threads)
+                        .map(|r| (r, f(r)))
                         .collect::<Vec<_>>()
                 })
             })

@@ -302,7 +302,8 @@ guardrails:
     #[test]
     fn an_empty_events_query_is_zero_events_while_its_total_has_data() {
         let n = None;
-        let cases: [([Option<f64>; 4], Result<(f64, f64, f64, f64), &str>); 5] = [
+        type Case = ([Option<f64>; 4], Result<(f64, f64, f64, f64), &'static str>);
+        let cases: [Case; 5] = [
             (
                 [n, Some(500.0), Some(2.0), Some(4500.0)],
                 Ok((0.0, 500.0, 2.0, 4500.0)),

@@ -81,7 +81,8 @@ mod tests {
     #[test]
     fn intersection_table() {
         // (intervals added with their estimates, want lower, upper, inconsistent)
-        let cases: [(&[(f64, f64, f64)], f64, f64, bool); 5] = [
+        type Case = (&'static [(f64, f64, f64)], f64, f64, bool);
+        let cases: [Case; 5] = [
             (&[(1.0, 2.0, 1.5)], 1.0, 2.0, false),
             (&[(1.0, 2.0, 1.5), (1.2, 2.5, 1.6)], 1.2, 2.0, false),
             // the case: estimate 1.529 outside the intersection 1.086..1.418
