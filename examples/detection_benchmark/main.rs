@@ -5,7 +5,7 @@
 //!   cargo run --release --example detection_benchmark -- --runs 1000 --out docs/benchmark.md
 //!
 //! Options: --runs N (1000), --out FILE (stdout), --qps 20,200, --weight 0.1, --threads 2,
-//! --seed 1, --alpha 0.03, --tolerance 1.1, --latency-tolerance 1.1, --prior 30,
+//! --seed 1, --alpha 0.02, --tolerance 1.1, --latency-tolerance 1.1, --prior 30,
 //! --prove-within 1.5, --stage-minutes 40, --scenarios aa,errors-2x,..., --sweep-runs N (runs/5; 0 = no
 //! advanceEarly tolerance sweep), --grid-runs N (runs/2; 0 = no power grid), --grid-alpha 0.01,
 //! --grid-only (the power grid alone), --grid-filter TEXT (grid cells whose "row canary" contains it), --mix W:C:K,... (the rate test's effect-size mixture in the
@@ -68,7 +68,7 @@ fn parse() -> Result<Options, String> {
         threads: 2,
         seed: 1,
         seq: SeqConfig {
-            alpha: 0.03,
+            alpha: 0.02,
             tolerance: 1.1,
             latency_tolerance: 1.1,
             prior_strength: 30.0,
