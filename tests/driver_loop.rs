@@ -211,8 +211,9 @@ fn a_healthy_canary_is_promoted_through_every_stage() {
     );
     assert_eq!(r.final_weight, 100);
     assert_eq!(r.traffic.as_ref().unwrap().split["fraud-00002"], 100);
-    // 2 stages of 2m, plus readiness polls 5s apart (one wait per change).
-    assert_eq!(r.duration_seconds(), 250);
+    // 2 stages of 2m, plus one readiness re-poll per change, 0.5 s after the first "not ready"
+    // (polls start fast: core::machine::ready_poll_delay).
+    assert_eq!(r.duration_seconds(), 241);
 }
 
 #[test]

@@ -115,14 +115,19 @@ fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
 fn azure_monitor_baseline_queries_read_the_stable_deployment() {
     let text = std::fs::read_to_string("examples/azureml.yaml")
         .unwrap()
-        .replace("    query: RequestLatency_P99\n    aggregation: Average\n    promote: \"< 200\"\n    rollback: \"> 500\"", "    query: RequestLatency_P99\n    baseline: RequestLatency_P99\n    aggregation: Average\n    promote: \"< 1.1x\"\n    rollback: \"> 1.3x\"");
+        .replace("    query: RequestLatency_P99\n    aggregation: Average\n", "    query: RequestLatency_P99\n    baseline: RequestLatency_P99\n    aggregation: Average\n    promote: \"< 1.1x\"\n")
+        .replace("    rollback: \"> 2000\"", "    rollback: \"> 1.3x\"");
     assert!(
         text.contains("baseline: RequestLatency_P99"),
         "the example changed: update this test"
     );
     let c = mlcanary::config::load_str("azureml.yaml", &text, None).unwrap();
     let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
-    let p99: Vec<_> = r.queries.iter().filter(|q| q.guardrail == "p99").collect();
+    let p99: Vec<_> = r
+        .queries
+        .iter()
+        .filter(|q| q.guardrail == "p99-slo")
+        .collect();
     let canary = p99
         .iter()
         .find(|q| q.role == mlcanary::core::guardrail::Role::Canary)

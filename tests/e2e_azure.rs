@@ -98,7 +98,7 @@ guardrails:
 }
 
 /// Seed the endpoint (blue 100%), make provisioning and endpoint updates finish on the first
-/// poll (the machine polls readiness every 5 s), and give the canary `p99_ms` and `error_rate`.
+/// poll (the machine polls readiness right away, then after waits doubling from 0.5 s), and give the canary `p99_ms` and `error_rate`.
 fn fake_with(p99_ms: f64, error_rate: f64) -> FakeAzure {
     let fake = FakeAzure::start_tls();
     fake.seed_endpoint("fraud", "blue");

@@ -53,7 +53,7 @@ fn the_schema_rejects_what_the_loader_rejects() {
     let bad_cases = [
         ("/analysis/interval", serde_json::json!("5 minutes")),
         ("/stages/0", serde_json::json!(0)),
-        ("/guardrails/0/promote", serde_json::json!("0.5")),
+        ("/guardrails/0/rollback", serde_json::json!("0.5")),
         ("/target/platform", serde_json::json!("sagemaker")),
     ];
     for (ptr, v) in bad_cases {

@@ -5,10 +5,13 @@
 //!   cargo run --release --example detection_benchmark -- --runs 1000 --out docs/benchmark.md
 //!
 //! Options: --runs N (1000), --out FILE (stdout), --qps 20,200, --weight 0.1, --threads 2,
-//! --seed 1, --alpha 0.03, --tolerance 1.1, --latency-tolerance 1.1, --prior 30,
+//! --seed 1, --alpha 0.02, --tolerance 1.1, --latency-tolerance 1.1, --prior 30,
 //! --prove-within 1.5, --stage-minutes 40, --scenarios aa,errors-2x,..., --sweep-runs N (runs/5; 0 = no
-//! advanceEarly tolerance sweep).
+//! advanceEarly tolerance sweep), --grid-runs N (runs/2; 0 = no power grid), --grid-alpha 0.01,
+//! --grid-only (the power grid alone), --grid-filter TEXT (grid cells whose "row canary" contains it), --mix W:C:K,... (the rate test's effect-size mixture in the
+//! grid, for tuning: weight, centre x tolerance, strength).
 
+mod grid;
 mod judges;
 mod mannwhitney;
 mod table;
@@ -47,6 +50,11 @@ pub struct Options {
     pub seq: SeqConfig,
     pub scenarios: Vec<String>,
     pub sweep_runs: Option<usize>,
+    pub grid_runs: Option<usize>,
+    pub grid_alpha: f64,
+    pub grid_only: bool,
+    pub grid_filter: Option<String>,
+    pub mix: Option<Vec<mlcanary::core::stats::rate::Component>>,
     pub command: String,
 }
 
@@ -60,7 +68,7 @@ fn parse() -> Result<Options, String> {
         threads: 2,
         seed: 1,
         seq: SeqConfig {
-            alpha: 0.03,
+            alpha: 0.02,
             tolerance: 1.1,
             latency_tolerance: 1.1,
             prior_strength: 30.0,
@@ -69,6 +77,11 @@ fn parse() -> Result<Options, String> {
         },
         scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
         sweep_runs: None,
+        grid_runs: None,
+        grid_alpha: 0.01,
+        grid_only: false,
+        grid_filter: None,
+        mix: None,
         command: format!(
             "cargo run --release --example detection_benchmark -- {}",
             args.join(" ")
@@ -76,6 +89,10 @@ fn parse() -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--grid-only" {
+            o.grid_only = true;
+            continue;
+        }
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
         let num = |v: &str| v.parse::<f64>().map_err(|e| format!("{flag} {v}: {e}"));
         match flag.as_str() {
@@ -93,6 +110,20 @@ fn parse() -> Result<Options, String> {
             "--stage-minutes" => o.seq.pause_s = num(v)? * 60.0,
             "--scenarios" => o.scenarios = v.split(',').map(str::to_string).collect(),
             "--sweep-runs" => o.sweep_runs = Some(num(v)? as usize),
+            "--grid-runs" => o.grid_runs = Some(num(v)? as usize),
+            "--grid-alpha" => o.grid_alpha = num(v)?,
+            "--grid-filter" => o.grid_filter = Some(v.clone()),
+            "--mix" => {
+                let mut m = Vec::new();
+                for part in v.split(',') {
+                    let f: Vec<f64> = part.split(':').map(num).collect::<Result<_, _>>()?;
+                    let [weight, centre, k] = f[..] else {
+                        return Err(format!("--mix {part}: want weight:centre:k"));
+                    };
+                    m.push(mlcanary::core::stats::rate::Component { weight, centre, k });
+                }
+                o.mix = Some(m);
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -140,17 +171,22 @@ fn run_once(sc: &Scenario, qps: f64, o: &Options, seed: u64) -> [Outcome; 5] {
 }
 
 fn run_cell(sc: &Scenario, qps: f64, si: usize, o: &Options) -> Vec<[Outcome; 5]> {
-    let mut all: Vec<(usize, [Outcome; 5])> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..o.threads)
+    par_runs(o.runs, o.threads, |r| {
+        let mut st = o.seed ^ ((si as u64) << 48) ^ ((qps as u64) << 32) ^ r as u64;
+        run_once(sc, qps, o, splitmix64(&mut st))
+    })
+}
+
+/// `f(0..runs)` on `threads` threads (run r on thread r % threads), results in run order.
+pub fn par_runs<T: Send>(runs: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let f = &f;
+    let mut all: Vec<(usize, T)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
-                    (t..o.runs)
-                        .step_by(o.threads)
-                        .map(|r| {
-                            let mut st =
-                                o.seed ^ ((si as u64) << 48) ^ ((qps as u64) << 32) ^ r as u64;
-                            (r, run_once(sc, qps, o, splitmix64(&mut st)))
-                        })
+                    (t..runs)
+                        .step_by(threads)
+                        .map(|r| (r, f(r)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -172,6 +208,34 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let grid_runs = o.grid_runs.unwrap_or(o.runs / 2);
+    let mut grid_md = String::new();
+    if grid_runs > 0 {
+        let go = grid::GridOptions {
+            runs: grid_runs,
+            weight: o.weight,
+            alpha: o.grid_alpha,
+            tolerance: o.seq.tolerance,
+            prior_strength: o.seq.prior_strength,
+            threads: o.threads,
+            seed: o.seed,
+        };
+        let mut cells = grid::cells(&go, &o.qps);
+        if let Some(f) = &o.grid_filter {
+            cells.retain(|c| format!("{} {}", c.row, c.effect).contains(f.as_str()));
+        }
+        let res = grid::run(&go, &cells, o.mix.as_deref());
+        grid::render(&mut grid_md, &go, &cells, &res);
+        let (ratio, aa) = grid::worst(&cells, &res);
+        eprintln!(
+            "grid: worst mlcanary/oracle {ratio:.2}x, worst A/A {:.2}%",
+            aa * 100.0
+        );
+    }
+    if o.grid_only {
+        print!("{grid_md}");
+        return;
+    }
     let mut cells = Vec::new();
     for &qps in &o.qps {
         for name in &o.scenarios {
@@ -202,7 +266,7 @@ fn main() {
             }
         }
     }
-    let md = table::render(&o, &cells, sweep_runs, &sweep);
+    let md = table::render(&o, &cells, sweep_runs, &sweep) + &grid_md;
     match &o.out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, &md) {

@@ -27,6 +27,8 @@ pub struct RunEnd {
     pub result: &'static str,
     pub minutes: f64,
     pub canary_requests: f64,
+    /// Why it rolled back, up to the first ':' (e.g. "critical guardrail error-rate-slo failed").
+    pub reason: Option<String>,
 }
 
 /// A built-in scenario, or `custom:errors=0.03,p99=0.52,psi=0.1` (canary error rate, canary p99 in
@@ -96,6 +98,10 @@ pub fn one_run(
         result: r.outcome.result(),
         minutes: (r.finished_at - r.started_at) as f64 / 60_000.0,
         canary_requests: w.canary_at_decision.unwrap_or(0.0),
+        reason: r
+            .outcome
+            .reason()
+            .map(|m| m.split(':').next().unwrap_or(m).to_string()),
     }
 }
 
@@ -106,6 +112,15 @@ fn pct(v: &mut [f64], p: f64) -> Option<f64> {
     v.sort_by(f64::total_cmp);
     let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
     Some(v[i])
+}
+
+/// How many runs rolled back for each reason (the reason up to its first ':').
+fn reasons(ends: &[RunEnd]) -> std::collections::BTreeMap<String, usize> {
+    let mut m = std::collections::BTreeMap::new();
+    for e in ends.iter().filter(|e| e.result == "rolled-back") {
+        *m.entry(e.reason.clone().unwrap_or_default()).or_insert(0) += 1;
+    }
+    m
 }
 
 pub fn summarise(ends: &[RunEnd], scenario: &Scenario, qps: f64, seed: u64) -> Value {
@@ -134,6 +149,7 @@ pub fn summarise(ends: &[RunEnd], scenario: &Scenario, qps: f64, seed: u64) -> V
             "medianMinutes": pct(&mut rb_min, 0.5), "p90Minutes": pct(&mut rb_min, 0.9),
         },
         "promote": {"medianMinutes": pct(&mut pr_min, 0.5), "p90Minutes": pct(&mut pr_min, 0.9)},
+        "rollbackReasons": reasons(ends),
     })
 }
 

@@ -175,6 +175,10 @@ pub struct Target {
     /// How long to wait for the canary to become ready after each change (default 10m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_timeout: Option<Duration>,
+    /// Longest wait between readiness polls (default 5s). Polls start 500ms after a change and
+    /// the waits double up to this, so the stage clock starts soon after the canary serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_poll: Option<Duration>,
     /// Any other key: a value for the templates (image, replicas, containerPort, ...).
     #[serde(flatten)]
     #[schemars(skip)]
@@ -236,6 +240,7 @@ pub const TARGET_KEYS: &[&str] = &[
     "deleteOldDeployment",
     "deleteCanaryOnRollback",
     "readyTimeout",
+    "readyPoll",
 ];
 
 /// The canary ManagedOnlineDeployment to create or update.

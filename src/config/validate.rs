@@ -332,6 +332,12 @@ fn analysis(c: &Config, d: &mut Diags) {
             "the deadline must be greater than 0".into(),
         ));
     }
+    if c.target.ready_poll.is_some_and(|p| p.is_zero()) {
+        d.push((
+            "target.readyPoll".into(),
+            "the longest wait between readiness polls must be greater than 0 (e.g. 5s)".into(),
+        ));
+    }
     if a.advance_early
         && !c
             .guardrails

@@ -120,6 +120,42 @@ fn promote_threshold(c: Option<&Condition>) -> f64 {
     c.map_or(DEFAULT_PSI_PROMOTE, |c| c.value)
 }
 
+/// (canary events, canary total, stable events, stable total) from the four count queries.
+/// Prometheus creates a counter series only at its first increment, so an `events` query with no
+/// series while its `total` has data means zero events (e.g. no 5xx yet), not missing data.
+/// Missing data names the queries that were empty.
+fn event_counts(v: &[Option<f64>]) -> Result<(f64, f64, f64, f64), String> {
+    const NAMES: [&str; 4] = [
+        "canary.events",
+        "canary.total",
+        "baseline.events",
+        "baseline.total",
+    ];
+    let arm = |events: Option<f64>, total: Option<f64>| total.map(|t| (events.unwrap_or(0.0), t));
+    match (arm(v[0], v[1]), arm(v[2], v[3])) {
+        (Some((ce, ct)), Some((be, bt))) => Ok((ce, ct, be, bt)),
+        _ => {
+            let empty: Vec<&str> = [1, 3]
+                .into_iter()
+                .filter(|&i| v[i].is_none())
+                .flat_map(|i| {
+                    // an events query with no total says nothing either: name both
+                    let mut names = vec![NAMES[i]];
+                    if v[i - 1].is_none() {
+                        names.insert(0, NAMES[i - 1]);
+                    }
+                    names
+                })
+                .collect();
+            Err(format!(
+                "no data from the {} quer{} (an empty events query counts as 0 events only while its total has data)",
+                empty.join(", "),
+                if empty.len() == 1 { "y" } else { "ies" }
+            ))
+        }
+    }
+}
+
 pub fn sequential(
     s: &mut SeqState,
     nd: NoData,
@@ -132,8 +168,9 @@ pub fn sequential(
     let out: SeqOutcome = match s {
         SeqState::Counts(t) => {
             let v: Vec<Option<f64>> = obs.iter().map(|o| scalar(o)).collect();
-            let [Some(ce), Some(ct), Some(be), Some(bt)] = v[..] else {
-                return no_data(j, nd, "a count query returned no data");
+            let (ce, ct, be, bt) = match event_counts(&v) {
+                Ok(c) => c,
+                Err(what) => return no_data(j, nd, &what),
             };
             t.observe(
                 stage,
@@ -171,6 +208,7 @@ pub fn sequential(
         "lower": out.lower.is_finite().then_some(out.lower),
         "upper": out.upper.is_finite().then_some(out.upper),
         "provenSafe": out.proven_safe,
+        "consistent": out.consistent,
     }));
     j.detail = format!(
         "{}: {} (always-valid p = {})",
@@ -262,6 +300,56 @@ guardrails:
     }
 
     #[test]
+    fn an_empty_events_query_is_zero_events_while_its_total_has_data() {
+        let n = None;
+        type Case = ([Option<f64>; 4], Result<(f64, f64, f64, f64), &'static str>);
+        let cases: [Case; 5] = [
+            (
+                [n, Some(500.0), Some(2.0), Some(4500.0)],
+                Ok((0.0, 500.0, 2.0, 4500.0)),
+            ),
+            (
+                [n, Some(500.0), n, Some(4500.0)],
+                Ok((0.0, 500.0, 0.0, 4500.0)),
+            ),
+            (
+                [Some(1.0), n, Some(2.0), Some(4500.0)],
+                Err("no data from the canary.total query"),
+            ),
+            (
+                [n, n, Some(2.0), Some(4500.0)],
+                Err("no data from the canary.events, canary.total queries"),
+            ),
+            (
+                [Some(1.0), Some(500.0), n, n],
+                Err("no data from the baseline.events, baseline.total queries"),
+            ),
+        ];
+        for (v, want) in cases {
+            match (event_counts(&v), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w, "{v:?}"),
+                (Err(got), Err(w)) => assert!(got.starts_with(w), "{v:?}: {got}"),
+                (got, w) => panic!("{v:?}: {got:?} want {w:?}"),
+            }
+        }
+        // Through the judge: no 5xx series on either arm yet is a passing check, not no data.
+        let mut j = judge();
+        let got = j.judge(
+            1,
+            0,
+            0.1,
+            &[
+                Ok(Observation::NoData),
+                Ok(Observation::Scalar(500.0)),
+                Ok(Observation::NoData),
+                Ok(Observation::Scalar(4500.0)),
+            ],
+        );
+        assert_eq!(got.verdict, Verdict::Pass, "{}", got.detail);
+        assert_eq!(got.zone, Zone::Promote);
+    }
+
+    #[test]
     fn the_rate_test_fails_a_5x_regression_and_passes_an_equal_canary() {
         let mut j = judge();
         let s = |v| Ok(Observation::Scalar(v));
@@ -278,8 +366,9 @@ guardrails:
             1,
             0,
             0.1,
-            &[Ok(Observation::NoData), s(1.0), s(1.0), s(1.0)],
+            &[s(1.0), Ok(Observation::NoData), s(1.0), s(1.0)],
         );
         assert_eq!(nd.verdict, Verdict::Hold);
+        assert!(nd.detail.contains("canary.total"), "{}", nd.detail);
     }
 }

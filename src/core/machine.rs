@@ -35,7 +35,23 @@ pub struct Limits {
     pub deadline_ms: u64,
     pub advance_early: bool,
     pub ready_timeout_ms: u64,
+    /// Longest wait between readiness polls (`target.readyPoll`); see [`ready_poll_delay`].
     pub ready_poll_ms: u64,
+}
+
+/// The first readiness poll comes this soon after a change (then the waits double).
+pub const READY_POLL_FIRST_MS: u64 = 500;
+
+/// Wait before readiness poll number `attempt + 1` after `attempt` polls said "not ready": 0.5 s,
+/// 1 s, 2 s, 4 s, then `max_ms` (default 5 s) each. A canary that serves within a second of the
+/// write is seen ready within a second, so its stage clock (and the judged traffic) starts then
+/// rather than up to one long poll interval later; a slow one costs few API calls.
+pub fn ready_poll_delay(attempt: u32, max_ms: u64) -> u64 {
+    let first = READY_POLL_FIRST_MS.min(max_ms);
+    first
+        .saturating_mul(1u64 << attempt.min(20))
+        .min(max_ms)
+        .max(1)
 }
 
 impl Limits {
@@ -55,7 +71,7 @@ impl Limits {
                 (None, Some(crate::config::ArgoMode::Watch)) => a.deadline.as_millis(),
                 (None, _) => 600_000,
             },
-            ready_poll_ms: 5_000,
+            ready_poll_ms: c.target.ready_poll.map_or(5_000, |d| d.as_millis()),
         }
     }
 }
@@ -205,12 +221,21 @@ pub enum EventKind {
 enum St {
     Idle,
     Applying,
-    Polling { until: Millis },
-    ReadySleep { until: Millis },
+    /// `attempt`: polls so far that said "not ready" (drives [`ready_poll_delay`]).
+    Polling {
+        until: Millis,
+        attempt: u32,
+    },
+    ReadySleep {
+        until: Millis,
+        attempt: u32,
+    },
     CheckSleep,
     Checking,
     Promoting,
-    RollingBack { then: Outcome },
+    RollingBack {
+        then: Outcome,
+    },
     Done,
 }
 
@@ -359,10 +384,10 @@ impl Machine {
                 self.weight = w;
                 self.mirror = m;
                 let until = now + self.limits.ready_timeout_ms as i64;
-                self.st = St::Polling { until };
+                self.st = St::Polling { until, attempt: 0 };
                 Action::PollReady
             }
-            (St::Polling { until }, Input::Ready) => {
+            (St::Polling { until, .. }, Input::Ready) => {
                 let _ = until;
                 self.log(now, EventKind::Ready);
                 self.phase_start = now;
@@ -370,7 +395,7 @@ impl Machine {
                 self.extensions = 0;
                 self.after_check_or_ready(now)
             }
-            (St::Polling { until }, Input::NotReady(msg)) => {
+            (St::Polling { until, attempt }, Input::NotReady(msg)) => {
                 if now >= until {
                     let reason = format!(
                         "the canary was not ready within {}: {msg}",
@@ -378,12 +403,16 @@ impl Machine {
                     );
                     return self.rollback(now, reason.clone(), Outcome::RolledBack { reason });
                 }
-                let wake = (now + self.limits.ready_poll_ms as i64).min(until);
-                self.st = St::ReadySleep { until };
+                let delay = ready_poll_delay(attempt, self.limits.ready_poll_ms);
+                let wake = (now + delay as i64).min(until);
+                self.st = St::ReadySleep {
+                    until,
+                    attempt: attempt + 1,
+                };
                 Action::SleepUntil(wake)
             }
-            (St::ReadySleep { until }, Input::Woke) => {
-                self.st = St::Polling { until };
+            (St::ReadySleep { until, attempt }, Input::Woke) => {
+                self.st = St::Polling { until, attempt };
                 Action::PollReady
             }
             (St::Polling { .. }, Input::ReadyFailed(msg)) => {

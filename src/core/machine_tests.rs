@@ -356,7 +356,80 @@ fn readiness_timeout_and_failure_roll_back() {
     assert!(
         matches!(&r.outcome, Outcome::RolledBack { reason } if reason.contains("state Failed"))
     );
-    assert_eq!(r.elapsed_ms, 10_000, "two polls 5s apart, then the failure");
+    assert_eq!(
+        r.elapsed_ms, 1_500,
+        "polls after 0.5 s and 1 s more, then the failure"
+    );
+}
+
+#[test]
+fn readiness_polls_fast_first_then_back_off_to_ready_poll() {
+    // (attempt, max) -> wait before the next poll
+    let cases = [
+        (0, 5_000, 500),
+        (1, 5_000, 1_000),
+        (2, 5_000, 2_000),
+        (3, 5_000, 4_000),
+        (4, 5_000, 5_000),
+        (40, 5_000, 5_000),
+        (0, 2_000, 500),
+        (3, 2_000, 2_000),
+        (0, 200, 200),
+        (5, 200, 200),
+    ];
+    for (attempt, max, want) in cases {
+        assert_eq!(ready_poll_delay(attempt, max), want, "{attempt} {max}");
+    }
+}
+
+#[test]
+fn the_stage_clock_starts_when_the_canary_is_ready() {
+    // Ready at the 4th poll: polls at 0, 0.5, 1.5, 3.5 s. The first check (warmup 0s) follows
+    // at once and the stage's checks count from 3.5 s (with fixed 5-s polls: from 15 s).
+    for (extra, ready_at) in [("", 3_500), ("  readyPoll: 1s\n", 2_500)] {
+        let text = ONE_GUARDRAIL.replace(
+            "stages:",
+            &format!("target:\n  platform: seldon\n  namespace: ns\n{extra}stages:"),
+        );
+        let c = crate::config::load_str(
+            "t.yaml",
+            &BASE
+                .replace("target: {platform: seldon, namespace: ns}\n", "")
+                .to_string()
+                .replace("providers:", &format!("{text}providers:")),
+            None,
+        )
+        .unwrap();
+        let r = drive(
+            &c,
+            all(Verdict::Pass),
+            ok,
+            |n| {
+                if n < 4 {
+                    Input::NotReady("starting".into())
+                } else {
+                    Input::Ready
+                }
+            },
+            None,
+        );
+        let ready = r
+            .machine_events
+            .iter()
+            .find(|e| matches!(e.kind, EventKind::Ready))
+            .unwrap();
+        assert_eq!(ready.at - 1_000_000, ready_at, "{extra:?}");
+        let sleeps: Vec<i64> = r
+            .actions
+            .iter()
+            .take_while(|a| !matches!(a, Action::Check { .. }))
+            .filter_map(|a| match a {
+                Action::SleepUntil(t) => Some(t - 1_000_000),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(*sleeps.last().unwrap(), ready_at, "{sleeps:?}");
+    }
 }
 
 #[test]

@@ -170,6 +170,11 @@ pub fn build(
     let mut stage_v = stage_json(&stage, at.phase);
     stage_v["start"] = json!(at.start);
     stage_v["elapsed"] = json!(crate::config::Duration::from_secs(at.elapsed).promql());
+    // Time since the warmup ended (at least 1s): a window that leaves out the canary's first seconds.
+    let warmup = c.analysis.warmup.as_secs_ceil();
+    stage_v["warmupEnd"] = json!(at.start + warmup as i64);
+    stage_v["sinceWarmup"] =
+        json!(crate::config::Duration::from_secs(at.elapsed.saturating_sub(warmup)).promql());
     stage_v["mirror"] = json!(match stage.kind {
         PhaseKind::Shadow { percent } => percent,
         PhaseKind::Traffic { .. } => 0,
@@ -218,4 +223,34 @@ pub fn env_subset(c: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Map<St
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_times_since_readiness_and_since_warmup() {
+        let c = crate::config::load_str(
+            "t.yaml",
+            "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m, format: sklearn}\ntarget: {platform: kserve}\nanalysis: {warmup: 30s}\nproviders: {prom: {type: prometheus, address: \"http://p:9090\"}}\nguardrails: [{name: g, provider: prom, query: q, rollback: \"> 1\"}]\n",
+            None,
+        )
+        .unwrap();
+        let plan = Plan::for_run(&c);
+        let rev = default_revisions(&c);
+        // (seconds since ready, elapsed, sinceWarmup)
+        for (secs, elapsed, since) in [(95, "1m35s", "1m5s"), (31, "31s", "1s"), (10, "10s", "1s")]
+        {
+            let at = Moment {
+                phase: 0,
+                start: 1_700_000_000,
+                elapsed: secs,
+            };
+            let v = build(&c, &plan, &at, &rev, &Map::new());
+            assert_eq!(v["stage"]["elapsed"], elapsed);
+            assert_eq!(v["stage"]["sinceWarmup"], since, "{secs}");
+            assert_eq!(v["stage"]["warmupEnd"], 1_700_000_030);
+        }
+    }
 }

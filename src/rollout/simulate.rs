@@ -7,7 +7,8 @@
 //! - `psi` and sequential `distribution`: the prediction-score histograms;
 //! - threshold and baseline guardrails: p99 latency when the guardrail's name or query mentions
 //!   latency (`latency`, `duration`, `p99`, `quantile`), in ms when its thresholds look like ms
-//!   (above 5), else seconds; otherwise the error rate over the last 2 minutes.
+//!   (above 5), else seconds; otherwise the error rate over the query's first range window
+//!   (`[5m]`), 2 minutes when it names none.
 
 use super::replay::{QueryRef, Slot};
 use crate::config::{Config, GuardrailKind};
@@ -154,7 +155,7 @@ impl Platform for SimPlatform {
 /// How a threshold or baseline guardrail is simulated.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Signal {
-    ErrorRate,
+    ErrorRate { window_s: f64 },
     P99 { millis: bool },
 }
 
@@ -171,8 +172,19 @@ pub fn signal(c: &Config, gi: usize, original_query: &str) -> Signal {
             .any(|c| !c.relative && c.value > 5.0);
         Signal::P99 { millis: big }
     } else {
-        Signal::ErrorRate
+        Signal::ErrorRate {
+            window_s: range_window(original_query).unwrap_or(120.0),
+        }
     }
+}
+
+/// Seconds of the first PromQL range window (`[5m]`) in a query, if any.
+pub fn range_window(query: &str) -> Option<f64> {
+    let start = query.find('[')? + 1;
+    let end = start + query[start..].find(']')?;
+    crate::config::Duration::parse(query[start..end].trim())
+        .ok()
+        .map(|d| d.as_secs_f64())
 }
 
 /// `histogram_quantile` as Prometheus computes it (linear within the bucket).
@@ -218,7 +230,15 @@ impl Provider for SimProvider {
             return Ok(Observation::NoData);
         };
         let scalar = |v: f64| Ok(Observation::Scalar(v));
-        let window = w.before(120.0).cloned();
+        let signal = self
+            .signals
+            .get(&r.guardrail)
+            .copied()
+            .unwrap_or(Signal::ErrorRate { window_s: 120.0 });
+        let window = match signal {
+            Signal::ErrorRate { window_s } => w.before(window_s).cloned(),
+            Signal::P99 { .. } => None,
+        };
         let rate = |arm: fn(&Scrape) -> (f64, f64)| {
             let (e, n) = arm(&now);
             let (e0, n0) = window.as_ref().map_or((0.0, 0.0), arm);
@@ -238,13 +258,8 @@ impl Provider for SimProvider {
                 } else {
                     &now.stable
                 };
-                match self
-                    .signals
-                    .get(&r.guardrail)
-                    .copied()
-                    .unwrap_or(Signal::ErrorRate)
-                {
-                    Signal::ErrorRate => Ok(rate(if r.slot == Slot::Value {
+                match signal {
+                    Signal::ErrorRate { .. } => Ok(rate(if r.slot == Slot::Value {
                         canary
                     } else {
                         stable
@@ -310,7 +325,7 @@ pub fn signals(
             Some(s) if s.test == crate::config::SequentialTest::Latency => {
                 Signal::P99 { millis: false }
             }
-            Some(_) => Signal::ErrorRate,
+            Some(_) => Signal::ErrorRate { window_s: 120.0 },
             None => {
                 let original = queries
                     .values()
@@ -353,5 +368,15 @@ mod tests {
         assert!((quantile(0.7, &b).unwrap() - 0.3).abs() < 1e-12);
         assert!((quantile(0.99, &b).unwrap() - 0.95).abs() < 1e-12);
         assert_eq!(quantile(0.5, &[]), None);
+    }
+
+    #[test]
+    fn range_windows_of_queries() {
+        assert_eq!(
+            range_window("sum(rate(x[5m])) / sum(rate(y[5m]))"),
+            Some(300.0)
+        );
+        assert_eq!(range_window("sum(rate(x{a=\"b\"}[90s]))"), Some(90.0));
+        assert_eq!(range_window("x / y"), None);
     }
 }

@@ -80,6 +80,7 @@ impl DistributionTest {
         let hold = |ledger: &Ledger, detail: String| SeqOutcome {
             verdict: Verdict::Hold,
             proven_safe: false,
+            consistent: true,
             p_value: ledger.p_value(),
             estimate: f64::NAN,
             lower: f64::NAN,
@@ -111,7 +112,16 @@ impl DistributionTest {
         } else {
             Verdict::Pass
         };
-        let proven_safe = verdict == Verdict::Pass && ps.raw < self.p.promote_below;
+        let (lower, upper) = (
+            (ps.corrected - z * spread).max(0.0),
+            ps.corrected + z * spread,
+        );
+        let consistent = super::interval::holds(ps.corrected, lower, upper);
+        // proven: passing, the raw PSI and the whole band below the promote threshold
+        let proven_safe = verdict == Verdict::Pass
+            && consistent
+            && ps.raw < self.p.promote_below
+            && upper < self.p.promote_below;
         let why = if too_small {
             format!(
                 "; sample too small: chance alone gives PSI {:.3} here, more than half of {}",
@@ -123,10 +133,11 @@ impl DistributionTest {
         SeqOutcome {
             verdict,
             proven_safe,
+            consistent,
             p_value: self.ledger.p_value(),
             estimate: ps.corrected,
-            lower: (ps.corrected - z * spread).max(0.0),
-            upper: ps.corrected + z * spread,
+            lower,
+            upper,
             detail: format!(
                 "PSI {:.3} raw, {:.3} chance-corrected (null mean {:.3}, {} canary / {} stable); difference evidence {evidence:.1} of {needed:.0}{why}",
                 ps.raw, ps.corrected, ps.null_mean, ps.n_canary, ps.n_baseline
@@ -171,6 +182,45 @@ mod tests {
         assert!((got - REF).abs() < 1e-9, "{got}");
     }
     const REF: f64 = 2.129_018_401_178_086_6;
+
+    #[test]
+    fn proven_means_the_whole_band_is_below_the_promote_threshold() {
+        // Canaries of ~200 predictions against 90k stable ones, the canary's mass moved bin by
+        // bin: wherever the test says proven, its band must hold the estimate and lie below 0.1.
+        // Before issue 11 "proven" only looked at the raw PSI, so some of these were proven with
+        // the band's upper end above the threshold.
+        let stable = [
+            4000.0, 12000.0, 16000.0, 15000.0, 12000.0, 8000.0, 2500.0, 400.0, 90.0, 10.0,
+        ];
+        let mut old_rule_only = 0;
+        for n in [180.0, 200.0, 220.0, 260.0] {
+            for moved in 0..40 {
+                let mut c: Vec<f64> = stable.iter().map(|x| x * n / 70_000.0).collect();
+                let m = moved as f64 * n / 400.0;
+                c[1] -= m.min(c[1]);
+                c[6] += m.min(stable[1] * n / 70_000.0);
+                let c: Vec<f64> = c.iter().map(|x| x.round()).collect();
+                let mut t = DistributionTest::new(DistributionParams {
+                    stages: 4,
+                    ..params()
+                });
+                let o = t.observe(0, 0.1, &cum(&c), &cum(&stable));
+                if o.proven_safe {
+                    assert!(o.consistent, "{}", o.detail);
+                    assert!(o.lower <= o.estimate && o.estimate <= o.upper, "{o:?}");
+                    assert!(o.upper < 0.1, "{o:?}");
+                }
+                let raw = psi(&cum(&c), &cum(&stable)).unwrap().raw;
+                if o.verdict == Verdict::Pass && raw < 0.1 && !o.proven_safe {
+                    old_rule_only += 1;
+                }
+            }
+        }
+        assert!(
+            old_rule_only > 0,
+            "no case separates the old rule from the new one"
+        );
+    }
 
     #[test]
     fn a_big_shift_fails_a_small_sample_holds_identical_passes() {

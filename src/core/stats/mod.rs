@@ -9,6 +9,7 @@
 //! sequences, alpha spent on earlier stages) lives in the test structs the caller keeps per guardrail.
 
 pub mod distribution;
+pub mod interval;
 pub mod msprt;
 pub mod psi;
 pub mod rate;
@@ -38,8 +39,12 @@ pub struct SeqOutcome {
     /// zones. Pass: no evidence of harm (a fixed schedule may advance).
     pub verdict: Verdict,
     /// `true` when the confidence sequence proves the canary within tolerance: what
-    /// `advanceEarly: true` waits for on every guardrail before ending a stage early.
+    /// `advanceEarly: true` waits for on every guardrail before ending a stage early. Never true
+    /// when the interval is inconsistent or does not hold the estimate.
     pub proven_safe: bool,
+    /// The stage's confidence sequence is consistent (its running intersection is non-empty and
+    /// holds the estimate); false means the model does not fit the data and nothing is proven.
+    pub consistent: bool,
     /// Always-valid p-value over the whole rollout so far (running minimum, never increases).
     pub p_value: f64,
     /// Point estimate (rate ratio canary/stable, latency ratio, chance-corrected PSI).

@@ -12,6 +12,7 @@
 //! midpoint plus Sheppard's within-bucket variance; a tail shift that leaves the geometric mean
 //! alone (p99 up, median equal) is NOT seen here: use `test: rate` on slow-request counts for that.
 
+use super::interval::RunningInterval;
 use super::special::normal_cdf;
 use super::spending::Ledger;
 use super::{SeqOutcome, SequentialParams};
@@ -80,8 +81,7 @@ pub struct MeanTest {
     p: SequentialParams,
     tau: f64,
     ledger: Ledger,
-    lower: f64,
-    upper: f64,
+    cs: RunningInterval,
 }
 
 impl MeanTest {
@@ -97,8 +97,7 @@ impl MeanTest {
             ledger: Ledger::new(p.stages),
             tau,
             p,
-            lower: 0.0,
-            upper: f64::INFINITY,
+            cs: RunningInterval::new(0.0),
         }
     }
 
@@ -111,8 +110,7 @@ impl MeanTest {
     ) -> SeqOutcome {
         // The weight does not enter a test of means; the stage index alone marks a new stage.
         if self.ledger.enter(stage_index, 0.0) {
-            self.lower = 0.0;
-            self.upper = f64::INFINITY;
+            self.cs = RunningInterval::new(0.0);
         }
         let (c, b) = match (log_moments(canary), log_moments(baseline)) {
             (Some(c), Some(b)) => (c, b),
@@ -120,10 +118,11 @@ impl MeanTest {
                 return SeqOutcome {
                     verdict: Verdict::Hold,
                     proven_safe: false,
+                    consistent: !self.cs.inconsistent,
                     p_value: self.ledger.p_value(),
                     estimate: f64::NAN,
-                    lower: self.lower,
-                    upper: self.upper,
+                    lower: self.cs.lower,
+                    upper: self.cs.upper,
                     detail: "fewer than 2 observations in an arm".into(),
                 }
             }
@@ -137,25 +136,27 @@ impl MeanTest {
         let a = self.ledger.stage_alpha(self.p.alpha);
         let t2 = tau * tau;
         let r = (2.0 * v * (v + t2) / t2 * ((1.0 / a).ln() + 0.5 * ((v + t2) / v).ln())).sqrt();
-        self.lower = self.lower.max((d_hat - r).exp());
-        self.upper = self.upper.min((d_hat + r).exp());
+        self.cs
+            .add((d_hat - r).exp(), (d_hat + r).exp(), d_hat.exp());
         let failed = evidence >= needed;
-        let proven_safe = !failed && self.upper < self.p.safe_bound();
+        let proven_safe = !failed && self.cs.proves_below(self.p.safe_bound());
         SeqOutcome {
             verdict: if failed { Verdict::Fail } else { Verdict::Pass },
             proven_safe,
+            consistent: !self.cs.inconsistent,
             p_value: self.ledger.p_value(),
             estimate: d_hat.exp(),
-            lower: self.lower,
-            upper: self.upper,
+            lower: self.cs.lower,
+            upper: self.cs.upper,
             detail: format!(
-                "geometric-mean latency ratio {:.3} (confidence {:.3}..{:.3}, tolerance {}x) over {} canary / {} stable requests; evidence {evidence:.1} of {needed:.0}",
+                "geometric-mean latency ratio {:.3} (confidence {:.3}..{:.3}, tolerance {}x) over {} canary / {} stable requests; evidence {evidence:.1} of {needed:.0}{}",
                 d_hat.exp(),
-                self.lower,
-                self.upper,
+                self.cs.lower,
+                self.cs.upper,
                 self.p.tolerance,
                 c.0,
-                b.0
+                b.0,
+                self.cs.why_not()
             ),
         }
     }
@@ -219,6 +220,39 @@ mod tests {
                 },
             })
             .collect()
+    }
+
+    #[test]
+    fn an_estimate_outside_the_running_interval_is_never_proven() {
+        // Issue 11: the latency test said provenSafe with estimate 1.529 outside its own interval
+        // 1.086..1.418 (tolerance 1.5x). Here check 1 sees 1.25x, check 2 1.53x: the
+        // intersection keeps check 1's upper end (< 1.5) while the estimate is above it.
+        let p = SequentialParams {
+            alpha: 0.05,
+            tolerance: 1.5,
+            prior_strength: 100.0,
+            stages: 2,
+            prove_within: 0.0,
+        };
+        let stable = lognormal_hist(27000.0, 0.12, 0.52);
+        let mut t = MeanTest::new(p);
+        let first = t.observe(0, &lognormal_hist(500.0, 0.12 * 1.35, 0.52), &stable);
+        assert!(first.proven_safe && first.consistent, "{}", first.detail);
+        let second = t.observe(0, &lognormal_hist(800.0, 0.12 * 1.53, 0.52), &stable);
+        assert_eq!(second.verdict, Verdict::Pass, "{}", second.detail);
+        assert!(
+            second.estimate > second.upper && second.upper < 1.5,
+            "{second:?}"
+        );
+        assert!(!second.consistent, "{}", second.detail);
+        assert!(!second.proven_safe, "{}", second.detail);
+        assert!(second.detail.contains("inconsistent"), "{}", second.detail);
+        // the stage stays unproven even when a later check looks fine again
+        let third = t.observe(0, &lognormal_hist(9000.0, 0.12, 0.52), &stable);
+        assert!(!third.proven_safe, "{}", third.detail);
+        // a new stage starts a new interval
+        let next = t.observe(1, &lognormal_hist(3000.0, 0.12, 0.52), &stable);
+        assert!(next.proven_safe && next.consistent, "{}", next.detail);
     }
 
     #[test]
