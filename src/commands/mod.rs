@@ -61,7 +61,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
 
 /// Load and validate a config, including its template overrides (as config errors).
 pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
-    let config = crate::config::load_file(path)?;
+    let mut config = crate::config::load_file(path)?;
+    if let Some(k) = config.compare.as_mut() {
+        // The requests file is relative to the config file; every line is checked now (exit 2)
+        // so nothing is sent, or changed, with a bad one.
+        k.requests = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&k.requests)
+            .display()
+            .to_string();
+        crate::rollout::compare::load_requests(k, Path::new(""))?;
+    }
     let dir = config
         .templates
         .as_ref()

@@ -90,11 +90,13 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         let weight = match s.kind {
             PhaseKind::Shadow { percent } => format!("{percent}% m"),
             PhaseKind::Traffic { weight } => format!("{weight}%"),
+            PhaseKind::Compare => "0%".to_string(),
         };
-        let label = match s.index {
-            None => "shadow".to_string(),
-            Some(i) if s.checks.is_empty() => format!("{} (promote)", i + 1),
-            Some(i) => format!("{}", i + 1),
+        let label = match (s.index, s.kind) {
+            (None, PhaseKind::Compare) => "compare".to_string(),
+            (None, _) => "shadow".to_string(),
+            (Some(i), _) if s.checks.is_empty() => format!("{} (promote)", i + 1),
+            (Some(i), _) => format!("{}", i + 1),
         };
         let _ = writeln!(
             o,

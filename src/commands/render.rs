@@ -20,9 +20,11 @@ pub fn all_stages(
         let (w, m) = match s.kind {
             crate::core::plan::PhaseKind::Shadow { percent } => (0, percent),
             crate::core::plan::PhaseKind::Traffic { weight } => (weight, 0),
+            crate::core::plan::PhaseKind::Compare => (0, 0),
         };
         let ms = build::manifests(c, &plan, r, w, m, &rev, &serde_json::Map::new())?;
         let prefix = match s.index {
+            None if s.kind == crate::core::plan::PhaseKind::Compare => "stage-0-compare".into(),
             None => "stage-0-shadow".to_string(),
             Some(i) => format!("stage-{}-{w}", i + 1),
         };

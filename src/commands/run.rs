@@ -98,11 +98,26 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
         }
         Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref())),
     };
+    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
+    if github {
+        for secret in compare.iter().flat_map(|s| crate::rollout::compare::secret_values(s)) {
+            if let Some(line) = crate::report::github::add_mask(&secret) {
+                println!("{line}");
+            }
+        }
+    }
+    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
+    if let Some(s) = &compare {
+        providers.insert(
+            crate::config::compare::COMPARE_PROVIDER.into(),
+            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
+        );
+    }
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: crate::rollout::driver::shared(build::providers(c, tokens)?),
+        providers,
         renderer: &renderer,
         clock: &SystemClock,
         cancel,
@@ -120,6 +135,7 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     );
     console.finish();
     record.warnings.extend(notifier.finish());
+    record.compare = compare.and_then(|s| s.outcome());
     Ok(record)
 }
 
@@ -192,14 +208,24 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
     log.borrow_mut().clear(); // seeding is not a request
                               // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
     let clock = VirtualClock::new(1_767_225_600_000);
+    let mut providers = crate::rollout::driver::shared(build::providers(
+        c,
+        std::sync::Arc::new(crate::rollout::azure::NoTokens),
+    )?);
+    if let Some(k) = &c.compare {
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))?.len();
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            providers.insert(
+                crate::config::compare::COMPARE_PROVIDER.into(),
+                std::sync::Arc::new(d),
+            );
+        }
+    }
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: crate::rollout::driver::shared(build::providers(
-            c,
-            std::sync::Arc::new(crate::rollout::azure::NoTokens),
-        )?),
+        providers,
         renderer: &renderer,
         clock: &clock,
         cancel: Cancel::new(),
@@ -310,5 +336,6 @@ fn already_done(
         queries: Vec::new(),
         requests: Vec::new(),
         warnings: Vec::new(),
+        compare: None,
     }
 }

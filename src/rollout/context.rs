@@ -145,7 +145,7 @@ pub fn build(
     stage_v["elapsed"] = json!(crate::config::Duration::from_secs(at.elapsed).promql());
     stage_v["mirror"] = json!(match stage.kind {
         PhaseKind::Shadow { percent } => percent,
-        PhaseKind::Traffic { .. } => 0,
+        PhaseKind::Traffic { .. } | PhaseKind::Compare => 0,
     });
     let a = &c.analysis;
     let observed = plan

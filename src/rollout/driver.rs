@@ -331,6 +331,7 @@ impl<'a> Driver<'a> {
             queries: records,
             requests: Vec::new(),
             warnings,
+            compare: None,
         }
     }
 
@@ -414,7 +415,11 @@ impl<'a> Driver<'a> {
                 sequential: g.sequential.is_some(),
             }
         } else {
-            judge.judge(gi, phase, weight, &fetched)
+            let mut j = judge.judge(gi, phase, weight, &fetched);
+            if let Some(reason) = provider.and_then(|p| p.fatal()) {
+                crate::core::compare::fail_judgement(&mut j, reason);
+            }
+            j
         };
         let _ = Role::Canary;
         (j, recs)

@@ -4,6 +4,7 @@
 //! the phase early and the few most different requests for the report. Sending lives in
 //! `rollout::compare` over `clients::inference`.
 
+pub mod address;
 pub mod extract;
 pub mod requests;
 
@@ -94,6 +95,20 @@ impl Tally {
         k.stop_early.as_ref().is_some_and(|s| {
             disagreement_proven(self.disagreements, self.compared, s.tolerance.0, s.alpha.0)
         })
+    }
+}
+
+/// Answers that must all fail to connect before a version counts as unreachable.
+pub const UNREACHABLE_AFTER: usize = 5;
+
+impl Tally {
+    /// One version answered none of the first [`UNREACHABLE_AFTER`] requests (not even an
+    /// error): sending more cannot help, the phase fails.
+    pub fn hopeless(&self) -> bool {
+        let unreachable = |a: &Answer| matches!(a, Answer::Unreachable { .. });
+        self.pairs.len() >= UNREACHABLE_AFTER
+            && (self.pairs.iter().all(|p| unreachable(&p.stable))
+                || self.pairs.iter().all(|p| unreachable(&p.canary)))
     }
 }
 
@@ -343,6 +358,16 @@ impl Tally {
             },
         }
     }
+}
+
+/// A version that cannot be reached fails every comparison guardrail at once, as a critical
+/// failure with the reason (retrying the phase cannot bring it back).
+pub fn fail_judgement(j: &mut crate::core::judge::Judgement, reason: String) {
+    j.verdict = crate::core::verdict::Verdict::Fail;
+    j.zone = crate::core::guardrail::Zone::Rollback;
+    j.critical = true;
+    j.dry_run = false;
+    j.detail = reason;
 }
 
 impl Outcome {
