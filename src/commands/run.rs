@@ -100,7 +100,10 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     };
     let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
     if github {
-        for secret in compare.iter().flat_map(|s| crate::rollout::compare::secret_values(s)) {
+        for secret in compare
+            .iter()
+            .flat_map(|s| crate::rollout::compare::secret_values(s))
+        {
             if let Some(line) = crate::report::github::add_mask(&secret) {
                 println!("{line}");
             }
@@ -179,6 +182,9 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
         println!("result: {}", r.outcome.result());
         if let Some(why) = r.outcome.reason() {
             println!("why: {}", gh::one_line(why));
+        }
+        if let Some(c) = &r.compare {
+            print!("{}", gh::safe_text(&crate::report::compare::markdown(c)));
         }
         println!("traffic now: {}", summary::traffic_words(r));
     }

@@ -205,7 +205,10 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
         ));
     }
     if k.requests.trim().is_empty() {
-        d.push(("compare.requests".into(), "the requests file is empty".into()));
+        d.push((
+            "compare.requests".into(),
+            "the requests file is empty".into(),
+        ));
     }
     if k.sample == Some(0) {
         d.push(("compare.sample".into(), "sample must be at least 1".into()));
@@ -213,7 +216,10 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
     if !(k.rate > 0.0 && k.rate <= 10_000.0) {
         d.push((
             "compare.rate".into(),
-            format!("rate {} must be between 0 and 10000 requests per second", k.rate),
+            format!(
+                "rate {} must be between 0 and 10000 requests per second",
+                k.rate
+            ),
         ));
     }
     if !(1..=256).contains(&k.concurrency) {
@@ -223,7 +229,10 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
         ));
     }
     if k.timeout.is_zero() {
-        d.push(("compare.timeout".into(), "the timeout must be greater than 0".into()));
+        d.push((
+            "compare.timeout".into(),
+            "the timeout must be greater than 0".into(),
+        ));
     }
     if let Some(p) = &k.prediction.path {
         if !p.is_empty() && !p.starts_with('/') {
@@ -236,7 +245,8 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
     if k.prediction.output.is_some() && k.protocol != Protocol::V2 {
         d.push((
             "compare.prediction.output".into(),
-            "`output` names a v2 output tensor; with this protocol use `path` (a JSON pointer)".into(),
+            "`output` names a v2 output tensor; with this protocol use `path` (a JSON pointer)"
+                .into(),
         ));
     }
     if let Some(s) = &k.stop_early {
@@ -319,7 +329,9 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
                 if !COMPARE_HISTOGRAMS.contains(&v.trim()) {
                     d.push((
                         format!("{base}.psi.{key}"),
-                        format!("{v:?}: the comparison's score histograms are `canary` and `stable`"),
+                        format!(
+                            "{v:?}: the comparison's score histograms are `canary` and `stable`"
+                        ),
                     ));
                 }
             }

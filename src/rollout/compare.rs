@@ -142,7 +142,11 @@ fn version(
     let mut headers = Vec::new();
     let mut shown = Vec::new();
     if let Some(auth) = authorization {
-        if !a.headers.keys().any(|k| k.eq_ignore_ascii_case("authorization")) {
+        if !a
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("authorization"))
+        {
             headers.push(("Authorization".to_string(), auth.to_string()));
             shown.push("Authorization".to_string());
         }
@@ -224,7 +228,12 @@ impl Session {
 
     /// What the phase sends, in one line (no secrets).
     pub fn describe(&self) -> String {
-        describe(&self.k, self.requests.len(), &self.versions[0].describe(), &self.versions[1].describe())
+        describe(
+            &self.k,
+            self.requests.len(),
+            &self.versions[0].describe(),
+            &self.versions[1].describe(),
+        )
     }
 
     /// The result, once the comparison ran.
@@ -262,7 +271,12 @@ impl Session {
                 latency_ms,
             } => {
                 let read = serde_json::from_str(&body)
-                    .map_err(|e| format!("not JSON ({e}): {}", crate::metrics::http_common::quote_body(&body)))
+                    .map_err(|e| {
+                        format!(
+                            "not JSON ({e}): {}",
+                            crate::metrics::http_common::quote_body(&body)
+                        )
+                    })
                     .and_then(|json| predictions(self.k.protocol, &self.k.prediction, &json));
                 match read {
                     Ok(preds) => Answer::Ok { preds, latency_ms },
@@ -435,15 +449,16 @@ pub fn live_session(
     };
     let requests = load_requests(k, std::path::Path::new(""))?;
     let setup = |e: String| super::live::SetupError(format!("the prediction comparison: {e}"));
-    let explicit = |e: &Option<crate::config::compare::Endpoint>| {
-        e.as_ref().is_some_and(|e| e.url.is_some())
-    };
+    let explicit =
+        |e: &Option<crate::config::compare::Endpoint>| e.as_ref().is_some_and(|e| e.url.is_some());
     let needs_azure = c.target.platform == PlatformKind::Azureml
         && !(explicit(&k.stable) && explicit(&k.canary) && k.auth == CompareAuth::Key && {
             // explicit URLs with their own Authorization header need no ARM call
             [&k.stable, &k.canary].iter().all(|e| {
                 e.as_ref().is_some_and(|e| {
-                    e.headers.keys().any(|h| h.eq_ignore_ascii_case("authorization"))
+                    e.headers
+                        .keys()
+                        .any(|h| h.eq_ignore_ascii_case("authorization"))
                 })
             })
         });

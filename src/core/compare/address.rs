@@ -63,9 +63,9 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
             let model = k.model_name.as_deref().unwrap_or(n.resource);
             let p = path(k, model);
             let host = |tag: &str| {
-                k.domain.as_ref().map(|d| {
-                    format!("{tag}-{}-predictor.{}.{d}", n.resource, n.namespace)
-                })
+                k.domain
+                    .as_ref()
+                    .map(|d| format!("{tag}-{}-predictor.{}.{d}", n.resource, n.namespace))
             };
             match (host("prev"), host("latest"), &k.address) {
                 (Some(s), Some(l), Some(a)) => Ok((
@@ -154,39 +154,80 @@ mod tests {
         crate::config::load_str("t.yaml", &text, None).unwrap()
     }
     fn names<'a>(stable: &'a str, canary: &'a str, uri: Option<&'a str>) -> Names<'a> {
-        Names { namespace: "ml", resource: "fraud", stable, canary, scoring_uri: uri }
+        Names {
+            namespace: "ml",
+            resource: "fraud",
+            stable,
+            canary,
+            scoring_uri: uri,
+        }
     }
     fn h(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn each_platform_addresses_each_version() {
-        let kserve = cfg("{platform: kserve, namespace: ml}", "{requests: r.jsonl, protocol: v1, domain: example.com}");
+        let kserve = cfg(
+            "{platform: kserve, namespace: ml}",
+            "{requests: r.jsonl, protocol: v1, domain: example.com}",
+        );
         let (s, c) = addresses(&kserve, &names("x", "y", None)).unwrap();
-        assert_eq!(s.url, "http://prev-fraud-predictor.ml.example.com/v1/models/fraud:predict");
-        assert_eq!(c.url, "http://latest-fraud-predictor.ml.example.com/v1/models/fraud:predict");
+        assert_eq!(
+            s.url,
+            "http://prev-fraud-predictor.ml.example.com/v1/models/fraud:predict"
+        );
+        assert_eq!(
+            c.url,
+            "http://latest-fraud-predictor.ml.example.com/v1/models/fraud:predict"
+        );
 
         let via_ingress = cfg("{platform: kserve, namespace: ml}", "{requests: r.jsonl, protocol: v2, domain: example.com, address: \"http://10.0.0.1:80/\"}");
         let (s, c) = addresses(&via_ingress, &names("x", "y", None)).unwrap();
         assert_eq!(s.url, "http://10.0.0.1:80/v2/models/fraud/infer");
-        assert_eq!(s.headers, h(&[("Host", "prev-fraud-predictor.ml.example.com")]));
-        assert_eq!(c.headers, h(&[("Host", "latest-fraud-predictor.ml.example.com")]));
+        assert_eq!(
+            s.headers,
+            h(&[("Host", "prev-fraud-predictor.ml.example.com")])
+        );
+        assert_eq!(
+            c.headers,
+            h(&[("Host", "latest-fraud-predictor.ml.example.com")])
+        );
 
-        let seldon = cfg("{platform: seldon, namespace: ml}", "{requests: r.jsonl, protocol: seldon}");
+        let seldon = cfg(
+            "{platform: seldon, namespace: ml}",
+            "{requests: r.jsonl, protocol: seldon}",
+        );
         let (s, c) = addresses(&seldon, &names("main", "canary", None)).unwrap();
         assert_eq!(s.url, "http://fraud-main.ml:8000/api/v1.0/predictions");
         assert_eq!(c.url, "http://fraud-canary.ml:8000/api/v1.0/predictions");
 
-        let v2 = cfg("{platform: seldon-v2, namespace: ml, stableModel: fraud-v1, canaryModel: fraud-v2}", "{requests: r.jsonl, protocol: v2}");
+        let v2 = cfg(
+            "{platform: seldon-v2, namespace: ml, stableModel: fraud-v1, canaryModel: fraud-v2}",
+            "{requests: r.jsonl, protocol: v2}",
+        );
         let (s, c) = addresses(&v2, &names("fraud-v1", "fraud-v2", None)).unwrap();
         assert_eq!(s.url, "http://seldon-mesh.ml/v2/models/fraud-v1/infer");
         assert_eq!(s.headers, h(&[("seldon-model", "fraud-v1")]));
         assert_eq!(c.headers, h(&[("seldon-model", "fraud-v2")]));
 
         let az = cfg("{platform: azureml, subscriptionId: s, resourceGroup: g, workspace: w, endpoint: fraud, stableDeployment: blue, canaryDeployment: green}", "{requests: r.jsonl, protocol: azureml}");
-        let (s, c) = addresses(&az, &names("blue", "green", Some("https://fraud.westeurope.inference.ml.azure.com/score"))).unwrap();
-        assert_eq!(s.url, "https://fraud.westeurope.inference.ml.azure.com/score");
+        let (s, c) = addresses(
+            &az,
+            &names(
+                "blue",
+                "green",
+                Some("https://fraud.westeurope.inference.ml.azure.com/score"),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            s.url,
+            "https://fraud.westeurope.inference.ml.azure.com/score"
+        );
         assert_eq!(s.headers, h(&[("azureml-model-deployment", "blue")]));
         assert_eq!(c.headers, h(&[("azureml-model-deployment", "green")]));
         assert!(addresses(&az, &names("blue", "green", None)).is_err());
@@ -208,6 +249,10 @@ mod tests {
         );
         let (s, c) = addresses(&v2, &names("a", "a-canary", None)).unwrap();
         assert_eq!(s.headers, h(&[("seldon-model", "a")]));
-        assert_eq!(c.headers, h(&[("seldon-model", "a-canary.experiment")]), "an explicit header wins");
+        assert_eq!(
+            c.headers,
+            h(&[("seldon-model", "a-canary.experiment")]),
+            "an explicit header wins"
+        );
     }
 }

@@ -76,7 +76,12 @@ fn v2(p: &Prediction, body: &Value) -> Result<Vec<Pred>, String> {
     let shape: Vec<usize> = out
         .get("shape")
         .and_then(Value::as_array)
-        .map(|s| s.iter().filter_map(Value::as_u64).map(|n| n as usize).collect())
+        .map(|s| {
+            s.iter()
+                .filter_map(Value::as_u64)
+                .map(|n| n as usize)
+                .collect()
+        })
         .unwrap_or_default();
     shaped(&flat, &shape, p.kind)
 }
@@ -93,7 +98,12 @@ fn seldon(kind: PredictionKind, body: &Value) -> Result<Vec<Pred>, String> {
         let shape: Vec<usize> = t
             .get("shape")
             .and_then(Value::as_array)
-            .map(|s| s.iter().filter_map(Value::as_u64).map(|n| n as usize).collect())
+            .map(|s| {
+                s.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|n| n as usize)
+                    .collect()
+            })
             .unwrap_or_default();
         return shaped(&flatten(values), &shape, kind);
     }
@@ -156,7 +166,10 @@ fn row_pred(row: &[Value], kind: PredictionKind) -> Result<Pred, String> {
     }
     let nums: Vec<f64> = row
         .iter()
-        .map(|v| v.as_f64().ok_or_else(|| format!("{v} in a row is not a number")))
+        .map(|v| {
+            v.as_f64()
+                .ok_or_else(|| format!("{v} in a row is not a number"))
+        })
         .collect::<Result<_, _>>()?;
     if nums.is_empty() {
         return Err("an empty prediction row".into());

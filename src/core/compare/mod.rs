@@ -24,11 +24,19 @@ pub const TOP: usize = 5;
 /// What one version answered to one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Ok { preds: Vec<Pred>, latency_ms: f64 },
+    Ok {
+        preds: Vec<Pred>,
+        latency_ms: f64,
+    },
     /// Sent, but the answer was an HTTP error or could not be read.
-    Bad { status: Option<u16>, message: String },
+    Bad {
+        status: Option<u16>,
+        message: String,
+    },
     /// Could not be sent at all (connection refused, DNS, TLS, timeout).
-    Unreachable { message: String },
+    Unreachable {
+        message: String,
+    },
 }
 
 /// One request and both answers.
@@ -267,7 +275,12 @@ impl Tally {
                     }
                     Answer::Bad { status, message } => {
                         errors[i] += 1;
-                        if examples.iter().filter(|e: &&ErrorExample| e.side == side).count() < 2 {
+                        if examples
+                            .iter()
+                            .filter(|e: &&ErrorExample| e.side == side)
+                            .count()
+                            < 2
+                        {
                             examples.push(ErrorExample {
                                 side: side.into(),
                                 line: p.line,
@@ -279,7 +292,12 @@ impl Tally {
                     Answer::Unreachable { message } => {
                         errors[i] += 1;
                         unreachable[i] += 1;
-                        if examples.iter().filter(|e: &&ErrorExample| e.side == side).count() < 2 {
+                        if examples
+                            .iter()
+                            .filter(|e: &&ErrorExample| e.side == side)
+                            .count()
+                            < 2
+                        {
                             examples.push(ErrorExample {
                                 side: side.into(),
                                 line: p.line,
@@ -308,7 +326,11 @@ impl Tally {
                 }
             }
         }
-        different.sort_by(|a, b| b.difference.total_cmp(&a.difference).then(a.line.cmp(&b.line)));
+        different.sort_by(|a, b| {
+            b.difference
+                .total_cmp(&a.difference)
+                .then(a.line.cmp(&b.line))
+        });
         different.truncate(TOP);
         diffs.sort_by(f64::total_cmp);
         for l in &mut lat {

@@ -21,8 +21,8 @@ pub fn parse(text: &str, proto: Protocol) -> Result<Vec<Request>, (usize, String
         if s.is_empty() {
             continue;
         }
-        let body: Value = serde_json::from_str(s)
-            .map_err(|e| (line, format!("not a JSON request body: {e}")))?;
+        let body: Value =
+            serde_json::from_str(s).map_err(|e| (line, format!("not a JSON request body: {e}")))?;
         shape(&body, proto).map_err(|m| (line, m))?;
         out.push(Request { line, body });
     }
@@ -38,14 +38,20 @@ fn shape(body: &Value, proto: Protocol) -> Result<(), String> {
     match proto {
         Protocol::V2 => match body.get("inputs") {
             Some(Value::Array(a)) if !a.is_empty() => Ok(()),
-            _ => Err("a v2 (Open Inference Protocol) request needs a non-empty `inputs` list".into()),
+            _ => {
+                Err("a v2 (Open Inference Protocol) request needs a non-empty `inputs` list".into())
+            }
         },
         Protocol::V1 if has("instances") || has("inputs") => Ok(()),
         Protocol::V1 => Err("a v1 request needs `instances` (or `inputs`)".into()),
         Protocol::Seldon if has("data") || has("jsonData") || has("strData") => Ok(()),
-        Protocol::Seldon => Err("a Seldon request needs `data` (ndarray or tensor), `jsonData` or `strData`".into()),
+        Protocol::Seldon => {
+            Err("a Seldon request needs `data` (ndarray or tensor), `jsonData` or `strData`".into())
+        }
         Protocol::Azureml if body.is_object() || body.is_array() => Ok(()),
-        Protocol::Azureml => Err("an Azure ML scoring request must be a JSON object or list".into()),
+        Protocol::Azureml => {
+            Err("an Azure ML scoring request must be a JSON object or list".into())
+        }
     }
 }
 
@@ -74,12 +80,32 @@ mod tests {
     #[test]
     fn bad_lines_are_named() {
         let cases: [(&str, Protocol, Result<usize, (usize, &str)>); 6] = [
-            ("{\"inputs\":[{\"name\":\"x\"}]}\n\n{\"inputs\":[1]}\n", Protocol::V2, Ok(2)),
-            ("{\"inputs\":[1]}\n{\"inputs\": [1\n", Protocol::V2, Err((2, "not a JSON request body"))),
-            ("{\"inputs\":[1]}\n{\"instances\":[1]}\n", Protocol::V2, Err((2, "a v2 (Open Inference Protocol) request needs"))),
+            (
+                "{\"inputs\":[{\"name\":\"x\"}]}\n\n{\"inputs\":[1]}\n",
+                Protocol::V2,
+                Ok(2),
+            ),
+            (
+                "{\"inputs\":[1]}\n{\"inputs\": [1\n",
+                Protocol::V2,
+                Err((2, "not a JSON request body")),
+            ),
+            (
+                "{\"inputs\":[1]}\n{\"instances\":[1]}\n",
+                Protocol::V2,
+                Err((2, "a v2 (Open Inference Protocol) request needs")),
+            ),
             ("{\"data\":{\"ndarray\":[[1]]}}\n", Protocol::Seldon, Ok(1)),
-            ("\"text\"\n", Protocol::Azureml, Err((1, "an Azure ML scoring request"))),
-            ("\n  \n", Protocol::V1, Err((1, "the requests file has no requests"))),
+            (
+                "\"text\"\n",
+                Protocol::Azureml,
+                Err((1, "an Azure ML scoring request")),
+            ),
+            (
+                "\n  \n",
+                Protocol::V1,
+                Err((1, "the requests file has no requests")),
+            ),
         ];
         for (text, proto, want) in cases {
             match (parse(text, proto), want) {
@@ -96,15 +122,30 @@ mod tests {
     #[test]
     fn sample_is_seeded_without_replacement_in_file_order() {
         let all: Vec<Request> = (1..=100)
-            .map(|line| Request { line, body: Value::Null })
+            .map(|line| Request {
+                line,
+                body: Value::Null,
+            })
             .collect();
-        let a: Vec<usize> = sample(all.clone(), Some(10), 7).iter().map(|r| r.line).collect();
-        let b: Vec<usize> = sample(all.clone(), Some(10), 7).iter().map(|r| r.line).collect();
-        let c: Vec<usize> = sample(all.clone(), Some(10), 8).iter().map(|r| r.line).collect();
+        let a: Vec<usize> = sample(all.clone(), Some(10), 7)
+            .iter()
+            .map(|r| r.line)
+            .collect();
+        let b: Vec<usize> = sample(all.clone(), Some(10), 7)
+            .iter()
+            .map(|r| r.line)
+            .collect();
+        let c: Vec<usize> = sample(all.clone(), Some(10), 8)
+            .iter()
+            .map(|r| r.line)
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.len(), 10);
-        assert!(a.windows(2).all(|w| w[0] < w[1]), "file order, no repeats: {a:?}");
+        assert!(
+            a.windows(2).all(|w| w[0] < w[1]),
+            "file order, no repeats: {a:?}"
+        );
         assert_eq!(sample(all.clone(), Some(500), 7).len(), 100);
         assert_eq!(sample(all, None, 7).len(), 100);
     }

@@ -2,20 +2,31 @@ use super::*;
 use crate::config::compare::Compare;
 
 fn cfg(extra: &str) -> Compare {
-    serde_json::from_value::<Compare>(serde_json::from_str(&format!(
-        r#"{{"requests": "r.jsonl", "protocol": "v2" {extra}}}"#
-    )).unwrap())
+    serde_json::from_value::<Compare>(
+        serde_json::from_str(&format!(
+            r#"{{"requests": "r.jsonl", "protocol": "v2" {extra}}}"#
+        ))
+        .unwrap(),
+    )
     .unwrap()
 }
 
 fn ok(preds: Vec<Pred>, ms: f64) -> Answer {
-    Answer::Ok { preds, latency_ms: ms }
+    Answer::Ok {
+        preds,
+        latency_ms: ms,
+    }
 }
 fn l(s: &str) -> Pred {
     Pred::Label(s.into())
 }
 fn pair(line: usize, stable: Answer, canary: Answer) -> Pair {
-    Pair { line, input: format!("{{\"line\":{line}}}"), stable, canary }
+    Pair {
+        line,
+        input: format!("{{\"line\":{line}}}"),
+        stable,
+        canary,
+    }
 }
 
 #[test]
@@ -24,9 +35,26 @@ fn label_values_latency_and_errors() {
     let mut t = Tally::default();
     for i in 0..10 {
         let canary = if i < 2 { l("0") } else { l("1") };
-        t.add(pair(i + 1, ok(vec![l("1")], 10.0 + i as f64), ok(vec![canary], 20.0 + 2.0 * i as f64)), &k);
+        t.add(
+            pair(
+                i + 1,
+                ok(vec![l("1")], 10.0 + i as f64),
+                ok(vec![canary], 20.0 + 2.0 * i as f64),
+            ),
+            &k,
+        );
     }
-    t.add(pair(11, ok(vec![l("1")], 10.0), Answer::Bad { status: Some(500), message: "boom".into() }), &k);
+    t.add(
+        pair(
+            11,
+            ok(vec![l("1")], 10.0),
+            Answer::Bad {
+                status: Some(500),
+                message: "boom".into(),
+            },
+        ),
+        &k,
+    );
     let o = t.outcome(&k, None);
     assert_eq!((o.requests, o.compared, o.disagreements), (11, 10, 2));
     assert_eq!(o.disagreement, Some(0.2));
@@ -35,10 +63,16 @@ fn label_values_latency_and_errors() {
     // stable latencies 10,10..19 (11 values) p50 = 14; canary 20..38 (10 values) p50 = 28.
     assert_eq!(o.latency_p50_ms, [Some(14.0), Some(28.0)]);
     assert_eq!(o.latency_p50_ratio, Some(2.0));
-    assert_eq!((o.stable_error_rate, o.canary_error_rate), (Some(0.0), Some(1.0 / 11.0)));
+    assert_eq!(
+        (o.stable_error_rate, o.canary_error_rate),
+        (Some(0.0), Some(1.0 / 11.0))
+    );
     assert_eq!(o.error_examples.len(), 1);
     assert_eq!(o.error_examples[0].status, Some(500));
-    assert_eq!(o.most_different.iter().map(|d| d.line).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        o.most_different.iter().map(|d| d.line).collect::<Vec<_>>(),
+        [1, 2]
+    );
     assert_eq!(o.most_different[0].canary, "[0]");
     assert!(o.unreachable.is_none());
     assert_eq!(o.value("requests").unwrap(), Observation::Scalar(11.0));
@@ -52,7 +86,14 @@ fn score_differences_and_histograms_feed_the_judges_psi() {
     for i in 0..100 {
         let s = i as f64 / 100.0;
         let c = if i >= 90 { s - 0.5 } else { s };
-        t.add(pair(i + 1, ok(vec![Pred::Score(s)], 5.0), ok(vec![Pred::Score(c)], 5.0)), &k);
+        t.add(
+            pair(
+                i + 1,
+                ok(vec![Pred::Score(s)], 5.0),
+                ok(vec![Pred::Score(c)], 5.0),
+            ),
+            &k,
+        );
     }
     let o = t.outcome(&k, None);
     assert_eq!(o.disagreements, 10);
@@ -73,7 +114,14 @@ fn score_differences_and_histograms_feed_the_judges_psi() {
     let mut same = Tally::default();
     for i in 0..100 {
         let s = i as f64 / 100.0;
-        same.add(pair(i, ok(vec![Pred::Score(s)], 5.0), ok(vec![Pred::Score(s)], 5.0)), &k);
+        same.add(
+            pair(
+                i,
+                ok(vec![Pred::Score(s)], 5.0),
+                ok(vec![Pred::Score(s)], 5.0),
+            ),
+            &k,
+        );
     }
     let o = same.outcome(&k, None);
     let (Observation::Histogram(c), Observation::Histogram(s)) =
@@ -98,7 +146,11 @@ fn sequential_stop_table() {
         (1, 1, 0.02, false),
     ];
     for (d, n, tol, want) in cases {
-        assert_eq!(disagreement_proven(d, n, tol, 0.05), want, "{d}/{n} vs {tol}");
+        assert_eq!(
+            disagreement_proven(d, n, tol, 0.05),
+            want,
+            "{d}/{n} vs {tol}"
+        );
     }
 }
 
@@ -127,10 +179,22 @@ fn a_side_nothing_reached_is_unreachable() {
     let k = cfg("");
     let mut t = Tally::default();
     for i in 0..3 {
-        t.add(pair(i, ok(vec![l("1")], 1.0), Answer::Unreachable { message: "connection refused".into() }), &k);
+        t.add(
+            pair(
+                i,
+                ok(vec![l("1")], 1.0),
+                Answer::Unreachable {
+                    message: "connection refused".into(),
+                },
+            ),
+            &k,
+        );
     }
     let o = t.outcome(&k, None);
-    assert_eq!(o.unreachable.as_deref(), Some("the canary version cannot be reached: connection refused"));
+    assert_eq!(
+        o.unreachable.as_deref(),
+        Some("the canary version cannot be reached: connection refused")
+    );
     assert_eq!(o.canary_error_rate, Some(1.0));
     assert_eq!(o.disagreement, None);
 }
