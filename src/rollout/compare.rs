@@ -174,7 +174,11 @@ pub fn secret_values(s: &Session) -> Vec<String> {
         .iter()
         .flat_map(|v| v.headers.iter())
         .filter(|(k, _)| s.secret_headers.contains(k) || k.eq_ignore_ascii_case("authorization"))
-        .map(|(_, v)| v.clone())
+        .flat_map(|(_, v)| {
+            // The credential alone too, so it is masked wherever it appears without its scheme.
+            let bare = v.strip_prefix("Bearer ").map(str::to_string);
+            std::iter::once(v.clone()).chain(bare)
+        })
         .collect()
 }
 
