@@ -261,6 +261,19 @@ impl Env {
         Some(Env::with(kind, exporter, prom))
     }
 
+    /// Like [`Env::start`] with a Prometheus the test started on its own targets (e.g. real model
+    /// servers' `/metrics`); the harness's exporter is started but serves nothing.
+    pub fn with_prometheus(kind: Kind, prom: prom::PromServer) -> Option<Env> {
+        if !require_kubectl() {
+            return None;
+        }
+        Some(Env::with(
+            kind,
+            Arc::new(prom::Exporter::start()),
+            Some(prom),
+        ))
+    }
+
     /// The API server and the seeded stable version only (no Prometheus): for commands that
     /// never query metrics (`status`, `promote`, `rollback`). Needs kubectl (panics without).
     pub fn kube_only(kind: Kind) -> Env {

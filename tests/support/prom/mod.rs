@@ -87,6 +87,17 @@ impl PromServer {
         targets: &[SocketAddr],
         openmetrics: Option<&str>,
     ) -> Option<PromServer> {
+        Self::launch(&config_yaml(targets), openmetrics)
+    }
+
+    /// A server scraping each target (host:port serving `/metrics`) every second, attaching its
+    /// labels to every series scraped from it, as relabelling a Kubernetes pod's labels would
+    /// (e.g. `revision_name` from `serving.knative.dev/revision`).
+    pub fn start_labelled(targets: &[(SocketAddr, &[(&str, &str)])]) -> Option<PromServer> {
+        Self::launch(&labelled_config_yaml(targets), None)
+    }
+
+    fn launch(config_text: &str, openmetrics: Option<&str>) -> Option<PromServer> {
         let (server_bin, promtool) = binaries()?;
         let dir = tempfile::tempdir().expect("temp dir");
         let tsdb = dir.path().join("data");
@@ -95,7 +106,7 @@ impl PromServer {
             backfill(&promtool, dir.path(), &tsdb, text);
         }
         let config = dir.path().join("prometheus.yml");
-        fs::write(&config, config_yaml(targets)).expect("write prometheus.yml");
+        fs::write(&config, config_text).expect("write prometheus.yml");
 
         let mut last_log = String::new();
         for _attempt in 0..3 {
@@ -223,6 +234,24 @@ fn config_yaml(targets: &[SocketAddr]) -> String {
         yaml.push_str(&format!(
             "scrape_configs:\n  - job_name: test\n    scrape_interval: 1s\n    static_configs:\n      - targets: [{}]\n",
             list.join(", ")
+        ));
+    }
+    yaml
+}
+
+fn labelled_config_yaml(targets: &[(SocketAddr, &[(&str, &str)])]) -> String {
+    let mut yaml = config_yaml(&[]);
+    yaml.push_str(
+        "scrape_configs:\n  - job_name: test\n    scrape_interval: 1s\n    static_configs:\n",
+    );
+    for (addr, labels) in targets {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", serde_json::Value::from(*v)))
+            .collect();
+        yaml.push_str(&format!(
+            "      - targets: ['{addr}']\n        labels: {{{}}}\n",
+            labels.join(", ")
         ));
     }
     yaml
