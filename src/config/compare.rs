@@ -345,3 +345,60 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\n";
+
+    /// (yaml after BASE, expected "LINE:COL: key: message" prefix of the first diagnostic)
+    #[test]
+    fn compare_rules_name_line_and_key() {
+        let g = "guardrails:\n  - {name: d, provider: compare, query: disagreement, rollback: \"> 2%\"}\n";
+        let cases: Vec<(String, &str)> = vec![
+            (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare:\n  requests: r.jsonl\n  protocol: v2\n  rate: 0\n{g}"),
+             "8:3: compare.rate: rate 0 must be between"),
+            (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare:\n  requests: r.jsonl\n  protocol: v3\n{g}"),
+             "7:13: compare.protocol: unknown value `v3` (did you mean `v2`?)"),
+            (format!("target: {{platform: argo-rollouts}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: argo-rollouts has no per-version address"),
+            (format!("target: {{platform: kserve}}\nmodel: {{uri: s3://m, format: sklearn}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare.domain: kserve tag routing needs"),
+            ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\n".to_string(),
+             "5:1: compare: no guardrail judges the comparison"),
+            (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare: {{requests: r.jsonl, protocol: v1, prediction: {{output: x}}}}\n{g}"),
+             "5:57: compare.prediction.output: `output` names a v2 output tensor"),
+            ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\nguardrails:\n  - {name: d, provider: compare, query: disagremeent, rollback: \"> 2%\"}\n".to_string(),
+             "7:34: guardrails[0].query: \"disagremeent\" is not a comparison value"),
+            ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\nguardrails:\n  - {name: d, provider: compare, psi: {query: canary, baseline: stable}, rollback: \"> 0.2\"}\n".to_string(),
+             "7:34: guardrails[0].psi: PSI compares scores"),
+            ("target: {platform: seldon-v2, stableModel: a}\nguardrails:\n  - {name: d, provider: compare, query: disagreement, rollback: \"> 2%\"}\n".to_string(),
+             "6:15: guardrails[0].provider: unknown provider `compare`"),
+            (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare: {{requests: r.jsonl, protocol: v2, stopEarly: {{tolerance: 2}}}}\n{g}"),
+             "5:56: compare.stopEarly.tolerance: tolerance must be a rate"),
+        ];
+        for (yaml, want) in cases {
+            // kserve needs model.format.
+            let base = if yaml.contains("format: sklearn") {
+                BASE.replace("model: {uri: s3://m}\n", "")
+            } else {
+                BASE.to_string()
+            };
+            let text = format!("{base}{yaml}");
+            let err = crate::config::load_str("c.yaml", &text, None).expect_err(&text);
+            let first = err.to_string();
+            assert!(
+                first.contains(&format!("c.yaml:{want}")),
+                "want c.yaml:{want}\ngot:\n{first}\nconfig:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_compare_config_loads() {
+        let text = format!("{BASE}target: {{platform: seldon-v2, stableModel: a}}\ncompare: {{requests: r.jsonl, protocol: v2, sample: 10, stopEarly: {{tolerance: \"2%\"}}}}\nguardrails:\n  - {{name: d, provider: compare, query: disagreement, rollback: \"> 2%\"}}\n");
+        let c = crate::config::load_str("c.yaml", &text, None).unwrap();
+        let k = c.compare.unwrap();
+        assert_eq!((k.sample, k.seed, k.concurrency), (Some(10), 1, 4));
+        assert_eq!(k.stop_early.unwrap().tolerance.0, 0.02);
+    }
+}
