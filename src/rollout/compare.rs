@@ -335,9 +335,11 @@ impl Session {
                     let proven = t.add(pair, &self.k);
                     let reason = if proven {
                         Some(format!(
-                            "stopped early after {} requests: the disagreement rate is shown above the {} tolerance",
+                            "stopped early after {} answers: the disagreement rate is shown above the {}% tolerance",
                             t.pairs.len(),
-                            crate::core::judge::fmt_num(self.k.stop_early.as_ref().map_or(0.0, |s| s.tolerance.0))
+                            crate::core::judge::fmt_num(
+                                100.0 * self.k.stop_early.as_ref().map_or(0.0, |s| s.tolerance.0)
+                            )
                         ))
                     } else if t.hopeless() {
                         Some(format!("stopped after {} requests: a version answers nothing", t.pairs.len()))

@@ -149,7 +149,7 @@ mod tests {
 
     fn cfg(target: &str, compare: &str) -> Config {
         let text = format!(
-            "apiVersion: mlcanary/v1\nname: fraud\nmodel: {{uri: s3://m}}\ntarget: {target}\ncompare: {compare}\nguardrails:\n  - {{name: agree, provider: compare, query: disagreement, rollback: \"> 2%\"}}\n"
+            "apiVersion: mlcanary/v1\nname: fraud\nmodel: {{uri: s3://m, format: sklearn}}\ntarget: {target}\ncompare: {compare}\nguardrails:\n  - {{name: agree, provider: compare, query: disagreement, rollback: \"> 2%\"}}\n"
         );
         crate::config::load_str("t.yaml", &text, None).unwrap()
     }
@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(s.headers, h(&[("seldon-model", "fraud-v1")]));
         assert_eq!(c.headers, h(&[("seldon-model", "fraud-v2")]));
 
-        let az = cfg("{platform: azureml, subscriptionId: s, resourceGroup: g, workspace: w, endpoint: fraud, stableDeployment: blue, canaryDeployment: green}", "{requests: r.jsonl, protocol: azureml}");
+        let az = cfg("{platform: azureml, subscriptionId: s, resourceGroup: g, workspace: w, endpoint: fraud, stableDeployment: blue, canaryDeployment: green, location: westeurope}", "{requests: r.jsonl, protocol: azureml}");
         let (s, c) = addresses(
             &az,
             &names(

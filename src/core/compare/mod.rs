@@ -205,9 +205,23 @@ fn truncate(s: &str, n: usize) -> String {
     t
 }
 
-/// A request body as the report shows it: compact JSON, cut at [`INPUT_CHARS`].
+/// A request body as the report shows it, cut at [`INPUT_CHARS`]: a v2 body as its inputs'
+/// `name=data` (the tensor metadata says little), anything else as compact JSON.
 pub fn input_text(body: &serde_json::Value) -> String {
-    truncate(&body.to_string(), INPUT_CHARS)
+    let v2: Option<Vec<String>> = body
+        .get("inputs")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|inputs| {
+            inputs
+                .iter()
+                .map(|i| Some(format!("{}={}", i.get("name")?.as_str()?, i.get("data")?)))
+                .collect()
+        });
+    let text = match v2 {
+        Some(parts) if !parts.is_empty() => parts.join(" "),
+        _ => body.to_string(),
+    };
+    truncate(&text, INPUT_CHARS)
 }
 
 fn preds_text(a: &Answer) -> String {

@@ -200,6 +200,18 @@ fn a_side_nothing_reached_is_unreachable() {
 }
 
 #[test]
+fn v2_inputs_read_as_names_and_data() {
+    let body = serde_json::json!({"parameters": {"content_type": "pd"}, "inputs": [
+        {"name": "category", "datatype": "BYTES", "shape": [1], "data": ["travel"]},
+        {"name": "amount", "datatype": "FP64", "shape": [1], "data": [12.5]}]});
+    assert_eq!(input_text(&body), "category=[\"travel\"] amount=[12.5]");
+    assert_eq!(
+        input_text(&serde_json::json!({"instances": [[1, 2]]})),
+        "{\"instances\":[[1,2]]}"
+    );
+}
+
+#[test]
 fn inputs_are_truncated() {
     let long = serde_json::json!({"inputs": [{"data": vec![1.0; 500]}]});
     let t = input_text(&long);
