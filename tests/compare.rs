@@ -317,3 +317,50 @@ fn seldon_v1_scores_psi_and_differences_over_explicit_predictor_urls() {
     assert_eq!(psi["guardrail"], "score-psi");
     assert_eq!(psi["verdict"], "pass", "{psi}");
 }
+
+/// `plan` and `run --dry-run` show the comparison phase for every platform's example: the phase
+/// first at 0%, what would be sent and where (header names, never `${VAR}` values), nothing sent.
+#[test]
+fn plan_and_dry_run_show_the_comparison_for_every_platform() {
+    let cases = [
+        ("kserve", "Host: latest-iris-predictor.ml.example.com"),
+        (
+            "seldon",
+            "http://income-canary.ml:8000/api/v1.0/predictions",
+        ),
+        ("seldon-v2", "seldon-model: income-v2"),
+        ("azureml", "azureml-model-deployment: green"),
+    ];
+    for (name, canary) in cases {
+        let file = format!("examples/compare/{name}.yaml");
+        let plan = assert_cmd::Command::cargo_bin("mlcanary")
+            .unwrap()
+            .args(["plan", "-c", &file])
+            .env("SCORER_TOKEN", "tok-DoNotPrint")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&plan.stdout);
+        assert!(plan.status.success(), "{name}: {text}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("compare ") && l.contains(" 0% ")),
+            "{name}: {text}"
+        );
+        assert!(
+            text.contains("compare (canary at 0%, before any traffic moves): 20 request(s)"),
+            "{name}: {text}"
+        );
+        assert!(text.contains(canary), "{name}: {text}");
+        let dry = assert_cmd::Command::cargo_bin("mlcanary")
+            .unwrap()
+            .args(["run", "--dry-run", "-c", &file])
+            .env("SCORER_TOKEN", "tok-DoNotPrint")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&dry.stdout);
+        assert!(dry.status.success(), "{name}: {text}");
+        assert!(text.contains("compare | "), "{name}: {text}");
+        assert!(text.contains(canary), "{name}: {text}");
+        assert!(!text.contains("tok-DoNotPrint"), "{name}: {text}");
+    }
+}

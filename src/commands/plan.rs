@@ -134,6 +134,17 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             s.percent, s.duration
         );
     }
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, Path::new("")).map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
+    }
     let _ = writeln!(o);
     if c.guardrails.is_empty() {
         let _ = writeln!(o, "no guardrails: stages advance on time alone");

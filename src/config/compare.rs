@@ -285,24 +285,22 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
     }
     let explicit = |e: &Option<Endpoint>| e.as_ref().is_some_and(|e| e.url.is_some());
     let both = explicit(&k.stable) && explicit(&k.canary);
+    if c.target.platform == PlatformKind::ArgoRollouts {
+        // A canary at weight 0 has no pods without traffic routing (Argo scales the canary
+        // ReplicaSet by weight), and holding canary pods at 0% (setCanaryScale) is not wired yet.
+        d.push((
+            "compare".into(),
+            "the comparison phase is not available on argo-rollouts yet: a Rollout's canary at 0% has no pods; use the other platforms, or compare before the pipeline's rollout step".into(),
+        ));
+    }
     if !both {
         match c.target.platform {
-            PlatformKind::ArgoRollouts => d.push((
-                "compare".into(),
-                "argo-rollouts has no per-version address mlcanary knows: set `compare.stable.url` and `compare.canary.url` (e.g. the stable and canary Services)".into(),
-            )),
             PlatformKind::Kserve if k.domain.is_none() && k.address.is_none() => d.push((
                 "compare.domain".into(),
                 "kserve tag routing needs the ingress `domain` (hosts latest-/prev-NAME-predictor.NS.DOMAIN), or set compare.stable.url and compare.canary.url".into(),
             )),
             _ => {}
         }
-    }
-    if c.target.mode == Some(super::types::ArgoMode::Watch) {
-        d.push((
-            "compare".into(),
-            "argo-rollouts watch mode hands judging to Argo; the comparison phase needs mode: drive".into(),
-        ));
     }
     for gi in uses {
         let g = &c.guardrails[gi];
@@ -360,7 +358,7 @@ mod tests {
             (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare:\n  requests: r.jsonl\n  protocol: v3\n{g}"),
              "7:13: compare.protocol: unknown value `v3` (did you mean `v2`?)"),
             (format!("target: {{platform: argo-rollouts}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
-             "5:1: compare: argo-rollouts has no per-version address"),
+             "5:1: compare: the comparison phase is not available on argo-rollouts yet"),
             (format!("target: {{platform: kserve}}\nmodel: {{uri: s3://m, format: sklearn}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
              "5:1: compare.domain: kserve tag routing needs"),
             ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\n".to_string(),

@@ -11,7 +11,8 @@
 //!   weight is 0, so the stable Model's endpoint (the Experiment's default) still serves only it.
 //! - azureml: the endpoint's scoring URI with `azureml-model-deployment: DEPLOYMENT`, which sends
 //!   the request to that deployment whatever the traffic split (authentication added at run time).
-//! - argo-rollouts: explicit URLs only (validation asks for them).
+//! - argo-rollouts: explicit URLs only (the phase itself is refused by validation for now: a
+//!   Rollout's canary at 0% has no pods).
 
 use crate::config::compare::{Compare, Protocol};
 use crate::config::{Config, PlatformKind};
@@ -235,11 +236,11 @@ mod tests {
 
     #[test]
     fn explicit_urls_and_headers_override() {
-        let argo = cfg(
-            "{platform: argo-rollouts, namespace: ml}",
+        let seldon = cfg(
+            "{platform: seldon, namespace: ml}",
             "{requests: r.jsonl, protocol: v2, stable: {url: \"http://s:8080/v2/models/m/infer\"}, canary: {url: \"http://c:8080/v2/models/m/infer\", headers: {X-A: \"${TOKEN}\"}}}",
         );
-        let (s, c) = addresses(&argo, &names("a", "b", None)).unwrap();
+        let (s, c) = addresses(&seldon, &names("a", "b", None)).unwrap();
         assert_eq!(s.url, "http://s:8080/v2/models/m/infer");
         assert_eq!(c.headers, h(&[("X-A", "${TOKEN}")]));
 
