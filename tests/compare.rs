@@ -364,3 +364,78 @@ fn plan_and_dry_run_show_the_comparison_for_every_platform() {
         assert!(!text.contains("tok-DoNotPrint"), "{name}: {text}");
     }
 }
+
+/// With both `compare` and `shadow`, the comparison phase (weight 0, no mirror) must not render as
+/// the shadow phase: the built-in templates mirror only while `stage.mirror > 0` (before, any
+/// weight-0 phase of a config with `shadow` rendered the mirror, and on Seldon v2 dropped the canary
+/// candidate the comparison calls).
+#[test]
+fn the_comparison_phase_is_not_rendered_as_the_shadow_phase() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requests.jsonl"),
+        inference::jsonl("v2", &inference::feature_rows(3)),
+    )
+    .unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}compare: {{requests: requests.jsonl, protocol: v2, address: \"http://mesh\"}}\nshadow: {{percent: 10, duration: 1m}}\nstages: [50]\nguardrails:\n{LABEL_GUARDRAILS}",
+            config(SEQ_V2_TARGET, "", "").split("compare:\n").next().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["run", "--dry-run", "--format", "json", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: Value = serde_json::from_str(&text).unwrap();
+    let experiments: Vec<&Value> = record["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["method"] == "PATCH"
+                && r["body"]["kind"] == "Experiment"
+                && !r["path"].as_str().unwrap().contains("dryRun")
+        })
+        .map(|r| &r["body"])
+        .collect();
+    let first = experiments
+        .first()
+        .expect("the comparison phase applies the Experiment");
+    assert!(
+        first["spec"].get("mirror").is_none(),
+        "no mirror while comparing: {first}"
+    );
+    let canary = first["spec"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "fd-v2");
+    assert_eq!(
+        canary.map(|c| c["weight"].clone()),
+        Some(serde_json::json!(0)),
+        "{first}"
+    );
+    // The shadow phase then mirrors (a merge patch of the Experiment's spec).
+    let mirrored = record["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["method"] == "PATCH" && r["body"]["spec"]["mirror"]["percent"] == 10);
+    assert!(
+        mirrored,
+        "the shadow phase still mirrors: {}",
+        record["requests"]
+    );
+}

@@ -137,7 +137,7 @@ fn shaped(flat: &[Value], shape: &[usize], kind: PredictionKind) -> Result<Vec<P
     if k == 1 {
         return flat.iter().map(|v| one(v, kind)).collect();
     }
-    if flat.len() % k != 0 {
+    if !flat.len().is_multiple_of(k) {
         return Err(format!(
             "{} values do not fill rows of {k} (shape {shape:?})",
             flat.len()
@@ -238,7 +238,8 @@ mod tests {
     #[test]
     fn protocol_table() {
         use PredictionKind::{Label, Score};
-        let cases: Vec<(Protocol, Prediction, Value, Result<Vec<Pred>, &str>)> = vec![
+        type Case = (Protocol, Prediction, Value, Result<Vec<Pred>, &'static str>);
+        let cases: Vec<Case> = vec![
             // MLServer sklearn: INT64 labels, shape [n] or [n, 1].
             (Protocol::V2, pred(Label, None, None),
              json!({"model_name":"m","outputs":[{"name":"predict","shape":[2,1],"datatype":"INT64","data":[1,0]}]}),

@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn bad_lines_are_named() {
-        let cases: [(&str, Protocol, Result<usize, (usize, &str)>); 6] = [
+        type Case = (&'static str, Protocol, Result<usize, (usize, &'static str)>);
+        let cases: [Case; 6] = [
             (
                 "{\"inputs\":[{\"name\":\"x\"}]}\n\n{\"inputs\":[1]}\n",
                 Protocol::V2,
