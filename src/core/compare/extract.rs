@@ -73,7 +73,12 @@ fn v2(p: &Prediction, body: &Value) -> Result<Vec<Pred>, String> {
     };
     let data = out.get("data").ok_or("the output has no `data`")?;
     let flat = flatten(data);
-    let shape: Vec<usize> = out
+    shaped(&flat, &shape_of(out), p.kind)
+}
+
+/// A tensor's `shape` (v2 output, Seldon `data.tensor`); empty when absent.
+fn shape_of(tensor: &Value) -> Vec<usize> {
+    tensor
         .get("shape")
         .and_then(Value::as_array)
         .map(|s| {
@@ -82,8 +87,7 @@ fn v2(p: &Prediction, body: &Value) -> Result<Vec<Pred>, String> {
                 .map(|n| n as usize)
                 .collect()
         })
-        .unwrap_or_default();
-    shaped(&flat, &shape, p.kind)
+        .unwrap_or_default()
 }
 
 fn seldon(kind: PredictionKind, body: &Value) -> Result<Vec<Pred>, String> {
@@ -95,17 +99,7 @@ fn seldon(kind: PredictionKind, body: &Value) -> Result<Vec<Pred>, String> {
     }
     if let Some(t) = data.get("tensor") {
         let values = t.get("values").ok_or("data.tensor has no `values`")?;
-        let shape: Vec<usize> = t
-            .get("shape")
-            .and_then(Value::as_array)
-            .map(|s| {
-                s.iter()
-                    .filter_map(Value::as_u64)
-                    .map(|n| n as usize)
-                    .collect()
-            })
-            .unwrap_or_default();
-        return shaped(&flatten(values), &shape, kind);
+        return shaped(&flatten(values), &shape_of(t), kind);
     }
     Err("the answer's `data` has neither `ndarray` nor `tensor`".into())
 }

@@ -271,7 +271,7 @@ impl Tally {
         let mut lat = [Vec::new(), Vec::new()];
         let mut errors = [0usize, 0];
         let mut unreachable = [0usize, 0];
-        let mut examples = Vec::new();
+        let mut examples: Vec<ErrorExample> = Vec::new();
         let mut scores = [Vec::new(), Vec::new()];
         let mut different = Vec::new();
         for p in &self.pairs {
@@ -287,35 +287,22 @@ impl Tally {
                             Pred::Label(_) => None,
                         }));
                     }
-                    Answer::Bad { status, message } => {
+                    Answer::Bad { .. } | Answer::Unreachable { .. } => {
                         errors[i] += 1;
-                        if examples
-                            .iter()
-                            .filter(|e: &&ErrorExample| e.side == side)
-                            .count()
-                            < 2
-                        {
+                        let (status, message) = match a {
+                            Answer::Bad { status, message } => (*status, message),
+                            Answer::Unreachable { message } => {
+                                unreachable[i] += 1;
+                                (None, message)
+                            }
+                            Answer::Ok { .. } => unreachable!("matched above"),
+                        };
+                        // Two examples per version are enough to see what went wrong.
+                        if examples.iter().filter(|e| e.side == side).count() < 2 {
                             examples.push(ErrorExample {
                                 side: side.into(),
                                 line: p.line,
-                                status: *status,
-                                message: truncate(message, 200),
-                            });
-                        }
-                    }
-                    Answer::Unreachable { message } => {
-                        errors[i] += 1;
-                        unreachable[i] += 1;
-                        if examples
-                            .iter()
-                            .filter(|e: &&ErrorExample| e.side == side)
-                            .count()
-                            < 2
-                        {
-                            examples.push(ErrorExample {
-                                side: side.into(),
-                                line: p.line,
-                                status: None,
+                                status,
                                 message: truncate(message, 200),
                             });
                         }
