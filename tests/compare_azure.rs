@@ -238,3 +238,92 @@ fn azure_disagreeing_green_is_stopped_before_it_gets_traffic() {
     }
     assert_key_masked_only(&r);
 }
+
+/// `auth: token`: an Entra ID token for https://ml.azure.com from the run's credential, no ARM
+/// `listKeys` call.
+#[test]
+fn azure_token_auth_uses_an_entra_token_for_ml_azure_com() {
+    const AML: &str = "https://ml.azure.com/.default";
+    let issued: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let seen = issued.clone();
+    let scoring = inference::azureml_auth(
+        std::sync::Arc::new(move |a: &str| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|t| a == format!("Bearer {t}"))
+        }),
+        BTreeMap::from([
+            ("blue".to_string(), inference::reference()),
+            ("green".to_string(), inference::reference()),
+        ]),
+    );
+    let fake = fake_scoring_at(&scoring);
+    fake.world().scopes.push(AML.into());
+    // The double accepts exactly the tokens the fake Entra issued for the ml.azure.com scope.
+    let watcher = {
+        let (issued, fake_world) = (issued.clone(), &fake);
+        move || {
+            let w = fake_world.world();
+            *issued.lock().unwrap() = w
+                .tokens
+                .iter()
+                .filter(|t| t.scope == AML)
+                .map(|t| t.token.clone())
+                .collect();
+        }
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                watcher();
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        let r = run(&config(&fake, "  auth: token\n"), 20);
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        r
+    });
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.report["compare"]["requests"], 20,
+        "{}",
+        r.report["compare"]
+    );
+    assert_eq!(
+        r.report["compare"]["stableErrorRate"], 0.0,
+        "{}",
+        r.report["compare"]
+    );
+    let w = fake.world();
+    assert!(
+        w.tokens.iter().any(|t| t.scope == AML),
+        "a token for ml.azure.com was requested"
+    );
+    assert!(
+        !w.log.iter().any(|l| l.contains("/listKeys")),
+        "no key listed: {:?}",
+        w.log
+    );
+    let token = w
+        .tokens
+        .iter()
+        .find(|t| t.scope == AML)
+        .unwrap()
+        .token
+        .clone();
+    drop(w);
+    let shown: String = r
+        .everything
+        .lines()
+        .filter(|l| !l.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!shown.contains(&token), "the token leaked");
+    assert!(
+        r.stdout.contains(&format!("::add-mask::{token}")),
+        "{}",
+        r.stdout
+    );
+}

@@ -286,12 +286,20 @@ pub fn seldon_v1(model: Model) -> Server {
 
 /// Azure ML scoring: key auth, deployment header, JSON-encoded `run()` result.
 pub fn azureml(key: &str, deployments: BTreeMap<String, Model>) -> Server {
-    let key = key.to_string();
+    let want = format!("Bearer {key}");
+    azureml_auth(Arc::new(move |a: &str| a == want), deployments)
+}
+
+/// Azure ML scoring accepting the `Authorization` values `accept` says (e.g. Entra tokens).
+pub fn azureml_auth(
+    accept: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    deployments: BTreeMap<String, Model>,
+) -> Server {
     serve(Arc::new(move |path, headers, body| {
         if path != "/score" {
             return (404, String::new());
         }
-        if headers.get("authorization").map(String::as_str) != Some(&format!("Bearer {key}")) {
+        if !headers.get("authorization").is_some_and(|a| accept(a)) {
             return (401, json!({"message": "Unauthorized"}).to_string());
         }
         let Some(model) = headers
