@@ -256,6 +256,17 @@ impl Session {
         o
     }
 
+    /// A cancelled run, or one past its deadline, sends nothing more (the driver has already
+    /// abandoned waiting for the result; its worker must not keep sending).
+    fn halted(&self) -> bool {
+        use super::clock::Clock;
+        self.cancel.is_cancelled()
+            || self
+                .cancel
+                .deadline()
+                .is_some_and(|d| super::clock::SystemClock.now_ms() >= d)
+    }
+
     fn answer(&self, side: usize, body: &[u8]) -> Answer {
         let v = &self.versions[side];
         match post(&self.agent, &v.url, &v.headers, body) {
@@ -306,7 +317,7 @@ impl Session {
         std::thread::scope(|scope| {
             for _ in 0..self.k.concurrency.max(1) {
                 scope.spawn(|| loop {
-                    if stop.load(Ordering::SeqCst) || self.cancel.is_cancelled() {
+                    if stop.load(Ordering::SeqCst) || self.halted() {
                         return;
                     }
                     let i = next.fetch_add(1, Ordering::SeqCst);
@@ -314,7 +325,7 @@ impl Session {
                     let due = start + gap.mul_f64(i as f64);
                     // Wait for this request's slot in short slices, so a cancellation is seen.
                     while Instant::now() < due {
-                        if self.cancel.is_cancelled() {
+                        if self.halted() {
                             return;
                         }
                         std::thread::sleep((due - Instant::now()).min(Duration::from_millis(50)));
@@ -490,4 +501,51 @@ pub fn live_session(
     )
     .map_err(setup)?;
     Ok(Some(Arc::new(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(cancel: Cancel) -> Session {
+        let text = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2, rate: 1000}\nguardrails:\n  - {name: d, provider: compare, query: disagreement, rollback: \"> 2%\"}\n";
+        let c = crate::config::load_str("c.yaml", text, None).unwrap();
+        let requests = (1..=50)
+            .map(|line| Request {
+                line,
+                body: serde_json::json!({"inputs": [{"name": "x", "data": [1]}]}),
+            })
+            .collect();
+        // Nothing listens on port 9 of 127.0.0.1: every request would fail fast if sent.
+        let addr = |m: &str| Address {
+            url: format!("http://127.0.0.1:9/v2/models/{m}/infer"),
+            headers: Default::default(),
+        };
+        Session::new(
+            &c,
+            requests,
+            (addr("a"), addr("b")),
+            None,
+            &|_| None,
+            cancel,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cancelled_or_expired_run_sends_nothing() {
+        let cancelled = Cancel::new();
+        cancelled.cancel();
+        assert_eq!(session(cancelled).run().requests, 0);
+        let expired = Cancel::new();
+        expired.set_deadline(1); // long past
+        assert_eq!(session(expired).run().requests, 0);
+        // Not halted: it sends until a version proves unreachable.
+        let o = session(Cancel::new()).run();
+        assert!(
+            o.requests >= crate::core::compare::UNREACHABLE_AFTER,
+            "{o:?}"
+        );
+        assert!(o.unreachable.is_some(), "{o:?}");
+    }
 }
