@@ -15,8 +15,9 @@ fn committed_schema_is_up_to_date() {
 }
 
 fn examples() -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir("examples")
-        .unwrap()
+    let mut v: Vec<_> = ["examples", "examples/compare"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).unwrap())
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();

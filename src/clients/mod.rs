@@ -3,4 +3,5 @@
 
 pub mod azure;
 pub mod http;
+pub mod inference;
 pub mod kube;

@@ -69,7 +69,18 @@ pub fn load_with(
     path: &Path,
     extra: crate::config::load::Extra,
 ) -> anyhow::Result<(Config, Renderer)> {
-    let config = crate::config::load::load_file_checked(path, extra)?;
+    let mut config = crate::config::load::load_file_checked(path, extra)?;
+    if let Some(k) = config.compare.as_mut() {
+        // The requests file is relative to the config file; every line is checked now (exit 2)
+        // so nothing is sent, or changed, with a bad one.
+        k.requests = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&k.requests)
+            .display()
+            .to_string();
+        crate::rollout::compare::load_requests(k, Path::new(""))?;
+    }
     let dir = config
         .templates
         .as_ref()

@@ -90,11 +90,13 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         let weight = match s.kind {
             PhaseKind::Shadow { percent } => format!("{percent}% m"),
             PhaseKind::Traffic { weight } => format!("{weight}%"),
+            PhaseKind::Compare => "0%".to_string(),
         };
-        let label = match s.index {
-            None => "shadow".to_string(),
-            Some(i) if s.checks.is_empty() => format!("{} (promote)", i + 1),
-            Some(i) => format!("{}", i + 1),
+        let label = match (s.index, s.kind) {
+            (None, PhaseKind::Compare) => "compare".to_string(),
+            (None, _) => "shadow".to_string(),
+            (Some(i), _) if s.checks.is_empty() => format!("{} (promote)", i + 1),
+            (Some(i), _) => format!("{}", i + 1),
         };
         let _ = writeln!(
             o,
@@ -131,6 +133,17 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             "shadow: {}% of requests mirrored for {} before any user sees the canary",
             s.percent, s.duration
         );
+    }
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, Path::new("")).map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
     }
     let _ = writeln!(o);
     if c.guardrails.is_empty() {

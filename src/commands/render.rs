@@ -19,6 +19,7 @@ pub fn all_stages(
     for (phase, s) in plan.stages.iter().enumerate() {
         let ms = build::manifests(c, &plan, r, phase, &rev, &serde_json::Map::new())?;
         let prefix = match s.index {
+            None if s.kind == crate::core::plan::PhaseKind::Compare => "stage-0-compare".into(),
             None => "stage-0-shadow".to_string(),
             Some(i) => format!("stage-{}-{}", i + 1, s.weight()),
         };

@@ -141,11 +141,26 @@ fn live(
             ))
         }
     };
+    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
+    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
+    for secret in compare
+        .iter()
+        .flat_map(|s| crate::rollout::compare::secret_values(s))
+    {
+        crate::report::redact::register(&secret);
+    }
+    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
+    if let Some(s) = &compare {
+        providers.insert(
+            crate::config::compare::COMPARE_PROVIDER.into(),
+            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
+        );
+    }
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: crate::rollout::driver::shared(build::providers(c, tokens)?),
+        providers,
         renderer: &renderer,
         clock: &SystemClock,
         cancel,
@@ -164,12 +179,13 @@ fn live(
     );
     console.finish();
     record.warnings.extend(notifier.finish());
+    record.compare = compare.and_then(|s| s.outcome());
     Ok(record)
 }
 
 /// Every report the run asked for, plus the CI ones the environment asks for.
 pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Result<()> {
-    use crate::report::redact::{command_data, neutralise_line, redact};
+    use crate::report::redact::{command_data, neutralise, neutralise_line, redact};
     use crate::report::{junit, outputs, summary};
     if let Some(p) = &args.report {
         std::fs::write(p, redacted_json(r)? + "\n")?;
@@ -210,6 +226,9 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
         if let Some(why) = r.outcome.reason() {
             println!("why: {}", neutralise_line(why));
         }
+        if let Some(c) = &r.compare {
+            print!("{}", neutralise(&crate::report::compare::markdown(c)));
+        }
         println!(
             "traffic now: {}",
             neutralise_line(&summary::traffic_words(r))
@@ -247,14 +266,24 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
     log.borrow_mut().clear(); // seeding is not a request
                               // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
     let clock = VirtualClock::new(1_767_225_600_000);
+    let mut providers = crate::rollout::driver::shared(build::providers(
+        c,
+        std::sync::Arc::new(crate::rollout::azure::NoTokens),
+    )?);
+    if let Some(k) = &c.compare {
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))?.len();
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            providers.insert(
+                crate::config::compare::COMPARE_PROVIDER.into(),
+                std::sync::Arc::new(d),
+            );
+        }
+    }
     let driver = Driver {
         config: c,
         plan,
         platform,
-        providers: crate::rollout::driver::shared(build::providers(
-            c,
-            std::sync::Arc::new(crate::rollout::azure::NoTokens),
-        )?),
+        providers,
         renderer: &renderer,
         clock: &clock,
         cancel: Cancel::new(),
@@ -354,6 +383,7 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
         traffic: None,
         traffic_error: Some("not read: the run stopped before reaching the platform".into()),
         changed: false,
+        compare: None,
         events: Vec::new(),
         queries: Vec::new(),
         requests: Vec::new(),
@@ -408,5 +438,6 @@ fn already_done(
         queries: Vec::new(),
         requests: Vec::new(),
         warnings: Vec::new(),
+        compare: None,
     }
 }

@@ -3,6 +3,7 @@
 //! cross-field rules (`validate`) and the JSON schema (`schema`). Plain data: no I/O beyond reading
 //! the file.
 
+pub mod compare;
 pub mod condition;
 pub mod duration;
 pub mod error;

@@ -33,6 +33,9 @@ pub struct Config {
     /// Mirror traffic to the canary before the first stage (no user sees its answers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Shadow>,
+    /// Before any traffic moves: send recorded requests to both versions and compare the answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<super::compare::Compare>,
     /// Canary weights in order; a final 100 is implied. Default: 5, 25, 50, 100.
     #[serde(default = "default_stages")]
     pub stages: Vec<StageSpec>,

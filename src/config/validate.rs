@@ -68,6 +68,7 @@ pub fn validate(c: &Config, base_dir: Option<&Path>) -> Diags {
     azure(c, &mut d);
     providers(c, &mut d);
     guardrails(c, &mut d);
+    d.extend(super::compare::validate(c));
     notify(c, &mut d);
     if let Some(t) = &c.templates {
         let dir = base_dir.map(|b| b.join(t)).unwrap_or_else(|| t.into());
@@ -488,7 +489,8 @@ fn guardrails(c: &Config, d: &mut Diags) {
             d.push((format!("{base}.name"), "a guardrail needs a name".into()));
         }
         let provider = c.providers.get(&g.provider);
-        if provider.is_none() {
+        let compare = c.compare.is_some() && g.provider == super::compare::COMPARE_PROVIDER;
+        if provider.is_none() && !compare {
             let hint = did_you_mean(&g.provider, provider_names.iter().copied())
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();

@@ -458,6 +458,7 @@ impl Machine {
         match self.plan.stages[phase].kind {
             PhaseKind::Shadow { percent } => (0, percent),
             PhaseKind::Traffic { weight } => (weight, 0),
+            PhaseKind::Compare => (0, 0),
         }
     }
 

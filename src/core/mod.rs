@@ -2,6 +2,7 @@
 //! times as arguments and returns verdicts and actions, so `simulate`, `replay`, the tests and the
 //! live loop all drive exactly this code.
 
+pub mod compare;
 pub mod guardrail;
 pub mod judge;
 pub mod judge_stats;

@@ -12,6 +12,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "kind")]
 pub enum PhaseKind {
+    /// Before any traffic moves: the canary deployed at 0%, the same recorded requests sent to
+    /// both versions and their predictions compared (`compare:`, docs/compare.md).
+    Compare,
     /// Mirror `percent` of traffic; no user sees the canary.
     Shadow { percent: u32 },
     /// `weight` percent of live traffic on the canary.
@@ -37,11 +40,12 @@ impl Stage {
     pub fn weight(&self) -> u32 {
         match self.kind {
             PhaseKind::Traffic { weight } => weight,
-            PhaseKind::Shadow { .. } => 0,
+            PhaseKind::Shadow { .. } | PhaseKind::Compare => 0,
         }
     }
     pub fn label(&self) -> String {
         match (self.kind, self.index) {
+            (PhaseKind::Compare, _) => "compare".to_string(),
             (PhaseKind::Shadow { percent }, _) => format!("shadow {percent}%"),
             (PhaseKind::Traffic { weight }, Some(i)) => format!("stage {} ({weight}%)", i + 1),
             (PhaseKind::Traffic { weight }, None) => format!("{weight}%"),
@@ -79,8 +83,27 @@ pub fn check_offsets(pause: Duration, warmup: Duration, interval: Duration) -> V
 impl Plan {
     pub fn from_config(c: &Config) -> Plan {
         let a = &c.analysis;
-        let all: Vec<usize> = (0..c.guardrails.len()).collect();
+        let compared = |g: &crate::config::Guardrail| {
+            c.compare.is_some() && g.provider == crate::config::compare::COMPARE_PROVIDER
+        };
+        // Guardrails on the comparison are judged in the comparison phase only; all others
+        // everywhere else.
+        let all: Vec<usize> = (0..c.guardrails.len())
+            .filter(|&i| !compared(&c.guardrails[i]))
+            .collect();
         let mut stages = Vec::new();
+        if c.compare.is_some() {
+            // One check as soon as the canary is ready: the comparison runs inside it.
+            stages.push(Stage {
+                index: None,
+                kind: PhaseKind::Compare,
+                pause: Duration::ZERO,
+                guardrails: (0..c.guardrails.len())
+                    .filter(|&i| compared(&c.guardrails[i]))
+                    .collect(),
+                checks: vec![0],
+            });
+        }
         if let Some(s) = &c.shadow {
             let names = s.guardrails.as_ref();
             let guardrails = match names {
@@ -89,7 +112,7 @@ impl Plan {
                     .guardrails
                     .iter()
                     .enumerate()
-                    .filter(|(_, g)| n.contains(&g.name))
+                    .filter(|(_, g)| n.contains(&g.name) && !compared(g))
                     .map(|(i, _)| i)
                     .collect(),
             };
@@ -107,7 +130,7 @@ impl Plan {
             .guardrails
             .iter()
             .enumerate()
-            .filter(|(_, g)| g.kind() == crate::config::GuardrailKind::Threshold)
+            .filter(|(_, g)| g.kind() == crate::config::GuardrailKind::Threshold && !compared(g))
             .map(|(i, _)| i)
             .collect();
         let mut n = 0;

@@ -74,6 +74,11 @@ pub trait Provider {
     /// One line saying what request `fetch` would send (method, URL, parameters), for dry runs and
     /// reports. Must not contain secrets.
     fn describe(&self, query: &Query) -> String;
+    /// A failure that makes every judgement on this provider a critical failure (the prediction
+    /// comparison's unreachable version: retrying cannot help, the phase fails with this reason).
+    fn fatal(&self) -> Option<String> {
+        None
+    }
 }
 
 pub(crate) mod http_common;

@@ -1,6 +1,7 @@
 //! Reports: step summary, outputs, JSON decision record, JUnit, CI workflow commands; writers over
 //! one run record ([`record::RunRecord`]).
 
+pub mod compare;
 pub mod console;
 pub mod github;
 pub mod junit;

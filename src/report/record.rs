@@ -59,6 +59,9 @@ pub struct RunRecord {
     /// What went wrong without affecting the outcome (a webhook that failed). Never secrets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// The prediction comparison phase's result (`compare:`), when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<crate::core::compare::Outcome>,
 }
 
 impl RunRecord {

@@ -118,6 +118,9 @@ pub fn render(r: &RunRecord) -> String {
             let _ = writeln!(o, "- {}", md(w));
         }
     }
+    if let Some(c) = &r.compare {
+        o.push_str(&super::compare::markdown(c));
+    }
     let mut table: Option<(String, Vec<String>, Vec<String>)> = None;
     let flush = |o: &mut String, t: &mut Option<(String, Vec<String>, Vec<String>)>| {
         if let Some((label, names, rows)) = t.take() {

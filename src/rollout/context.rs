@@ -177,7 +177,7 @@ pub fn build(
         json!(crate::config::Duration::from_secs(at.elapsed.saturating_sub(warmup)).promql());
     stage_v["mirror"] = json!(match stage.kind {
         PhaseKind::Shadow { percent } => percent,
-        PhaseKind::Traffic { .. } => 0,
+        PhaseKind::Traffic { .. } | PhaseKind::Compare => 0,
     });
     let a = &c.analysis;
     let observed = plan

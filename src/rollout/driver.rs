@@ -417,6 +417,7 @@ impl<'a> Driver<'a> {
             queries: st.records,
             requests: Vec::new(),
             warnings: st.warnings,
+            compare: None,
         }
     }
 
@@ -495,7 +496,11 @@ impl<'a> Driver<'a> {
                 sequential: g.sequential.is_some(),
             }
         } else {
-            judge.judge(gi, phase, weight, &fetched)
+            let mut j = judge.judge(gi, phase, weight, &fetched);
+            if let Some(reason) = provider.and_then(|p| p.fatal()) {
+                crate::core::compare::fail_judgement(&mut j, reason);
+            }
+            j
         };
         (j, recs)
     }

@@ -24,6 +24,8 @@ pub enum SetupError {
     NoAzureCredential,
     #[error("cannot read the rollout's progress from the live object (nothing was changed)")]
     Progress(#[source] PlatformError),
+    #[error("the prediction comparison: {0} (nothing was changed)")]
+    Compare(String),
 }
 
 /// The Azure token source, when the config needs Azure (platform or providers).

@@ -4,6 +4,7 @@
 pub mod azure;
 pub mod build;
 pub mod clock;
+pub mod compare;
 pub mod context;
 pub mod driver;
 pub mod kube_live;

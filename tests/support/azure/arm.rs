@@ -244,6 +244,9 @@ pub fn handle(w: &mut World, req: &Req) -> Resp {
     if req.method == "GET" && path.ends_with("/versions") {
         return list_versions(w, req, &path);
     }
+    if let Some(ep) = path.strip_suffix("/listKeys") {
+        return list_keys(w, req, ep);
+    }
     let is_deployment = path.contains("/deployments/");
     if !path.contains("/providers/Microsoft.MachineLearningServices/workspaces/")
         || !path.contains("/onlineEndpoints/")
@@ -620,4 +623,41 @@ fn list_versions(w: &World, req: &Req, path: &str) -> Resp {
         })
         .collect();
     Resp::json(200, json!({ "value": value }))
+}
+
+/// The key of every fake online endpoint (`POST .../onlineEndpoints/NAME/listKeys`).
+pub const ENDPOINT_KEY: &str = "aml-endpoint-primary-key-DoNotPrint";
+
+/// `POST .../onlineEndpoints/{name}/listKeys` (EndpointAuthKeys: primaryKey, secondaryKey): key
+/// auth endpoints only; ARM answers 400 for an `AMLToken`/`AADToken` endpoint.
+fn list_keys(w: &mut World, req: &Req, ep: &str) -> Resp {
+    if req.method != "POST" {
+        return arm_error(
+            405,
+            "MethodNotAllowed",
+            "The requested method is not supported.",
+        );
+    }
+    match w.endpoints.get(ep) {
+        None => arm_error(
+            404,
+            "ResourceNotFound",
+            "The online endpoint was not found.",
+        ),
+        Some(e)
+            if e["properties"]["authMode"]
+                .as_str()
+                .is_some_and(|m| m != "Key") =>
+        {
+            arm_error(
+                400,
+                "BadArgument",
+                "Keys are only available for endpoints with authMode Key.",
+            )
+        }
+        Some(_) => Resp::json(
+            200,
+            json!({"primaryKey": ENDPOINT_KEY, "secondaryKey": format!("{ENDPOINT_KEY}-2")}),
+        ),
+    }
 }

@@ -57,6 +57,9 @@ pub enum Variant {
     V2Good,
     /// Raises on the merchant category it never saw (`gaming`, ~10% of the load mix): HTTP 500.
     V2Unseen,
+    /// Same recipe, but "travel" mislabelled as fraud in training: predicts differently on that
+    /// slice (~10% of the mix), like V1 elsewhere.
+    V2Slice,
     /// V2Good behind a feature step taking [`SLOW_SECONDS`] per request.
     V2Slow,
 }
@@ -71,6 +74,7 @@ impl Variant {
             Variant::V2Good => "v2-good",
             Variant::V2Unseen => "v2-unseen",
             Variant::V2Slow => "v2-slow",
+            Variant::V2Slice => "v2-slice",
         }
     }
 }

@@ -10,6 +10,9 @@ Writes OUT_DIR/<variant>/model.joblib for each variant:
             categories it never saw (OneHotEncoder(handle_unknown="error")): every request whose
             merchant category is "gaming" raises ValueError in transform, which MLServer answers 500
             and counts in model_infer_request_failure_total. The load mix sends ~10% "gaming".
+  v2-slice  the v2-good recipe trained on a snapshot whose "travel" transactions were all labelled
+            fraud (a labelling bug on one slice): it answers like v1 elsewhere and flags most
+            travel transactions (~10% of the load mix), which v1 mostly does not.
   v2-slow   v2-good behind a feature-lookup step that takes SLOW_SECONDS per request (a remote feature
             store call, played by a sleep in fd_features.lookup_delay).
 
@@ -68,7 +71,10 @@ def pipeline(handle_unknown, slow=False):
 
 def main():
     out = sys.argv[1]
+    x_slice, y_slice = sample(4000, seed=2)
+    y_slice = np.where(x_slice["category"] == "travel", 1, y_slice)
     variants = {
+        "v2-slice": (pipeline("ignore"), (x_slice, y_slice)),
         "v1": (pipeline("ignore"), sample(4000, seed=1)),
         "v2-good": (pipeline("ignore"), sample(4000, seed=2)),
         "v2-unseen": (

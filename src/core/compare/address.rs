@@ -1,0 +1,259 @@
+//! Where each version is sent, by each platform's own mechanism (docs/compare.md), pure. Explicit
+//! `compare.stable` / `compare.canary` URLs and headers always override.
+//!
+//! - kserve: Knative tag routing. With the InferenceService annotation
+//!   `serving.kserve.io/enable-tag-routing: "true"`, KServe tags the previous rolled-out revision
+//!   `prev` and the latest `latest`, reachable at `prev-NAME-predictor.NS.DOMAIN` and
+//!   `latest-NAME-predictor.NS.DOMAIN`. Through an ingress `address` the host goes in `Host`.
+//! - seldon (v1): one Service per predictor, `RESOURCE-PREDICTOR.NS:8000` (REST).
+//! - seldon-v2: the mesh (`address`, default `http://seldon-mesh.NS`) routes by the `seldon-model`
+//!   header: the stable Model's name, the canary Model's name. During the comparison the canary's
+//!   weight is 0, so the stable Model's endpoint (the Experiment's default) still serves only it.
+//! - azureml: the endpoint's scoring URI with `azureml-model-deployment: DEPLOYMENT`, which sends
+//!   the request to that deployment whatever the traffic split (authentication added at run time).
+//! - argo-rollouts: explicit URLs only (the phase itself is refused by validation for now: a
+//!   Rollout's canary at 0% has no pods).
+
+use crate::config::compare::{Compare, Protocol};
+use crate::config::{Config, PlatformKind};
+use std::collections::BTreeMap;
+
+/// One version's address. Header values may hold `${VAR}`, expanded at send time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Address {
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The names the platform gives the two versions (predictors, Models, deployments).
+pub struct Names<'a> {
+    pub namespace: &'a str,
+    pub resource: &'a str,
+    pub stable: &'a str,
+    pub canary: &'a str,
+    /// azureml: the endpoint's scoring URI (from ARM).
+    pub scoring_uri: Option<&'a str>,
+}
+
+fn path(k: &Compare, model: &str) -> String {
+    match k.protocol {
+        Protocol::V2 => format!("/v2/models/{model}/infer"),
+        Protocol::V1 => format!("/v1/models/{model}:predict"),
+        Protocol::Seldon => "/api/v1.0/predictions".into(),
+        Protocol::Azureml => String::new(),
+    }
+}
+
+fn base(address: &str) -> &str {
+    address.trim_end_matches('/')
+}
+
+/// (stable, canary) addresses, or why they cannot be known.
+pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
+    let k = c.compare.as_ref().ok_or("no `compare` in the config")?;
+    let plain = |url: String| Address {
+        url,
+        headers: BTreeMap::new(),
+    };
+    let with = |url: String, h: &str, v: &str| Address {
+        url,
+        headers: BTreeMap::from([(h.to_string(), v.to_string())]),
+    };
+    let derived: Result<(Address, Address), String> = match c.target.platform {
+        PlatformKind::Kserve => {
+            let model = k.model_name.as_deref().unwrap_or(n.resource);
+            let p = path(k, model);
+            let host = |tag: &str| {
+                k.domain
+                    .as_ref()
+                    .map(|d| format!("{tag}-{}-predictor.{}.{d}", n.resource, n.namespace))
+            };
+            match (host("prev"), host("latest"), &k.address) {
+                (Some(s), Some(l), Some(a)) => Ok((
+                    with(format!("{}{p}", base(a)), "Host", &s),
+                    with(format!("{}{p}", base(a)), "Host", &l),
+                )),
+                (Some(s), Some(l), None) => {
+                    Ok((plain(format!("http://{s}{p}")), plain(format!("http://{l}{p}"))))
+                }
+                _ => Err("kserve: set compare.domain (tag routing hosts) or explicit compare.stable.url and compare.canary.url".into()),
+            }
+        }
+        PlatformKind::Seldon => {
+            let svc = |pred: &str| {
+                let model = k.model_name.as_deref().unwrap_or(pred);
+                format!(
+                    "http://{}-{pred}.{}:8000{}",
+                    n.resource,
+                    n.namespace,
+                    path(k, model)
+                )
+            };
+            Ok((plain(svc(n.stable)), plain(svc(n.canary))))
+        }
+        PlatformKind::SeldonV2 => {
+            let mesh = k
+                .address
+                .clone()
+                .unwrap_or_else(|| format!("http://seldon-mesh.{}", n.namespace));
+            let at = |model: &str| {
+                with(
+                    format!("{}{}", base(&mesh), path(k, model)),
+                    "seldon-model",
+                    model,
+                )
+            };
+            Ok((at(n.stable), at(n.canary)))
+        }
+        PlatformKind::Azureml => match n.scoring_uri {
+            Some(u) => Ok((
+                with(u.to_string(), "azureml-model-deployment", n.stable),
+                with(u.to_string(), "azureml-model-deployment", n.canary),
+            )),
+            None => Err("azureml: the endpoint has no scoring URI yet".into()),
+        },
+        PlatformKind::ArgoRollouts => {
+            Err("argo-rollouts: set compare.stable.url and compare.canary.url".into())
+        }
+    };
+    let over = |a: Option<Address>, e: &Option<crate::config::compare::Endpoint>| {
+        let e = e.clone().unwrap_or_default();
+        let mut a = match (a, e.url) {
+            (_, Some(url)) => plain(url),
+            (Some(a), None) => a,
+            (None, None) => return None,
+        };
+        a.headers.extend(e.headers);
+        Some(a)
+    };
+    let (ds, dc) = match derived {
+        Ok((s, c)) => (Some(s), Some(c)),
+        Err(e) => {
+            let explicit = |e: &Option<crate::config::compare::Endpoint>| {
+                e.as_ref().is_some_and(|e| e.url.is_some())
+            };
+            if !(explicit(&k.stable) && explicit(&k.canary)) {
+                return Err(e);
+            }
+            (None, None)
+        }
+    };
+    match (over(ds, &k.stable), over(dc, &k.canary)) {
+        (Some(s), Some(c)) => Ok((s, c)),
+        _ => Err("set compare.stable.url and compare.canary.url".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(target: &str, compare: &str) -> Config {
+        let text = format!(
+            "apiVersion: mlcanary/v1\nname: fraud\nmodel: {{uri: s3://m, format: sklearn}}\ntarget: {target}\ncompare: {compare}\nguardrails:\n  - {{name: agree, provider: compare, query: disagreement, rollback: \"> 2%\"}}\n"
+        );
+        crate::config::load_str("t.yaml", &text, None).unwrap()
+    }
+    fn names<'a>(stable: &'a str, canary: &'a str, uri: Option<&'a str>) -> Names<'a> {
+        Names {
+            namespace: "ml",
+            resource: "fraud",
+            stable,
+            canary,
+            scoring_uri: uri,
+        }
+    }
+    fn h(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn each_platform_addresses_each_version() {
+        let kserve = cfg(
+            "{platform: kserve, namespace: ml}",
+            "{requests: r.jsonl, protocol: v1, domain: example.com}",
+        );
+        let (s, c) = addresses(&kserve, &names("x", "y", None)).unwrap();
+        assert_eq!(
+            s.url,
+            "http://prev-fraud-predictor.ml.example.com/v1/models/fraud:predict"
+        );
+        assert_eq!(
+            c.url,
+            "http://latest-fraud-predictor.ml.example.com/v1/models/fraud:predict"
+        );
+
+        let via_ingress = cfg("{platform: kserve, namespace: ml}", "{requests: r.jsonl, protocol: v2, domain: example.com, address: \"http://10.0.0.1:80/\"}");
+        let (s, c) = addresses(&via_ingress, &names("x", "y", None)).unwrap();
+        assert_eq!(s.url, "http://10.0.0.1:80/v2/models/fraud/infer");
+        assert_eq!(
+            s.headers,
+            h(&[("Host", "prev-fraud-predictor.ml.example.com")])
+        );
+        assert_eq!(
+            c.headers,
+            h(&[("Host", "latest-fraud-predictor.ml.example.com")])
+        );
+
+        let seldon = cfg(
+            "{platform: seldon, namespace: ml}",
+            "{requests: r.jsonl, protocol: seldon}",
+        );
+        let (s, c) = addresses(&seldon, &names("main", "canary", None)).unwrap();
+        assert_eq!(s.url, "http://fraud-main.ml:8000/api/v1.0/predictions");
+        assert_eq!(c.url, "http://fraud-canary.ml:8000/api/v1.0/predictions");
+
+        let v2 = cfg(
+            "{platform: seldon-v2, namespace: ml, stableModel: fraud-v1, canaryModel: fraud-v2}",
+            "{requests: r.jsonl, protocol: v2}",
+        );
+        let (s, c) = addresses(&v2, &names("fraud-v1", "fraud-v2", None)).unwrap();
+        assert_eq!(s.url, "http://seldon-mesh.ml/v2/models/fraud-v1/infer");
+        assert_eq!(s.headers, h(&[("seldon-model", "fraud-v1")]));
+        assert_eq!(c.headers, h(&[("seldon-model", "fraud-v2")]));
+
+        let az = cfg("{platform: azureml, subscriptionId: s, resourceGroup: g, workspace: w, endpoint: fraud, stableDeployment: blue, canaryDeployment: green, location: westeurope}", "{requests: r.jsonl, protocol: azureml}");
+        let (s, c) = addresses(
+            &az,
+            &names(
+                "blue",
+                "green",
+                Some("https://fraud.westeurope.inference.ml.azure.com/score"),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            s.url,
+            "https://fraud.westeurope.inference.ml.azure.com/score"
+        );
+        assert_eq!(s.headers, h(&[("azureml-model-deployment", "blue")]));
+        assert_eq!(c.headers, h(&[("azureml-model-deployment", "green")]));
+        assert!(addresses(&az, &names("blue", "green", None)).is_err());
+    }
+
+    #[test]
+    fn explicit_urls_and_headers_override() {
+        let seldon = cfg(
+            "{platform: seldon, namespace: ml}",
+            "{requests: r.jsonl, protocol: v2, stable: {url: \"http://s:8080/v2/models/m/infer\"}, canary: {url: \"http://c:8080/v2/models/m/infer\", headers: {X-A: \"${TOKEN}\"}}}",
+        );
+        let (s, c) = addresses(&seldon, &names("a", "b", None)).unwrap();
+        assert_eq!(s.url, "http://s:8080/v2/models/m/infer");
+        assert_eq!(c.headers, h(&[("X-A", "${TOKEN}")]));
+
+        let v2 = cfg(
+            "{platform: seldon-v2, namespace: ml, stableModel: a}",
+            "{requests: r.jsonl, protocol: v2, canary: {headers: {seldon-model: a-canary.experiment}}}",
+        );
+        let (s, c) = addresses(&v2, &names("a", "a-canary", None)).unwrap();
+        assert_eq!(s.headers, h(&[("seldon-model", "a")]));
+        assert_eq!(
+            c.headers,
+            h(&[("seldon-model", "a-canary.experiment")]),
+            "an explicit header wins"
+        );
+    }
+}
