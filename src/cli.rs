@@ -31,7 +31,13 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the config (and template overrides); exit 2 with every problem found.
-    Validate(ConfigArg),
+    Validate {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// text, or json: one JSON object on stdout (`ok`, and every problem with line and column).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Print the stages, timings and guardrails the config describes.
     Plan {
         #[command(flatten)]
@@ -49,6 +55,9 @@ pub enum Command {
         /// Write one file per stage and object into this folder instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// text (multi-document YAML), or json: one JSON object with every stage's manifests.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Run the rollout.
     Run(RunArgs),
@@ -95,6 +104,9 @@ pub enum Command {
         /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.
         #[arg(long, default_value = "kserve")]
         example: String,
+        /// text, or json: the example's plan and dry-run record as one JSON object.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
 }
 

@@ -93,8 +93,8 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
             .and_then(|s| crate::core::progress::Progress::decode(&s)),
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", text(&report)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => crate::out!("{}", text(&report)),
     }
     Ok(if report.ok { 0 } else { 3 })
 }

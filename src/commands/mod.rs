@@ -22,13 +22,16 @@ pub struct UsageError(pub String);
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Validate(c) => validate::run(&c.config),
+        Command::Validate { config, format } => validate::run(&config.config, format),
         Command::Plan { config, format } => plan::run(&config.config, format),
-        Command::Render { config, stage, out } => {
-            render::run(&config.config, stage, out.as_deref())
-        }
+        Command::Render {
+            config,
+            stage,
+            out,
+            format,
+        } => render::run(&config.config, stage, out.as_deref(), format),
         Command::Run(args) => run::run(&args),
-        Command::Demo { example } => demo::run(&example),
+        Command::Demo { example, format } => demo::run(&example, format),
         Command::Replay {
             config,
             metrics,
@@ -53,7 +56,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Rollback(a) => manual::run(manual::Gate::Rollback, &a),
         Command::Status(a) => manual::run(manual::Gate::Status, &a),
         Command::Schema => {
-            print!("{}", crate::config::schema::schema_json());
+            crate::out!("{}", crate::config::schema::schema_json());
             Ok(0)
         }
     }

@@ -13,11 +13,11 @@ pub fn run(path: &Path, format: Format) -> anyhow::Result<i32> {
     let (c, _) = super::load(path)?;
     let plan = Plan::from_config(&c);
     match format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             crate::report::github::safe_json(&serde_json::to_string_pretty(&plan_json(&c, &plan))?)
         ),
-        Format::Text => print!(
+        Format::Text => crate::out!(
             "{}",
             crate::report::github::safe_text(&plan_text(&c, &plan))
         ),
@@ -171,7 +171,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     o
 }
 
-fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
+pub fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
     let (planned, worst) = plan.totals();
     json!({
         "name": c.name,

@@ -31,7 +31,12 @@ pub fn all_stages(
     Ok(out)
 }
 
-pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Result<i32> {
+pub fn run(
+    path: &Path,
+    stage: Option<usize>,
+    out: Option<&Path>,
+    format: crate::cli::Format,
+) -> anyhow::Result<i32> {
     let (c, r) = super::load(path)?;
     let mut stages = all_stages(&c, &r)?;
     let has_shadow = c.shadow.is_some();
@@ -54,10 +59,26 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
         stages = vec![stages.swap_remove(idx)];
     }
     match out {
+        None if format == crate::cli::Format::Json => {
+            let stages: Vec<serde_json::Value> = stages
+                .iter()
+                .map(|(label, _, ms)| {
+                    serde_json::json!({
+                        "stage": label,
+                        "manifests": ms.iter().map(|m| m.value.clone()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let v = serde_json::json!({ "stages": stages });
+            crate::outln!(
+                "{}",
+                crate::report::github::safe_json(&serde_json::to_string_pretty(&v)?)
+            );
+        }
         None => {
             for (label, _, ms) in &stages {
-                println!("# {label}");
-                print!("{}", crate::report::github::safe_text(&to_yaml_stream(ms)));
+                crate::outln!("# {label}");
+                crate::out!("{}", crate::report::github::safe_text(&to_yaml_stream(ms)));
             }
         }
         Some(dir) => {
@@ -76,7 +97,7 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
                         serde_json::to_string_pretty(&m.value)? + "\n"
                     };
                     std::fs::write(&file, text)?;
-                    println!("{}", file.display());
+                    crate::outln!("{}", file.display());
                 }
             }
         }

@@ -23,21 +23,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     let record = if args.dry_run {
         let record = dry_run(&c, renderer)?;
         if args.format == Format::Text {
-            print!("{}", gh::safe_text(&dry_run_text(&c, &record)));
+            crate::out!("{}", gh::safe_text(&dry_run_text(&c, &record)));
         }
         record
     } else {
-        live(&c, renderer, github, args.force)?
+        live(&c, renderer, github, args.force, args.format)?
     };
     if args.format == Format::Json {
-        println!("{}", gh::safe_json(&serde_json::to_string_pretty(&record)?));
+        crate::outln!("{}", crate::report::json::to_string(&record));
     }
     write_reports(&record, args, github)?;
     Ok(record.outcome.exit_code())
 }
 
 /// A real rollout: signals cancel it (rolling back first), progress goes to stdout.
-fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Result<RunRecord> {
+fn live(
+    c: &Config,
+    renderer: Renderer,
+    github: bool,
+    force: bool,
+    format: Format,
+) -> anyhow::Result<RunRecord> {
     let resolved;
     let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
         // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
@@ -59,7 +65,7 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
         secrets.dedup();
         for secret in secrets {
             if let Some(line) = crate::report::github::add_mask(&secret) {
-                println!("{line}");
+                log_line(format, &line);
             }
         }
     }
@@ -70,7 +76,11 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     let _ = ctrlc::set_handler(move || on_signal.cancel());
     let plan = Plan::for_run(c);
     let renderer = Rc::new(renderer);
-    let mut console = Console::new(std::io::stdout(), github);
+    let sink: Box<dyn std::io::Write> = match format {
+        Format::Json => Box::new(std::io::stderr()),
+        Format::Text => Box::new(crate::report::out::Stdout),
+    };
+    let mut console = Console::new(sink, github);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
     let mut platform =
         crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;
@@ -96,7 +106,7 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
             ))
             .into())
         }
-        Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref())),
+        Resume::Done { state } => return Ok(already_done(c, &plan, platform.as_mut(), state, stored.as_ref(), format)),
     };
     let driver = Driver {
         config: c,
@@ -123,11 +133,20 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     Ok(record)
 }
 
+/// A line for the log: stdout in text mode; stderr when stdout carries JSON (the GitHub runner
+/// reads workflow commands from both).
+pub fn log_line(format: Format, line: &str) {
+    match format {
+        Format::Json => eprintln!("{line}"),
+        Format::Text => crate::outln!("{line}"),
+    }
+}
+
 /// Every report the run asked for, plus the CI ones the environment asks for.
 pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Result<()> {
     use crate::report::{github as gh, junit, outputs, summary};
     if let Some(p) = &args.report {
-        std::fs::write(p, serde_json::to_string_pretty(r)? + "\n")?;
+        std::fs::write(p, crate::report::json::to_string(r) + "\n")?;
     }
     if let Some(p) = &args.junit {
         std::fs::write(p, junit::render(r))?;
@@ -145,26 +164,29 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     }
     if github && r.outcome.exit_code() != 0 && !r.dry_run {
         let why = r.outcome.reason().unwrap_or("interrupted");
-        println!(
-            "{}",
-            gh::error(
+        log_line(
+            args.format,
+            &gh::error(
                 &format!("mlcanary: {}", r.outcome.result()),
-                &format!("{why}. Traffic now: {}", summary::traffic_words(r))
-            )
+                &format!("{why}. Traffic now: {}", summary::traffic_words(r)),
+            ),
         );
     }
     for w in &r.warnings {
         match github {
-            true => println!("::warning title=mlcanary::{}", gh::escape_data(w)),
+            true => log_line(
+                args.format,
+                &format!("::warning title=mlcanary::{}", gh::escape_data(w)),
+            ),
             false => eprintln!("warning: {}", gh::one_line(w)),
         }
     }
     if args.format == Format::Text && !r.dry_run {
-        println!("result: {}", r.outcome.result());
+        crate::outln!("result: {}", r.outcome.result());
         if let Some(why) = r.outcome.reason() {
-            println!("why: {}", gh::one_line(why));
+            crate::outln!("why: {}", gh::one_line(why));
         }
-        println!("traffic now: {}", summary::traffic_words(r));
+        crate::outln!("traffic now: {}", summary::traffic_words(r));
     }
     Ok(())
 }
@@ -274,6 +296,7 @@ fn already_done(
     platform: &mut dyn crate::platform::Platform,
     state: crate::core::progress::State,
     stored: Option<&crate::core::progress::Progress>,
+    format: Format,
 ) -> RunRecord {
     use crate::core::machine::Outcome;
     let run = stored.map_or(String::new(), |p| format!(" by run {}", p.run_id));
@@ -288,10 +311,13 @@ fn already_done(
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    println!(
-        "{} already {}{run}: nothing to do",
-        c.model.uri,
-        outcome.result()
+    log_line(
+        format,
+        &format!(
+            "{} already {}{run}: nothing to do",
+            c.model.uri,
+            outcome.result()
+        ),
     );
     RunRecord {
         name: c.name.clone(),
@@ -310,5 +336,10 @@ fn already_done(
         queries: Vec::new(),
         requests: Vec::new(),
         warnings: Vec::new(),
+        info: crate::report::record::RunInfo {
+            run_id: stored.map(|p| p.run_id.clone()).unwrap_or_default(),
+            traffic_read_at: Some(now),
+            ..crate::report::record::RunInfo::new(c, plan)
+        },
     }
 }

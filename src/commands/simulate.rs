@@ -156,8 +156,8 @@ pub fn run(a: &SimArgs) -> anyhow::Result<i32> {
         .collect();
     let v = summarise(&ends, &scenario, a.qps, a.seed);
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        Format::Text => print!("{}", text(&v)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&v)?),
+        Format::Text => crate::out!("{}", text(&v)),
     }
     Ok(0)
 }

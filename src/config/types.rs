@@ -593,6 +593,32 @@ pub struct Guardrail {
     /// One failed check rolls back whatever failureLimit says.
     #[serde(default, skip_serializing_if = "is_false")]
     pub critical: bool,
+    /// What the query's number measures, for display and checks: `percent` (a fraction, 0.004 is
+    /// shown as 0.4%), `ratio`, `ms`, `s`, `count`, `rps` or `bytes`. Default: inferred from the
+    /// conditions (`%` = percent, `x` = ratio), else a plain number. A percent guardrail with a
+    /// condition without `%` draws a warning (`< 0.5` means 50%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
+}
+
+/// The unit of a guardrail's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// A fraction shown as a percentage (0.0042 -> 0.42%).
+    Percent,
+    /// A dimensionless ratio (1.2 -> 1.2x).
+    Ratio,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+    /// A count of events or requests.
+    Count,
+    /// Requests per second.
+    Rps,
+    /// Bytes.
+    Bytes,
 }
 
 /// The kind of a guardrail, derived from which keys it has.

@@ -3,7 +3,9 @@
 
 pub mod console;
 pub mod github;
+pub mod json;
 pub mod junit;
+pub mod out;
 pub mod outputs;
 pub mod record;
 pub mod summary;

@@ -56,6 +56,120 @@ pub struct RunRecord {
     /// What went wrong without affecting the outcome (a webhook that failed). Never secrets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the rollout was asked to do (stages, guardrail rules) and who it was (run id, roles).
+    #[serde(flatten)]
+    pub info: RunInfo,
+}
+
+/// The plan and rules a run was judged by, and its identity: what the reports need to explain a
+/// decision without the config file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunInfo {
+    /// The run id stored on the live object (empty for dry runs, replays and simulations).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub run_id: String,
+    /// When `traffic` was read back from the platform (Unix milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic_read_at: Option<i64>,
+    /// The canary and stable names and revisions the platform reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revisions: Option<crate::platform::Revisions>,
+    /// Every phase of the plan, reached or not.
+    pub plan: Vec<PlannedPhase>,
+    /// Every guardrail's rule.
+    pub guardrails: Vec<GuardrailRule>,
+    /// Failed checks tolerated per guardrail (analysis.failureLimit).
+    pub failure_limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedPhase {
+    pub label: String,
+    pub weight: u32,
+    pub mirror: u32,
+    pub checks: usize,
+}
+
+/// A guardrail's zones as data: the threshold values in the query's own scale (`%` applied).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GuardrailRule {
+    pub name: String,
+    pub kind: crate::config::GuardrailKind,
+    /// The unit of `promote.value` / `rollback.value` and of the judged values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<crate::config::Unit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promote: Option<Threshold>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Threshold>,
+    /// The rule in words, in its unit (`pass < 1% · roll back > 3%`).
+    pub rule: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Threshold {
+    pub op: crate::config::Op,
+    pub value: f64,
+    /// A multiple of the stable version's value.
+    pub relative: bool,
+    /// As written in the config.
+    pub text: String,
+}
+
+impl RunInfo {
+    pub fn new(c: &crate::config::Config, plan: &crate::core::plan::Plan) -> RunInfo {
+        use crate::core::plan::PhaseKind;
+        let threshold = |t: &Option<crate::config::Condition>| {
+            t.as_ref().map(|t| Threshold {
+                op: t.op,
+                value: t.value,
+                relative: t.relative,
+                text: t.text.clone(),
+            })
+        };
+        RunInfo {
+            plan: plan
+                .stages
+                .iter()
+                .map(|s| {
+                    let (weight, mirror) = match s.kind {
+                        PhaseKind::Shadow { percent } => (0, percent),
+                        PhaseKind::Traffic { weight } => (weight, 0),
+                    };
+                    PlannedPhase {
+                        label: s.label(),
+                        weight,
+                        mirror,
+                        checks: s.checks.len(),
+                    }
+                })
+                .collect(),
+            guardrails: c
+                .guardrails
+                .iter()
+                .map(|g| GuardrailRule {
+                    name: g.name.clone(),
+                    kind: g.kind(),
+                    unit: crate::core::units::judged_unit(g),
+                    promote: threshold(&g.promote),
+                    rollback: threshold(&g.rollback),
+                    rule: crate::core::units::rule(g),
+                    critical: g.critical,
+                    dry_run: g.dry_run,
+                })
+                .collect(),
+            failure_limit: c.analysis.failure_limit,
+            ..Default::default()
+        }
+    }
 }
 
 impl RunRecord {

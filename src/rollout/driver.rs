@@ -303,6 +303,7 @@ impl<'a> Driver<'a> {
                 progress,
             );
         }
+        let traffic_read_at = (!self.dry_run).then(|| self.clock.now_ms());
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
         } else {
@@ -331,6 +332,12 @@ impl<'a> Driver<'a> {
             queries: records,
             requests: Vec::new(),
             warnings,
+            info: crate::report::record::RunInfo {
+                run_id: persist.map(|p| p.run_id).unwrap_or_default(),
+                traffic_read_at,
+                revisions: Some(revisions),
+                ..crate::report::record::RunInfo::new(c, &self.plan)
+            },
         }
     }
 

@@ -128,12 +128,20 @@ impl DistributionTest {
             lower: (ps.corrected - z * spread).max(0.0),
             upper: ps.corrected + z * spread,
             detail: format!(
-                "PSI {:.3} raw, {:.3} chance-corrected (null mean {:.3}, {} canary / {} stable); difference evidence {evidence:.1} of {needed:.0}{why}",
-                ps.raw, ps.corrected, ps.null_mean, ps.n_canary, ps.n_baseline
+                "PSI {} raw, {} chance-corrected (null mean {}, {} canary / {} stable); difference evidence {} of {}{why}",
+                sig(ps.raw),
+                sig(ps.corrected),
+                sig(ps.null_mean),
+                sig(ps.n_canary as f64),
+                sig(ps.n_baseline as f64),
+                sig(evidence),
+                sig(needed)
             ),
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {

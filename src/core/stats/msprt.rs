@@ -149,17 +149,21 @@ impl MeanTest {
             lower: self.lower,
             upper: self.upper,
             detail: format!(
-                "geometric-mean latency ratio {:.3} (confidence {:.3}..{:.3}, tolerance {}x) over {} canary / {} stable requests; evidence {evidence:.1} of {needed:.0}",
-                d_hat.exp(),
-                self.lower,
-                self.upper,
+                "geometric-mean latency ratio {} (confidence {}..{}, tolerance {}x) over {} canary / {} stable requests; evidence {} of {}",
+                sig(d_hat.exp()),
+                sig(self.lower),
+                sig(self.upper),
                 self.p.tolerance,
-                c.0,
-                b.0
+                sig(c.0),
+                sig(b.0),
+                sig(evidence),
+                sig(needed)
             ),
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {

@@ -162,11 +162,16 @@ impl RateTest {
         let proven_safe = !failed && self.upper < self.p.safe_bound();
         let verdict = if failed { Verdict::Fail } else { Verdict::Pass };
         let detail = format!(
-            "canary {nc}/{} vs stable {nb}/{} events: rate ratio {estimate:.2} (confidence {:.2}..{:.2}, tolerance {rho0}x); evidence {evidence:.1} of {needed:.0} needed to roll back{}",
-            canary.total,
-            baseline.total,
-            self.lower,
-            self.upper,
+            "canary {}/{} vs stable {}/{} events: rate ratio {} (confidence {}..{}, tolerance {rho0}x); evidence {} of {} needed to roll back{}",
+            sig(nc),
+            sig(canary.total),
+            sig(nb),
+            sig(baseline.total),
+            sig(estimate),
+            sig(self.lower),
+            sig(self.upper),
+            sig(evidence),
+            sig(needed),
             if proven_safe {
                 format!("; proven below {}x", self.p.safe_bound())
             } else {
@@ -184,6 +189,8 @@ impl RateTest {
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {
