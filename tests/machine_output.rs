@@ -62,7 +62,11 @@ fn validate_json_lists_every_problem_and_exits_2() {
 /// once, so every write fails with EPIPE whatever the timing.
 #[test]
 fn a_closed_pipe_ends_output_quietly() {
-    for args in [&["demo"][..], &["demo", "--format", "json"], &["plan", "-c", "examples/kserve.yaml"]] {
+    for args in [
+        &["demo"][..],
+        &["demo", "--format", "json"],
+        &["plan", "-c", "examples/kserve.yaml"],
+    ] {
         let mut child = std::process::Command::new(bin())
             .args(args)
             .stdout(Stdio::piped())
@@ -71,7 +75,12 @@ fn a_closed_pipe_ends_output_quietly() {
             .unwrap();
         drop(child.stdout.take());
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(0), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");

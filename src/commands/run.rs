@@ -157,7 +157,11 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
             .create(true)
             .append(true)
             .open(p)?;
-        writeln!(f, "{}", summary::render(r))?;
+        let links = summary::Links {
+            config: Some(args.config.config.display().to_string()),
+            report: args.report.as_ref().map(|p| p.display().to_string()),
+        };
+        writeln!(f, "{}", summary::render_with(r, &links))?;
     }
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
         outputs::write(std::path::Path::new(&p), r, args.report.as_deref())?;

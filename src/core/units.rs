@@ -72,10 +72,15 @@ pub fn value(v: f64, unit: Option<Unit>) -> String {
 
 /// A condition in the unit of its guardrail: `< 1%`, `> 900 ms`, `< 1.5x stable`.
 pub fn condition(c: &Condition, unit: Option<Unit>) -> String {
-    if c.relative {
-        return format!("{} {}x stable", c.op.symbol(), sig(c.value));
+    format!("{} {}", c.op.symbol(), bound(c.value, c.relative, unit))
+}
+
+/// A zone's constant in the unit of its guardrail: `1%`, `900 ms`, `1.5x stable`.
+pub fn bound(v: f64, relative: bool, unit: Option<Unit>) -> String {
+    match relative {
+        true => format!("{}x stable", sig(v)),
+        false => value(v, unit),
     }
-    format!("{} {}", c.op.symbol(), value(c.value, unit))
 }
 
 /// A guardrail's zones in words: `pass < 1% · roll back > 3%`.
@@ -97,17 +102,21 @@ pub fn rule(g: &Guardrail) -> String {
     parts.join(" · ")
 }
 
+/// Are high values the bad ones, by the zones' directions (`rollback: > …`, `promote: < …`)?
+pub fn high_is_bad(promote: Option<Op>, rollback: Option<Op>) -> bool {
+    match (rollback, promote) {
+        (Some(r), _) => matches!(r, Op::Gt | Op::Ge),
+        (None, Some(p)) => matches!(p, Op::Lt | Op::Le),
+        (None, None) => true,
+    }
+}
+
 /// Is `a` worse than `b` for this guardrail (closer to or deeper in its rollback zone)?
 pub fn worse(g: &Guardrail, a: f64, b: f64) -> bool {
-    let high_is_bad = match (&g.rollback, &g.promote) {
-        (Some(r), _) => matches!(r.op, Op::Gt | Op::Ge),
-        (None, Some(p)) => matches!(p.op, Op::Lt | Op::Le),
-        (None, None) => true,
-    };
-    if high_is_bad {
-        a > b
-    } else {
-        a < b
+    let op = |c: &Option<Condition>| c.as_ref().map(|c| c.op);
+    match high_is_bad(op(&g.promote), op(&g.rollback)) {
+        true => a > b,
+        false => a < b,
     }
 }
 
@@ -204,9 +213,7 @@ mod tests {
     }
 
     fn guardrail(extra: &str) -> Guardrail {
-        let text = format!(
-            "name: g\nprovider: p\nquery: q\n{extra}"
-        );
+        let text = format!("name: g\nprovider: p\nquery: q\n{extra}");
         yaml_serde::from_str(&text).unwrap()
     }
 

@@ -1,0 +1,286 @@
+//! The reports a person or a pipeline reads, over real run records: the loop on a virtual clock
+//! with an in-memory KServe-like platform (revision names as KServe reports them) and metrics that
+//! follow a script over time. Summary snapshots for every outcome, JUnit, and the JSON record
+//! against its published schema.
+
+use mlcanary::config::load_str;
+use mlcanary::core::plan::Plan;
+use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
+use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use mlcanary::render::Renderer;
+use mlcanary::report::record::RunRecord;
+use mlcanary::rollout::clock::{Cancel, VirtualClock};
+use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const START_MS: i64 = 1_764_444_580_000; // 2025-11-29T19:29:40Z
+
+fn config(extra_analysis: &str) -> String {
+    format!(
+        r#"
+apiVersion: mlcanary/v1
+name: churn-scorer
+model: {{uri: "gs://acme-models/churn/2026-11-20/", format: sklearn, version: v42}}
+target: {{platform: kserve, namespace: ml}}
+stages: [{{weight: 10}}, {{weight: 30}}, {{weight: 60}}]
+analysis: {{pause: 16s, interval: 2s, warmup: 4s, failureLimit: 2{extra_analysis}}}
+providers: {{prom: {{type: prometheus, address: "http://prom:9090"}}}}
+guardrails:
+  - name: error-rate
+    provider: prom
+    query: error_rate{{rev="{{{{ canary.revision }}}}"}}
+    promote: "< 1%"
+    rollback: "> 3%"
+  - name: latency-p99-ms
+    provider: prom
+    unit: ms
+    query: p99{{rev="{{{{ canary.revision }}}}"}}
+    promote: "< 600"
+    rollback: "> 900"
+  - name: slow-vs-stable
+    provider: prom
+    query: p99{{rev="{{{{ canary.revision }}}}"}}
+    baseline: p99{{rev="{{{{ stable.revision }}}}"}}
+    promote: "< 1.5x"
+    rollback: "> 3x"
+"#
+    )
+}
+
+/// KServe-like: traffic is reported per revision; `fail_at` makes a weight change fail as an API
+/// refusal would.
+struct Kserve {
+    weight: u32,
+    fail_at: Option<u32>,
+}
+
+impl Platform for Kserve {
+    fn prepare(&mut self, weight: u32, _mirror: u32) -> Result<(), PlatformError> {
+        self.weight = weight;
+        Ok(())
+    }
+    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
+        Ok(Readiness::Ready)
+    }
+    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
+        if self.fail_at == Some(weight) {
+            return Err(PlatformError::Api {
+                request: "PATCH /apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/churn-scorer".into(),
+                message: "admission webhook denied the request".into(),
+            });
+        }
+        self.weight = weight;
+        Ok(())
+    }
+    fn set_shadow(&mut self, _percent: u32) -> Result<(), PlatformError> {
+        Ok(())
+    }
+    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
+        Ok(Traffic {
+            split: BTreeMap::from([
+                ("churn-scorer-predictor-00002".into(), self.weight),
+                ("churn-scorer-predictor-00001".into(), 100 - self.weight),
+            ]),
+            mirror: BTreeMap::new(),
+        })
+    }
+    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
+        Ok(Revisions {
+            canary_name: "churn-scorer".into(),
+            canary_revision: Some("churn-scorer-predictor-00002".into()),
+            stable_name: "churn-scorer".into(),
+            stable_revision: Some("churn-scorer-predictor-00001".into()),
+        })
+    }
+    fn promote(&mut self) -> Result<(), PlatformError> {
+        self.weight = 100;
+        Ok(())
+    }
+    fn rollback(&mut self) -> Result<(), PlatformError> {
+        self.weight = 0;
+        Ok(())
+    }
+}
+
+type Script = fn(&str, f64) -> Option<f64>;
+
+/// Metrics over time: (query text, seconds since start) -> value (None = no data). Optionally
+/// cancels the run (a signal) at its n-th query.
+struct Metrics {
+    script: Script,
+    cancel_at: Option<(usize, Cancel)>,
+    seen: std::sync::atomic::AtomicUsize,
+}
+
+impl Provider for Metrics {
+    fn fetch(&self, q: &Query) -> Result<Observation, ProviderError> {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if let Some((at, c)) = &self.cancel_at {
+            if n == *at {
+                c.cancel();
+            }
+        }
+        let t = (q.end * 1000 - START_MS) as f64 / 1000.0;
+        Ok((self.script)(&q.text, t).map_or(Observation::NoData, Observation::Scalar))
+    }
+    fn describe(&self, q: &Query) -> String {
+        format!("GET /api/v1/query?query={}", q.text)
+    }
+}
+
+struct Scenario {
+    analysis: &'static str,
+    script: Script,
+    fail_at: Option<u32>,
+    cancel_at: Option<usize>,
+}
+
+fn healthy(q: &str, _t: f64) -> Option<f64> {
+    Some(if q.starts_with("error_rate") {
+        0.001
+    } else {
+        500.0
+    })
+}
+
+/// The mockup's run: errors climb from 16 s (stage 2) past the 3% limit.
+fn climbing_errors(q: &str, t: f64) -> Option<f64> {
+    if q.starts_with("error_rate") {
+        Some(if t <= 16.0 {
+            0.001
+        } else {
+            0.0045 + (t - 20.0).max(0.0) * 0.004
+        })
+    } else {
+        Some(500.0)
+    }
+}
+
+/// Errors between the zones (1%..3%) from the start: never promotable, never failing.
+fn between(q: &str, _t: f64) -> Option<f64> {
+    Some(if q.starts_with("error_rate") {
+        0.02
+    } else {
+        500.0
+    })
+}
+
+fn run(s: Scenario) -> RunRecord {
+    let text = config(s.analysis);
+    let c = load_str("mlcanary.yaml", &text, None).unwrap();
+    let renderer = Renderer::new(None).unwrap();
+    let clock = VirtualClock::new(START_MS);
+    let cancel = Cancel::new();
+    let metrics: SharedProvider = Arc::new(Metrics {
+        script: s.script,
+        cancel_at: s.cancel_at.map(|n| (n, cancel.clone())),
+        seen: Default::default(),
+    });
+    let d = Driver {
+        config: &c,
+        plan: Plan::for_run(&c),
+        platform: Box::new(Kserve {
+            weight: 0,
+            fail_at: s.fail_at,
+        }),
+        providers: BTreeMap::from([("prom".to_string(), metrics)]),
+        renderer: &renderer,
+        clock: &clock,
+        cancel,
+        env: Default::default(),
+        dry_run: false,
+    };
+    d.run(&mut Quiet)
+}
+
+fn scenarios() -> Vec<(&'static str, RunRecord)> {
+    let plain = |script| Scenario {
+        analysis: "",
+        script,
+        fail_at: None,
+        cancel_at: None,
+    };
+    let c = load_str("mlcanary.yaml", &config(""), None).unwrap();
+    let dry = mlcanary::commands::run::dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+    vec![
+        ("promoted", run(plain(healthy))),
+        ("rolled_back", run(plain(climbing_errors))),
+        (
+            "inconclusive",
+            run(Scenario {
+                analysis: ", inconclusiveLimit: 1, onInconclusive: fail",
+                ..plain(between)
+            }),
+        ),
+        (
+            "failed",
+            run(Scenario {
+                fail_at: Some(30),
+                ..plain(healthy)
+            }),
+        ),
+        (
+            "interrupted",
+            run(Scenario {
+                cancel_at: Some(30),
+                ..plain(healthy)
+            }),
+        ),
+        ("dry_run", dry),
+    ]
+}
+
+fn links() -> mlcanary::report::summary::Links {
+    mlcanary::report::summary::Links {
+        config: Some("mlcanary.yaml".into()),
+        report: Some("mlcanary-report.json".into()),
+    }
+}
+
+#[test]
+fn step_summary_snapshots_for_every_outcome() {
+    for (name, r) in scenarios() {
+        let s = mlcanary::report::summary::render_with(&r, &links());
+        insta::assert_snapshot!(format!("summary_{name}"), s);
+    }
+}
+
+#[test]
+fn the_summary_leads_with_verdict_model_and_why_in_units() {
+    let r = run(Scenario {
+        analysis: "",
+        script: climbing_errors,
+        fail_at: None,
+        cancel_at: None,
+    });
+    let s = mlcanary::report::summary::render_with(&r, &links());
+    let lines: Vec<&str> = s.lines().collect();
+    assert_eq!(lines[0], "## ❌ Rolled back · churn-scorer v42");
+    assert!(
+        lines[2].starts_with("**Why:** `error-rate` was **5.25%**")
+            && lines[2].contains("%**, above the **3%** rollback limit, in 3 checks (2 tolerated, `failureLimit: 2`)."),
+        "{s}"
+    );
+    assert!(
+        lines[3].contains("stable `churn-scorer-predictor-00001` **100%** · canary `churn-scorer-predictor-00002` **0%** (read back from KServe at 19:"),
+        "{s}"
+    );
+    assert!(
+        s.contains("| error-rate | pass &lt; 1% · roll back &gt; 3% |"),
+        "{s}"
+    );
+    assert!(s.contains("| latency-p99-ms | pass &lt; 600 ms · roll back &gt; 900 ms | 500 ms | 500 ms | 0 of 2 allowed | ✅ |"), "{s}");
+    assert!(
+        s.contains(
+            "| slow-vs-stable | pass &lt; 1.5x stable · roll back &gt; 3x stable | 1.00x | 1.00x |"
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("xychart-beta"),
+        "a chart of the deciding guardrail: {s}"
+    );
+    assert!(s.contains("<details><summary>All "), "{s}");
+    assert!(!s.contains("0.0358"), "no raw fractions: {s}");
+}
