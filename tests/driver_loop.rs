@@ -217,7 +217,9 @@ fn reports_over_a_rolled_back_run() {
     assert!(s.contains("| +0s | 5% **FAIL** | roll back:"), "{s}");
     let x = mlcanary::report::junit::render(&r);
     assert!(
-        x.contains("<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\">"),
+        x.contains(
+            "<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\" timestamp="
+        ),
         "{x}"
     );
     assert!(

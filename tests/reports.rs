@@ -284,3 +284,53 @@ fn the_summary_leads_with_verdict_model_and_why_in_units() {
     assert!(s.contains("<details><summary>All "), "{s}");
     assert!(!s.contains("0.0358"), "no raw fractions: {s}");
 }
+
+fn junit(name: &str) -> String {
+    let (_, r) = scenarios().into_iter().find(|(n, _)| *n == name).unwrap();
+    mlcanary::report::junit::render(&r)
+}
+
+/// The rollout case fails with the reason on every outcome but promotion.
+#[test]
+fn junit_rollout_case_follows_the_decision() {
+    let x = junit("promoted");
+    assert!(
+        x.contains("name=\"rollout\" time=\"48.000\"><system-out>promoted"),
+        "{x}"
+    );
+    assert!(x.contains("<testsuites name=\"mlcanary churn-scorer\" tests=\"64\" failures=\"0\" errors=\"0\" time=\"48.000\" timestamp=\"2025-11-29T19:29:40.000Z\">"), "{x}");
+    for (name, kind) in [
+        ("rolled_back", "rolled-back"),
+        ("inconclusive", "inconclusive"),
+        ("failed", "failed"),
+        ("interrupted", "interrupted"),
+    ] {
+        let x = junit(name);
+        let case = x
+            .lines()
+            .find(|l| l.contains("<testcase") && l.contains("name=\"rollout\""))
+            .unwrap();
+        assert!(
+            case.contains(&format!("<failure type=\"{kind}\" message=\"{kind}: ")),
+            "{name}: {case}"
+        );
+    }
+}
+
+/// Failed checks within failureLimit (2) pass with a note; the third one fails.
+#[test]
+fn junit_tolerated_failures_are_not_failures() {
+    let x = junit("rolled_back");
+    let failures: Vec<&str> = x
+        .lines()
+        .filter(|l| l.contains("<failure message="))
+        .collect();
+    assert_eq!(failures.len(), 1, "{x}");
+    assert!(failures[0].contains("name=\"error-rate check 7\""), "{x}");
+    assert_eq!(x.matches("tolerated (failureLimit)").count(), 2, "{x}");
+    assert!(x.contains("<testsuite name=\"stage 2 (30%)\" tests=\"21\" failures=\"1\" errors=\"0\" timestamp=\"2025-11-29T19:29:56.000Z\" time=\"16.000\">"), "{x}");
+    assert!(
+        x.contains("<testsuites name=\"mlcanary churn-scorer\" tests=\"43\" failures=\"2\""),
+        "{x}"
+    );
+}

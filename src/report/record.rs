@@ -81,6 +81,8 @@ pub struct RunInfo {
     pub guardrails: Vec<GuardrailRule>,
     /// Failed checks tolerated per guardrail (analysis.failureLimit).
     pub failure_limit: u32,
+    /// Consecutive provider errors tolerated (analysis.errorLimit).
+    pub error_limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -167,6 +169,7 @@ impl RunInfo {
                 })
                 .collect(),
             failure_limit: c.analysis.failure_limit,
+            error_limit: c.analysis.error_limit,
             ..Default::default()
         }
     }
