@@ -334,3 +334,71 @@ fn junit_tolerated_failures_are_not_failures() {
         "{x}"
     );
 }
+
+/// Real records (every outcome above, every shipped example's dry run) against the published
+/// report schema.
+#[test]
+fn json_reports_match_the_published_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("schemas/report.schema.json").unwrap())
+            .unwrap();
+    let validator = jsonschema::draft7::new(&schema).expect("the schema compiles");
+    let mut records = scenarios();
+    for name in [
+        "kserve",
+        "seldon",
+        "seldon-v2",
+        "argo-rollouts-drive",
+        "argo-rollouts-watch",
+        "azureml",
+    ] {
+        let path = format!("examples/{name}.yaml");
+        let c = load_str(
+            &path,
+            &std::fs::read_to_string(&path).unwrap(),
+            Some(std::path::Path::new("examples")),
+        )
+        .unwrap();
+        records.push((
+            "example",
+            mlcanary::commands::run::dry_run(&c, Renderer::new(None).unwrap()).unwrap(),
+        ));
+    }
+    for (name, r) in records {
+        let doc: serde_json::Value =
+            serde_json::from_str(&mlcanary::report::json::to_string(&r)).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:#?}");
+        assert_eq!(doc["schemaVersion"], 1);
+        assert_eq!(doc["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    }
+    // A live-like record has roles, the read-back time and a full-precision value.
+    let (_, r) = scenarios()
+        .into_iter()
+        .find(|(n, _)| *n == "rolled_back")
+        .unwrap();
+    let doc = mlcanary::report::json::document(&r);
+    assert_eq!(
+        doc["trafficRoles"][0],
+        serde_json::json!({"role": "stable", "name": "churn-scorer-predictor-00001", "percent": 100})
+    );
+    assert_eq!(
+        doc["guardrails"][0]["rollback"],
+        serde_json::json!({"op": ">", "value": 0.03, "relative": false, "text": "> 3%"})
+    );
+    assert_eq!(doc["startedAt"], "2025-11-29T19:29:40.000Z");
+    let v = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "check")
+        .unwrap()["judgements"][0]["value"]
+        .as_f64()
+        .unwrap();
+    // The script's own f64 at 32 s, unrounded (the summary shows 5.25%).
+    assert_eq!(v, 0.0045 + (32.0f64 - 20.0) * 0.004, "full precision");
+}
