@@ -13,6 +13,7 @@ fn main() {
     let code = match mlcanary::commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
+            mlcanary::commands::validate::annotate_errors(&e);
             let code = mlcanary::commands::exit_code(&e);
             if code == 2 && e.chain().count() == 1 {
                 eprintln!("{}", mlcanary::report::github::safe_text(&e.to_string()));

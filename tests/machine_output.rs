@@ -87,3 +87,63 @@ fn a_closed_pipe_ends_output_quietly() {
         assert!(err.is_empty(), "{args:?}: nothing on stderr either: {err}");
     }
 }
+
+fn with_guardrail(dir: &std::path::Path, guardrail: &str) -> std::path::PathBuf {
+    let base = std::fs::read_to_string("examples/kserve.yaml").unwrap();
+    let i = base.find("guardrails:").unwrap();
+    let text = format!("{}guardrails:\n{guardrail}", &base[..i]);
+    let f = dir.join("c.yaml");
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+/// Under GitHub Actions a config problem is an annotation on its line.
+#[test]
+fn validate_under_github_annotates_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("bad.yaml");
+    std::fs::write(&f, "apiVersion: mlcanary/v1\nname: x\nbogus: 2\n").unwrap();
+    let out = Command::new(bin())
+        .args(["validate", "-c", f.to_str().unwrap()])
+        .env("GITHUB_ACTIONS", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let file = f.display().to_string().replace(':', "%3A");
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with(&format!("::error file={file},line="))
+                && l.contains(",col=")
+                && l.contains("bogus")),
+        "{err}"
+    );
+}
+
+/// `promote: "< 0.5"` on a percent guardrail means 50%: validate says so, on its line.
+#[test]
+fn a_percent_guardrail_without_percent_signs_draws_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = with_guardrail(
+        dir.path(),
+        "  - name: error-rate\n    provider: prom\n    unit: percent\n    query: errors\n    promote: \"< 0.5\"\n    rollback: \"> 90%\"\n",
+    );
+    let out = Command::new(bin())
+        .args(["validate", "-c", f.to_str().unwrap()])
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("warning"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        line.contains("guardrails[0].promote: warning:") && line.contains("50%"),
+        "{line}"
+    );
+    assert!(line.starts_with(&format!("{}:", f.display())), "{line}");
+    let (v, _) = json_stdout(&["validate", "-c", f.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(v["warnings"][0]["path"], "guardrails[0].promote", "{v}");
+}
