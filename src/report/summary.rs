@@ -377,6 +377,31 @@ fn near_a_limit(r: &RunRecord, cs: &[Check], g: &GuardrailRule) -> bool {
         })
 }
 
+/// `stage 1: 0-16s at 10%, stage 2: from 16s at 30%`: where each charted stage begins.
+fn stage_spans(r: &RunRecord, cs: &[Check]) -> String {
+    let mut starts: Vec<(usize, i64)> = Vec::new();
+    for ev in &r.events {
+        if let (EventKind::PhaseStarted { .. }, Some(p)) = (&ev.kind, ev.phase) {
+            if cs.iter().any(|c| c.phase == p) {
+                starts.push((p, (ev.at - r.started_at) / 1000));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (i, (p, from)) in starts.iter().enumerate() {
+        let span = starts
+            .get(i + 1)
+            .map_or(format!("from {from}s"), |n| format!("{from}-{}s", n.1));
+        let plan = &r.info.plan[*p];
+        let at = match plan.mirror {
+            0 => format!("{}%", plan.weight),
+            m => format!("shadow {m}%"),
+        };
+        parts.push(format!("stage {}: {span} at {at}", p + 1));
+    }
+    parts.join(", ").replace('"', "'")
+}
+
 /// A number mermaid parses: plain decimal, a few significant digits.
 fn chart_num(v: f64) -> String {
     let s = format!("{v:.4}");
@@ -402,7 +427,7 @@ fn chart_scale(unit: Option<crate::config::Unit>) -> (f64, &'static str) {
     }
 }
 
-fn chart(cs: &[Check], g: &GuardrailRule) -> Option<String> {
+fn chart(r: &RunRecord, cs: &[Check], g: &GuardrailRule) -> Option<String> {
     let points: Vec<(i64, f64)> = cs
         .iter()
         .filter_map(|c| value_of(c, &g.name).map(|v| (c.since_start / 1000, v.0)))
@@ -446,18 +471,23 @@ fn chart(cs: &[Check], g: &GuardrailRule) -> Option<String> {
     let _ = writeln!(o, "```mermaid");
     let _ = writeln!(
         o,
-        "%%{{init: {{\"themeVariables\": {{\"xyChart\": {{\"plotColorPalette\": \"{}\"}}}}}}}}%%",
+        "%%{{init: {{\"xyChart\": {{\"width\": 900, \"height\": 360}}, \"themeVariables\": {{\"xyChart\": {{\"plotColorPalette\": \"{}\"}}}}}}}}%%",
         palette.join(", ")
     );
     let _ = writeln!(o, "xychart-beta");
     let title = format!(
-        "{} of the canary ({axis}): {}",
+        "{} of the canary ({axis}) · {}",
         g.name.replace(['"', '`'], "'"),
         legend.join(", ")
     );
     let _ = writeln!(o, "    title \"{}\"", super::github::one_line(&title));
     let xs: Vec<String> = points.iter().map(|p| p.0.to_string()).collect();
-    let _ = writeln!(o, "    x-axis \"seconds since start\" [{}]", xs.join(", "));
+    let _ = writeln!(
+        o,
+        "    x-axis \"seconds since start ({})\" [{}]",
+        stage_spans(r, cs),
+        xs.join(", ")
+    );
     let pad = ((top - bottom) * 0.1).max(top.abs() * 0.05).max(1e-9);
     let _ = writeln!(
         o,
@@ -617,7 +647,7 @@ pub fn render_with(r: &RunRecord, links: &Links) -> String {
     }
     for g in &r.info.guardrails {
         if near_a_limit(r, &cs, g) {
-            if let Some(c) = chart(&cs, g) {
+            if let Some(c) = chart(r, &cs, g) {
                 let _ = writeln!(o, "{c}");
             }
         }
