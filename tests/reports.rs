@@ -167,6 +167,10 @@ fn between(q: &str, _t: f64) -> Option<f64> {
 }
 
 fn run(s: Scenario) -> RunRecord {
+    run_with(s, &mut Quiet)
+}
+
+fn run_with(s: Scenario, progress: &mut dyn mlcanary::rollout::driver::Progress) -> RunRecord {
     let text = config(s.analysis);
     let c = load_str("mlcanary.yaml", &text, None).unwrap();
     let renderer = Renderer::new(None).unwrap();
@@ -191,7 +195,7 @@ fn run(s: Scenario) -> RunRecord {
         env: Default::default(),
         dry_run: false,
     };
-    d.run(&mut Quiet)
+    d.run(progress)
 }
 
 fn scenarios() -> Vec<(&'static str, RunRecord)> {
@@ -401,4 +405,46 @@ fn json_reports_match_the_published_schema() {
         .unwrap();
     // The script's own f64 at 32 s, unrounded (the summary shows 5.25%).
     assert_eq!(v, 0.0045 + (32.0f64 - 20.0) * 0.004, "full precision");
+}
+
+/// What a person watching the log sees: a status line per check with units and zones, each
+/// stage's outcome after its group, the rollback announced.
+#[test]
+fn live_progress_reads_in_units() {
+    use mlcanary::report::console::{Ci, Console};
+    let c = load_str("mlcanary.yaml", &config(""), None).unwrap();
+    let rules = mlcanary::report::record::RunInfo::new(&c, &Plan::for_run(&c)).guardrails;
+    let mut out = Vec::new();
+    {
+        let mut console = Console::new(&mut out, Ci::GitHub).with_rules(rules);
+        run_with(
+            Scenario {
+                analysis: "",
+                script: climbing_errors,
+                fail_at: None,
+                cancel_at: None,
+            },
+            &mut console,
+        );
+    }
+    let log = String::from_utf8(out).unwrap();
+    assert!(
+        log.contains("stage 1/4 (10%) · check 1/7 · 12s left · error-rate 0.1% (pass < 1%) · latency-p99-ms 500 ms (pass < 600 ms) · slow-vs-stable 1.00x (pass < 1.5x stable)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "stage 2/4 (30%) · check 5/7 · 4s left · error-rate 3.65% (FAIL: roll back > 3%)"
+        ),
+        "{log}"
+    );
+    let lines: Vec<&str> = log.lines().collect();
+    let end1 = lines.iter().position(|l| *l == "::endgroup::").unwrap();
+    assert!(lines[end1 + 1].starts_with("stage 1 (10%): ✅ "), "{log}");
+    assert!(
+        lines.iter().any(|l| l
+            .starts_with("stage 2 (30%): ❌ rolling back: guardrail error-rate failed 3 check(s)")),
+        "{log}"
+    );
+    assert!(!log.contains("0.0365"), "{log}");
 }

@@ -80,7 +80,9 @@ fn live(
         Format::Json => Box::new(std::io::stderr()),
         Format::Text => Box::new(crate::report::out::Stdout),
     };
-    let mut console = Console::new(sink, github);
+    let rules = crate::report::record::RunInfo::new(c, &plan).guardrails;
+    let ci = crate::report::console::Ci::detect(&|k| std::env::var(k).ok());
+    let mut console = Console::new(sink, ci).with_rules(rules);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
     let mut platform =
         crate::rollout::live::platform(c, &plan, renderer.clone(), tokens.clone(), &cancel)?;

@@ -26,9 +26,10 @@ pub fn roles(r: &RunRecord) -> Vec<(&'static str, String, u32)> {
         let is = |n: &str, rv: &Option<String>| {
             (!n.is_empty() && n == name) || rv.as_deref() == Some(name)
         };
-        if is(&rev.stable_name, &rev.stable_revision) {
+        // Platforms without revision names (replay, simulate) report the roles as names.
+        if is(&rev.stable_name, &rev.stable_revision) || name == "stable" {
             "stable"
-        } else if is(&rev.canary_name, &rev.canary_revision) {
+        } else if is(&rev.canary_name, &rev.canary_revision) || name == "canary" {
             "canary"
         } else {
             "other"

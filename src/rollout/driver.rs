@@ -44,7 +44,28 @@ pub trait Progress {
     fn event(&mut self, line: &str);
     /// A milestone worth a notification (started, a stage, the end).
     fn milestone(&mut self, _m: &crate::notify::Milestone) {}
+    /// A check was judged: where the rollout stands, for a one-line status.
+    fn checked(&mut self, _c: &CheckStatus) {}
+    /// A new journal entry of the machine (extensions, stage ends, the outcome).
+    fn journal(&mut self, _e: &crate::core::machine::Event) {}
+    /// Still waiting (warmup, readiness, the next check); a console shows it now and then.
+    fn waiting(&mut self, _what: &str) {}
 }
+
+/// Where a rollout stands after a check.
+pub struct CheckStatus<'a> {
+    pub phase: &'a crate::core::plan::Stage,
+    /// Traffic stages in the plan (the shadow phase not counted).
+    pub stages: usize,
+    /// 0-based check in the phase.
+    pub check: usize,
+    /// Milliseconds until the phase's last planned check.
+    pub left_ms: i64,
+    pub judgements: &'a [Judgement],
+}
+
+/// The longest silent sleep: longer waits are cut into slices with a `waiting` line between.
+const HEARTBEAT_MS: i64 = 30_000;
 
 /// Prints nothing.
 pub struct Quiet;
@@ -133,6 +154,7 @@ impl<'a> Driver<'a> {
         let mut records = Vec::new();
         let mut input = Input::Start;
         let mut cancel_seen = false;
+        let mut journalled = 0;
         let started = self.clock.now_ms();
         let deadline_ms = i64::try_from(c.analysis.deadline.as_millis()).unwrap_or(i64::MAX);
         self.announce(progress, NotifyEvent::Started, 0, &revisions, None);
@@ -161,6 +183,10 @@ impl<'a> Driver<'a> {
                 self.cancel.set_deadline(d);
             }
             let action = machine.step(now, input);
+            for e in &machine.events()[journalled..] {
+                progress.journal(e);
+            }
+            journalled = machine.events().len();
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
             input = match action {
@@ -208,7 +234,10 @@ impl<'a> Driver<'a> {
                                 progress.event("canary ready");
                                 Input::Ready
                             }
-                            Ok(Readiness::Pending(m)) => Input::NotReady(m),
+                            Ok(Readiness::Pending(m)) => {
+                                progress.waiting(&format!("waiting for the canary: {m}"));
+                                Input::NotReady(m)
+                            }
                             Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
                             // A poll cut short by the deadline: still not ready, and the machine's
                             // next step rolls back for the deadline (not as a platform failure).
@@ -222,7 +251,22 @@ impl<'a> Driver<'a> {
                 Action::SleepUntil(t) => {
                     // Never sleep past the deadline: the machine's next step enforces it.
                     let t = deadline_at.map_or(t, |d| t.min(d));
-                    if self.clock.sleep_until(t, &self.cancel) {
+                    let mut woke = true;
+                    while woke {
+                        let now = self.clock.now_ms();
+                        if t - now > HEARTBEAT_MS {
+                            progress.waiting(&format!(
+                                "next step in {}",
+                                crate::core::units::duration((t - now + 999) / 1000)
+                            ));
+                        }
+                        let slice = t.min(now + HEARTBEAT_MS);
+                        woke = self.clock.sleep_until(slice, &self.cancel);
+                        if slice >= t {
+                            break;
+                        }
+                    }
+                    if woke {
                         Input::Woke
                     } else {
                         Input::Cancelled
@@ -260,6 +304,15 @@ impl<'a> Driver<'a> {
                         records.append(&mut recs);
                         js.push(j);
                     }
+                    let stage = &self.plan.stages[phase];
+                    let last = stage.checks.last().copied().unwrap_or(0) as i64;
+                    progress.checked(&CheckStatus {
+                        phase: stage,
+                        stages: self.plan.traffic_stages().count(),
+                        check,
+                        left_ms: machine.phase_start() + last - now,
+                        judgements: &js,
+                    });
                     Input::Checked(js)
                 }
                 Action::Promote => {
