@@ -124,9 +124,13 @@ pub struct RunArgs {
     /// Write the JSON decision record here.
     #[arg(long, env = "MLCANARY_REPORT")]
     pub report: Option<PathBuf>,
-    /// Write a JUnit XML report here (one test case per guardrail check).
+    /// Write a JUnit XML report here (a `rollout` case, then one test case per guardrail check).
     #[arg(long, env = "MLCANARY_JUNIT")]
     pub junit: Option<PathBuf>,
+    /// Write the outputs as a dotenv file here (`MLCANARY_RESULT=rolled-back`, ...), e.g. for
+    /// GitLab's `artifacts:reports:dotenv`.
+    #[arg(long, env = "MLCANARY_DOTENV")]
+    pub dotenv: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -234,6 +234,7 @@ fn reports_over_a_rolled_back_run() {
         ("result", "rolled-back"),
         ("final-weight", "0"),
         ("stage", "stage 1 (5%)"),
+        ("reason", "guardrail error-rate failed 1 check(s) (failureLimit 0): error-rate = 5%: in the rollback zone (> 1%)"),
         ("report", "report.json"),
     ] {
         let line = text
@@ -243,4 +244,14 @@ fn reports_over_a_rolled_back_run() {
             .unwrap();
         assert_eq!(line, v, "{k}");
     }
+    let env = mlcanary::report::outputs::dotenv(&r, None);
+    assert_eq!(
+        env.lines().take(4).collect::<Vec<_>>(),
+        [
+            "MLCANARY_RESULT=rolled-back",
+            "MLCANARY_FINAL_WEIGHT=0",
+            "MLCANARY_STAGE=stage 1 (5%)",
+            "MLCANARY_REASON=guardrail error-rate failed 1 check(s) (failureLimit 0): error-rate = 5%: in the rollback zone (> 1%)",
+        ]
+    );
 }

@@ -153,6 +153,9 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     if let Some(p) = &args.junit {
         std::fs::write(p, junit::render(r))?;
     }
+    if let Some(p) = &args.dotenv {
+        std::fs::write(p, outputs::dotenv(r, args.report.as_deref()))?;
+    }
     if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
