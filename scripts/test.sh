@@ -12,5 +12,7 @@ export MLCANARY_TEST_VENV="${MLCANARY_TEST_VENV:-$PWD/${CARGO_TARGET_DIR:-target
 bash scripts/action/test-install.sh
 bash scripts/action/test-run.sh
 bash ci/gitlab/test-template.sh
+# GitHub Actions security lint (zizmor) of action.yml, the workflows and the docs' workflow snippets.
+bash scripts/lint-actions.sh
 cargo test --all-targets "$@"
 cargo test --doc

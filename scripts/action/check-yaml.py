@@ -3,7 +3,8 @@
 
 Why: the action's safety rests on rules that are easy to break in a later edit: inputs reach shell
 only through `env:` (a `${{ }}` inside `run:` is pasted into the script before bash sees it, so an
-input could inject commands), the last step must `exec` mlcanary (cancellation signals), and every
+input could inject commands), the `run` step must `exec` mlcanary (cancellation signals), actions are
+pinned by commit SHA, and every
 declared input and output must be wired. The embedded shell of the workflows and of the GitLab
 template is also handed to shellcheck when it is installed.
 Usage: python3 scripts/action/check-yaml.py   (from anywhere; exit 1 on any finding)
@@ -79,8 +80,13 @@ def check_action(path):
     for i, step in enumerate(steps):
         if "run" in step and "shell" not in step:
             problem(rel, f"steps[{i}] has run: without shell:")
-    if not steps or not str(steps[-1].get("run", "")).lstrip().startswith("exec "):
-        problem(rel, "the last step must `exec` so SIGINT/SIGTERM reach mlcanary")
+    run_steps = [s for s in steps if s.get("id") == "run"]
+    if len(run_steps) != 1 or not str(run_steps[0].get("run", "")).lstrip().startswith("exec "):
+        problem(rel, "the step with id `run` must `exec` so SIGINT/SIGTERM reach mlcanary")
+    for i, step in enumerate(steps):
+        uses = str(step.get("uses", ""))
+        if uses and not uses.startswith("./") and not re.search(r"@[0-9a-f]{40}$", uses):
+            problem(rel, f"steps[{i}] uses {uses}: pin actions by commit SHA")
     text = path.read_text()
     declared = set(doc.get("inputs", {}))
     used = set(re.findall(r"inputs\.([A-Za-z0-9_-]+)", text))

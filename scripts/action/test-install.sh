@@ -64,7 +64,7 @@ run_install() {
 		GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
 		MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" \
 		MLCANARY_INSTALL_DIR="$case_dir" RUNNER_OS=Linux RUNNER_ARCH=X64 \
-		"$@" "$BASH" "$install_sh" 2>"$tmp/err")"
+		"$@" "$BASH" "$install_sh" ${INSTALL_ARGS:+"$INSTALL_ARGS"} 2>"$tmp/err")"
 	rc=$?
 	set -e
 }
@@ -143,6 +143,39 @@ if [[ $rc -eq 0 && -f "$tmp/cargo.log" ]] && grep -qx "method=source" "$tmp/gh_o
 t="explicit version matching the checkout builds from source"
 run_install same MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=1.2.3
 if [[ $rc -eq 0 && -f "$tmp/cargo.log" ]]; then ok "$t"; else not_ok "$t"; fi
+
+t="--plan installs nothing and names the method, version and source cache key"
+INSTALL_ARGS=--plan run_install plan MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_CHECKSUMS="$tmp/nox64.txt"
+if [[ $rc -eq 0 && ! -e "$tmp/cargo.log" && -z "$(find "$tmp/case-plan" -name mlcanary)" ]] &&
+	grep -qx "method=source" "$tmp/gh_output" && grep -qE "^cache-key=mlcanary-source-1\.2\.3-x86_64-unknown-linux-musl-[0-9a-f]{16}$" "$tmp/gh_output" &&
+	grep -qx "build-dir=$tmp/case-plan/source" "$tmp/gh_output"; then ok "$t"; else not_ok "$t"; fi
+
+t="--plan for a released version says release, no cache key"
+INSTALL_ARGS=--plan run_install plan-release MLCANARY_RELEASE_URL="file://$tmp/release"
+if [[ $rc -eq 0 ]] && grep -qx "method=release" "$tmp/gh_output" && grep -qx "cache-key=" "$tmp/gh_output"; then ok "$t"; else not_ok "$t"; fi
+
+t="a restored source build (same key) is reused without cargo; a changed source rebuilds"
+run_install cached MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=source
+first_rc=$rc
+: >"$tmp/gh_output"
+rm -f "$tmp/cargo.log"
+set +e
+out="$(env -i HOME="$tmp" TMPDIR="$tmp" PATH="$tmp/stubbin:$PATH" GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
+	MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" MLCANARY_INSTALL_DIR="$tmp/case-cached" \
+	RUNNER_OS=Linux RUNNER_ARCH=X64 MLCANARY_VERSION=source "$BASH" "$install_sh" 2>"$tmp/err")"
+rc=$?
+set -e
+reused=no
+if [[ $first_rc -eq 0 && $rc -eq 0 && ! -e "$tmp/cargo.log" && "$out" == "$tmp/case-cached/source/bin/mlcanary" ]] &&
+	grep -q "reusing the cached source build" "$tmp/err"; then reused=yes; fi
+echo "// changed" >>"$tmp/src/Cargo.toml"
+set +e
+env -i HOME="$tmp" TMPDIR="$tmp" PATH="$tmp/stubbin:$PATH" GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
+	MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" MLCANARY_INSTALL_DIR="$tmp/case-cached" \
+	RUNNER_OS=Linux RUNNER_ARCH=X64 MLCANARY_VERSION=source "$BASH" "$install_sh" >/dev/null 2>"$tmp/err"
+set -e
+sed -i.bak '$d' "$tmp/src/Cargo.toml" && rm -f "$tmp/src/Cargo.toml.bak"
+if [[ $reused == yes && -e "$tmp/cargo.log" ]]; then ok "$t"; else not_ok "$t"; fi
 
 t="explicit unreleased version that is not the checkout's is refused (no wrong build)"
 run_install other MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=3.0.0
