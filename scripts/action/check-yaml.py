@@ -110,9 +110,17 @@ def check_action(path):
 
 def check_gitlab(path):
     rel = path.relative_to(ROOT)
-    doc = load(path)
-    if doc is None:
+    sys.path.insert(0, str(path.parent))
+    import template  # ci/gitlab/template.py: spec:inputs defaults interpolated, as GitLab does
+
+    try:
+        spec, doc = template.load(path.read_text())
+    except (yaml.YAMLError, KeyError, ValueError) as err:
+        problem(rel, f"template does not load: {err}")
         return
+    for name, inp in spec.items():
+        if not inp.get("description"):
+            problem(rel, f"spec input {name} has no description")
     job = doc.get(".mlcanary")
     if not isinstance(job, dict):
         problem(rel, "hidden job .mlcanary is missing")
@@ -124,6 +132,8 @@ def check_gitlab(path):
     reports = job.get("artifacts", {}).get("reports", {})
     if "junit" not in reports or job.get("artifacts", {}).get("when") != "always":
         problem(rel, "artifacts must be kept always, with a junit report")
+    if "dotenv" not in reports:
+        problem(rel, "artifacts must have a dotenv report (result, final weight, reason)")
     aud = doc.get(".mlcanary-azure", {}).get("id_tokens", {}).get("AZURE_ID_TOKEN", {}).get("aud")
     if aud != "api://AzureADTokenExchange":
         problem(rel, ".mlcanary-azure must request AZURE_ID_TOKEN for api://AzureADTokenExchange")
