@@ -20,6 +20,10 @@ pub struct ConfigArg {
     /// The config file.
     #[arg(short, long, env = "MLCANARY_CONFIG", default_value = "mlcanary.yaml")]
     pub config: PathBuf,
+    /// Replace one config value, e.g. `--set model.uri=s3://models/fraud/v42` or
+    /// `--set stages[0].weight=5` (repeatable; the result is validated like the file).
+    #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -48,7 +48,7 @@ pub struct GateReport {
 
 /// Runs one gate; the process exit code.
 pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
-    let (c, renderer) = super::load(&args.config.config)?;
+    let (c, renderer) = super::load(&args.config)?;
     let c = with_namespace(c);
     let plan = Plan::for_run(&c);
     let mut log = |l: &str| eprintln!("{l}");

@@ -9,6 +9,7 @@ pub mod replay;
 pub mod run;
 pub mod simulate;
 pub mod validate;
+pub mod values;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
@@ -22,21 +23,21 @@ pub struct UsageError(pub String);
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Validate { config, format } => validate::run(&config.config, format),
-        Command::Plan { config, format } => plan::run(&config.config, format),
+        Command::Validate { config, format } => validate::run(&config, format),
+        Command::Plan { config, format } => plan::run(&config, format),
         Command::Render {
             config,
             stage,
             out,
             format,
-        } => render::run(&config.config, stage, out.as_deref(), format),
+        } => render::run(&config, stage, out.as_deref(), format),
         Command::Run(args) => run::run(&args),
         Command::Demo { example, format } => demo::run(&example, format),
         Command::Replay {
             config,
             metrics,
             format,
-        } => replay::run(&config.config, &metrics, format),
+        } => replay::run(&config, &metrics, format),
         Command::Simulate {
             config,
             scenario,
@@ -45,7 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             seed,
             format,
         } => simulate::run(&simulate::SimArgs {
-            config: &config.config,
+            config: &config,
             scenario: &scenario,
             qps,
             runs,
@@ -62,9 +63,15 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-/// Load and validate a config, including its template overrides (as config errors).
-pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
+/// Load and validate a config, including its template overrides (as config errors), with the
+/// pipeline's values: every `--set`, then `${VAR}` in `model.*` from the environment.
+pub fn load(arg: &crate::cli::ConfigArg) -> anyhow::Result<(Config, Renderer)> {
+    let path = arg.config.as_path();
+    let file = path.display().to_string();
     let config = crate::config::load_file(path)?;
+    let mut config = values::apply_sets(&file, config, &arg.set)?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    values::expand_model(&file, &text, &mut config, &|k| std::env::var(k).ok())?;
     let dir = config
         .templates
         .as_ref()

@@ -7,10 +7,9 @@ use crate::config::{Config, GuardrailKind};
 use crate::core::plan::{PhaseKind, Plan};
 use serde_json::json;
 use std::fmt::Write;
-use std::path::Path;
 
-pub fn run(path: &Path, format: Format) -> anyhow::Result<i32> {
-    let (c, _) = super::load(path)?;
+pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
+    let (c, _) = super::load(arg)?;
     let plan = Plan::from_config(&c);
     match format {
         Format::Json => crate::outln!(

@@ -32,12 +32,12 @@ pub fn all_stages(
 }
 
 pub fn run(
-    path: &Path,
+    arg: &crate::cli::ConfigArg,
     stage: Option<usize>,
     out: Option<&Path>,
     format: crate::cli::Format,
 ) -> anyhow::Result<i32> {
-    let (c, r) = super::load(path)?;
+    let (c, r) = super::load(arg)?;
     let mut stages = all_stages(&c, &r)?;
     let has_shadow = c.shadow.is_some();
     if let Some(n) = stage {

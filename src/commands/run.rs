@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
-    let (c, renderer) = super::load(&args.config.config)?;
+    let (c, renderer) = super::load(&args.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let record = if args.dry_run {
         let record = dry_run(&c, renderer)?;

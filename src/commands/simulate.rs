@@ -10,10 +10,9 @@ use crate::render::Renderer;
 use crate::rollout::replay::markers;
 use crate::rollout::simulate::{signals, SimPlatform, SimProvider, World};
 use serde_json::{json, Value};
-use std::path::Path;
 
 pub struct SimArgs<'a> {
-    pub config: &'a Path,
+    pub config: &'a crate::cli::ConfigArg,
     pub scenario: &'a str,
     pub qps: f64,
     pub runs: u32,

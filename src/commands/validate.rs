@@ -6,8 +6,9 @@ use crate::config::{Config, ConfigError, Diagnostic};
 use crate::report::github::{escape_data, escape_property};
 use std::path::Path;
 
-pub fn run(path: &Path, format: Format) -> anyhow::Result<i32> {
-    let checked = super::load(path).and_then(|(c, renderer)| {
+pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
+    let path = arg.config.as_path();
+    let checked = super::load(arg).and_then(|(c, renderer)| {
         // Render every stage once: a template that fails on this config is a config error too.
         super::render::all_stages(&c, &renderer)?;
         Ok(c)
