@@ -4,11 +4,25 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `0.1.0 (commit 1a2b3c4d5e6f, x86_64-unknown-linux-musl)`.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MLCANARY_COMMIT"),
+    ", ",
+    env!("MLCANARY_TARGET"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mlcanary",
     version,
-    about = "Roll a new ML model version out gradually, judge guardrails between stages, promote or roll back."
+    long_version = LONG_VERSION,
+    about = "Roll a new ML model version out gradually, judge guardrails between stages, promote or roll back.",
+    after_help = "Exit codes: 0 promoted (or success), 1 rolled back, 2 bad config or usage (nothing changed), \
+3 platform or provider failure, 4 inconclusive, 130 interrupted.\n\
+Logs: MLCANARY_LOG=debug (env_logger syntax, default warn) prints what mlcanary does on stderr."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -24,6 +38,78 @@ pub struct ConfigArg {
     /// `--set stages[0].weight=5` (repeatable; the result is validated like the file).
     #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
     pub set: Vec<String>,
+    /// Kubernetes platforms: the kubeconfig file (as kubectl's --kubeconfig; default: the config's
+    /// kubernetes.kubeconfig, else KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<String>,
+    /// Kubernetes platforms: the kubeconfig context (default: the config's kubernetes.context,
+    /// else current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Kubernetes platforms: the namespace (default: the config's target.namespace, else the
+    /// context's namespace).
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub namespace: Option<String>,
+}
+
+impl ConfigArg {
+    /// `--set` values plus the kubectl-style flags as the config keys they stand for.
+    pub fn sets(&self) -> Vec<String> {
+        let mut s = self.set.clone();
+        let flags = [
+            ("kubernetes.kubeconfig", &self.kubeconfig),
+            ("kubernetes.context", &self.context),
+            ("target.namespace", &self.namespace),
+        ];
+        for (key, v) in flags {
+            if let Some(v) = v {
+                s.push(format!("{key}={v}"));
+            }
+        }
+        s
+    }
+}
+
+/// Parse the command line; an invalid value that came from an `MLCANARY_*` variable names it
+/// (clap names only the flag).
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches();
+    match matches.and_then(|m| Cli::from_arg_matches(&m)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(hint) = env_hint(&e.to_string(), &Cli::command()) {
+                let _ = e.print();
+                eprintln!("{hint}");
+                std::process::exit(2);
+            }
+            e.exit()
+        }
+    }
+}
+
+/// `note: the value came from the environment variable MLCANARY_DRY_RUN="maybe"`.
+fn env_hint(message: &str, cmd: &clap::Command) -> Option<String> {
+    let mut stack = vec![cmd.clone()];
+    while let Some(c) = stack.pop() {
+        for a in c.get_arguments() {
+            let (Some(env), Some(long)) = (a.get_env(), a.get_long()) else {
+                continue;
+            };
+            let Some(value) = std::env::var_os(env) else {
+                continue;
+            };
+            if message.contains(&format!("'--{long}")) || message.contains(&format!("--{long} ")) {
+                return Some(format!(
+                    "note: the value came from the environment variable {}={:?}",
+                    env.to_string_lossy(),
+                    value.to_string_lossy()
+                ));
+            }
+        }
+        stack.extend(c.get_subcommands().cloned());
+    }
+    None
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,6 +132,7 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         config: ConfigArg,
+        /// text (for people), or json (one JSON document on stdout; progress on stderr).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -73,15 +160,19 @@ pub enum Command {
     Simulate {
         #[command(flatten)]
         config: ConfigArg,
+        /// The traffic scenario (see above).
         #[arg(long)]
         scenario: String,
         /// Total requests per second at the endpoint.
         #[arg(long, default_value_t = 20.0)]
         qps: f64,
+        /// Simulated rollouts.
         #[arg(long, default_value_t = 200)]
         runs: u32,
+        /// Random seed: the same seed reproduces the same numbers.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// text (for people), or json (one JSON document on stdout; progress on stderr).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -93,6 +184,7 @@ pub enum Command {
         /// {"start": <unix s>, "series": {"<query as written in the config>": [[<unix s>, <value>], ...]}}
         #[arg(long)]
         metrics: PathBuf,
+        /// text (for people), or json (one JSON document on stdout; progress on stderr).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -103,6 +195,19 @@ pub enum Command {
     Rollback(GateArgs),
     /// Print where traffic is on the live resource, and the canary and stable revisions.
     Status(GateArgs),
+    /// The version, the commit it was built from and the target.
+    Version {
+        /// text, or json: {"version", "commit", "target"}.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff), on stdout: `mlcanary man > mlcanary.1`.
+    Man,
     /// Walk a full dry-run rollout of a shipped example embedded in the binary (no cluster, no file).
     Demo {
         /// kserve, seldon, seldon-v2, argo-rollouts-drive, argo-rollouts-watch or azureml.
@@ -135,6 +240,7 @@ pub struct RunArgs {
     /// GitLab's `artifacts:reports:dotenv`.
     #[arg(long, env = "MLCANARY_DOTENV")]
     pub dotenv: Option<PathBuf>,
+    /// text (for people), or json (one JSON document on stdout; progress on stderr).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -143,6 +249,7 @@ pub struct RunArgs {
 pub struct GateArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+    /// text (for people), or json (one JSON document on stdout; progress on stderr).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }

@@ -1,7 +1,5 @@
 //! The `mlcanary` binary: parse, run, map the outcome to an exit code, print the error chain.
 
-use clap::Parser;
-
 fn main() {
     let mut logs =
         env_logger::Builder::from_env(env_logger::Env::new().filter_or("MLCANARY_LOG", "warn"));
@@ -9,7 +7,7 @@ fn main() {
         logs.filter_module(target, log::LevelFilter::Info);
     }
     logs.init();
-    let cli = mlcanary::cli::Cli::parse();
+    let cli = mlcanary::cli::parse();
     let code = match mlcanary::commands::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {

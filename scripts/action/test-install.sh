@@ -219,6 +219,24 @@ run_install e2e MLCANARY_RELEASE_URL="file://$tmp/e2e/rel" MLCANARY_CHECKSUMS="$
 if [[ $rc -eq 0 && "$("$out")" == "packaged 4.5.6" ]] &&
 	[[ "$(grep -c mlcanary-4.5.6 "$tmp/e2e/checksums.txt")" -eq 1 ]]; then ok "$t"; else not_ok "$t"; fi
 
+t="release archive: LICENSE, README, the man page and completions from the binary"
+cat >"$tmp/e2e/docbin" <<'EOF'
+#!/bin/sh
+case "$1" in
+man) printf '.TH mlcanary 1\n' ;;
+completions) printf '# %s completions for mlcanary\n' "$2" ;;
+esac
+EOF
+chmod 755 "$tmp/e2e/docbin"
+mkdir -p "$tmp/e2e/docs"
+arch="$(MLCANARY_REQUIRE_DOCS=1 "$pkg/package.sh" 4.5.7 x86_64-unknown-linux-musl "$tmp/e2e/docbin" "$tmp/e2e/docs" 2>"$tmp/err")"
+listing="$(tar -tzf "$arch" | LC_ALL=C sort | tr '\n' ' ')"
+n=mlcanary-4.5.7-x86_64-unknown-linux-musl
+if [[ "$listing" == "$n/ $n/LICENSE $n/README.md $n/completions/ $n/completions/_mlcanary $n/completions/mlcanary.bash $n/completions/mlcanary.fish $n/mlcanary $n/mlcanary.1 " ]] &&
+	! MLCANARY_REQUIRE_DOCS=1 "$pkg/package.sh" 4.5.8 x86_64-unknown-linux-musl "$tmp/e2e/bin" "$tmp/e2e/docs" >/dev/null 2>&1; then
+	ok "$t"
+else not_ok "$t: $listing"; fi
+
 t="append-checksums.sh refuses to change the sum of a published archive"
 printf '%s  mlcanary-4.5.6-x86_64-unknown-linux-musl.tar.gz\n' "$good_x64" >"$tmp/e2e/changed.sha256"
 if ! "$pkg/append-checksums.sh" "$tmp/e2e/checksums.txt" "$tmp/e2e/changed.sha256" 2>"$tmp/err" &&

@@ -56,6 +56,36 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Promote(a) => manual::run(manual::Gate::Promote, &a),
         Command::Rollback(a) => manual::run(manual::Gate::Rollback, &a),
         Command::Status(a) => manual::run(manual::Gate::Status, &a),
+        Command::Version { format } => {
+            match format {
+                crate::cli::Format::Json => crate::outln!(
+                    "{}",
+                    serde_json::json!({
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "commit": env!("MLCANARY_COMMIT"),
+                        "target": env!("MLCANARY_TARGET"),
+                    })
+                ),
+                crate::cli::Format::Text => {
+                    crate::outln!("mlcanary {}", crate::cli::LONG_VERSION)
+                }
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut crate::cli::Cli::command(), "mlcanary", &mut out);
+            crate::out!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut out)?;
+            crate::out!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
         Command::Schema => {
             crate::out!("{}", crate::config::schema::schema_json());
             Ok(0)
@@ -69,7 +99,7 @@ pub fn load(arg: &crate::cli::ConfigArg) -> anyhow::Result<(Config, Renderer)> {
     let path = arg.config.as_path();
     let file = path.display().to_string();
     let config = crate::config::load_file(path)?;
-    let mut config = values::apply_sets(&file, config, &arg.set)?;
+    let mut config = values::apply_sets(&file, config, &arg.sets())?;
     let text = std::fs::read_to_string(path).unwrap_or_default();
     values::expand_model(&file, &text, &mut config, &|k| std::env::var(k).ok())?;
     let dir = config
