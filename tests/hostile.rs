@@ -221,7 +221,7 @@ proptest! {
         // The console prefixes every line (or, in GitHub, prints it single-line after fixed text).
         let mut out = Vec::new();
         {
-            let mut c = Console::new(&mut out, true);
+            let mut c = Console::new(&mut out, mlcanary::report::console::Ci::GitHub);
             mlcanary::rollout::driver::Progress::phase(&mut c, &v);
             mlcanary::rollout::driver::Progress::event(&mut c, &format!("rolling back: {v}"));
         }
@@ -301,7 +301,7 @@ fn a_model_name_cannot_print_a_workflow_command_during_a_rollout() {
     c.guardrails[0].query = Some("errors{v=\"{{ model.version }}\"}\n::error::evil".into());
     let mut out = Vec::new();
     {
-        let mut console = Console::new(&mut out, true);
+        let mut console = Console::new(&mut out, mlcanary::report::console::Ci::GitHub);
         let r = support::rollout(
             &c,
             support::constant(0.05),

@@ -54,10 +54,9 @@ fn steps(path: &str) -> Result<Vec<Step>, String> {
 /// The new value: a string where the config holds a string (so `model.version=1.10` stays
 /// "1.10"), else the text read as a YAML scalar or flow value (`5`, `true`, `[1, 2]`).
 fn parse_value(old: Option<&Value>, text: &str) -> Result<Value, String> {
-    if matches!(old, Some(Value::String(_)) | None) {
-        if old.is_some() || !text.starts_with(['[', '{']) {
-            return Ok(Value::String(text.to_string()));
-        }
+    let string_slot = matches!(old, Some(Value::String(_)));
+    if string_slot || (old.is_none() && !text.starts_with(['[', '{'])) {
+        return Ok(Value::String(text.to_string()));
     }
     yaml_serde::from_str::<Value>(text).map_err(|e| format!("cannot read {text:?}: {e}"))
 }

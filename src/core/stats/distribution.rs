@@ -132,8 +132,8 @@ impl DistributionTest {
                 sig(ps.raw),
                 sig(ps.corrected),
                 sig(ps.null_mean),
-                sig(ps.n_canary as f64),
-                sig(ps.n_baseline as f64),
+                sig(ps.n_canary),
+                sig(ps.n_baseline),
                 sig(evidence),
                 sig(needed)
             ),
