@@ -249,7 +249,7 @@ proptest! {
     }
 
     #[test]
-    fn outputs_keep_their_five_keys_whatever_the_values(stage in any::<String>(), report in any::<String>()) {
+    fn outputs_keep_their_six_keys_whatever_the_values(stage in any::<String>(), report in any::<String>()) {
         let c = load_str("c.yaml", GOOD, None).unwrap();
         let mut r = support::rollout(&c, support::constant(0.001), &|_| None, Default::default(), &mut mlcanary::rollout::driver::Quiet);
         r.stage = format!("{stage}\nevil<<EOF\nx\nEOF");
@@ -265,7 +265,7 @@ proptest! {
             keys.push(k.to_string());
             prop_assert!(lines.by_ref().take_while(|v| *v != delim).count() <= 1);
         }
-        prop_assert_eq!(keys, ["result", "final-weight", "stage", "duration-seconds", "report"]);
+        prop_assert_eq!(keys, ["result", "final-weight", "stage", "reason", "duration-seconds", "report"]);
     }
 }
 

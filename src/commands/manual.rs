@@ -92,6 +92,15 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
             .flatten()
             .and_then(|s| crate::core::progress::Progress::decode(&s)),
     };
+    let gate_name = serde_json::to_value(gate)?;
+    crate::report::summary::append_step_summary(&crate::report::summary::gate_summary(
+        gate_name.as_str().unwrap_or_default(),
+        &report.resource,
+        report.ok,
+        report.error.as_deref(),
+        report.traffic.as_ref(),
+        report.revisions.as_ref(),
+    ))?;
     match args.format {
         Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&report)?),
         Format::Text => crate::out!("{}", text(&report)),

@@ -11,6 +11,7 @@ use std::fmt::Write;
 pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
     let (c, _) = super::load(arg)?;
     let plan = Plan::from_config(&c);
+    crate::report::summary::append_step_summary(&crate::report::summary::plan_summary(&c, &plan))?;
     match format {
         Format::Json => crate::outln!(
             "{}",

@@ -156,18 +156,11 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     if let Some(p) = &args.dotenv {
         std::fs::write(p, outputs::dotenv(r, args.report.as_deref()))?;
     }
-    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)?;
-        let links = summary::Links {
-            config: Some(args.config.config.display().to_string()),
-            report: args.report.as_ref().map(|p| p.display().to_string()),
-        };
-        writeln!(f, "{}", summary::render_with(r, &links))?;
-    }
+    let links = summary::Links {
+        config: Some(args.config.config.display().to_string()),
+        report: args.report.as_ref().map(|p| p.display().to_string()),
+    };
+    summary::append_step_summary(&summary::render_with(r, &links))?;
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
         outputs::write(std::path::Path::new(&p), r, args.report.as_deref())?;
     }

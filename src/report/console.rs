@@ -197,12 +197,10 @@ impl<W: Write> Progress for Console<W> {
                     None => self.line(&l),
                 }
             }
-            EventKind::RollbackRequested { reason } => {
+            // Outside a collapsible section the driver's own "rolling back: ..." line says it.
+            EventKind::RollbackRequested { reason } if self.open.is_some() => {
                 let l = format!("{}: ❌ rolling back: {reason}", self.label);
-                match self.open {
-                    Some(_) => self.after_close.push(l),
-                    None => self.line(&l),
-                }
+                self.after_close.push(l);
             }
             _ => {}
         }

@@ -176,6 +176,28 @@ impl RunInfo {
 }
 
 impl RunRecord {
+    /// A record of nothing (a base for writers that report a single fact).
+    pub fn empty() -> RunRecord {
+        RunRecord {
+            name: String::new(),
+            platform: String::new(),
+            model_uri: String::new(),
+            model_version: None,
+            dry_run: false,
+            started_at: 0,
+            finished_at: 0,
+            outcome: Outcome::Promoted,
+            final_weight: 0,
+            stage: String::new(),
+            traffic: None,
+            traffic_error: None,
+            events: Vec::new(),
+            queries: Vec::new(),
+            requests: Vec::new(),
+            warnings: Vec::new(),
+            info: RunInfo::default(),
+        }
+    }
     pub fn duration_seconds(&self) -> i64 {
         ((self.finished_at - self.started_at) as f64 / 1000.0).round() as i64
     }

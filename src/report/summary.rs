@@ -658,3 +658,116 @@ pub fn render_with(r: &RunRecord, links: &Links) -> String {
     o.push_str(&next_steps(r, links));
     o
 }
+
+/// Append Markdown to the file GitHub names in `GITHUB_STEP_SUMMARY` (nothing when unset).
+pub fn append_step_summary(markdown: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(p)?;
+    writeln!(f, "{markdown}")
+}
+
+/// `mlcanary plan` as a summary: the stages with their time, and every guardrail's rule in units.
+pub fn plan_summary(c: &crate::config::Config, plan: &crate::core::plan::Plan) -> String {
+    let info = super::record::RunInfo::new(c, plan);
+    let version = c
+        .model
+        .version
+        .as_deref()
+        .map(|v| format!(" {v}"))
+        .unwrap_or_default();
+    let (planned, worst) = plan.totals();
+    let mut o = String::new();
+    let _ = writeln!(o, "## 📋 Plan · {}{}\n", md(&c.name), md(&version));
+    let _ = writeln!(
+        o,
+        "**Model:** {} on {} · **Time:** {planned} planned, {worst} at worst (readiness waits not counted)\n",
+        code(&c.model.uri),
+        platform_name(c.target.platform.as_str())
+    );
+    let mut head = vec!["stage".to_string()];
+    let mut row = vec!["checks".to_string()];
+    for p in &info.plan {
+        head.push(match p.mirror {
+            0 => format!("{}%", p.weight),
+            m => format!("shadow {m}%"),
+        });
+        row.push(p.checks.to_string());
+    }
+    let _ = writeln!(o, "| {} |", head.join(" | "));
+    let _ = writeln!(o, "|{}", "---|".repeat(head.len()));
+    let _ = writeln!(o, "| {} |\n", row.join(" | "));
+    let _ = writeln!(o, "| guardrail | kind | rule |");
+    let _ = writeln!(o, "|---|---|---|");
+    for g in &info.guardrails {
+        let kind = serde_json::to_value(g.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from));
+        let flags = match (g.critical, g.dry_run) {
+            (true, _) => " (critical)",
+            (_, true) => " (dry run)",
+            _ => "",
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {}{flags} | {} |",
+            md(&g.name),
+            kind.unwrap_or_default(),
+            md(&g.rule)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nA failed check is tolerated {} time(s) per guardrail (`failureLimit`).",
+        info.failure_limit
+    );
+    o
+}
+
+/// A manual gate (`promote`, `rollback`, `status`) as a summary: what was done and where traffic
+/// is, by role.
+pub fn gate_summary(
+    gate: &str,
+    resource: &str,
+    ok: bool,
+    error: Option<&str>,
+    traffic: Option<&crate::platform::Traffic>,
+    revisions: Option<&crate::platform::Revisions>,
+) -> String {
+    let title = match (gate, ok) {
+        (_, false) => format!("⚠️ {gate} failed"),
+        ("promote", true) => "✅ Promoted by hand".into(),
+        ("rollback", true) => "↩️ Rolled back by hand".into(),
+        _ => "ℹ️ Status".into(),
+    };
+    let mut o = String::new();
+    let _ = writeln!(o, "## {title} · {}\n", md(resource));
+    if let Some(e) = error {
+        let _ = writeln!(o, "**Why:** {}  ", md(e));
+    }
+    let words = match traffic {
+        Some(t) => {
+            let r = RunRecord {
+                traffic: Some(t.clone()),
+                info: super::record::RunInfo {
+                    revisions: revisions.cloned(),
+                    ..Default::default()
+                },
+                ..RunRecord::empty()
+            };
+            roles(&r)
+                .into_iter()
+                .map(|(role, name, p)| format!("{role} {} **{p}%**", code(&name)))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
+        None => "the platform could not say".into(),
+    };
+    let _ = writeln!(o, "**Traffic now:** {words}");
+    o
+}
