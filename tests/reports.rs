@@ -448,3 +448,30 @@ fn live_progress_reads_in_units() {
     );
     assert!(!log.contains("0.0365"), "{log}");
 }
+
+/// `plan` and the manual gates write step summaries too.
+#[test]
+fn plan_and_gate_summaries() {
+    let c = load_str("mlcanary.yaml", &config(""), None).unwrap();
+    let s = mlcanary::report::summary::plan_summary(&c, &Plan::from_config(&c));
+    assert!(s.starts_with("## 📋 Plan · churn-scorer v42\n"), "{s}");
+    assert!(s.contains("| stage | 10% | 30% | 60% | 100% |"), "{s}");
+    assert!(s.contains("| latency-p99-ms | threshold | pass &lt; 600 ms · roll back &gt; 900 ms |"), "{s}");
+    let mut k = Kserve { weight: 0, fail_at: None };
+    let (t, r) = (k.traffic().unwrap(), k.revisions().unwrap());
+    let s = mlcanary::report::summary::gate_summary("rollback", "ml/churn-scorer", true, None, Some(&t), Some(&r));
+    assert_eq!(
+        s,
+        "## ↩️ Rolled back by hand · ml/churn-scorer\n\n**Traffic now:** stable `churn-scorer-predictor-00001` **100%** · canary `churn-scorer-predictor-00002` **0%**\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["plan", "-c", "examples/kserve.yaml"])
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("s.md"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let written = std::fs::read_to_string(dir.path().join("s.md")).unwrap();
+    assert!(written.starts_with("## 📋 Plan · "), "{written}");
+}
