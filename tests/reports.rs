@@ -456,10 +456,23 @@ fn plan_and_gate_summaries() {
     let s = mlcanary::report::summary::plan_summary(&c, &Plan::from_config(&c));
     assert!(s.starts_with("## 📋 Plan · churn-scorer v42\n"), "{s}");
     assert!(s.contains("| stage | 10% | 30% | 60% | 100% |"), "{s}");
-    assert!(s.contains("| latency-p99-ms | threshold | pass &lt; 600 ms · roll back &gt; 900 ms |"), "{s}");
-    let mut k = Kserve { weight: 0, fail_at: None };
+    assert!(
+        s.contains("| latency-p99-ms | threshold | pass &lt; 600 ms · roll back &gt; 900 ms |"),
+        "{s}"
+    );
+    let mut k = Kserve {
+        weight: 0,
+        fail_at: None,
+    };
     let (t, r) = (k.traffic().unwrap(), k.revisions().unwrap());
-    let s = mlcanary::report::summary::gate_summary("rollback", "ml/churn-scorer", true, None, Some(&t), Some(&r));
+    let s = mlcanary::report::summary::gate_summary(
+        "rollback",
+        "ml/churn-scorer",
+        true,
+        None,
+        Some(&t),
+        Some(&r),
+    );
     assert_eq!(
         s,
         "## ↩️ Rolled back by hand · ml/churn-scorer\n\n**Traffic now:** stable `churn-scorer-predictor-00001` **100%** · canary `churn-scorer-predictor-00002` **0%**\n"
@@ -474,4 +487,72 @@ fn plan_and_gate_summaries() {
     assert!(out.status.success());
     let written = std::fs::read_to_string(dir.path().join("s.md")).unwrap();
     assert!(written.starts_with("## 📋 Plan · "), "{written}");
+}
+
+/// Issue 11.5: `increase()` returns fractional counts; the sequential test's sentence used to print
+/// them in full (`canary 2.462128795462129/38.83287879546212`) and its evidence unbounded
+/// (`evidence 1.8e38 of 20`).
+#[test]
+fn sequential_details_read_in_a_few_digits() {
+    let text = format!(
+        "{}  - name: errors-vs-stable\n    provider: prom\n    sequential:\n      test: rate\n      canary: {{events: ce, total: ct}}\n      baseline: {{events: be, total: bt}}\n",
+        config("")
+    );
+    let c = load_str("mlcanary.yaml", &text, None).unwrap();
+    let renderer = Renderer::new(None).unwrap();
+    let clock = VirtualClock::new(START_MS);
+    fn counts(q: &str, t: f64) -> Option<f64> {
+        Some(match q {
+            "ce" => 2.462128795462129 * t,
+            "ct" => 38.83287879546212 * t,
+            "be" => 0.0,
+            "bt" => 349.4959091591591 * t,
+            q => return healthy(q, t),
+        })
+    }
+    let metrics: SharedProvider = Arc::new(Metrics {
+        script: counts,
+        cancel_at: None,
+        seen: Default::default(),
+    });
+    let d = Driver {
+        config: &c,
+        plan: Plan::for_run(&c),
+        platform: Box::new(Kserve {
+            weight: 0,
+            fail_at: None,
+        }),
+        providers: BTreeMap::from([("prom".to_string(), metrics)]),
+        renderer: &renderer,
+        clock: &clock,
+        cancel: Cancel::new(),
+        env: Default::default(),
+        dry_run: false,
+    };
+    let r = d.run(&mut Quiet);
+    let details: Vec<String> = r
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            mlcanary::core::machine::EventKind::Check { judgements, .. } => {
+                Some(judgements.clone())
+            }
+            _ => None,
+        })
+        .flatten()
+        .filter(|j| j.guardrail == "errors-vs-stable")
+        .map(|j| j.detail)
+        .collect();
+    assert!(!details.is_empty());
+    assert!(
+        details[0].starts_with("errors-vs-stable: canary 9.85/155 vs stable 0/1398 events"),
+        "{}",
+        details[0]
+    );
+    for d in &details {
+        let long_number = d
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .any(|w| w.len() > 7);
+        assert!(!long_number, "{d}");
+    }
 }

@@ -35,6 +35,16 @@ pub fn sig(v: f64) -> String {
     }
 }
 
+/// Sequential evidence (a likelihood ratio against the threshold `1/alpha`): past a million it
+/// only says "far beyond" (`>1e6`), since `1.8e38` tells a reader nothing more.
+pub fn evidence(e: f64) -> String {
+    if e >= 1e6 {
+        ">1e6".into()
+    } else {
+        sig(e)
+    }
+}
+
 /// The unit the guardrail's own query measures: `unit:`, else what its conditions say.
 pub fn query_unit(g: &Guardrail) -> Option<Unit> {
     if g.unit.is_some() {
@@ -198,6 +208,8 @@ mod tests {
         assert_eq!(sig(0.0), "0");
         assert_eq!(sig(f64::INFINITY), "+Inf");
         assert_eq!(sig(1e6), "1e6");
+        assert_eq!(evidence(1.8e38), ">1e6");
+        assert_eq!(evidence(3.46), "3.46");
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl DistributionTest {
                 sig(ps.null_mean),
                 sig(ps.n_canary),
                 sig(ps.n_baseline),
-                sig(evidence),
+                crate::core::units::evidence(evidence),
                 sig(needed)
             ),
         }

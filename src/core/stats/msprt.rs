@@ -156,7 +156,7 @@ impl MeanTest {
                 self.p.tolerance,
                 sig(c.0),
                 sig(b.0),
-                sig(evidence),
+                crate::core::units::evidence(evidence),
                 sig(needed)
             ),
         }

@@ -170,7 +170,7 @@ impl RateTest {
             sig(estimate),
             sig(self.lower),
             sig(self.upper),
-            sig(evidence),
+            crate::core::units::evidence(evidence),
             sig(needed),
             if proven_safe {
                 format!("; proven below {}x", self.p.safe_bound())
