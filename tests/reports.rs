@@ -171,8 +171,16 @@ fn run(s: Scenario) -> RunRecord {
 }
 
 fn run_with(s: Scenario, progress: &mut dyn mlcanary::rollout::driver::Progress) -> RunRecord {
-    let text = config(s.analysis);
-    let c = load_str("mlcanary.yaml", &text, None).unwrap();
+    drive(&config(s.analysis), s, progress)
+}
+
+/// The loop over a config text; `s.analysis` is ignored (it is part of the text).
+fn drive(
+    text: &str,
+    s: Scenario,
+    progress: &mut dyn mlcanary::rollout::driver::Progress,
+) -> RunRecord {
+    let c = load_str("mlcanary.yaml", text, None).unwrap();
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(START_MS);
     let cancel = Cancel::new();
@@ -498,9 +506,6 @@ fn sequential_details_read_in_a_few_digits() {
         "{}  - name: errors-vs-stable\n    provider: prom\n    sequential:\n      test: rate\n      canary: {{events: ce, total: ct}}\n      baseline: {{events: be, total: bt}}\n",
         config("")
     );
-    let c = load_str("mlcanary.yaml", &text, None).unwrap();
-    let renderer = Renderer::new(None).unwrap();
-    let clock = VirtualClock::new(START_MS);
     fn counts(q: &str, t: f64) -> Option<f64> {
         Some(match q {
             "ce" => 2.462128795462129 * t,
@@ -510,26 +515,16 @@ fn sequential_details_read_in_a_few_digits() {
             q => return healthy(q, t),
         })
     }
-    let metrics: SharedProvider = Arc::new(Metrics {
-        script: counts,
-        cancel_at: None,
-        seen: Default::default(),
-    });
-    let d = Driver {
-        config: &c,
-        plan: Plan::for_run(&c),
-        platform: Box::new(Kserve {
-            weight: 0,
+    let r = drive(
+        &text,
+        Scenario {
+            analysis: "",
+            script: counts,
             fail_at: None,
-        }),
-        providers: BTreeMap::from([("prom".to_string(), metrics)]),
-        renderer: &renderer,
-        clock: &clock,
-        cancel: Cancel::new(),
-        env: Default::default(),
-        dry_run: false,
-    };
-    let r = d.run(&mut Quiet);
+            cancel_at: None,
+        },
+        &mut Quiet,
+    );
     let details: Vec<String> = r
         .events
         .iter()

@@ -205,6 +205,9 @@ fn why(r: &RunRecord, cs: &[Check]) -> String {
         }
         return format!("{}: {}", code(&j.guardrail), md(&j.detail));
     }
+    if let Some(s) = held(r, cs) {
+        return s;
+    }
     match &r.outcome {
         Outcome::Promoted => {
             let tolerated: usize = r
@@ -235,6 +238,50 @@ fn why(r: &RunRecord, cs: &[Check]) -> String {
         ),
         o => md(o.reason().unwrap_or("")),
     }
+}
+
+/// A rollout that ended on holds (inconclusive, or rolled back by `onInconclusive`): the first
+/// guardrail that held at the last check, its value and the zones it sat between.
+fn held(r: &RunRecord, cs: &[Check]) -> Option<String> {
+    let reason = match &r.outcome {
+        Outcome::Inconclusive { reason } | Outcome::RolledBack { reason } => reason,
+        _ => return None,
+    };
+    if !reason.contains("inconclusive") {
+        return None;
+    }
+    let j = cs
+        .last()?
+        .judgements
+        .iter()
+        .find(|j| j.verdict == Verdict::Hold && !j.dry_run)?;
+    let g = rule_of(r, &j.guardrail)?;
+    let v = j.value?;
+    let cond = |t: &Option<super::record::Threshold>| {
+        t.as_ref()
+            .map(|t| format!("{} {}", t.op.symbol(), bound(t.value, t.relative, g.unit)))
+    };
+    let zones = match (cond(&g.promote), cond(&g.rollback)) {
+        (Some(p), Some(b)) => format!("between pass {p} and roll back {b}"),
+        (Some(p), None) => format!("short of pass {p}"),
+        _ => "not proven either way".into(),
+    };
+    let extensions = r
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Extended { .. }))
+        .count();
+    let then = match r.outcome {
+        Outcome::RolledBack { .. } => "so it was rolled back (`onInconclusive: rollback`)",
+        _ => "so traffic was left where it is (`onInconclusive: fail`)",
+    };
+    Some(format!(
+        "{} was **{}**, {}, still after {extensions} extension{} of the stage; {then}.",
+        code(&g.name),
+        units::value(v, g.unit),
+        md(&zones),
+        if extensions == 1 { "" } else { "s" },
+    ))
 }
 
 /// `stage 2 of 3 (30%), 46s after start`.
