@@ -14,5 +14,7 @@ bash scripts/azure-arm-spec.sh
 bash scripts/action/test-install.sh
 bash scripts/action/test-run.sh
 bash ci/gitlab/test-template.sh
+# GitHub Actions security lint (zizmor) of action.yml, the workflows and the docs' workflow snippets.
+bash scripts/lint-actions.sh
 cargo test --all-targets "$@"
 cargo test --doc

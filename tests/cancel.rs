@@ -197,7 +197,10 @@ fn assert_ci_outputs(dir: &Path, result: &str) {
         "outputs: {outputs}"
     );
     let summary = std::fs::read_to_string(dir.join("summary.md")).expect("step summary written");
-    assert!(summary.contains("interrupted"), "summary: {summary}");
+    assert!(
+        summary.starts_with("## ⛔ Interrupted"),
+        "summary: {summary}"
+    );
 }
 
 #[test]
@@ -210,7 +213,7 @@ fn sigint_during_a_hung_provider_query_rolls_back_within_seconds() {
     assert_eq!(report["outcome"]["rolled_back"], true, "{report:#}");
     assert_eq!(report["traffic"]["split"]["fd-predictor-00001"], 100);
     assert!(
-        out.contains("traffic now: fd-predictor-00001 100%"),
+        out.contains("traffic now: stable fd-predictor-00001 100%"),
         "{out}"
     );
     assert_ci_outputs(dir.path(), "interrupted");
@@ -316,7 +319,7 @@ fn on_cancel_leave_leaves_traffic_and_says_where() {
     assert_eq!(canary_percent(&server), Some(10));
     assert_eq!(report["traffic"]["split"]["fd-predictor-00002"], 10);
     assert!(
-        out.contains("traffic now: fd-predictor-00001 90%, fd-predictor-00002 10%"),
+        out.contains("traffic now: stable fd-predictor-00001 90%, canary fd-predictor-00002 10%"),
         "{out}"
     );
     assert_ci_outputs(dir.path(), "interrupted");

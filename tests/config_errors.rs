@@ -328,3 +328,36 @@ fn a_template_loop_runs_out_of_fuel_instead_of_hanging() {
         assert!(err.contains("too much work"), "{cmd:?}: {err}");
     }
 }
+
+/// Every misspelt key in one pass (the parser stops at the first; the loader drops it and reads
+/// on), then the next problem of another kind.
+#[test]
+fn every_unknown_key_in_one_pass() {
+    let yaml = GOOD
+        .replace("  format: sklearn", "  fromat: sklearn")
+        .replace("    promote: \"< 0.5%\"", "    promte: \"< 0.5%\"")
+        .replace("name: fraud", "name: fraud\nbogus: 1");
+    let (code, err) = validate(&yaml);
+    assert_eq!(code, 2, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("C:3:1: bogus: unknown key `bogus`")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .starts_with("C:6:3: model.fromat: unknown key `fromat` (did you mean `format`?)")),
+        "{err}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .contains("guardrails[0].promte: unknown key `promte` (did you mean `promote`?)")),
+        "{err}"
+    );
+}

@@ -224,7 +224,7 @@ fn a_canary_with_5_percent_errors_is_rolled_back_at_the_first_check() {
     assert_eq!(sent.len(), 1);
     let why = r.outcome.reason().unwrap();
     assert!(
-        why.contains("error-rate") && why.contains("0.05") && why.contains("> 1%"),
+        why.contains("error-rate = 5%: in the rollback zone (> 1%)"),
         "{why}"
     );
     assert_eq!(r.traffic.as_ref().unwrap().split["fraud-00001"], 100);
@@ -263,24 +263,27 @@ fn reports_over_a_rolled_back_run() {
     let (r, _, _) = run(|_| Ok(Observation::Scalar(0.05)));
     let s = mlcanary::report::summary::render(&r);
     let first: Vec<&str> = s.lines().take(3).collect();
-    assert_eq!(first[0], "## ❌ rolled back: fraud v2");
-    assert!(
-        first[2].starts_with("**Why:** guardrail error-rate failed 1 check(s)"),
+    assert_eq!(first[0], "## ❌ Rolled back · fraud v2");
+    assert_eq!(
+        first[2],
+        "**Why:** `error-rate` was **5%**, above the **1%** rollback limit, in 1 check (`failureLimit: 0`).  ",
         "{s}"
     );
     assert!(
-        s.contains("**Traffic now:** fraud-00001 100%, fraud-00002 0% (as the platform reports)"),
+        s.contains("**Traffic now:** stable `fraud-00001` **100%** · canary `fraud-00002` **0%** (read back from KServe at 00:0"),
         "{s}"
     );
     assert!(s.contains("| time | error-rate | decision |"), "{s}");
-    assert!(s.contains("| +0:00 | 0.05 **FAIL** | roll back:"), "{s}");
+    assert!(s.contains("| +0s | 5% **FAIL** | roll back:"), "{s}");
     let x = mlcanary::report::junit::render(&r);
     assert!(
-        x.contains("<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\">"),
+        x.contains(
+            "<testsuite name=\"stage 1 (5%)\" tests=\"1\" failures=\"1\" errors=\"0\" timestamp="
+        ),
         "{x}"
     );
     assert!(
-        x.contains("<failure message=\"error-rate = 0.05: in the rollback zone (&gt; 1%)\"/>"),
+        x.contains("<failure message=\"error-rate = 5%: in the rollback zone (&gt; 1%)\"/>"),
         "{x}"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -291,6 +294,7 @@ fn reports_over_a_rolled_back_run() {
         ("result", "rolled-back"),
         ("final-weight", "0"),
         ("stage", "stage 1 (5%)"),
+        ("reason", "guardrail error-rate failed 1 check(s) (failureLimit 0): error-rate = 5%: in the rollback zone (> 1%)"),
         ("report", "report.json"),
     ] {
         let line = text
@@ -300,6 +304,16 @@ fn reports_over_a_rolled_back_run() {
             .unwrap();
         assert_eq!(line, v, "{k}");
     }
+    let env = mlcanary::report::outputs::dotenv(&r, None);
+    assert_eq!(
+        env.lines().take(4).collect::<Vec<_>>(),
+        [
+            "MLCANARY_RESULT=rolled-back",
+            "MLCANARY_FINAL_WEIGHT=0",
+            "MLCANARY_STAGE=stage 1 (5%)",
+            "MLCANARY_REASON=guardrail error-rate failed 1 check(s) (failureLimit 0): error-rate = 5%: in the rollback zone (> 1%)",
+        ]
+    );
 }
 
 /// The calls the platform saw, without the reads of revision names.

@@ -221,7 +221,7 @@ proptest! {
         // The console prefixes every line (or, in GitHub, prints it single-line after fixed text).
         let mut out = Vec::new();
         {
-            let mut c = Console::new(&mut out, true);
+            let mut c = Console::new(&mut out, mlcanary::report::console::Ci::GitHub);
             mlcanary::rollout::driver::Progress::phase(&mut c, &v);
             mlcanary::rollout::driver::Progress::event(&mut c, &format!("rolling back: {v}"));
         }
@@ -249,7 +249,7 @@ proptest! {
     }
 
     #[test]
-    fn outputs_keep_their_five_keys_whatever_the_values(stage in any::<String>(), report in any::<String>()) {
+    fn outputs_keep_their_six_keys_whatever_the_values(stage in any::<String>(), report in any::<String>()) {
         let c = load_str("c.yaml", GOOD, None).unwrap();
         let mut r = support::rollout(&c, support::constant(0.001), &|_| None, Default::default(), &mut mlcanary::rollout::driver::Quiet);
         r.stage = format!("{stage}\nevil<<EOF\nx\nEOF");
@@ -265,7 +265,7 @@ proptest! {
             keys.push(k.to_string());
             prop_assert!(lines.by_ref().take_while(|v| *v != delim).count() <= 1);
         }
-        prop_assert_eq!(keys, ["result", "final-weight", "stage", "duration-seconds", "report"]);
+        prop_assert_eq!(keys, ["result", "final-weight", "stage", "reason", "duration-seconds", "report"]);
     }
 }
 
@@ -301,7 +301,7 @@ fn a_model_name_cannot_print_a_workflow_command_during_a_rollout() {
     c.guardrails[0].query = Some("errors{v=\"{{ model.version }}\"}\n::error::evil".into());
     let mut out = Vec::new();
     {
-        let mut console = Console::new(&mut out, true);
+        let mut console = Console::new(&mut out, mlcanary::report::console::Ci::GitHub);
         let r = support::rollout(
             &c,
             support::constant(0.05),
@@ -391,7 +391,7 @@ fn render_prints_exactly_what_run_applies() {
     let printed: Vec<Value> = yaml_serde::Deserializer::from_str(&stream)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect();
-    let (c, r) = mlcanary::commands::load(&cfg).unwrap();
+    let (c, r) = mlcanary::commands::load(&mlcanary::cli::ConfigArg::file(&cfg)).unwrap();
     let expected: Vec<Value> = mlcanary::commands::render::all_stages(&c, &r)
         .unwrap()
         .into_iter()

@@ -147,7 +147,7 @@ fn a_client_error_is_not_retried_and_becomes_a_warning_without_the_url() {
         format!("notify[0] ({host}): the promoted notification was not delivered: HTTP 404 Not Found (not retried)")
     );
     let summary = mlcanary::report::summary::render(&r);
-    assert!(summary.contains("**Warnings:**\n- notify[0]"), "{summary}");
+    assert!(summary.contains("> [!WARNING]\n> notify[0]"), "{summary}");
     let json = serde_json::to_string(&r).unwrap();
     assert!(json.contains("\"warnings\":[\"notify[0]"), "{json}");
     assert!(!summary.contains("SECRET") && !json.contains("SECRET"));

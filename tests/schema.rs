@@ -66,3 +66,33 @@ fn the_schema_rejects_what_the_loader_rejects() {
     doc["analysis"]["intervall"] = serde_json::json!("1m");
     assert!(!validator.is_valid(&doc), "unknown keys are refused");
 }
+
+/// Hover in an editor shows each key's meaning and its default: every property of the config
+/// schema has a description, and one with a default value names it.
+#[test]
+fn every_property_has_a_description_with_its_default() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&mlcanary::config::schema::schema_json()).unwrap();
+    let mut sections = vec![("root".to_string(), schema.clone())];
+    for (name, def) in schema["definitions"].as_object().unwrap() {
+        sections.push((name.clone(), def.clone()));
+    }
+    let mut missing = Vec::new();
+    for (name, def) in sections {
+        for (key, p) in def["properties"].as_object().into_iter().flatten() {
+            let desc = p["description"].as_str().unwrap_or("");
+            if desc.trim().is_empty() {
+                missing.push(format!("{name}.{key}: no description"));
+            }
+            let scalar_default = p
+                .get("default")
+                .filter(|d| !d.is_object() && d.as_array().is_none_or(|a| !a.is_empty()));
+            if scalar_default.is_some() && !desc.contains("Default: ") {
+                missing.push(format!("{name}.{key}: default not in the description"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+    let pause = &schema["definitions"]["Analysis"]["properties"]["pause"]["description"];
+    assert_eq!(pause, "Default stage pause. Default: 5m.");
+}

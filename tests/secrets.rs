@@ -156,7 +156,10 @@ fn in_process(
     };
     let mut out = Vec::new();
     let r = {
-        let mut console = mlcanary::report::console::Console::new(&mut out, true);
+        let mut console = mlcanary::report::console::Console::new(
+            &mut out,
+            mlcanary::report::console::Ci::GitHub,
+        );
         support::rollout(&c, providers, &env, timing, &mut console)
     };
     // The secrets were really used: the token reached Prometheus, the header reached the webhook.

@@ -12,9 +12,10 @@ tmp_prefix=test-gitlab
 . "$here/../../scripts/test-lib.sh"
 
 # The job script and the template's default variables (as NAME=value lines, for env).
-python3 - "$template" "$tmp/script.sh" "$tmp/vars" <<'EOF'
-import sys, yaml
-doc = yaml.safe_load(open(sys.argv[1]))
+PYTHONPATH="$here" python3 - "$template" "$tmp/script.sh" "$tmp/vars" <<'EOF'
+import sys
+import template
+spec, doc = template.load(open(sys.argv[1]).read())
 job = doc[".mlcanary"]
 assert len(job["script"]) == 1
 open(sys.argv[2], "w").write(job["script"][0])
@@ -68,9 +69,9 @@ run_job() {
 }
 argv_is() { [[ -f "$tmp/argv" && "$(cat "$tmp/argv")" == "$(printf '%s\n' "$@")" ]]; }
 
-t="verified release runs: run --junit FILE, config and report exported, output dir created"
+t="verified release runs: run --junit FILE --dotenv FILE, config and report exported, output dir created"
 run_job
-if [[ $rc -eq 0 ]] && argv_is run --junit mlcanary-out/junit.xml &&
+if [[ $rc -eq 0 ]] && argv_is run --junit mlcanary-out/junit.xml --dotenv mlcanary-out/mlcanary.env &&
 	grep -qx "config=mlcanary.yaml" "$tmp/env" && grep -qx "report=mlcanary-out/report.json" "$tmp/env" &&
 	[[ -d "$tmp/work/mlcanary-out" ]]; then ok "$t"; else not_ok "$t"; fi
 
@@ -99,7 +100,7 @@ touch "$tmp/work/a-file"
 run_job MLCANARY_DRY_RUN=true MLCANARY_ARGS='--set x=1 * $(touch pwned)'
 # shellcheck disable=SC2016
 if [[ $rc -eq 0 && ! -e "$tmp/work/pwned" ]] &&
-	argv_is run --junit mlcanary-out/junit.xml --dry-run --set x=1 '*' '$(touch' 'pwned)'; then ok "$t"; else not_ok "$t"; fi
+	argv_is run --junit mlcanary-out/junit.xml --dotenv mlcanary-out/mlcanary.env --dry-run --set x=1 '*' '$(touch' 'pwned)'; then ok "$t"; else not_ok "$t"; fi
 
 t="commands other than run get no --junit; bad command or dry-run value exits 2"
 run_job MLCANARY_COMMAND=validate
@@ -119,8 +120,24 @@ run_job MLCANARY_BIN="$tmp/build/mlcanary-$version-$host_target/mlcanary" MLCANA
 if [[ $rc -eq 0 && -f "$tmp/argv" ]]; then ok "$t"; else not_ok "$t"; fi
 
 t="the Azure variant adds the id token with the Entra audience"
-aud="$(python3 -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))[".mlcanary-azure"]["id_tokens"]["AZURE_ID_TOKEN"]["aud"])' "$template")"
+aud="$(PYTHONPATH="$here" python3 -c 'import sys, template; print(template.load(open(sys.argv[1]).read())[1][".mlcanary-azure"]["id_tokens"]["AZURE_ID_TOKEN"]["aud"])' "$template")"
 if [[ "$aud" == "api://AzureADTokenExchange" ]]; then ok "$t"; else not_ok "$t"; fi
+
+t="spec:inputs: every input has a description and a default; the job's variables come from them"
+if PYTHONPATH="$here" python3 - "$template" <<'EOF'
+import sys, template
+text = open(sys.argv[1]).read()
+spec, doc = template.load(text)
+assert all(v.get("description") and "default" in v for v in spec.values()), spec
+v = doc[".mlcanary"]["variables"]
+assert v["MLCANARY_CONFIG"] == "mlcanary.yaml" and v["MLCANARY_DRY_RUN"] == "false", v
+_, doc = template.load(text, {"config": "deploy/c.yaml", "out-dir": "out", "dry-run": True})
+job = doc[".mlcanary"]
+assert job["variables"]["MLCANARY_CONFIG"] == "deploy/c.yaml"
+assert job["variables"]["MLCANARY_DRY_RUN"] == "true"
+assert job["artifacts"]["reports"] == {"junit": "out/junit.xml", "dotenv": "out/mlcanary.env"}, job["artifacts"]
+EOF
+then ok "$t"; else not_ok "$t"; fi
 
 printf '%d passed, %d failed\n' "$passed" "$failed"
 [[ $failed -eq 0 ]]

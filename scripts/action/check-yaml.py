@@ -3,7 +3,8 @@
 
 Why: the action's safety rests on rules that are easy to break in a later edit: inputs reach shell
 only through `env:` (a `${{ }}` inside `run:` is pasted into the script before bash sees it, so an
-input could inject commands), the last step must `exec` mlcanary (cancellation signals), and every
+input could inject commands), the `run` step must `exec` mlcanary (cancellation signals), actions are
+pinned by commit SHA, and every
 declared input and output must be wired. The embedded shell of the workflows and of the GitLab
 template is also handed to shellcheck when it is installed.
 Usage: python3 scripts/action/check-yaml.py   (from anywhere; exit 1 on any finding)
@@ -79,8 +80,13 @@ def check_action(path):
     for i, step in enumerate(steps):
         if "run" in step and "shell" not in step:
             problem(rel, f"steps[{i}] has run: without shell:")
-    if not steps or not str(steps[-1].get("run", "")).lstrip().startswith("exec "):
-        problem(rel, "the last step must `exec` so SIGINT/SIGTERM reach mlcanary")
+    run_steps = [s for s in steps if s.get("id") == "run"]
+    if len(run_steps) != 1 or not str(run_steps[0].get("run", "")).lstrip().startswith("exec "):
+        problem(rel, "the step with id `run` must `exec` so SIGINT/SIGTERM reach mlcanary")
+    for i, step in enumerate(steps):
+        uses = str(step.get("uses", ""))
+        if uses and not uses.startswith("./") and not re.search(r"@[0-9a-f]{40}$", uses):
+            problem(rel, f"steps[{i}] uses {uses}: pin actions by commit SHA")
     text = path.read_text()
     declared = set(doc.get("inputs", {}))
     used = set(re.findall(r"inputs\.([A-Za-z0-9_-]+)", text))
@@ -104,9 +110,17 @@ def check_action(path):
 
 def check_gitlab(path):
     rel = path.relative_to(ROOT)
-    doc = load(path)
-    if doc is None:
+    sys.path.insert(0, str(path.parent))
+    import template  # ci/gitlab/template.py: spec:inputs defaults interpolated, as GitLab does
+
+    try:
+        spec, doc = template.load(path.read_text())
+    except (yaml.YAMLError, KeyError, ValueError) as err:
+        problem(rel, f"template does not load: {err}")
         return
+    for name, inp in spec.items():
+        if not inp.get("description"):
+            problem(rel, f"spec input {name} has no description")
     job = doc.get(".mlcanary")
     if not isinstance(job, dict):
         problem(rel, "hidden job .mlcanary is missing")
@@ -118,6 +132,8 @@ def check_gitlab(path):
     reports = job.get("artifacts", {}).get("reports", {})
     if "junit" not in reports or job.get("artifacts", {}).get("when") != "always":
         problem(rel, "artifacts must be kept always, with a junit report")
+    if "dotenv" not in reports:
+        problem(rel, "artifacts must have a dotenv report (result, final weight, reason)")
     aud = doc.get(".mlcanary-azure", {}).get("id_tokens", {}).get("AZURE_ID_TOKEN", {}).get("aud")
     if aud != "api://AzureADTokenExchange":
         problem(rel, ".mlcanary-azure must request AZURE_ID_TOKEN for api://AzureADTokenExchange")

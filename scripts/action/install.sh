@@ -18,6 +18,10 @@
 #   MLCANARY_SOURCE_DIR   the mlcanary checkout (default $GITHUB_ACTION_PATH, else this script's repo)
 #   MLCANARY_TARGET       Rust target triple (default: from RUNNER_OS/RUNNER_ARCH, else uname)
 #   MLCANARY_INSTALL_DIR  where to put the binary (default $RUNNER_TEMP/mlcanary, else a temp dir)
+# With --plan: install nothing; write method=release|source, version=, cache-key= and build-dir= to
+# $GITHUB_OUTPUT (and stdout), so the action can restore a cached source build (actions/cache) first.
+# A source build is reused when <build-dir>/.mlcanary-key matches the cache key (version, target and
+# a hash of the source tree), so a restored cache skips `cargo install`.
 # Result: the binary path on stdout, and bin=, version=, method=release|source in $GITHUB_OUTPUT.
 # Everything else goes to stderr. Exit 2 on any refusal or failure (like mlcanary: nothing was changed).
 set -euo pipefail
@@ -125,6 +129,10 @@ emit() {
 
 install_release() {
 	local version="$1" target="$2" expected="$3" root="$4"
+	if [[ -n "$PLAN_ONLY" ]]; then
+		plan release "$version" "" "$root"
+		return
+	fi
 	local name="mlcanary-$version-$target"
 	local url="${MLCANARY_RELEASE_URL:-$DEFAULT_RELEASE_URL}"
 	url="${url%/}/v$version/$name.tar.gz"
@@ -148,18 +156,56 @@ install_release() {
 	emit "$root/$name/mlcanary" "$version" release
 }
 
+# The source build's cache key: version, target (or OS/arch) and a hash of the source tree.
+source_key() {
+	local src="$1" version="$2" target tree
+	target="$(detect_target)"
+	[[ -n "$target" ]] || target="$(uname -s)-$(uname -m)"
+	tree="$(cd "$src" && find Cargo.toml Cargo.lock src templates examples -type f 2>/dev/null | LC_ALL=C sort | while IFS= read -r f; do sha256_of "$f"; done | sha256_of /dev/stdin)"
+	printf 'mlcanary-source-%s-%s-%s\n' "$version" "$target" "${tree:0:16}"
+}
+
+plan() {
+	local method="$1" version="$2" src="$3" root="$4" key=""
+	[[ "$method" == source ]] && key="$(source_key "$src" "$version")"
+	if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
+		{
+			echo "method=$method"
+			echo "version=$version"
+			echo "cache-key=$key"
+			echo "build-dir=$root/source"
+		} >>"$GITHUB_OUTPUT"
+	fi
+	printf 'method=%s version=%s cache-key=%s build-dir=%s\n' "$method" "$version" "$key" "$root/source"
+}
+
 install_source() {
 	local src="$1" version="$2" root="$3" exe=mlcanary
+	if [[ -n "$PLAN_ONLY" ]]; then
+		plan source "$version" "$src" "$root"
+		return
+	fi
+	case "${RUNNER_OS:-$(uname -s)}" in Windows | MINGW* | MSYS* | CYGWIN*) exe=mlcanary.exe ;; esac
+	local key
+	key="$(source_key "$src" "$version")"
+	if [[ -x "$root/source/bin/$exe" && "$(cat "$root/source/.mlcanary-key" 2>/dev/null || true)" == "$key" ]]; then
+		log "reusing the cached source build of mlcanary $version ($key)"
+		emit "$root/source/bin/$exe" "$version" source
+		return
+	fi
 	command -v cargo >/dev/null 2>&1 ||
 		die "no verified release of mlcanary $version for this runner, and cargo is not installed: add a Rust toolchain step (e.g. 'rustup toolchain install stable') before the action, or use a released version"
-	case "${RUNNER_OS:-$(uname -s)}" in Windows | MINGW* | MSYS* | CYGWIN*) exe=mlcanary.exe ;; esac
 	log "building mlcanary $version from source ($src), this takes a few minutes"
 	cargo install --locked --path "$src" --root "$root/source" >&2
 	[[ -x "$root/source/bin/$exe" ]] || die "cargo install finished but $root/source/bin/$exe is missing"
+	printf '%s\n' "$key" >"$root/source/.mlcanary-key"
 	emit "$root/source/bin/$exe" "$version" source
 }
 
+PLAN_ONLY=""
+
 main() {
+	[[ "${1:-}" == "--plan" ]] && PLAN_ONLY=1
 	local script_dir src
 	script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 	src="${MLCANARY_SOURCE_DIR:-${GITHUB_ACTION_PATH:-$(cd "$script_dir/../.." && pwd)}}"

@@ -12,6 +12,8 @@
 #   ACTION_INPUT_COMMAND   validate | plan | render | run | promote | rollback | status
 #   ACTION_INPUT_CONFIG    config file; empty keeps $MLCANARY_CONFIG or the binary's default mlcanary.yaml
 #   ACTION_INPUT_DRY_RUN   "true" adds --dry-run (command run only); "false" or empty does not
+#   ACTION_INPUT_REPORT    command run: where to write the JSON decision record; empty keeps
+#                          $MLCANARY_REPORT, else $RUNNER_TEMP/mlcanary-report.json; "none": no record
 #   ACTION_INPUT_ARGS      extra arguments. One line: split on spaces/tabs. Several lines: one argument
 #                          per line (so an argument may contain spaces). Quotes are NOT interpreted.
 # Exit 2 (usage) on a bad input, as mlcanary itself does; otherwise mlcanary's own exit code.
@@ -45,6 +47,14 @@ esac
 if [[ -n "${ACTION_INPUT_CONFIG:-}" ]]; then
 	# Through the binary's env fallback rather than a flag, so `-c FILE` in args still wins.
 	export MLCANARY_CONFIG="$ACTION_INPUT_CONFIG"
+fi
+
+if [[ "$command" == run ]]; then
+	case "${ACTION_INPUT_REPORT:-}" in
+	none) unset MLCANARY_REPORT ;;
+	"") export MLCANARY_REPORT="${MLCANARY_REPORT:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/mlcanary-report.json}" ;;
+	*) export MLCANARY_REPORT="$ACTION_INPUT_REPORT" ;;
+	esac
 fi
 
 extra="${ACTION_INPUT_ARGS:-}"

@@ -64,7 +64,7 @@ run_install() {
 		GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
 		MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" \
 		MLCANARY_INSTALL_DIR="$case_dir" RUNNER_OS=Linux RUNNER_ARCH=X64 \
-		"$@" "$BASH" "$install_sh" 2>"$tmp/err")"
+		"$@" "$BASH" "$install_sh" ${INSTALL_ARGS:+"$INSTALL_ARGS"} 2>"$tmp/err")"
 	rc=$?
 	set -e
 }
@@ -144,6 +144,39 @@ t="explicit version matching the checkout builds from source"
 run_install same MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=1.2.3
 if [[ $rc -eq 0 && -f "$tmp/cargo.log" ]]; then ok "$t"; else not_ok "$t"; fi
 
+t="--plan installs nothing and names the method, version and source cache key"
+INSTALL_ARGS=--plan run_install plan MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_CHECKSUMS="$tmp/nox64.txt"
+if [[ $rc -eq 0 && ! -e "$tmp/cargo.log" && -z "$(find "$tmp/case-plan" -name mlcanary)" ]] &&
+	grep -qx "method=source" "$tmp/gh_output" && grep -qE "^cache-key=mlcanary-source-1\.2\.3-x86_64-unknown-linux-musl-[0-9a-f]{16}$" "$tmp/gh_output" &&
+	grep -qx "build-dir=$tmp/case-plan/source" "$tmp/gh_output"; then ok "$t"; else not_ok "$t"; fi
+
+t="--plan for a released version says release, no cache key"
+INSTALL_ARGS=--plan run_install plan-release MLCANARY_RELEASE_URL="file://$tmp/release"
+if [[ $rc -eq 0 ]] && grep -qx "method=release" "$tmp/gh_output" && grep -qx "cache-key=" "$tmp/gh_output"; then ok "$t"; else not_ok "$t"; fi
+
+t="a restored source build (same key) is reused without cargo; a changed source rebuilds"
+run_install cached MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=source
+first_rc=$rc
+: >"$tmp/gh_output"
+rm -f "$tmp/cargo.log"
+set +e
+out="$(env -i HOME="$tmp" TMPDIR="$tmp" PATH="$tmp/stubbin:$PATH" GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
+	MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" MLCANARY_INSTALL_DIR="$tmp/case-cached" \
+	RUNNER_OS=Linux RUNNER_ARCH=X64 MLCANARY_VERSION=source "$BASH" "$install_sh" 2>"$tmp/err")"
+rc=$?
+set -e
+reused=no
+if [[ $first_rc -eq 0 && $rc -eq 0 && ! -e "$tmp/cargo.log" && "$out" == "$tmp/case-cached/source/bin/mlcanary" ]] &&
+	grep -q "reusing the cached source build" "$tmp/err"; then reused=yes; fi
+echo "// changed" >>"$tmp/src/Cargo.toml"
+set +e
+env -i HOME="$tmp" TMPDIR="$tmp" PATH="$tmp/stubbin:$PATH" GITHUB_OUTPUT="$tmp/gh_output" CARGO_LOG="$tmp/cargo.log" \
+	MLCANARY_SOURCE_DIR="$tmp/src" MLCANARY_CHECKSUMS="$tmp/checksums.txt" MLCANARY_INSTALL_DIR="$tmp/case-cached" \
+	RUNNER_OS=Linux RUNNER_ARCH=X64 MLCANARY_VERSION=source "$BASH" "$install_sh" >/dev/null 2>"$tmp/err"
+set -e
+sed -i.bak '$d' "$tmp/src/Cargo.toml" && rm -f "$tmp/src/Cargo.toml.bak"
+if [[ $reused == yes && -e "$tmp/cargo.log" ]]; then ok "$t"; else not_ok "$t"; fi
+
 t="explicit unreleased version that is not the checkout's is refused (no wrong build)"
 run_install other MLCANARY_RELEASE_URL="file://$tmp/release" MLCANARY_VERSION=3.0.0
 if [[ $rc -eq 2 && ! -e "$tmp/cargo.log" ]] && grep -q "source is 1.2.3" "$tmp/err"; then ok "$t"; else not_ok "$t"; fi
@@ -185,6 +218,24 @@ grep -v '^[0-9a-f]' "$here/../../packaging/checksums.txt" >"$tmp/e2e/checksums.t
 run_install e2e MLCANARY_RELEASE_URL="file://$tmp/e2e/rel" MLCANARY_CHECKSUMS="$tmp/e2e/checksums.txt"
 if [[ $rc -eq 0 && "$("$out")" == "packaged 4.5.6" ]] &&
 	[[ "$(grep -c mlcanary-4.5.6 "$tmp/e2e/checksums.txt")" -eq 1 ]]; then ok "$t"; else not_ok "$t"; fi
+
+t="release archive: LICENSE, README, the man page and completions from the binary"
+cat >"$tmp/e2e/docbin" <<'EOF'
+#!/bin/sh
+case "$1" in
+man) printf '.TH mlcanary 1\n' ;;
+completions) printf '# %s completions for mlcanary\n' "$2" ;;
+esac
+EOF
+chmod 755 "$tmp/e2e/docbin"
+mkdir -p "$tmp/e2e/docs"
+arch="$(MLCANARY_REQUIRE_DOCS=1 "$pkg/package.sh" 4.5.7 x86_64-unknown-linux-musl "$tmp/e2e/docbin" "$tmp/e2e/docs" 2>"$tmp/err")"
+listing="$(tar -tzf "$arch" | LC_ALL=C sort | tr '\n' ' ')"
+n=mlcanary-4.5.7-x86_64-unknown-linux-musl
+if [[ "$listing" == "$n/ $n/LICENSE $n/README.md $n/completions/ $n/completions/_mlcanary $n/completions/mlcanary.bash $n/completions/mlcanary.fish $n/mlcanary $n/mlcanary.1 " ]] &&
+	! MLCANARY_REQUIRE_DOCS=1 "$pkg/package.sh" 4.5.8 x86_64-unknown-linux-musl "$tmp/e2e/bin" "$tmp/e2e/docs" >/dev/null 2>&1; then
+	ok "$t"
+else not_ok "$t: $listing"; fi
 
 t="append-checksums.sh refuses to change the sum of a published archive"
 printf '%s  mlcanary-4.5.6-x86_64-unknown-linux-musl.tar.gz\n' "$good_x64" >"$tmp/e2e/changed.sha256"

@@ -16,6 +16,7 @@ cat >"$tmp/mlcanary" <<'EOF'
 echo "$$" >"$STUB_DIR/pid"
 printf '%s\n' "$@" >"$STUB_DIR/argv"
 printf '%s\n' "${MLCANARY_CONFIG-<unset>}" >"$STUB_DIR/config"
+printf '%s\n' "${MLCANARY_REPORT-<unset>}" >"$STUB_DIR/report"
 if [[ -n "${STUB_WAIT:-}" ]]; then
 	trap 'echo TERM >"$STUB_DIR/signal"; exit 130' TERM
 	touch "$STUB_DIR/ready"
@@ -45,6 +46,19 @@ run_action ACTION_INPUT_COMMAND=run ACTION_INPUT_CONFIG="deploy/canary.yaml" ACT
 	ACTION_INPUT_ARGS=$'--junit  out.xml\t-v'
 if [[ $rc -eq 0 ]] && argv_is run --dry-run --junit out.xml -v &&
 	[[ "$(cat "$tmp/config")" == "deploy/canary.yaml" ]]; then ok "$t"; else not_ok "$t"; fi
+
+t="run writes the decision record by default (RUNNER_TEMP), an explicit path, or none"
+run_action RUNNER_TEMP=/runner/tmp
+r1="$(cat "$tmp/report")"
+run_action ACTION_INPUT_REPORT=out/r.json MLCANARY_REPORT=ignored.json
+r2="$(cat "$tmp/report")"
+run_action ACTION_INPUT_REPORT=none MLCANARY_REPORT=ignored.json
+r3="$(cat "$tmp/report")"
+run_action ACTION_INPUT_COMMAND=status RUNNER_TEMP=/runner/tmp
+r4="$(cat "$tmp/report")"
+if [[ "$r1" == /runner/tmp/mlcanary-report.json && "$r2" == out/r.json && "$r3" == "<unset>" && "$r4" == "<unset>" ]]; then
+	ok "$t"
+else not_ok "$t ($r1 | $r2 | $r3 | $r4)"; fi
 
 t="empty config input keeps an existing MLCANARY_CONFIG"
 run_action ACTION_INPUT_COMMAND=validate MLCANARY_CONFIG=from-env.yaml

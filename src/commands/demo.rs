@@ -19,7 +19,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("azureml", include_str!("../../examples/azureml.yaml")),
 ];
 
-pub fn run(name: &str) -> anyhow::Result<i32> {
+pub fn run(name: &str, format: crate::cli::Format) -> anyhow::Result<i32> {
     let Some((_, text)) = EXAMPLES.iter().find(|(n, _)| *n == name) else {
         let names: Vec<&str> = EXAMPLES.iter().map(|(n, _)| *n).collect();
         return Err(UsageError(format!(
@@ -31,10 +31,25 @@ pub fn run(name: &str) -> anyhow::Result<i32> {
     let file = format!("(embedded) examples/{name}.yaml");
     let c = crate::config::load_str(&file, text, None)?;
     let plan = crate::core::plan::Plan::from_config(&c);
-    println!("=== {file} ===\n");
-    print!("{}", super::plan::plan_text(&c, &plan));
-    println!();
     let record = super::run::dry_run(&c, Renderer::new(None)?)?;
-    print!("{}", super::run::dry_run_text(&c, &record));
+    match format {
+        crate::cli::Format::Json => {
+            let v = serde_json::json!({
+                "example": name,
+                "plan": super::plan::plan_json(&c, &plan),
+                "dryRun": crate::report::json::document(&record),
+            });
+            crate::outln!(
+                "{}",
+                crate::report::github::safe_json(&serde_json::to_string_pretty(&v)?)
+            );
+        }
+        crate::cli::Format::Text => {
+            crate::outln!("=== {file} ===\n");
+            crate::out!("{}", super::plan::plan_text(&c, &plan));
+            crate::outln!();
+            crate::out!("{}", super::run::dry_run_text(&c, &record));
+        }
+    }
     Ok(record.outcome.exit_code())
 }

@@ -46,7 +46,7 @@ pub struct GateReport {
 
 /// Runs one gate; the process exit code.
 pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
-    let (c, _renderer) = super::load(&args.config.config)?;
+    let (c, _renderer) = super::load(&args.config)?;
     let c = with_namespace(c);
     let mut log = |l: &str| eprintln!("{l}");
     let tokens = crate::rollout::live::azure_tokens(&c, &mut log)?;
@@ -89,9 +89,18 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
             .flatten()
             .and_then(|s| crate::core::progress::Progress::decode(&s)),
     };
+    let gate_name = serde_json::to_value(gate)?;
+    crate::report::summary::append_step_summary(&crate::report::summary::gate_summary(
+        gate_name.as_str().unwrap_or_default(),
+        &report.resource,
+        report.ok,
+        report.error.as_deref(),
+        report.traffic.as_ref(),
+        report.revisions.as_ref(),
+    ))?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-        Format::Text => print!("{}", text(&report)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => crate::out!("{}", text(&report)),
     }
     Ok(if report.ok { 0 } else { 3 })
 }

@@ -9,6 +9,7 @@ pub mod replay;
 pub mod run;
 pub mod simulate;
 pub mod validate;
+pub mod values;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
@@ -22,18 +23,21 @@ pub struct UsageError(pub String);
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
-        Command::Validate(c) => validate::run(&c.config),
-        Command::Plan { config, format } => plan::run(&config.config, format),
-        Command::Render { config, stage, out } => {
-            render::run(&config.config, stage, out.as_deref())
-        }
+        Command::Validate { config, format } => validate::run(&config, format),
+        Command::Plan { config, format } => plan::run(&config, format),
+        Command::Render {
+            config,
+            stage,
+            out,
+            format,
+        } => render::run(&config, stage, out.as_deref(), format),
         Command::Run(args) => run::run(&args),
-        Command::Demo { example } => demo::run(&example),
+        Command::Demo { example, format } => demo::run(&example, format),
         Command::Replay {
             config,
             metrics,
             format,
-        } => replay::run(&config.config, &metrics, format),
+        } => replay::run(&config, &metrics, format),
         Command::Simulate {
             config,
             scenario,
@@ -42,7 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             seed,
             format,
         } => simulate::run(&simulate::SimArgs {
-            config: &config.config,
+            config: &config,
             scenario: &scenario,
             qps,
             runs,
@@ -52,24 +56,60 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Promote(a) => manual::run(manual::Gate::Promote, &a),
         Command::Rollback(a) => manual::run(manual::Gate::Rollback, &a),
         Command::Status(a) => manual::run(manual::Gate::Status, &a),
+        Command::Version { format } => {
+            match format {
+                crate::cli::Format::Json => crate::outln!(
+                    "{}",
+                    serde_json::json!({
+                        "version": env!("CARGO_PKG_VERSION"),
+                        "commit": env!("MLCANARY_COMMIT"),
+                        "target": env!("MLCANARY_TARGET"),
+                    })
+                ),
+                crate::cli::Format::Text => {
+                    crate::outln!("mlcanary {}", crate::cli::LONG_VERSION)
+                }
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut crate::cli::Cli::command(), "mlcanary", &mut out);
+            crate::out!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut out)?;
+            crate::out!("{}", String::from_utf8_lossy(&out));
+            Ok(0)
+        }
         Command::Schema => {
-            print!("{}", crate::config::schema::schema_json());
+            crate::out!("{}", crate::config::schema::schema_json());
             Ok(0)
         }
     }
 }
 
-/// Load and validate a config, including its template overrides (as config errors).
-pub fn load(path: &Path) -> anyhow::Result<(Config, Renderer)> {
-    load_with(path, &|_| Vec::new())
+/// Load and validate a config, including its template overrides (as config errors), with the
+/// pipeline's values: every `--set`, then `${VAR}` in `model.*` from the environment.
+pub fn load(arg: &crate::cli::ConfigArg) -> anyhow::Result<(Config, Renderer)> {
+    load_with(arg, &|_| Vec::new())
 }
 
 /// [`load`] with `extra` config checks (reported with positions, exit 2).
 pub fn load_with(
-    path: &Path,
+    arg: &crate::cli::ConfigArg,
     extra: crate::config::load::Extra,
 ) -> anyhow::Result<(Config, Renderer)> {
-    let mut config = crate::config::load::load_file_checked(path, extra)?;
+    let path = arg.config.as_path();
+    let file = path.display().to_string();
+    let config = crate::config::load::load_file_checked(path, extra)?;
+    let mut config = values::apply_sets(&file, config, &arg.sets())?;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    values::expand_model(&file, &text, &mut config, &|k| std::env::var(k).ok())?;
     if let Some(k) = config.compare.as_mut() {
         // The requests file is relative to the config file; every line is checked now (exit 2)
         // so nothing is sent, or changed, with a bad one.

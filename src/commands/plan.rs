@@ -7,17 +7,17 @@ use crate::config::{Config, GuardrailKind};
 use crate::core::plan::{PhaseKind, Plan};
 use serde_json::json;
 use std::fmt::Write;
-use std::path::Path;
 
-pub fn run(path: &Path, format: Format) -> anyhow::Result<i32> {
-    let (c, _) = super::load(path)?;
+pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
+    let (c, _) = super::load(arg)?;
     let plan = Plan::from_config(&c);
+    crate::report::summary::append_step_summary(&crate::report::summary::plan_summary(&c, &plan))?;
     match format {
-        Format::Json => println!(
+        Format::Json => crate::outln!(
             "{}",
             crate::report::github::safe_json(&serde_json::to_string_pretty(&plan_json(&c, &plan))?)
         ),
-        Format::Text => print!(
+        Format::Text => crate::out!(
             "{}",
             crate::report::github::safe_text(&plan_text(&c, &plan))
         ),
@@ -136,7 +136,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     }
     if let Some(k) = &c.compare {
         // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, Path::new("")).map_or(0, |r| r.len());
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new("")).map_or(0, |r| r.len());
         if let Some(d) = crate::rollout::compare::dry(c, n) {
             let _ = writeln!(
                 o,
@@ -184,7 +184,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     o
 }
 
-fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
+pub fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
     let (planned, worst) = plan.totals();
     json!({
         "name": c.name,

@@ -28,8 +28,13 @@ pub fn all_stages(
     Ok(out)
 }
 
-pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Result<i32> {
-    let (c, r) = super::load(path)?;
+pub fn run(
+    arg: &crate::cli::ConfigArg,
+    stage: Option<usize>,
+    out: Option<&Path>,
+    format: crate::cli::Format,
+) -> anyhow::Result<i32> {
+    let (c, r) = super::load(arg)?;
     let mut stages = all_stages(&c, &r)?;
     let has_shadow = c.shadow.is_some();
     if let Some(n) = stage {
@@ -51,10 +56,26 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
         stages = vec![stages.swap_remove(idx)];
     }
     match out {
+        None if format == crate::cli::Format::Json => {
+            let stages: Vec<serde_json::Value> = stages
+                .iter()
+                .map(|(label, _, ms)| {
+                    serde_json::json!({
+                        "stage": label,
+                        "manifests": ms.iter().map(|m| m.value.clone()).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let v = serde_json::json!({ "stages": stages });
+            crate::outln!(
+                "{}",
+                crate::report::github::safe_json(&serde_json::to_string_pretty(&v)?)
+            );
+        }
         None => {
             for (label, _, ms) in &stages {
-                println!("# {label}");
-                print!("{}", to_log_stream(ms).map_err(UsageError)?);
+                crate::outln!("# {label}");
+                crate::out!("{}", to_log_stream(ms).map_err(UsageError)?);
             }
         }
         Some(dir) => {
@@ -73,7 +94,7 @@ pub fn run(path: &Path, stage: Option<usize>, out: Option<&Path>) -> anyhow::Res
                         serde_json::to_string_pretty(&m.value)? + "\n"
                     };
                     std::fs::write(&file, text)?;
-                    println!("{}", file.display());
+                    crate::outln!("{}", file.display());
                 }
             }
         }

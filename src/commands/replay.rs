@@ -9,7 +9,7 @@ use crate::rollout::replay::{markers, InstantPlatform, Recorded, ReplayProvider}
 use serde_json::{json, Value};
 use std::path::Path;
 
-pub fn run(config: &Path, metrics: &Path, format: Format) -> anyhow::Result<i32> {
+pub fn run(config: &crate::cli::ConfigArg, metrics: &Path, format: Format) -> anyhow::Result<i32> {
     let (c, renderer) = super::load(config)?;
     let text = std::fs::read_to_string(metrics).map_err(|e| {
         UsageError(format!(
@@ -28,8 +28,8 @@ pub fn run(config: &Path, metrics: &Path, format: Format) -> anyhow::Result<i32>
     let record = replay(&c, &renderer, recorded);
     let out = result_json(&record);
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        Format::Text => print!("{}", result_text(&out)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&out)?),
+        Format::Text => crate::out!("{}", result_text(&out)),
     }
     Ok(0)
 }

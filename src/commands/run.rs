@@ -18,14 +18,14 @@ use crate::rollout::recorder::RequestLog;
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
     use crate::report::redact::neutralise;
-    let (c, renderer) = super::load(&args.config.config)?;
+    let (c, renderer) = super::load(&args.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     // Where traffic is, when the run read it before stopping without a write.
     let mut seen = None;
     let record = if args.dry_run {
         dry_run(&c, renderer)
     } else {
-        live(&c, renderer, github, args.force, &mut seen)
+        live(&c, renderer, github, args.force, args.format, &mut seen)
     };
     let record = match record {
         Ok(r) => r,
@@ -41,10 +41,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
         }
     };
     if args.dry_run && args.format == Format::Text {
-        print!("{}", neutralise(&dry_run_text(&c, &record)));
+        crate::out!("{}", neutralise(&dry_run_text(&c, &record)));
     }
     if args.format == Format::Json {
-        println!("{}", gh::safe_json(&redacted_json(&record)?));
+        crate::outln!("{}", gh::safe_json(&redacted_json(&record)?));
     }
     write_reports(&record, args, github)?;
     Ok(record.outcome.exit_code())
@@ -56,6 +56,7 @@ fn live(
     renderer: Renderer,
     github: bool,
     force: bool,
+    format: Format,
     seen: &mut Option<crate::platform::Traffic>,
 ) -> anyhow::Result<RunRecord> {
     let resolved;
@@ -89,7 +90,13 @@ fn live(
     let env_values = crate::rollout::context::env_subset(c, &env);
     // Everything renders before anything is sent (or even connected to).
     let rendered = build::render_run(c, &plan, &renderer, &env_values)?;
-    let mut console = Console::new(std::io::stdout(), github);
+    let sink: Box<dyn std::io::Write> = match format {
+        Format::Json => Box::new(std::io::stderr()),
+        Format::Text => Box::new(crate::report::out::Stdout),
+    };
+    let rules = crate::report::record::RunInfo::new(c, &plan).guardrails;
+    let ci = crate::report::console::Ci::detect(&|k| std::env::var(k).ok());
+    let mut console = Console::new(sink, ci).with_rules(rules);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
     let mut platform = crate::rollout::live::platform(c, &rendered, tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
@@ -138,6 +145,7 @@ fn live(
                 platform.as_mut(),
                 state,
                 stored.as_ref(),
+                format,
             ))
         }
     };
@@ -183,6 +191,15 @@ fn live(
     Ok(record)
 }
 
+/// A line for the log: stdout in text mode; stderr when stdout carries JSON (the GitHub runner
+/// reads workflow commands from both).
+pub fn log_line(format: Format, line: &str) {
+    match format {
+        Format::Json => eprintln!("{line}"),
+        Format::Text => crate::outln!("{line}"),
+    }
+}
+
 /// Every report the run asked for, plus the CI ones the environment asks for.
 pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Result<()> {
     use crate::report::redact::{command_data, neutralise, neutralise_line, redact};
@@ -193,43 +210,52 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     if let Some(p) = &args.junit {
         std::fs::write(p, redact(&junit::render(r)))?;
     }
-    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)?;
-        writeln!(f, "{}", redact(&summary::render(r)))?;
+    if let Some(p) = &args.dotenv {
+        std::fs::write(p, redact(&outputs::dotenv(r, args.report.as_deref())))?;
     }
+    let links = summary::Links {
+        config: Some(args.config.config.display().to_string()),
+        report: args.report.as_ref().map(|p| p.display().to_string()),
+    };
+    summary::append_step_summary(&redact(&summary::render_with(r, &links)))?;
     if let Some(p) = std::env::var_os("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
         outputs::write(std::path::Path::new(&p), r, args.report.as_deref())?;
     }
     if github && r.outcome.exit_code() != 0 && !r.dry_run {
         let why = r.outcome.reason().unwrap_or("interrupted");
-        println!(
-            "::error title={}::{}",
-            crate::report::github::escape_property(&format!("mlcanary: {}", r.outcome.result())),
-            command_data(&format!(
-                "{why}. Traffic now: {}",
-                summary::traffic_words(r)
-            ))
+        log_line(
+            args.format,
+            &format!(
+                "::error title={}::{}",
+                crate::report::github::escape_property(&format!(
+                    "mlcanary: {}",
+                    r.outcome.result()
+                )),
+                command_data(&format!(
+                    "{why}. Traffic now: {}",
+                    summary::traffic_words(r)
+                ))
+            ),
         );
     }
     for w in &r.warnings {
         match github {
-            true => println!("::warning title=mlcanary::{}", command_data(w)),
+            true => log_line(
+                args.format,
+                &format!("::warning title=mlcanary::{}", command_data(w)),
+            ),
             false => eprintln!("warning: {}", neutralise_line(w)),
         }
     }
     if args.format == Format::Text && !r.dry_run {
-        println!("result: {}", r.outcome.result());
+        crate::outln!("result: {}", r.outcome.result());
         if let Some(why) = r.outcome.reason() {
-            println!("why: {}", neutralise_line(why));
+            crate::outln!("why: {}", neutralise_line(why));
         }
         if let Some(c) = &r.compare {
-            print!("{}", neutralise(&crate::report::compare::markdown(c)));
+            crate::out!("{}", neutralise(&crate::report::compare::markdown(c)));
         }
-        println!(
+        crate::outln!(
             "traffic now: {}",
             neutralise_line(&summary::traffic_words(r))
         );
@@ -237,9 +263,10 @@ pub fn write_reports(r: &RunRecord, args: &RunArgs, github: bool) -> anyhow::Res
     Ok(())
 }
 
-/// The run record as pretty JSON with every registered secret redacted.
+/// The run record (the published report document) as pretty JSON with every registered secret
+/// redacted.
 fn redacted_json(r: &RunRecord) -> anyhow::Result<String> {
-    let mut v = serde_json::to_value(r)?;
+    let mut v = crate::report::json::document(r);
     crate::report::redact::redact_json(&mut v);
     Ok(serde_json::to_string_pretty(&v)?)
 }
@@ -388,6 +415,7 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
         queries: Vec::new(),
         requests: Vec::new(),
         warnings: Vec::new(),
+        info: crate::report::record::RunInfo::new(c, &Plan::for_run(c)),
     }
 }
 
@@ -398,6 +426,7 @@ fn already_done(
     platform: &mut dyn crate::platform::Platform,
     state: crate::core::progress::State,
     stored: Option<&crate::core::progress::Progress>,
+    format: Format,
 ) -> RunRecord {
     use crate::core::machine::Outcome;
     let run = stored.map_or(String::new(), |p| format!(" by run {}", p.run_id));
@@ -412,13 +441,13 @@ fn already_done(
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    println!(
-        "{}",
-        crate::report::redact::neutralise_line(&format!(
+    log_line(
+        format,
+        &crate::report::redact::neutralise_line(&format!(
             "{} already {}{run}: nothing to do",
             c.model.uri,
             outcome.result()
-        ))
+        )),
     );
     RunRecord {
         name: c.name.clone(),
@@ -439,5 +468,10 @@ fn already_done(
         requests: Vec::new(),
         warnings: Vec::new(),
         compare: None,
+        info: crate::report::record::RunInfo {
+            run_id: stored.map(|p| p.run_id.clone()).unwrap_or_default(),
+            traffic_read_at: Some(now),
+            ..crate::report::record::RunInfo::new(c, plan)
+        },
     }
 }

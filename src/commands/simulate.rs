@@ -10,10 +10,9 @@ use crate::render::Renderer;
 use crate::rollout::replay::markers;
 use crate::rollout::simulate::{signals, SimPlatform, SimProvider, World};
 use serde_json::{json, Value};
-use std::path::Path;
 
 pub struct SimArgs<'a> {
-    pub config: &'a Path,
+    pub config: &'a crate::cli::ConfigArg,
     pub scenario: &'a str,
     pub qps: f64,
     pub runs: u32,
@@ -172,8 +171,8 @@ pub fn run(a: &SimArgs) -> anyhow::Result<i32> {
         .collect();
     let v = summarise(&ends, &scenario, a.qps, a.seed);
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
-        Format::Text => print!("{}", text(&v)),
+        Format::Json => crate::outln!("{}", serde_json::to_string_pretty(&v)?),
+        Format::Text => crate::out!("{}", text(&v)),
     }
     Ok(0)
 }

@@ -24,7 +24,11 @@ impl fmt::Display for ConfigError {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: ", self.file, d.line, d.col)?;
+            match d.line {
+                // Not from a line of the file (a --set value, an unreadable file).
+                0 => write!(f, "{}: ", self.file)?,
+                _ => write!(f, "{}:{}:{}: ", self.file, d.line, d.col)?,
+            }
             if !d.path.is_empty() {
                 write!(f, "{}: ", d.path)?;
             }

@@ -127,24 +127,122 @@ fn parse(file: &str, text: &str, positions: &Positions) -> Result<Config, Config
         return Err(one(file, 1, 1, "", "the config is empty".into()));
     }
     let de = yaml_serde::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, Config>(de) {
-        Ok(c) => Ok(c),
-        Err(e) => {
-            let path = e.path().to_string();
-            let path = if path == "." { String::new() } else { path };
-            let inner = e.into_inner();
-            let raw = inner.to_string();
-            let (message, key_path) = explain(&raw, &path);
-            // Prefer the position of the offending key when we know it; else yaml's own location.
-            let pos = key_path.as_deref().and_then(|p| positions.find(p));
-            let (line, col) = match (pos, inner.location()) {
-                (Some(p), _) => (p.line, p.col),
-                (None, Some(l)) => (l.line(), l.column()),
-                (None, None) => (1, 1),
-            };
-            let shown = key_path.unwrap_or(path);
-            Err(one(file, line, col, &shown, message))
+    let first = match serde_path_to_error::deserialize::<_, Config>(de) {
+        Ok(c) => return Ok(c),
+        Err(e) => diagnose(e, positions),
+    };
+    // One pass, every problem the parser lets us see: an unknown key is dropped from the document
+    // and it is read again, so every misspelt key (and the next other problem) is reported at once.
+    let mut diagnostics = vec![first.0];
+    let mut unknown = first.1;
+    if unknown.is_some() {
+        if let Ok(mut doc) = yaml_serde::from_str::<yaml_serde::Value>(text) {
+            for _ in 0..MAX_RECOVERED {
+                let Some(key) = unknown.take() else { break };
+                if !remove_key(&mut doc, &key) {
+                    break;
+                }
+                match serde_path_to_error::deserialize::<_, Config>(doc.clone()) {
+                    Ok(_) => break,
+                    Err(e) => {
+                        let (d, k) = diagnose(e, positions);
+                        if diagnostics.contains(&d) {
+                            break;
+                        }
+                        diagnostics.push(d);
+                        unknown = k;
+                    }
+                }
+            }
         }
+    }
+    diagnostics.sort_by_key(|d| (d.line, d.col));
+    Err(ConfigError {
+        file: file.to_string(),
+        diagnostics,
+    })
+}
+
+/// Unknown keys reported in one pass, at most.
+const MAX_RECOVERED: usize = 50;
+
+/// A serde error as a diagnostic, and the key path when the problem is an unknown key (which the
+/// caller may drop to read on).
+fn diagnose<E: std::fmt::Display + Located>(
+    e: serde_path_to_error::Error<E>,
+    positions: &Positions,
+) -> (Diagnostic, Option<String>) {
+    let path = e.path().to_string();
+    let path = if path == "." { String::new() } else { path };
+    let inner = e.into_inner();
+    let raw = inner.to_string();
+    let (message, key_path) = explain(&raw, &path);
+    let unknown = message
+        .starts_with("unknown key")
+        .then(|| key_path.clone())
+        .flatten();
+    // Prefer the position of the offending key when we know it; else yaml's own location.
+    let pos = key_path.as_deref().and_then(|p| positions.find(p));
+    let (line, col) = match (pos, inner.at()) {
+        (Some(p), _) => (p.line, p.col),
+        (None, Some(l)) => l,
+        (None, None) => (1, 1),
+    };
+    let shown = key_path.unwrap_or(path);
+    let d = Diagnostic {
+        line,
+        col,
+        path: shown,
+        message,
+    };
+    (d, unknown)
+}
+
+/// yaml_serde's error knows where in the text it happened; read from a Value it does not.
+trait Located {
+    fn at(&self) -> Option<(usize, usize)>;
+}
+
+impl Located for yaml_serde::Error {
+    fn at(&self) -> Option<(usize, usize)> {
+        self.location().map(|l| (l.line(), l.column()))
+    }
+}
+
+/// Remove the key at a dotted path (`guardrails[0].promte`) from a YAML document.
+fn remove_key(doc: &mut yaml_serde::Value, path: &str) -> bool {
+    let mut parts: Vec<String> = Vec::new();
+    for p in path.split('.') {
+        let mut rest = p;
+        if let Some(i) = rest.find('[') {
+            parts.push(rest[..i].to_string());
+            rest = &rest[i..];
+            while let Some(r) = rest.strip_prefix('[') {
+                let Some(end) = r.find(']') else { return false };
+                parts.push(format!("[{}", &r[..end]));
+                rest = &r[end + 1..];
+            }
+        } else {
+            parts.push(rest.to_string());
+        }
+    }
+    let Some((last, walk)) = parts.split_last() else {
+        return false;
+    };
+    let mut at = doc;
+    for p in walk.iter().filter(|p| !p.is_empty()) {
+        let next = match p.strip_prefix('[') {
+            Some(n) => n.parse::<usize>().ok().and_then(|n| at.get_mut(n)),
+            None => at.get_mut(p.as_str()),
+        };
+        match next {
+            Some(n) => at = n,
+            None => return false,
+        }
+    }
+    match at.as_mapping_mut() {
+        Some(m) => m.remove(last.as_str()).is_some(),
+        None => false,
     }
 }
 

@@ -123,6 +123,9 @@ pub enum ArgoMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Target {
+    /// The serving platform: kserve (InferenceService canaryTrafficPercent), seldon (v1
+    /// SeldonDeployment predictors), seldon-v2 (an Experiment), argo-rollouts (drive or watch a
+    /// Rollout) or azureml (online endpoint traffic).
     pub platform: PlatformKind,
     /// Kubernetes namespace (default: the kubeconfig context's namespace, else `default`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,6 +269,7 @@ pub struct AzureDeployment {
     /// Scoring code folder asset and script, when the environment needs them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_id: Option<String>,
+    /// The scoring script (`codeConfiguration.scoringScript`) inside `codeId`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scoring_script: Option<String>,
     /// ARM `requestSettings` (e.g. maxConcurrentRequestsPerInstance, requestTimeout: PT5S).
@@ -323,6 +327,9 @@ pub enum Cloud {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Azure {
+    /// How mlcanary signs in to Entra ID: auto (the first usable of oidc, secret, cli,
+    /// managed-identity, each skip explained in the log), oidc (the CI's token, or
+    /// AZURE_FEDERATED_TOKEN_FILE), secret (AZURE_CLIENT_SECRET), cli (az) or managed-identity.
     #[serde(default)]
     pub auth: AzureAuth,
     /// Default: AZURE_TENANT_ID.
@@ -331,6 +338,7 @@ pub struct Azure {
     /// Default: AZURE_CLIENT_ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The Azure cloud: public, china, usgov, or custom (then `endpoints`).
     #[serde(default)]
     pub cloud: Cloud,
     /// Only with `cloud: custom`; all https.
@@ -344,9 +352,12 @@ pub struct Azure {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AzureEndpoints {
+    /// The Resource Manager base URL (https).
     pub arm: String,
+    /// The Entra ID authority host (https).
     pub authority: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The Log Analytics query API base URL (https), for log-analytics providers.
     pub log_analytics: Option<String>,
 }
 
@@ -481,13 +492,17 @@ pub struct Analysis {
     /// Consecutive provider errors tolerated before rollback.
     #[serde(default = "d_error")]
     pub error_limit: u32,
+    /// What a check with no data counts as: inconclusive (hold the stage), pass, or fail.
     #[serde(default)]
     pub no_data: NoData,
+    /// When holds outlast inconclusiveLimit: rollback, or fail (leave traffic where it is, exit
+    /// 4, for a manual gate).
     #[serde(default)]
     pub on_inconclusive: OnInconclusive,
     /// The whole rollout; past it: rollback.
     #[serde(default = "d_deadline")]
     pub deadline: Duration,
+    /// On SIGINT/SIGTERM/SIGHUP (a cancelled job): rollback, or leave traffic where it is.
     #[serde(default)]
     pub on_cancel: OnCancel,
     /// End a stage as soon as every guardrail is proven safe (sequential guardrails only).
@@ -602,6 +617,7 @@ pub struct HttpSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Guardrail {
+    /// A unique name, shown in reports and the log.
     pub name: String,
     /// A provider name from `providers`.
     pub provider: String,
@@ -635,6 +651,32 @@ pub struct Guardrail {
     /// One failed check rolls back whatever failureLimit says.
     #[serde(default, skip_serializing_if = "is_false")]
     pub critical: bool,
+    /// What the query's number measures, for display and checks: `percent` (a fraction, 0.004 is
+    /// shown as 0.4%), `ratio`, `ms`, `s`, `count`, `rps` or `bytes`. Default: inferred from the
+    /// conditions (`%` = percent, `x` = ratio), else a plain number. A percent guardrail with a
+    /// condition without `%` draws a warning (`< 0.5` means 50%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
+}
+
+/// The unit of a guardrail's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// A fraction shown as a percentage (0.0042 -> 0.42%).
+    Percent,
+    /// A dimensionless ratio (1.2 -> 1.2x).
+    Ratio,
+    /// Milliseconds.
+    Ms,
+    /// Seconds.
+    S,
+    /// A count of events or requests.
+    Count,
+    /// Requests per second.
+    Rps,
+    /// Bytes.
+    Bytes,
 }
 
 /// The kind of a guardrail, derived from which keys it has.
@@ -693,8 +735,12 @@ pub enum SequentialTest {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SequentialSpec {
+    /// rate (events per request, e.g. errors: a Beta-binomial mixture test), latency (mSPRT on
+    /// log-latency) or distribution (prediction drift between histograms).
     pub test: SequentialTest,
+    /// The canary's counts: `events` and `total` queries (cumulative counts over the stage).
     pub canary: SequentialArm,
+    /// The stable version's counts, as for `canary`.
     pub baseline: SequentialArm,
     /// False-rollback probability bound for this guardrail over the whole rollout.
     #[serde(default = "d_alpha")]
@@ -760,6 +806,7 @@ pub struct Notify {
     /// A minijinja template for the JSON body (default: Slack/Teams-compatible `{"text": ...}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Extra HTTP headers; values may hold `${VAR}` (kept out of every printed form).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
 }

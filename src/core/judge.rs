@@ -3,6 +3,7 @@
 
 use super::guardrail::{impossible, ratio, scalar, zone, zone_verdict, Zone};
 use super::judge_stats;
+use super::units;
 use super::verdict::Verdict;
 use crate::config::{Config, Guardrail, GuardrailKind, NoData};
 use crate::metrics::Observation;
@@ -120,7 +121,12 @@ impl Judge {
                 j.value = Some(v);
                 j.zone = zone(v, g.promote.as_ref(), g.rollback.as_ref());
                 j.verdict = zone_verdict(j.zone, self.no_data);
-                j.detail = format!("{} = {}: {}", g.name, fmt_num(v), zone_words(j.zone, g));
+                j.detail = format!(
+                    "{} = {}: {}",
+                    g.name,
+                    units::value(v, units::judged_unit(g)),
+                    zone_words(j.zone, g)
+                );
             }
         }
     }
@@ -142,11 +148,11 @@ impl Judge {
                 j.verdict = zone_verdict(j.zone, self.no_data);
                 j.stats = Some(serde_json::json!({"canary": cv, "baseline": bv}));
                 j.detail = format!(
-                    "{}: canary {} / baseline {} = {}x: {}",
+                    "{}: canary {} / baseline {} = {}: {}",
                     g.name,
-                    fmt_num(cv),
-                    fmt_num(bv),
-                    fmt_num(r),
+                    units::value(cv, units::query_unit(g)),
+                    units::value(bv, units::query_unit(g)),
+                    units::value(r, Some(crate::config::Unit::Ratio)),
                     zone_words(j.zone, g)
                 );
             }
@@ -166,8 +172,12 @@ impl Judge {
 }
 
 pub fn zone_words(z: Zone, g: &Guardrail) -> String {
-    let p = g.promote.as_ref().map(|c| c.text.as_str()).unwrap_or("-");
-    let r = g.rollback.as_ref().map(|c| c.text.as_str()).unwrap_or("-");
+    let unit = units::judged_unit(g);
+    let words = |c: &Option<crate::config::Condition>| {
+        c.as_ref()
+            .map_or_else(|| "-".to_string(), |c| units::condition(c, unit))
+    };
+    let (p, r) = (words(&g.promote), words(&g.rollback));
     match z {
         Zone::Promote => format!("in the promote zone ({p})"),
         Zone::Between => format!("between zones (promote {p}, rollback {r})"),
@@ -177,29 +187,9 @@ pub fn zone_words(z: Zone, g: &Guardrail) -> String {
     }
 }
 
-/// Numbers for people: 4 significant digits, no exponent for ordinary magnitudes.
+/// Numbers for people (see [`units::sig`]).
 pub fn fmt_num(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-4..1e9).contains(&a) {
-        return format!("{v:.3e}");
-    }
-    let digits = (4 - (a.log10().floor() as i32 + 1)).max(0) as usize;
-    let s = format!("{v:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    units::sig(v)
 }
 
 #[cfg(test)]
@@ -277,9 +267,9 @@ guardrails:
     #[test]
     fn numbers_for_people() {
         assert_eq!(fmt_num(0.005), "0.005");
-        assert_eq!(fmt_num(1.23456), "1.235");
+        assert_eq!(fmt_num(1.23456), "1.23");
         assert_eq!(fmt_num(250.0), "250");
-        assert_eq!(fmt_num(0.00001234), "1.234e-5");
+        assert_eq!(fmt_num(0.00001234), "1.2e-5");
         assert_eq!(fmt_num(f64::INFINITY), "+Inf");
     }
 }

@@ -11,4 +11,5 @@ pub mod plan;
 pub mod progress;
 pub mod sim;
 pub mod stats;
+pub mod units;
 pub mod verdict;

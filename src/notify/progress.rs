@@ -18,6 +18,15 @@ impl Progress for Notifying<'_> {
     fn event(&mut self, line: &str) {
         self.inner.event(line);
     }
+    fn checked(&mut self, c: &crate::rollout::driver::CheckStatus) {
+        self.inner.checked(c);
+    }
+    fn journal(&mut self, e: &crate::core::machine::Event) {
+        self.inner.journal(e);
+    }
+    fn waiting(&mut self, what: &str) {
+        self.inner.waiting(what);
+    }
     fn milestone(&mut self, m: &Milestone) {
         self.inner.milestone(m);
         self.notifier.notify(m, self.renderer);

@@ -1,9 +1,15 @@
-//! JUnit XML: one test suite per stage, one test case per guardrail check (failed checks are
-//! failures, provider errors are errors), so CI systems show guardrails as tests.
+//! JUnit XML that agrees with the decision. A `rollout` test case first: it passes only when the
+//! canary was promoted, and fails with the outcome's reason otherwise (rolled back, inconclusive,
+//! deadline, readiness, platform failure, interruption). Then one test suite per stage with one
+//! test case per guardrail check: a failed check is a failure only when it counted (beyond
+//! `failureLimit`, or a critical guardrail); a tolerated one passes with a note, as does a provider
+//! error within `errorLimit`. Suites carry `timestamp` (RFC 3339) and `time` (seconds).
 
+use super::json::rfc3339;
 use super::record::RunRecord;
-use crate::core::machine::EventKind;
+use crate::core::machine::{EventKind, Outcome};
 use crate::core::verdict::Verdict;
+use std::collections::HashMap;
 
 fn xml(s: &str) -> String {
     s.chars()
@@ -15,68 +21,176 @@ fn xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-pub fn render(r: &RunRecord) -> String {
-    let mut suites = Vec::new();
-    let mut label = String::from("rollout");
-    let mut cases: Vec<String> = Vec::new();
-    let (mut failures, mut errors) = (0, 0);
-    let flush = |label: &str,
-                 cases: &mut Vec<String>,
-                 f: &mut i32,
-                 e: &mut i32,
-                 out: &mut Vec<String>| {
-        if !cases.is_empty() {
-            out.push(format!(
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\" errors=\"{e}\">\n{}\n  </testsuite>",
-                xml(label),
-                cases.len(),
-                cases.join("\n")
-            ));
+fn secs(ms: i64) -> String {
+    format!("{:.3}", ms.max(0) as f64 / 1000.0)
+}
+
+struct Suite {
+    label: String,
+    start: i64,
+    end: i64,
+    cases: Vec<String>,
+    failures: usize,
+    errors: usize,
+}
+
+impl Suite {
+    fn xml(&self) -> String {
+        format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" timestamp=\"{}\" time=\"{}\">\n{}\n  </testsuite>",
+            xml(&self.label),
+            self.cases.len(),
+            self.failures,
+            self.errors,
+            rfc3339(self.start),
+            secs(self.end - self.start),
+            self.cases.join("\n")
+        )
+    }
+}
+
+fn rollout_case(r: &RunRecord) -> (String, bool) {
+    let time = secs(r.finished_at - r.started_at);
+    let open = format!(
+        "    <testcase classname=\"{}\" name=\"rollout\" time=\"{time}\">",
+        xml(&r.name)
+    );
+    let traffic = super::summary::traffic_words(r);
+    match &r.outcome {
+        Outcome::Promoted => (
+            format!(
+                "{open}<system-out>promoted; traffic now: {}</system-out></testcase>",
+                xml(&traffic)
+            ),
+            false,
+        ),
+        o => {
+            let reason = o
+                .reason()
+                .unwrap_or("the run was stopped before a decision");
+            (
+                format!(
+                    "{open}<failure type=\"{}\" message=\"{}\">{}</failure></testcase>",
+                    o.result(),
+                    xml(&format!("{}: {reason}", o.result())),
+                    xml(&format!("{reason}\ntraffic now: {traffic}"))
+                ),
+                true,
+            )
         }
-        cases.clear();
-        *f = 0;
-        *e = 0;
-    };
+    }
+}
+
+pub fn render(r: &RunRecord) -> String {
+    let mut suites: Vec<Suite> = Vec::new();
+    let (rollout, failed) = rollout_case(r);
+    suites.push(Suite {
+        label: "rollout".into(),
+        start: r.started_at,
+        end: r.finished_at,
+        cases: vec![rollout],
+        failures: usize::from(failed),
+        errors: 0,
+    });
+    let rule = |name: &str| r.info.guardrails.iter().find(|g| g.name == name);
+    let mut failed_so_far: HashMap<&str, u32> = HashMap::new();
+    let mut errors_in_a_row: HashMap<&str, u32> = HashMap::new();
+    let mut previous = r.started_at;
     for ev in &r.events {
         match &ev.kind {
-            EventKind::PhaseStarted { label: l, .. } => {
-                flush(&label, &mut cases, &mut failures, &mut errors, &mut suites);
-                label = l.clone();
+            EventKind::PhaseStarted { label, .. } => {
+                if let Some(s) = suites.last_mut() {
+                    s.end = s.end.max(ev.at);
+                }
+                suites.push(Suite {
+                    label: label.clone(),
+                    start: ev.at,
+                    end: ev.at,
+                    cases: Vec::new(),
+                    failures: 0,
+                    errors: 0,
+                });
+                previous = ev.at;
             }
             EventKind::Check {
                 check, judgements, ..
             } => {
+                let Some(suite) = suites.last_mut().filter(|s| s.label != "rollout") else {
+                    continue;
+                };
+                suite.end = ev.at;
+                let time = secs(ev.at - previous);
+                previous = ev.at;
                 for j in judgements {
-                    let name = format!("{} check {}", j.guardrail, check + 1);
+                    let g = rule(&j.guardrail);
+                    let critical = g.is_some_and(|g| g.critical) || j.critical;
+                    let streak = errors_in_a_row.entry(j.guardrail.as_str()).or_default();
                     let body = match j.verdict {
                         // A dry run sends no query: the check was not evaluated.
                         _ if r.dry_run => {
                             "<skipped message=\"dry run: not evaluated\"/>".to_string()
                         }
-                        Verdict::Fail if !j.dry_run => {
-                            failures += 1;
-                            format!("<failure message=\"{}\"/>", xml(&j.detail))
+                        _ if j.dry_run => {
+                            format!(
+                                "<system-out>dry run (never acts): {}</system-out>",
+                                xml(&j.detail)
+                            )
                         }
-                        Verdict::Error if !j.dry_run => {
-                            errors += 1;
-                            format!("<error message=\"{}\"/>", xml(&j.detail))
+                        Verdict::Fail => {
+                            *streak = 0;
+                            let n = failed_so_far.entry(j.guardrail.as_str()).or_default();
+                            *n += 1;
+                            if critical || *n > r.info.failure_limit {
+                                suite.failures += 1;
+                                format!("<failure message=\"{}\"/>", xml(&j.detail))
+                            } else {
+                                format!(
+                                    "<system-out>failed check {n} of {} tolerated (failureLimit): {}</system-out>",
+                                    r.info.failure_limit,
+                                    xml(&j.detail)
+                                )
+                            }
                         }
-                        _ => format!("<system-out>{}</system-out>", xml(&j.detail)),
+                        Verdict::Error => {
+                            *streak += 1;
+                            if *streak > r.info.error_limit {
+                                suite.errors += 1;
+                                format!("<error message=\"{}\"/>", xml(&j.detail))
+                            } else {
+                                format!(
+                                    "<system-out>provider error {streak} in a row, {} tolerated (errorLimit): {}</system-out>",
+                                    r.info.error_limit,
+                                    xml(&j.detail)
+                                )
+                            }
+                        }
+                        _ => {
+                            *streak = 0;
+                            format!("<system-out>{}</system-out>", xml(&j.detail))
+                        }
                     };
-                    cases.push(format!(
-                        "    <testcase classname=\"{}\" name=\"{}\">{body}</testcase>",
+                    suite.cases.push(format!(
+                        "    <testcase classname=\"{}\" name=\"{}\" time=\"{time}\">{body}</testcase>",
                         xml(&r.name),
-                        xml(&name)
+                        xml(&format!("{} check {}", j.guardrail, check + 1))
                     ));
                 }
             }
             _ => {}
         }
     }
-    flush(&label, &mut cases, &mut failures, &mut errors, &mut suites);
+    if let Some(s) = suites.last_mut() {
+        s.end = s.end.max(r.finished_at);
+    }
+    suites.retain(|s| !s.cases.is_empty());
+    let tests: usize = suites.iter().map(|s| s.cases.len()).sum();
+    let failures: usize = suites.iter().map(|s| s.failures).sum();
+    let errors: usize = suites.iter().map(|s| s.errors).sum();
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mlcanary {}\">\n{}\n</testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mlcanary {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{}\" timestamp=\"{}\">\n{}\n</testsuites>\n",
         xml(&r.name),
-        suites.join("\n")
+        secs(r.finished_at - r.started_at),
+        rfc3339(r.started_at),
+        suites.iter().map(Suite::xml).collect::<Vec<_>>().join("\n")
     )
 }

@@ -4,8 +4,10 @@
 pub mod compare;
 pub mod console;
 pub mod github;
+pub mod json;
 pub mod junit;
 pub mod logging;
+pub mod out;
 pub mod outputs;
 pub mod record;
 pub mod redact;

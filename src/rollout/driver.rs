@@ -45,7 +45,28 @@ pub trait Progress {
     fn event(&mut self, line: &str);
     /// A milestone worth a notification (started, a stage, the end).
     fn milestone(&mut self, _m: &crate::notify::Milestone) {}
+    /// A check was judged: where the rollout stands, for a one-line status.
+    fn checked(&mut self, _c: &CheckStatus) {}
+    /// A new journal entry of the machine (extensions, stage ends, the outcome).
+    fn journal(&mut self, _e: &crate::core::machine::Event) {}
+    /// Still waiting (warmup, readiness, the next check); a console shows it now and then.
+    fn waiting(&mut self, _what: &str) {}
 }
+
+/// Where a rollout stands after a check.
+pub struct CheckStatus<'a> {
+    pub phase: &'a crate::core::plan::Stage,
+    /// Traffic stages in the plan (the shadow phase not counted).
+    pub stages: usize,
+    /// 0-based check in the phase.
+    pub check: usize,
+    /// Milliseconds until the phase's last planned check.
+    pub left_ms: i64,
+    pub judgements: &'a [Judgement],
+}
+
+/// The longest silent sleep: longer waits are cut into slices with a `waiting` line between.
+const HEARTBEAT_MS: i64 = 30_000;
 
 /// Prints nothing.
 pub struct Quiet;
@@ -104,6 +125,8 @@ struct Run {
     /// When the run first saw a signal.
     signalled_at: Option<i64>,
     started: i64,
+    /// Journal entries already passed to the progress.
+    journalled: usize,
 }
 
 impl<'a> Driver<'a> {
@@ -176,6 +199,10 @@ impl<'a> Driver<'a> {
                 self.cancel.set_deadline(d);
             }
             let action = st.machine.step(now, input);
+            for e in &st.machine.events()[st.journalled..] {
+                progress.journal(e);
+            }
+            st.journalled = st.machine.events().len();
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
             input = match action {
@@ -225,6 +252,7 @@ impl<'a> Driver<'a> {
             resumed: resume.is_some(),
             signalled_at: None,
             started: self.clock.now_ms(),
+            journalled: 0,
         }
     }
 
@@ -275,7 +303,10 @@ impl<'a> Driver<'a> {
                     self.read_revisions(&mut st.revisions, REVISION_READS, progress);
                     Input::Ready
                 }
-                Ok(Readiness::Pending(m)) => Input::NotReady(m),
+                Ok(Readiness::Pending(m)) => {
+                    progress.waiting(&format!("waiting for the canary: {m}"));
+                    Input::NotReady(m)
+                }
                 Ok(Readiness::Failed(m)) => Input::ReadyFailed(m),
                 // A poll cut short by the deadline: still not ready, and the machine's next step
                 // rolls back for the deadline (not as a platform failure).
@@ -287,10 +318,9 @@ impl<'a> Driver<'a> {
             Action::SleepUntil(t) => {
                 // Never sleep past the deadline: the machine's next step enforces it.
                 let t = deadline_at.map_or(t, |d| t.min(d));
-                if self.clock.sleep_until(t, &self.cancel) {
-                    Input::Woke
-                } else {
-                    Input::Cancelled
+                match self.sleep_with_heartbeat(t, progress) {
+                    true => Input::Woke,
+                    false => Input::Cancelled,
                 }
             }
             Action::Check { phase, check } => self.check(st, (phase, check), deadline_at, progress),
@@ -308,6 +338,27 @@ impl<'a> Driver<'a> {
                 }
             }
             Action::Finish(_) => unreachable!("the loop ends at Finish"),
+        }
+    }
+
+    /// Sleep until `t` in slices of at most [`HEARTBEAT_MS`], saying between them what is awaited;
+    /// false when cancelled.
+    fn sleep_with_heartbeat(&self, t: i64, progress: &mut dyn Progress) -> bool {
+        loop {
+            let now = self.clock.now_ms();
+            if t - now > HEARTBEAT_MS {
+                progress.waiting(&format!(
+                    "next step in {}",
+                    crate::core::units::duration((t - now + 999) / 1000)
+                ));
+            }
+            let slice = t.min(now + HEARTBEAT_MS);
+            if !self.clock.sleep_until(slice, &self.cancel) {
+                return false;
+            }
+            if slice >= t {
+                return true;
+            }
         }
     }
 
@@ -360,6 +411,15 @@ impl<'a> Driver<'a> {
             st.records.append(&mut recs);
             js.push(j);
         }
+        let stage = &self.plan.stages[phase];
+        let last = stage.checks.last().copied().unwrap_or(0) as i64;
+        progress.checked(&CheckStatus {
+            phase: stage,
+            stages: self.plan.traffic_stages().count(),
+            check,
+            left_ms: phase_start + last - now,
+            judgements: &js,
+        });
         Input::Checked(js)
     }
 
@@ -387,6 +447,7 @@ impl<'a> Driver<'a> {
             let weight = st.machine.traffic().0;
             self.save(persist, &mut st, final_state, weight, progress);
         }
+        let traffic_read_at = (!self.dry_run).then(|| self.clock.now_ms());
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
         } else {
@@ -418,6 +479,15 @@ impl<'a> Driver<'a> {
             requests: Vec::new(),
             warnings: st.warnings,
             compare: None,
+            info: crate::report::record::RunInfo {
+                run_id: persist
+                    .as_ref()
+                    .map(|p| p.run_id.clone())
+                    .unwrap_or_default(),
+                traffic_read_at,
+                revisions: Some(st.revisions.clone()),
+                ..crate::report::record::RunInfo::new(c, &self.plan)
+            },
         }
     }
 

@@ -121,7 +121,7 @@ fn unavailable_because(
             if oidc_source(settings, env).is_none() {
                 return Some(format!(
                     "no CI OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL/ACTIONS_ID_TOKEN_REQUEST_TOKEN \
-                     not set, GitLab variable {} not set)",
+                     not set, GitLab variable {} not set, AZURE_FEDERATED_TOKEN_FILE not set)",
                     settings.gitlab_var()
                 ));
             }
@@ -150,7 +150,10 @@ fn oidc_source(settings: &AzureSettings, env: &dyn EnvLookup) -> Option<OidcSour
         });
     }
     let var = settings.gitlab_var().to_string();
-    nonempty(&var).map(|token| OidcSource::GitLab { var, token })
+    if let Some(token) = nonempty(&var) {
+        return Some(OidcSource::GitLab { var, token });
+    }
+    nonempty("AZURE_FEDERATED_TOKEN_FILE").map(|path| OidcSource::File { path })
 }
 
 /// Whether an executable named `az` is on `PATH`.
@@ -289,6 +292,27 @@ mod tests {
         let c = choose(&AzureSettings::default(), &e, true).unwrap();
         assert_eq!(c.mode, AuthMode::Oidc);
         assert_eq!(c.explanation, vec!["oidc: used".to_string()]);
+    }
+
+    #[test]
+    fn a_federated_token_file_is_an_oidc_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("token");
+        std::fs::write(&f, "eyJ.token.sig\n").unwrap();
+        let path = f.display().to_string();
+        let e = env(&[
+            ("AZURE_FEDERATED_TOKEN_FILE", path.as_str()),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+        ]);
+        let c = choose(&AzureSettings::default(), &e, false).unwrap();
+        assert_eq!(c.mode, AuthMode::Oidc);
+        let src = oidc_source(&AzureSettings::default(), &e).unwrap();
+        let a = CiOidcAssertion::new(src, crate::clients::http::agent(&Default::default()));
+        assert_eq!(a.fetch().unwrap(), "eyJ.token.sig");
+        // Re-read at every exchange: a rotated token is picked up.
+        std::fs::write(&f, "rotated").unwrap();
+        assert_eq!(a.fetch().unwrap(), "rotated");
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum OidcSource {
     },
     /// The value of a GitLab `id_tokens` variable and that variable's name.
     GitLab { var: String, token: String },
+    /// `AZURE_FEDERATED_TOKEN_FILE`: a file holding the token, re-read at every exchange because
+    /// it may be rotated (the workload-identity convention of azure-identity's
+    /// WorkloadIdentityCredential and the AKS webhook).
+    File { path: String },
 }
 
 impl fmt::Debug for OidcSource {
@@ -34,6 +38,7 @@ impl fmt::Debug for OidcSource {
                 .debug_struct("GitLab")
                 .field("var", var)
                 .finish_non_exhaustive(),
+            OidcSource::File { path } => f.debug_struct("File").field("path", path).finish(),
         }
     }
 }
@@ -66,6 +71,15 @@ impl CiOidcAssertion {
     /// Fetch (GitHub) or return (GitLab) the OIDC token.
     pub fn fetch(&self) -> Result<String, String> {
         match &self.source {
+            OidcSource::File { path } => {
+                let token = std::fs::read_to_string(path)
+                    .map_err(|e| format!("AZURE_FEDERATED_TOKEN_FILE {path}: {e}"))?;
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(format!("AZURE_FEDERATED_TOKEN_FILE {path} is empty"));
+                }
+                Ok(token.to_string())
+            }
             OidcSource::GitLab { var, token } => {
                 if token.is_empty() {
                     Err(format!("GitLab id_tokens variable {var} is empty"))

@@ -139,12 +139,20 @@ impl DistributionTest {
             lower,
             upper,
             detail: format!(
-                "PSI {:.3} raw, {:.3} chance-corrected (null mean {:.3}, {} canary / {} stable); difference evidence {evidence:.1} of {needed:.0}{why}",
-                ps.raw, ps.corrected, ps.null_mean, ps.n_canary, ps.n_baseline
+                "PSI {} raw, {} chance-corrected (null mean {}, {} canary / {} stable); difference evidence {} of {}{why}",
+                sig(ps.raw),
+                sig(ps.corrected),
+                sig(ps.null_mean),
+                sig(ps.n_canary),
+                sig(ps.n_baseline),
+                crate::core::units::evidence(evidence),
+                sig(needed)
             ),
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {

@@ -149,18 +149,22 @@ impl MeanTest {
             lower: self.cs.lower,
             upper: self.cs.upper,
             detail: format!(
-                "geometric-mean latency ratio {:.3} (confidence {:.3}..{:.3}, tolerance {}x) over {} canary / {} stable requests; evidence {evidence:.1} of {needed:.0}{}",
-                d_hat.exp(),
-                self.cs.lower,
-                self.cs.upper,
+                "geometric-mean latency ratio {} (confidence {}..{}, tolerance {}x) over {} canary / {} stable requests; evidence {} of {}{}",
+                sig(d_hat.exp()),
+                sig(self.cs.lower),
+                sig(self.cs.upper),
                 self.p.tolerance,
-                c.0,
-                b.0,
+                sig(c.0),
+                sig(b.0),
+                crate::core::units::evidence(evidence),
+                sig(needed),
                 self.cs.why_not()
             ),
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {

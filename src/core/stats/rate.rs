@@ -228,11 +228,16 @@ impl RateTest {
         let proven_safe = !failed && self.cs.proves_below(self.p.safe_bound());
         let verdict = if failed { Verdict::Fail } else { Verdict::Pass };
         let detail = format!(
-            "canary {nc}/{} vs stable {nb}/{} events: rate ratio {estimate:.2} (confidence {:.2}..{:.2}, tolerance {rho0}x); evidence {evidence:.1} of {needed:.0} needed to roll back{}{}",
-            canary.total,
-            baseline.total,
-            self.cs.lower,
-            self.cs.upper,
+            "canary {}/{} vs stable {}/{} events: rate ratio {} (confidence {}..{}, tolerance {rho0}x); evidence {} of {} needed to roll back{}{}",
+            sig(nc),
+            sig(canary.total),
+            sig(nb),
+            sig(baseline.total),
+            sig(estimate),
+            sig(self.cs.lower),
+            sig(self.cs.upper),
+            crate::core::units::evidence(evidence),
+            sig(needed),
             if proven_safe {
                 format!("; proven below {}x", self.p.safe_bound())
             } else {
@@ -252,6 +257,8 @@ impl RateTest {
         }
     }
 }
+
+use crate::core::units::sig;
 
 #[cfg(test)]
 mod tests {
