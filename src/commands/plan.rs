@@ -136,7 +136,8 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     }
     if let Some(k) = &c.compare {
         // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, std::path::Path::new("")).map_or(0, |r| r.len());
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
+            .map_or(0, |r| r.len());
         if let Some(d) = crate::rollout::compare::dry(c, n) {
             let _ = writeln!(
                 o,

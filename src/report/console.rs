@@ -7,8 +7,8 @@
 //! a story. Every line is made single-line first, so a value can never start a workflow command.
 
 use super::github::{group, END_GROUP};
-use super::redact::neutralise_line;
 use super::record::GuardrailRule;
+use super::redact::neutralise_line;
 use crate::core::machine::{Event, EventKind};
 use crate::core::units;
 use crate::core::verdict::Verdict;
