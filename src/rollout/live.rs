@@ -19,13 +19,20 @@ pub enum SetupError {
     #[error("cannot use the Kubernetes API (nothing was changed)")]
     Kube(#[from] KubeError),
     #[error("cannot set up the Azure credential (nothing was changed)")]
-    Azure(#[from] AzureError),
+    Azure(#[source] Box<AzureError>),
     #[error("no Azure credential (nothing was changed)")]
     NoAzureCredential,
     #[error("cannot read the rollout's progress from the live object (nothing was changed)")]
     Progress(#[source] PlatformError),
     #[error("the prediction comparison: {0} (nothing was changed)")]
     Compare(String),
+}
+
+// Boxed: an `AzureError` carries request ids and bodies, and every setup result would pay for it.
+impl From<AzureError> for SetupError {
+    fn from(e: AzureError) -> Self {
+        SetupError::Azure(Box::new(e))
+    }
 }
 
 /// The Azure token source, when the config needs Azure (platform or providers).
