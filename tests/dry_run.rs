@@ -156,7 +156,7 @@ fn the_dry_run_reports_say_nothing_changed_and_nothing_was_judged() {
         assert!(!r.changed, "{name}");
         let s = mlcanary::report::summary::render(&r);
         assert!(
-            s.starts_with("## 📝 dry run, nothing changed:"),
+            s.starts_with("## 🧪 Dry run") && s.contains("sends nothing"),
             "{name}: {s}"
         );
         assert!(
@@ -174,7 +174,7 @@ fn the_dry_run_reports_say_nothing_changed_and_nothing_was_judged() {
             .iter()
             .any(|e| matches!(e.kind, mlcanary::core::machine::EventKind::Check { .. }));
         if checked {
-            assert!(s.contains("| not evaluated |"), "{name}: {s}");
+            assert!(s.contains("🧪 not judged"), "{name}: {s}");
             let x = mlcanary::report::junit::render(&r);
             assert!(
                 x.contains("<skipped message=\"dry run: not evaluated\"/>"),
