@@ -90,7 +90,8 @@ fn a_closed_pipe_ends_output_quietly() {
 
 fn with_guardrail(dir: &std::path::Path, guardrail: &str) -> std::path::PathBuf {
     let base = std::fs::read_to_string("examples/kserve.yaml").unwrap();
-    let i = base.find("guardrails:").unwrap();
+    // The `guardrails:` key at the start of a line (comments may mention the word).
+    let i = base.find("\nguardrails:").unwrap() + 1;
     let text = format!("{}guardrails:\n{guardrail}", &base[..i]);
     let f = dir.join("c.yaml");
     std::fs::write(&f, text).unwrap();

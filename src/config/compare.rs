@@ -37,16 +37,16 @@ pub struct Compare {
     /// Send a random sample of this many lines (default: every line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample: Option<u32>,
-    /// Seed of the sample (default 1), so a re-run sends the same requests.
+    /// Seed of the sample, so a re-run sends the same requests.
     #[serde(default = "d_seed")]
     pub seed: u64,
-    /// Requests per second sent to EACH version (default 20).
+    /// Requests per second sent to EACH version.
     #[serde(default = "d_rate")]
     pub rate: f64,
-    /// Requests in flight per version at most (default 4).
+    /// Requests in flight per version at most.
     #[serde(default = "d_concurrency")]
     pub concurrency: u32,
-    /// Per-request timeout (default 10s).
+    /// Per-request timeout.
     #[serde(default = "d_timeout")]
     pub timeout: Duration,
     /// The wire protocol of both versions.
@@ -170,7 +170,7 @@ pub struct Endpoint {
 pub struct StopEarly {
     /// The disagreement rate still acceptable, e.g. "2%".
     pub tolerance: Fraction,
-    /// Probability of stopping although the true rate is within tolerance (default 0.05).
+    /// Probability of stopping although the true rate is within tolerance.
     #[serde(default = "d_alpha")]
     pub alpha: Fraction,
 }
