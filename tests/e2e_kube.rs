@@ -165,17 +165,7 @@ fn kserve_prometheus_killed_mid_stage_rolls_back_after_error_limit() {
     let running = env.spawn_run(&env.config(&opts));
     // Kill Prometheus once the first stage is live and has been judged at least once.
     let path = Kind::Kserve.path();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while !env.object(&path).is_some_and(|o| {
-        o["status"]["components"]["predictor"]["latestReadyRevision"] == "fd-predictor-00002"
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the canary never went live"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    running.wait_for_stdout("check 1: ");
     env.prom().kill();
     let run = running.wait();
     assert_eq!(run.code, 1, "{}", run.log());

@@ -72,6 +72,13 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
         Gate::Rollback => platform.rollback(),
         Gate::Status => Ok(()),
     };
+    if acted.is_ok() && gate != Gate::Status {
+        wait_settled(
+            platform.as_mut(),
+            Duration::from_millis(limits.ready_timeout_ms.min(120_000)),
+            Duration::from_millis(250),
+        );
+    }
     let traffic = platform.traffic();
     let report = GateReport {
         command: gate,
@@ -108,6 +115,26 @@ fn with_namespace(mut c: Config) -> Config {
                 .and_then(|k| k.namespace);
     }
     c
+}
+
+/// Waits (bounded) until the platform's status reflects the change, so the traffic printed
+/// is what the controller made of it; says so on stderr when it does not in time.
+fn wait_settled(p: &mut dyn Platform, timeout: Duration, every: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match p.settled() {
+            Ok(None) => return,
+            Ok(Some(m)) if Instant::now() >= deadline => {
+                eprintln!("not yet confirmed by the platform: {m}");
+                return;
+            }
+            Err(e) if Instant::now() >= deadline => {
+                eprintln!("not yet confirmed by the platform: {e}");
+                return;
+            }
+            _ => std::thread::sleep(every),
+        }
+    }
 }
 
 /// Polls readiness until ready, failed, or `timeout`.

@@ -204,6 +204,28 @@ impl Platform for Kserve {
         self.set_percent(0)
     }
 
+    /// The controller has observed the spec and the latest revision carries what the spec asks
+    /// (`canaryTrafficPercent`, or 100 without it).
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "InferenceService")?;
+        if !observed_current(&obj) {
+            return Ok(Some(
+                "the controller has not observed the last change".into(),
+            ));
+        }
+        let want = canary_percent(&obj).map_or(100, |v| v.min(100) as u32);
+        Ok(match latest_percent(&obj) {
+            Some(p) if p == want => None,
+            // A rollback before the new revision was ever ready leaves no latest entry at 0%.
+            None if want == 0 => None,
+            got => Some(format!(
+                "the latest revision carries {}% of traffic, the spec asks {want}%",
+                got.map_or("no".into(), |p| p.to_string())
+            )),
+        })
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
         self.t.load_annotation(&p)

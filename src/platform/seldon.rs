@@ -43,6 +43,60 @@ impl Seldon {
     }
 }
 
+/// Whether the Deployment `dep` (a `status.deploymentStatus` key) belongs to predictor `p`: the
+/// operator names it `{sdep}-{predictor}-{podSpecIndex}-{containers}` unless a componentSpec
+/// names it (`metadata.name`).
+fn deployment_of(sdep: &str, p: &Value, dep: &str) -> bool {
+    let named = p["componentSpecs"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["metadata"]["name"] == dep));
+    let prefix = format!("{sdep}-{}-", p["name"].as_str().unwrap_or(""));
+    named
+        || dep
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// What in `status.deploymentStatus` shows the spec is not (yet) what is served: a predictor
+/// without an available Deployment, or a Deployment of a predictor no longer in the spec.
+fn spec_not_served(obj: &Value) -> Option<String> {
+    let sdep = obj["metadata"]["name"].as_str().unwrap_or("");
+    let preds = obj["spec"]["predictors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let deps = obj["status"]["deploymentStatus"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for p in &preds {
+        let want = p["replicas"].as_u64().unwrap_or(1).max(1);
+        let available = deps
+            .iter()
+            .filter(|(k, _)| deployment_of(sdep, p, k))
+            .map(|(_, d)| d["availableReplicas"].as_u64().unwrap_or(0))
+            .min();
+        match available {
+            Some(a) if a >= want => {}
+            Some(a) => {
+                return Some(format!(
+                    "predictor {}: {a} of {want} replicas available",
+                    p["name"].as_str().unwrap_or("?")
+                ))
+            }
+            None => {
+                return Some(format!(
+                    "predictor {}: its Deployment is not reported yet",
+                    p["name"].as_str().unwrap_or("?")
+                ))
+            }
+        }
+    }
+    deps.keys()
+        .find(|k| !preds.iter().any(|p| deployment_of(sdep, p, k)))
+        .map(|k| format!("Deployment {k} of a removed predictor is still reported"))
+}
+
 /// Both predictors' indices, or an error naming them.
 fn both(obj: &Value, stable: &str, canary: &str) -> Result<(usize, usize), PlatformError> {
     match (index_of(obj, stable), index_of(obj, canary)) {
@@ -73,9 +127,21 @@ impl Platform for Seldon {
         self.prepare_with(weight, mirror)
     }
 
+    /// Ready on evidence that belongs to the spec as it is now: SeldonDeployment 1.x writes no
+    /// `observedGeneration`, so `state: Available` read right after a write may describe the old
+    /// spec. Besides Available, every predictor's Deployment must be listed in
+    /// `status.deploymentStatus` with its replicas available (the operator adds a new
+    /// Deployment's entry only once it found it created and unchanged), and no removed
+    /// predictor's Deployment may still be listed (`completeServiceCreation` drops those once
+    /// the new ones are ready).
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
         let obj = self.current()?;
         let state = obj["status"]["state"].as_str().unwrap_or("");
+        if state == "Available" {
+            if let Some(why) = spec_not_served(&obj) {
+                return Ok(Readiness::Pending(why));
+            }
+        }
         Ok(match state {
             "Available" => Readiness::Ready,
             "Failed" => Readiness::Failed(format!(
@@ -210,6 +276,17 @@ impl Platform for Seldon {
                     json!({"op": "remove", "path": format!("/spec/predictors/{ci}")}),
                 ]
             }))
+        })
+    }
+
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let obj = self.current()?;
+        Ok(match obj["status"]["state"].as_str().unwrap_or("") {
+            "Available" => spec_not_served(&obj),
+            s => Some(format!(
+                "SeldonDeployment state {}",
+                if s.is_empty() { "unknown" } else { s }
+            )),
         })
     }
 

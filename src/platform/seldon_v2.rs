@@ -1,7 +1,10 @@
 //! Seldon Core v2: the canary Model plus an Experiment whose `default` is the stable Model, so the
 //! stable endpoint carries the split. Weights are candidate weights (share = weight / sum).
-//! Promote points the stable Model at the new URI and removes the Experiment and canary Model;
-//! rollback removes them (all traffic back on the default).
+//! Promote never drops the new version's share: it first gives the canary Model every request
+//! (candidate weights 0 / 100), then points the stable Model at the new URI, and removes the
+//! Experiment and canary Model only once the stable Model's new version is Ready (in
+//! `settled`, before the final traffic read); until then the scheduler keeps serving the stable
+//! Model's OLD version. Rollback removes them (all traffic back on the default).
 
 use super::k8s::{
     apply_all, condition_true, Intent, PatchKind, WriteTo, SELDON_EXPERIMENT, SELDON_MODEL,
@@ -16,6 +19,12 @@ pub struct SeldonV2 {
     canary: String,
     model_uri: String,
     promoted: bool,
+    /// After promote: the stable Model's generation our URI write made (`None`: the Model
+    /// already had the URI, no write), and whether its `ModelReady` has been seen not True
+    /// since (the operator writes no `observedGeneration`; the new generation's first status is
+    /// the scheduler's ModelProgressing, so a True after it is the new version's).
+    stable_gen: Option<i64>,
+    seen_loading: bool,
 }
 
 impl SeldonV2 {
@@ -26,6 +35,8 @@ impl SeldonV2 {
             canary,
             model_uri,
             promoted: false,
+            stable_gen: None,
+            seen_loading: false,
         }
     }
     fn experiment(&self) -> String {
@@ -148,8 +159,30 @@ impl Platform for SeldonV2 {
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {
+        // 1. Every request to the canary Model (already serving the new version).
+        let (stable, canary) = (self.stable.clone(), self.canary.clone());
+        let e = self.experiment();
+        if self.t.api.get(&e)?.is_some() {
+            let all = json!([{"name": stable, "weight": 0}, {"name": canary, "weight": 100}]);
+            self.t
+                .patch_from(&WriteTo::object(&e, "Experiment"), |exp| {
+                    Ok(
+                        if exp["spec"]["candidates"] == all && exp["spec"]["mirror"].is_null() {
+                            Intent::Done
+                        } else {
+                            Intent::Patch(
+                                PatchKind::Merge,
+                                json!({"spec": {"candidates": all, "mirror": null}}),
+                            )
+                        },
+                    )
+                })?;
+        }
+        // 2. The stable Model loads the new version (the scheduler keeps the old one serving
+        //    until the new one is available).
         let uri = self.model_uri.clone();
         let sp = self.model(&self.stable);
+        let before = self.t.must_get(&sp, "stable Model")?;
         self.t
             .patch_from(&WriteTo::object(&sp, "stable Model"), |m| {
                 Ok(if m["spec"]["storageUri"] == uri.as_str() {
@@ -158,11 +191,12 @@ impl Platform for SeldonV2 {
                     Intent::Patch(PatchKind::Merge, json!({"spec": {"storageUri": uri}}))
                 })
             })?;
-        let e = self.experiment();
-        self.t.api.delete(&e)?;
-        let cp = self.model(&self.canary);
-        self.t.api.delete(&cp)?;
+        let after = self.t.must_get(&sp, "stable Model")?;
+        let gen = |m: &Value| m["metadata"]["generation"].as_i64();
+        self.stable_gen = (gen(&after) != gen(&before)).then(|| gen(&after)).flatten();
+        self.seen_loading = false;
         self.promoted = true;
+        // 3. The Experiment and canary Model go in `settled`, once the new version is Ready.
         Ok(())
     }
 
@@ -171,6 +205,41 @@ impl Platform for SeldonV2 {
         self.t.api.delete(&e)?;
         let cp = self.model(&self.canary);
         self.t.api.delete(&cp)
+    }
+
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let e = self.experiment();
+        if !self.promoted {
+            return Ok(match self.t.api.get(&e)? {
+                Some(exp) if !condition_true(&exp, "Ready") => {
+                    Some("the Experiment is not Ready".into())
+                }
+                _ => None,
+            });
+        }
+        let sp = self.model(&self.stable);
+        let m = self.t.must_get(&sp, "stable Model")?;
+        if !condition_true(&m, "ModelReady") {
+            self.seen_loading = true;
+        }
+        let gen = m["metadata"]["generation"].as_i64();
+        let observed = m["status"]["observedGeneration"].as_i64();
+        let new_version_ready = condition_true(&m, "ModelReady")
+            && match (self.stable_gen, observed) {
+                (None, _) => true, // no write of ours: nothing stale to wait out
+                (Some(_), Some(o)) => Some(o) == gen,
+                (Some(_), None) => self.seen_loading,
+            };
+        if !new_version_ready {
+            return Ok(Some(format!(
+                "the stable Model {} is loading the new version; the Experiment keeps every request on {}",
+                self.stable, self.canary
+            )));
+        }
+        self.t.api.delete(&e)?;
+        let cp = self.model(&self.canary);
+        self.t.api.delete(&cp)?;
+        Ok(None)
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {

@@ -37,6 +37,9 @@ pub fn traffic_line(t: &crate::platform::Traffic) -> String {
 /// Where traffic is, in words: the platform's own report when we have it.
 pub fn traffic_words(r: &RunRecord) -> String {
     match (&r.traffic, &r.traffic_error) {
+        (Some(t), Some(e)) if !t.split.is_empty() => {
+            format!("{} (as the platform reports; {e})", traffic_line(t))
+        }
         (Some(t), _) if !t.split.is_empty() => {
             format!("{} (as the platform reports)", traffic_line(t))
         }

@@ -65,6 +65,12 @@ pub struct Driver<'a> {
     pub dry_run: bool,
 }
 
+/// How long the final traffic read waits for the platform to reflect the last write.
+const SETTLE_MS: i64 = 60_000;
+/// The same after a signal (runners kill the process about 10 s after the first one).
+const SETTLE_CANCELLED_MS: i64 = 4_000;
+const SETTLE_POLL_MS: i64 = 250;
+
 fn platform_msg(e: PlatformError) -> String {
     e.to_string()
 }
@@ -171,10 +177,13 @@ impl<'a> Driver<'a> {
                 } => {
                     progress.phase(&self.plan.stages[phase].label());
                     self.announce(progress, NotifyEvent::Stage, phase, &revisions, None);
+                    let what = self
+                        .platform
+                        .describe_prepare(weight)
+                        .unwrap_or_else(|| format!("canary {weight}%{}", mirror_words(mirror)));
                     progress.event(&format!(
-                        "{}: applying the new model (canary {weight}%{})",
+                        "{}: applying the new model ({what})",
                         self.plan.stages[phase].label(),
-                        mirror_words(mirror)
                     ));
                     applied(self.platform.prepare(weight, mirror))
                 }
@@ -306,10 +315,7 @@ impl<'a> Driver<'a> {
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
         } else {
-            match self.platform.traffic() {
-                Ok(t) => (Some(t), None),
-                Err(e) => (None, Some(e.to_string())),
-            }
+            self.final_traffic(progress)
         };
         let (final_weight, _) = machine.traffic();
         let end = crate::notify::final_event(&outcome);
@@ -331,6 +337,56 @@ impl<'a> Driver<'a> {
             queries: records,
             requests: Vec::new(),
             warnings,
+        }
+    }
+
+    /// The final traffic, read once the platform's status reflects the last write (bounded:
+    /// [`SETTLE_MS`], or [`SETTLE_CANCELLED_MS`] after a signal); when it does not in time the
+    /// traffic read is reported as not yet confirmed by the platform.
+    fn final_traffic(
+        &mut self,
+        progress: &mut dyn Progress,
+    ) -> (Option<crate::platform::Traffic>, Option<String>) {
+        let bound = if self.cancel.is_cancelled() {
+            SETTLE_CANCELLED_MS
+        } else {
+            SETTLE_MS
+        };
+        let until = self.clock.now_ms().saturating_add(bound);
+        let never = Cancel::new();
+        let mut announced = false;
+        let pending = loop {
+            match self.platform.settled() {
+                Ok(None) => break None,
+                Ok(Some(m)) | Err(PlatformError::Other(m)) if self.clock.now_ms() >= until => {
+                    break Some(m)
+                }
+                Err(e) if self.clock.now_ms() >= until => break Some(e.to_string()),
+                Ok(Some(m)) if !announced => {
+                    announced = true;
+                    progress.event(&format!(
+                        "waiting for the platform to apply the change: {m}"
+                    ));
+                }
+                _ => {}
+            }
+            let next = self
+                .clock
+                .now_ms()
+                .saturating_add(SETTLE_POLL_MS)
+                .min(until);
+            self.clock.sleep_until(next, &never);
+        };
+        let unconfirmed = pending.map(|m| format!("not yet confirmed by the platform: {m}"));
+        if let Some(u) = &unconfirmed {
+            progress.event(u);
+        }
+        match self.platform.traffic() {
+            Ok(t) => (Some(t), unconfirmed),
+            Err(e) => (
+                None,
+                Some(unconfirmed.map_or(e.to_string(), |u| format!("{u}; {e}"))),
+            ),
         }
     }
 

@@ -269,8 +269,15 @@ impl KubeServer {
         self.lock().log.clone()
     }
 
-    /// Runs every controller once, as if each object were polled.
+    /// Runs every controller once, as if each object were polled. In async mode: waits until
+    /// the controllers have seen every write and a model had time to load.
     pub fn tick(&self) {
+        let load = self.lock().timing.map(|t| t.load);
+        if let Some(load) = load {
+            self.settle();
+            std::thread::sleep(load + controllers::TICK * 2);
+            return;
+        }
         let mut st = self.lock();
         let keys: Vec<String> = st.objects.keys().cloned().collect();
         for k in keys {
