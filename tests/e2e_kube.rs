@@ -439,3 +439,69 @@ fn argo_watch_degraded_rollout_exits_1() {
     assert_eq!(k["status"]["phase"], "Degraded", "{k}");
     assert_eq!(canary_weight(&k), 0, "{k}");
 }
+
+/// Seldon v1: `render` at 100% is the object the live promote leaves (the stable predictor alone
+/// on the new graph), and a config without `stableModelUri` is refused by `validate` (exit 2,
+/// FILE:LINE:COL and the key) instead of rendering a placeholder.
+#[test]
+fn seldon_render_at_100_is_what_promote_leaves_and_stable_model_uri_is_required() {
+    let Some(mut env) = Env::start(Kind::Seldon) else {
+        return;
+    };
+    env.drive(0.0);
+    let cfg = env.config(&Opts::default());
+    let run = env.run(&cfg);
+    assert_promoted(&run, &[10, 50, 100]);
+    let path = env.write_config(&cfg);
+    let rendered = env.mlcanary(&[
+        "render".into(),
+        "-c".into(),
+        path.display().to_string(),
+        "--stage".into(),
+        "3".into(),
+    ]);
+    assert_eq!(rendered.code, 0, "{}", rendered.log());
+    let doc: Value = yaml_serde::from_str(&rendered.stdout).expect("one YAML document");
+    let live = env
+        .kubectl_main()
+        .expect("kubectl sees the SeldonDeployment");
+    assert_eq!(
+        doc["spec"]["predictors"], live["spec"]["predictors"],
+        "render at 100% vs the promoted object"
+    );
+
+    let without = cfg.replace("  stableModelUri: s3://models/fd-v1\n", "");
+    assert_ne!(without, cfg);
+    let path = env.write_config(&without);
+    let v = env.mlcanary(&["validate".into(), "-c".into(), path.display().to_string()]);
+    assert_eq!(v.code, 2, "{}", v.log());
+    let file = path.display().to_string();
+    assert!(
+        v.stderr.contains(&format!("{file}:")) && v.stderr.contains("target.stableModelUri"),
+        "{}",
+        v.stderr
+    );
+}
+
+/// `plan` says what Seldon v1 does with a shadow predictor: it receives a copy of every request,
+/// whatever `shadow.percent` says.
+#[test]
+fn plan_says_seldon_v1_shadow_copies_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = include_str!("../examples/seldon.yaml").replace("percent: 100", "percent: 10");
+    assert!(text.contains("percent: 10\n"));
+    let path = dir.path().join("seldon.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["plan", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("copies EVERY request to the shadow predictor")
+            && stdout.contains("whatever `percent` (10%) says"),
+        "{stdout}"
+    );
+}

@@ -462,7 +462,7 @@ fn truth(platform: Target, server: &KubeServer) -> Truth {
 fn run_case(case: &Case) -> Ended {
     let platform = match case.platform {
         Target::Kserve => "kserve",
-        Target::Seldon => "seldon",
+        Target::Seldon => "seldon, stableModelUri: \"s3://m/v1\"",
     };
     let c: Config = load_str("c.yaml", &CONFIG.replace("PLATFORM", platform), None).unwrap();
     let server = KubeServer::start();

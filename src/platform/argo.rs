@@ -336,10 +336,12 @@ impl Platform for Argo {
                         "released the judged pause at step {r}"
                     )));
                 }
-                PauseState::Before => return Ok(Readiness::Pending(format!(
+                PauseState::Before => {
+                    return Ok(Readiness::Pending(format!(
                     "waiting for the Rollout to reach the judged pause at step {r} (at step {})",
                     obj["status"]["currentStepIndex"]
-                ))),
+                )))
+                }
                 PauseState::Unpausing | PauseState::Past => self.release = None,
             }
         }
@@ -543,17 +545,21 @@ impl Platform for Argo {
         let Some(live) = self.t.api.get(&p)? else {
             return Ok(None);
         };
-        Ok(
-            live["metadata"]["annotations"][crate::core::progress::ANNOTATION]
-                .as_str()
-                .map(|r| {
-                    if self.watch {
-                        r.to_string()
-                    } else {
-                        reconcile_record(&live, r)
-                    }
-                }),
-        )
+        let Some(record) = live["metadata"]["annotations"][crate::core::progress::ANNOTATION]
+            .as_str()
+            .map(String::from)
+        else {
+            return Ok(None);
+        };
+        let ours = self.t.rendered(100, 0, "Rollout")?;
+        let promoted =
+            fully_promoted(&live) && live["spec"]["template"] == ours["spec"]["template"];
+        let record = super::kube_platform::promoted_if_live(record, promoted);
+        Ok(Some(if self.watch {
+            record
+        } else {
+            reconcile_record(&live, &record)
+        }))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

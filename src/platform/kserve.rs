@@ -43,6 +43,16 @@ impl Kserve {
     }
 }
 
+/// The predictor's `storageUri` (`model.storageUri`, or a framework key's).
+fn storage_uri(obj: &Value) -> Option<&str> {
+    let p = &obj["spec"]["predictor"];
+    p["model"]["storageUri"].as_str().or_else(|| {
+        p.as_object()?
+            .values()
+            .find_map(|v| v.get("storageUri")?.as_str())
+    })
+}
+
 fn canary_percent(obj: &Value) -> Option<u64> {
     obj["spec"]["predictor"]["canaryTrafficPercent"].as_u64()
 }
@@ -228,7 +238,17 @@ impl Platform for Kserve {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        self.t.load_annotation(&p)
+        let Some(record) = self.t.load_annotation(&p)? else {
+            return Ok(None);
+        };
+        let live = self.t.must_get(&p, "InferenceService")?;
+        let ours = self.t.rendered(100, 0, "InferenceService")?;
+        let promoted = canary_percent(&live).is_none()
+            && storage_uri(&live).is_some()
+            && storage_uri(&live) == storage_uri(&ours);
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

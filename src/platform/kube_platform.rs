@@ -76,3 +76,19 @@ pub fn named_revisions(stable: &str, canary: &str) -> super::Revisions {
         stable_revision: Some(stable.to_string()),
     }
 }
+
+/// Believe the live object over the stored record: when the live object already serves the new
+/// version to everyone (a run killed between its promote write and storing the final record),
+/// an in-progress record becomes "promoted", so the re-run reports it instead of moving traffic
+/// back to an earlier stage.
+pub fn promoted_if_live(record: String, live_promoted: bool) -> String {
+    use crate::core::progress::{Progress, State};
+    match Progress::decode(&record) {
+        Some(mut p) if live_promoted && p.state == State::InProgress => {
+            p.state = State::Promoted;
+            p.weight = 100;
+            p.encode()
+        }
+        _ => record,
+    }
+}

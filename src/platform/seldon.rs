@@ -292,7 +292,18 @@ impl Platform for Seldon {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        self.t.load_annotation(&p)
+        let Some(record) = self.t.load_annotation(&p)? else {
+            return Ok(None);
+        };
+        let live = self.current()?;
+        let promoted = index_of(&live, &self.canary).is_none()
+            && match (index_of(&live, &self.stable), self.rendered_canary(1, 0)) {
+                (Some(si), Ok(c)) => live["spec"]["predictors"][si]["graph"] == c["graph"],
+                _ => false,
+            };
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
@@ -304,18 +315,33 @@ impl Platform for Seldon {
 impl Seldon {
     /// Add (or replace) the canary predictor from the rendered manifest; with `mirror` > 0 it is a
     /// shadow predictor taking no live traffic.
-    fn prepare_with(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
-        let rendered = self.t.rendered(weight, mirror, "SeldonDeployment")?;
-        let canary = rendered["spec"]["predictors"]
+    /// The canary predictor as the templates render it for this weight.
+    /// At 100% the templates render the promoted object (no canary predictor), so the canary
+    /// predictor comes from a split render and takes every request.
+    fn rendered_canary(&mut self, weight: u32, mirror: u32) -> Result<Value, PlatformError> {
+        let rendered = self
+            .t
+            .rendered(weight.min(99), mirror, "SeldonDeployment")?;
+        rendered["spec"]["predictors"]
             .as_array()
             .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))
             .cloned()
+            .map(|mut c| {
+                if weight >= 100 && mirror == 0 {
+                    c["traffic"] = json!(weight);
+                }
+                c
+            })
             .ok_or_else(|| {
                 PlatformError::Other(format!(
                     "the template rendered no predictor named {}",
                     self.canary
                 ))
-            })?;
+            })
+    }
+
+    fn prepare_with(&mut self, weight: u32, mirror: u32) -> Result<(), PlatformError> {
+        let canary = self.rendered_canary(weight, mirror)?;
         let (stable, canary_name) = (self.stable.clone(), self.canary.clone());
         self.patch_from(true, |obj| {
             let si = index_of(obj, &stable).ok_or_else(|| {

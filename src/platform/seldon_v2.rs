@@ -244,7 +244,21 @@ impl Platform for SeldonV2 {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        self.t.load_annotation(&p)
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        let Some(record) = live["metadata"]["annotations"][crate::core::progress::ANNOTATION]
+            .as_str()
+            .map(String::from)
+        else {
+            return Ok(None);
+        };
+        let e = self.experiment();
+        let promoted =
+            live["spec"]["storageUri"] == self.model_uri.as_str() && self.t.api.get(&e)?.is_none();
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

@@ -169,6 +169,20 @@ impl<'a> Driver<'a> {
             let action = machine.step(now, input);
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
+            if moves_traffic {
+                // The record goes BEFORE the traffic write: a crash between the two leaves the
+                // record ahead, and the re-run repeats the (idempotent, already decided) move
+                // forward; the other order made it repeat the previous stage's lower weight.
+                let weight = self.plan.stages[machine.phase()].weight();
+                self.save(
+                    &persist,
+                    &machine,
+                    State::InProgress,
+                    weight,
+                    &mut warnings,
+                    progress,
+                );
+            }
             input = match action {
                 Action::Prepare {
                     phase,
@@ -281,18 +295,6 @@ impl<'a> Driver<'a> {
                 }
                 Action::Finish(o) => break o,
             };
-            if moves_traffic && input == Input::Applied {
-                // Applied, though the machine learns of it at its next step: store this phase's weight.
-                let weight = self.plan.stages[machine.phase()].weight();
-                self.save(
-                    &persist,
-                    &machine,
-                    State::InProgress,
-                    weight,
-                    &mut warnings,
-                    progress,
-                );
-            }
         };
         let final_state = match &outcome {
             crate::core::machine::Outcome::Promoted => State::Promoted,
@@ -358,10 +360,9 @@ impl<'a> Driver<'a> {
         let pending = loop {
             match self.platform.settled() {
                 Ok(None) => break None,
-                Ok(Some(m)) | Err(PlatformError::Other(m)) if self.clock.now_ms() >= until => {
-                    break Some(m)
-                }
-                Err(e) if self.clock.now_ms() >= until => break Some(e.to_string()),
+                // A failed read is not "not yet": say so once, do not hammer a failing server.
+                Err(e) => break Some(e.to_string()),
+                Ok(Some(m)) if self.clock.now_ms() >= until => break Some(m),
                 Ok(Some(m)) if !announced => {
                     announced = true;
                     progress.event(&format!(

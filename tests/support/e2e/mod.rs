@@ -85,7 +85,7 @@ impl Kind {
     fn target_yaml(self) -> String {
         let extra = match self {
             Kind::Kserve => "",
-            Kind::Seldon => "  stablePredictor: main\n  canaryPredictor: canary\n",
+            Kind::Seldon => "  stablePredictor: main\n  canaryPredictor: canary\n  stableModelUri: s3://models/fd-v1\n",
             Kind::SeldonV2 => "  stableModel: fd-v1\n  canaryModel: fd-v2\n",
             Kind::ArgoDrive => "  mode: drive\n  image: ghcr.io/acme/fd:2\n  replicas: 1\n",
             Kind::ArgoWatch => "  mode: watch\n  image: ghcr.io/acme/fd:2\n  replicas: 1\n",
@@ -191,9 +191,11 @@ pub struct Running {
 
 impl Running {
     /// SIGKILL: no handler runs, nothing is rolled back or reported (a runner that vanished).
-    pub fn kill9(mut self) {
+    /// Returns what the run printed until then.
+    pub fn kill9(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        file_text(&self.dir.join("stdout"))
     }
 
     /// Waits (at most 60 s) until the run's stdout contains `needle`; panics otherwise.

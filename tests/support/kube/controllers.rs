@@ -21,6 +21,9 @@ pub struct Side {
     pub real_time: bool,
     /// Argo: when the current timed pause started.
     pub pause_started: Option<std::time::Instant>,
+    /// Seldon v2 Model: the storageUri of the version loaded and serving (the scheduler keeps
+    /// the old version serving while a new one loads).
+    pub loaded: Option<String>,
 }
 
 /// Admission: `Err` carries `(field, message)` causes for a 422.

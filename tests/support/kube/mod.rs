@@ -264,6 +264,12 @@ impl KubeServer {
         self.lock().objects.get(path).cloned()
     }
 
+    /// Seldon v2: the storageUri of the Model version the scheduler serves (not in the API:
+    /// what the scheduler knows), `None` before any version loaded.
+    pub fn serving_uri(&self, path: &str) -> Option<String> {
+        self.lock().side.get(path).and_then(|s| s.loaded.clone())
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
         self.lock().log.clone()

@@ -65,6 +65,9 @@ fn reconcile(obj: &mut Value, side: &mut Side) {
     let broken_model = obj["spec"]["storageUri"]
         .as_str()
         .is_some_and(|u| u.contains("broken"));
+    if !broken_model {
+        side.loaded = obj["spec"]["storageUri"].as_str().map(String::from);
+    }
     set(
         obj,
         |k| match k {
