@@ -386,6 +386,13 @@ fn argo_watch_follows_the_rollout_to_healthy() {
         ..Opts::default()
     }));
     assert_promoted(&run, &[100]);
+    // The log says what Argo will do (its first setWeight and steps), not "canary 100%".
+    assert!(
+        run.stdout.contains("Argo starts the canary at 10% and walks its steps: setWeight 10%, pause 1s, analysis, setWeight 50%"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("(canary 100%)"), "{}", run.stdout);
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Healthy", "{k}");
     let steps = k["spec"]["strategy"]["canary"]["steps"].to_string();
@@ -504,4 +511,36 @@ fn plan_says_seldon_v1_shadow_copies_every_request() {
             && stdout.contains("whatever `percent` (10%) says"),
         "{stdout}"
     );
+}
+
+/// A target managed by Argo CD (its tracking annotation and field manager): the run warns on
+/// the console and in the step summary that self-heal can revert the weights it sets.
+#[test]
+fn gitops_owned_target_is_warned_about_in_the_log_and_the_summary() {
+    let Some(mut env) = Env::start(Kind::Kserve) else {
+        return;
+    };
+    let path = Kind::Kserve.path();
+    let mut o = env.object(&path).unwrap();
+    o["metadata"]["annotations"] = serde_json::json!({
+        "argocd.argoproj.io/tracking-id": "fraud:serving.kserve.io/InferenceService:ml/fd"
+    });
+    o["metadata"]["managedFields"] =
+        serde_json::json!([{"manager": "argocd-controller", "operation": "Apply"}]);
+    env.kube.insert(&path, o);
+    env.drive(0.0);
+    let run = env.run(&env.config(&Opts {
+        stages: vec![50],
+        pause: "2s",
+        ..Opts::default()
+    }));
+    assert_eq!(run.code, 0, "{}", run.log());
+    for text in [&run.stdout, &run.summary] {
+        assert!(
+            text.contains("is managed by Argo CD")
+                && text.contains("field manager argocd-controller")
+                && text.contains("docs/kubernetes.md"),
+            "{text}"
+        );
+    }
 }

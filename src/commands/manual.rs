@@ -119,7 +119,7 @@ fn with_namespace(mut c: Config) -> Config {
 
 /// Waits (bounded) until the platform's status reflects the change, so the traffic printed
 /// is what the controller made of it; says so on stderr when it does not in time.
-fn wait_settled(p: &mut dyn Platform, timeout: Duration, every: Duration) {
+pub fn wait_settled(p: &mut dyn Platform, timeout: Duration, every: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
         match p.settled() {

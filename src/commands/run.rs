@@ -85,6 +85,10 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
             .into())
         }
     };
+    let gitops = platform.gitops_owners();
+    for w in &gitops {
+        console.event(&format!("warning: {w}"));
+    }
     let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
     let persist = match crate::core::progress::decide(stored.as_ref(), &c.model.uri, c.model.version.as_deref(), force, plan.stages.len()) {
         Resume::Fresh => Persist { run_id, resume: None },
@@ -120,6 +124,7 @@ fn live(c: &Config, renderer: Renderer, github: bool, force: bool) -> anyhow::Re
     );
     console.finish();
     record.warnings.extend(notifier.finish());
+    record.warnings.extend(gitops);
     Ok(record)
 }
 
@@ -284,6 +289,12 @@ fn already_done(
         },
     };
     let now = SystemClock.now_ms();
+    // A run killed right after its promote: the controller may not have acted yet.
+    super::manual::wait_settled(
+        platform,
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(250),
+    );
     let (traffic, traffic_error) = match platform.traffic() {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),

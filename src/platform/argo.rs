@@ -540,6 +540,11 @@ impl Platform for Argo {
         ))
     }
 
+    fn gitops_owners(&mut self) -> Vec<String> {
+        let p = self.path();
+        self.t.gitops_owners(&p)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
         let Some(live) = self.t.api.get(&p)? else {

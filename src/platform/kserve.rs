@@ -236,6 +236,11 @@ impl Platform for Kserve {
         })
     }
 
+    fn gitops_owners(&mut self) -> Vec<String> {
+        let p = self.path();
+        self.t.gitops_owners(&p)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
         let Some(record) = self.t.load_annotation(&p)? else {

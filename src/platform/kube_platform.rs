@@ -36,6 +36,14 @@ impl KubeTarget {
         patch_from(self.api.as_mut(), to, compute)
     }
 
+    /// GitOps owners of the object at `path` (`platform::gitops`); unreadable = none known.
+    pub fn gitops_owners(&mut self, path: &str) -> Vec<String> {
+        match self.api.get(path) {
+            Ok(Some(obj)) => super::gitops::owners(&obj),
+            _ => Vec::new(),
+        }
+    }
+
     /// The rendered object of `kind` for this weight.
     pub fn rendered(
         &mut self,

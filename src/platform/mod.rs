@@ -93,6 +93,11 @@ pub trait Platform {
     fn describe_prepare(&mut self, _weight: u32) -> Option<String> {
         None
     }
+    /// Warnings about GitOps controllers (Argo CD, Flux) that own the live object and may
+    /// revert what mlcanary writes (`platform::gitops`).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// The rollout record stored on the live object (`core::progress`), if any.
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         Ok(None)
@@ -104,6 +109,7 @@ pub trait Platform {
 }
 
 pub mod argo;
+pub mod gitops;
 pub mod k8s;
 pub mod kserve;
 pub mod kube_platform;

@@ -290,6 +290,11 @@ impl Platform for Seldon {
         })
     }
 
+    fn gitops_owners(&mut self) -> Vec<String> {
+        let p = self.path();
+        self.t.gitops_owners(&p)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
         let Some(record) = self.t.load_annotation(&p)? else {

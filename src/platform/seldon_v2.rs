@@ -242,6 +242,11 @@ impl Platform for SeldonV2 {
         Ok(None)
     }
 
+    fn gitops_owners(&mut self) -> Vec<String> {
+        let p = self.model(&self.stable);
+        self.t.gitops_owners(&p)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
         let Some(live) = self.t.api.get(&p)? else {

@@ -211,6 +211,25 @@ impl Running {
         }
     }
 
+    /// Waits (at most 60 s) until `needle` is printed after the first `after`.
+    pub fn wait_for_stdout_after(&self, after: &str, needle: &str) {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = file_text(&self.dir.join("stdout"));
+            if out
+                .split_once(after)
+                .is_some_and(|(_, rest)| rest.contains(needle))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "never printed {needle:?} after {after:?}:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits (at most 90 s: a hung rollout fails the test) and collects what the step wrote.
     pub fn wait(mut self) -> Run {
         let deadline = self.started + Duration::from_secs(90);
