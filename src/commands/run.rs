@@ -289,6 +289,14 @@ fn already_done(
         },
     };
     let now = SystemClock.now_ms();
+    let mut warnings = Vec::new();
+    if state == crate::core::progress::State::Promoted {
+        // A run killed during its promote: finish it (every step is computed from the live
+        // object, so a finished promotion sends nothing).
+        if let Err(e) = platform.promote() {
+            warnings.push(format!("completing the earlier promotion: {e}"));
+        }
+    }
     // A run killed right after its promote: the controller may not have acted yet.
     super::manual::wait_settled(
         platform,
@@ -320,6 +328,6 @@ fn already_done(
         events: Vec::new(),
         queries: Vec::new(),
         requests: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
     }
 }

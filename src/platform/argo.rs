@@ -557,8 +557,10 @@ impl Platform for Argo {
             return Ok(None);
         };
         let ours = self.t.rendered(100, 0, "Rollout")?;
-        let promoted =
-            fully_promoted(&live) && live["spec"]["template"] == ours["spec"]["template"];
+        // Fully promoted, or `promoteFull` sent (a run killed right after its promote, before
+        // the controller acted): the re-run finishes it rather than resuming a lower stage.
+        let promoted = (fully_promoted(&live) || live["status"]["promoteFull"] == true)
+            && live["spec"]["template"] == ours["spec"]["template"];
         let record = super::kube_platform::promoted_if_live(record, promoted);
         Ok(Some(if self.watch {
             record

@@ -221,11 +221,14 @@ impl Platform for Seldon {
         // The graph we moved into the stable predictor: finding it there with the canary gone
         // means our promotion already landed (e.g. a write that answered late).
         let mut promoted: Option<Value> = None;
+        let ours = self.rendered_canary(1, 0).ok().map(|c| c["graph"].clone());
         self.patch_from(false, |obj| {
             let preds = &obj["spec"]["predictors"];
             let (Some(si), Some(ci)) = (index_of(obj, &stable), index_of(obj, &canary)) else {
                 return match (&promoted, index_of(obj, &stable)) {
                     (Some(g), Some(si)) if preds[si]["graph"] == *g => Ok(None),
+                    // Promoted earlier (a re-run finishing a promotion): the new graph is live.
+                    (None, Some(si)) if Some(&preds[si]["graph"]) == ours.as_ref() => Ok(None),
                     _ => Err(PlatformError::Other(
                         "cannot promote: the canary predictor is gone".into(),
                     )),

@@ -25,7 +25,15 @@ pub struct SeldonV2 {
     /// the scheduler's ModelProgressing, so a True after it is the new version's).
     stable_gen: Option<i64>,
     seen_loading: bool,
+    /// Consecutive `settled` checks that found the stable Model Ready.
+    ready_checks: u32,
 }
+
+/// Without a write of ours to watch (a re-run finishing an earlier run's promotion), a Ready
+/// condition may still be the old generation's: the operator has not seen the new one yet.
+/// Believe it only after this many consecutive checks (the caller polls every 250 ms: 5 s, far
+/// longer than the operator takes to pick up a generation).
+const READY_CHECKS_WITHOUT_WRITE: u32 = 20;
 
 impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
@@ -37,6 +45,7 @@ impl SeldonV2 {
             promoted: false,
             stable_gen: None,
             seen_loading: false,
+            ready_checks: 0,
         }
     }
     fn experiment(&self) -> String {
@@ -195,6 +204,7 @@ impl Platform for SeldonV2 {
         let gen = |m: &Value| m["metadata"]["generation"].as_i64();
         self.stable_gen = (gen(&after) != gen(&before)).then(|| gen(&after)).flatten();
         self.seen_loading = false;
+        self.ready_checks = 0;
         self.promoted = true;
         // 3. The Experiment and canary Model go in `settled`, once the new version is Ready.
         Ok(())
@@ -219,15 +229,20 @@ impl Platform for SeldonV2 {
         }
         let sp = self.model(&self.stable);
         let m = self.t.must_get(&sp, "stable Model")?;
-        if !condition_true(&m, "ModelReady") {
+        if condition_true(&m, "ModelReady") {
+            self.ready_checks += 1;
+        } else {
             self.seen_loading = true;
+            self.ready_checks = 0;
         }
         let gen = m["metadata"]["generation"].as_i64();
         let observed = m["status"]["observedGeneration"].as_i64();
         let new_version_ready = condition_true(&m, "ModelReady")
             && match (self.stable_gen, observed) {
-                (None, _) => true, // no write of ours: nothing stale to wait out
-                (Some(_), Some(o)) => Some(o) == gen,
+                (_, Some(o)) => Some(o) == gen,
+                (None, None) => {
+                    self.seen_loading || self.ready_checks >= READY_CHECKS_WITHOUT_WRITE
+                }
                 (Some(_), None) => self.seen_loading,
             };
         if !new_version_ready {
@@ -258,9 +273,18 @@ impl Platform for SeldonV2 {
         else {
             return Ok(None);
         };
+        // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
+        // every request already on the canary (promote's first step). Either way the new
+        // version's share must not go back down: the re-run finishes the promotion.
         let e = self.experiment();
-        let promoted =
-            live["spec"]["storageUri"] == self.model_uri.as_str() && self.t.api.get(&e)?.is_none();
+        let promoted = match self.t.api.get(&e)? {
+            None => live["spec"]["storageUri"] == self.model_uri.as_str(),
+            Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
+                cs.iter().all(|c| {
+                    (c["name"] == self.canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
+                })
+            }),
+        };
         Ok(Some(super::kube_platform::promoted_if_live(
             record, promoted,
         )))
