@@ -544,3 +544,47 @@ fn gitops_owned_target_is_warned_about_in_the_log_and_the_summary() {
         );
     }
 }
+
+/// Seldon v1 on a slow cluster (controller 1 s late, pods ready 2 s later): readiness comes from
+/// evidence of the new spec (the canary predictor's Deployment available), not from the
+/// `state: Available` left over from before the write, so no check runs before the canary serves.
+#[test]
+fn seldon_readiness_waits_for_the_canary_deployment_not_a_stale_available() {
+    let Some(mut env) = Env::start_slow(
+        Kind::Seldon,
+        std::time::Duration::from_millis(1000),
+        std::time::Duration::from_millis(2000),
+    ) else {
+        return;
+    };
+    env.drive(0.0);
+    let running = env.spawn_run(&env.config(&Opts {
+        stages: vec![20],
+        pause: "3s",
+        ..Opts::default()
+    }));
+    let path = Kind::Seldon.path();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let canary_live = loop {
+        let o = env.object(&path).unwrap();
+        if o["status"]["deploymentStatus"]
+            .as_object()
+            .is_some_and(|d| d.keys().any(|k| k.starts_with("fd-canary-")))
+        {
+            break e2e::unix_ms(std::time::SystemTime::now());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary never became available"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let run = running.wait();
+    assert_eq!(run.code, 0, "{}", run.log());
+    let first_check = run.events("check")[0]["at"].as_i64().unwrap();
+    assert!(
+        first_check >= canary_live,
+        "first check {} ms before the canary's Deployment was available",
+        canary_live - first_check
+    );
+}

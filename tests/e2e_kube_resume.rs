@@ -298,3 +298,41 @@ fn seldon_v2_resumes_after_kill_at_every_stage_on_a_slow_cluster() {
 fn argo_resumes_after_kill_at_every_stage_on_a_slow_cluster() {
     kill_at_every_stage(Kind::ArgoDrive);
 }
+
+/// Seldon v2 promotion on a cluster where a model version takes 2 s to load: the new version's
+/// share never drops (the Experiment goes only once the stable Model serves the new version),
+/// and the report's final traffic is what is served.
+#[test]
+fn seldon_v2_promotion_never_drops_the_new_versions_share_while_the_stable_model_loads() {
+    let Some(mut env) = Env::start_slow(
+        Kind::SeldonV2,
+        Duration::from_millis(300),
+        Duration::from_millis(2000),
+    ) else {
+        return;
+    };
+    env.drive(0.0);
+    let sampler = Sampler::start(&env);
+    let run = env.run(&env.config(&Opts {
+        stages: vec![10, 50],
+        pause: "2s",
+        ..Opts::default()
+    }));
+    let seen = sampler.finish();
+    assert_eq!(run.code, 0, "{}", run.log());
+    assert_eq!(run.result(), "promoted", "{}", run.report);
+    assert!(
+        seen.windows(2).all(|w| w[1] >= w[0]),
+        "the new version's share went down: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&100), "{seen:?}");
+    assert!(
+        env.object(&Kind::SeldonV2.path()).is_none(),
+        "the Experiment is removed"
+    );
+    assert_eq!(
+        run.report["traffic"]["split"]["fd-v1"], 100,
+        "{}",
+        run.report
+    );
+}
