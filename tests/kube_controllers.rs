@@ -298,6 +298,15 @@ fn ro_state(v: &Value) -> (String, u64, u64) {
     )
 }
 
+/// `kubectl argo rollouts promote` with pause conditions present: clear them on /status.
+fn clear_pause(c: &Client) -> Value {
+    merge(
+        c,
+        &format!("{RO}/status"),
+        json!({"status": {"pauseConditions": null}}),
+    )
+}
+
 fn start_update(server: &KubeServer, c: &Client) -> Value {
     server.insert(RO, rollout("m:v1"));
     assert_eq!(ro_state(&c.get(RO).unwrap()), ("Healthy".into(), 6, 100));
@@ -323,11 +332,7 @@ fn argo_steps_pause_and_promote_like_the_kubectl_plugin() {
         json!(v["metadata"]["generation"].as_i64().unwrap().to_string())
     );
     // promote = clear pause conditions on /status
-    let v = merge(
-        &c,
-        &format!("{RO}/status"),
-        json!({"status": {"pauseConditions": null}}),
-    );
+    let v = clear_pause(&c);
     assert_eq!(
         ro_state(&v),
         ("Paused".into(), 3, 50),
@@ -341,11 +346,7 @@ fn argo_steps_pause_and_promote_like_the_kubectl_plugin() {
     let v = merge(&c, RO, json!({"spec": {"paused": false}}));
     assert_eq!(ro_state(&v), ("Paused".into(), 5, 80));
     // Clearing the conditions completes it.
-    let v = merge(
-        &c,
-        &format!("{RO}/status"),
-        json!({"status": {"pauseConditions": null}}),
-    );
+    let v = clear_pause(&c);
     assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
     assert_eq!(v["status"]["stableRS"], v["status"]["currentPodHash"]);
     assert!(v["status"].get("controllerPause").is_none());
@@ -379,11 +380,7 @@ fn argo_async_controller_shows_the_unpausing_state_until_it_reconciles() {
     let v = c.get(RO).unwrap();
     assert_eq!(ro_state(&v), ("Paused".into(), 1, 20));
     assert_eq!(v["status"]["controllerPause"], true);
-    let v = merge(
-        &c,
-        &format!("{RO}/status"),
-        json!({"status": {"pauseConditions": null}}),
-    );
+    let v = clear_pause(&c);
     assert_eq!(
         ro_state(&v),
         ("Paused".into(), 1, 20),

@@ -547,13 +547,7 @@ impl Platform for Argo {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let Some(live) = self.t.api.get(&p)? else {
-            return Ok(None);
-        };
-        let Some(record) = live["metadata"]["annotations"][crate::core::progress::ANNOTATION]
-            .as_str()
-            .map(String::from)
-        else {
+        let Some((live, record)) = self.t.with_record(&p)? else {
             return Ok(None);
         };
         let ours = self.t.rendered(100, 0, "Rollout")?;

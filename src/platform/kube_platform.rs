@@ -59,11 +59,15 @@ impl KubeTarget {
 
     /// The rollout record in the object's `mlcanary.io/rollout` annotation.
     pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
-        Ok(self.api.get(path)?.and_then(|o| {
-            o["metadata"]["annotations"][ANNOTATION]
-                .as_str()
-                .map(String::from)
-        }))
+        Ok(self.api.get(path)?.as_ref().and_then(record_of))
+    }
+
+    /// The live object at `path` with its rollout record, when it has one.
+    pub fn with_record(&mut self, path: &str) -> Result<Option<(Value, String)>, PlatformError> {
+        Ok(self
+            .api
+            .get(path)?
+            .and_then(|o| record_of(&o).map(|r| (o, r))))
     }
 
     /// Store the rollout record as an annotation (a merge patch: nothing else changes).
@@ -73,6 +77,13 @@ impl KubeTarget {
             .patch(path, &PatchKind::Merge, &body, false)
             .map(|_| ())
     }
+}
+
+/// The rollout record (`mlcanary.io/rollout` annotation) of an object.
+pub fn record_of(obj: &Value) -> Option<String> {
+    obj["metadata"]["annotations"][ANNOTATION]
+        .as_str()
+        .map(String::from)
 }
 
 /// Revisions of platforms whose canary and stable are named objects (Seldon predictors and Models).

@@ -264,13 +264,7 @@ impl Platform for SeldonV2 {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        let Some(live) = self.t.api.get(&p)? else {
-            return Ok(None);
-        };
-        let Some(record) = live["metadata"]["annotations"][crate::core::progress::ANNOTATION]
-            .as_str()
-            .map(String::from)
-        else {
+        let Some((live, record)) = self.t.with_record(&p)? else {
             return Ok(None);
         };
         // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
