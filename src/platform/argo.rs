@@ -9,6 +9,8 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Argo {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
     watch: bool,
@@ -25,6 +27,7 @@ impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
+            gitops: Vec::new(),
             watch: false,
             expect_step: Some(1),
             release: None,
@@ -36,6 +39,7 @@ impl Argo {
     pub fn watch(t: KubeTarget) -> Argo {
         Argo {
             t,
+            gitops: Vec::new(),
             watch: true,
             expect_step: None,
             release: None,
@@ -379,6 +383,12 @@ impl Platform for Argo {
         })?;
         let judged = pause_before(&obj, target);
         self.expect_step = Some(target);
+        if !observed_current(&obj) {
+            // The status predates the spec (e.g. right after the apply): decide once the
+            // controller has observed it (`poll_ready` releases the judged pause then).
+            self.release = judged;
+            return Ok(());
+        }
         let idx = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0);
         if idx >= target || fully_promoted(&obj) {
             return Ok(()); // already there (a resumed run): nothing to move
@@ -540,14 +550,18 @@ impl Platform for Argo {
         ))
     }
 
+    /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        let p = self.path();
-        self.t.gitops_owners(&p)
+        std::mem::take(&mut self.gitops)
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let Some((live, record)) = self.t.with_record(&p)? else {
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
             return Ok(None);
         };
         let ours = self.t.rendered(100, 0, "Rollout")?;

@@ -8,6 +8,8 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Kserve {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     /// What the latest revision should carry once converged.
     expect: u32,
@@ -18,6 +20,7 @@ impl Kserve {
     pub fn new(t: KubeTarget) -> Kserve {
         Kserve {
             t,
+            gitops: Vec::new(),
             expect: 0,
             stable_revision: None,
         }
@@ -236,17 +239,20 @@ impl Platform for Kserve {
         })
     }
 
+    /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        let p = self.path();
-        self.t.gitops_owners(&p)
+        std::mem::take(&mut self.gitops)
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let Some(record) = self.t.load_annotation(&p)? else {
+        let Some(live) = self.t.api.get(&p)? else {
             return Ok(None);
         };
-        let live = self.t.must_get(&p, "InferenceService")?;
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
         let ours = self.t.rendered(100, 0, "InferenceService")?;
         let promoted = canary_percent(&live).is_none()
             && storage_uri(&live).is_some()

@@ -36,14 +36,6 @@ impl KubeTarget {
         patch_from(self.api.as_mut(), to, compute)
     }
 
-    /// GitOps owners of the object at `path` (`platform::gitops`); unreadable = none known.
-    pub fn gitops_owners(&mut self, path: &str) -> Vec<String> {
-        match self.api.get(path) {
-            Ok(Some(obj)) => super::gitops::owners(&obj),
-            _ => Vec::new(),
-        }
-    }
-
     /// The rendered object of `kind` for this weight.
     pub fn rendered(
         &mut self,
@@ -60,14 +52,6 @@ impl KubeTarget {
     /// The rollout record in the object's `mlcanary.io/rollout` annotation.
     pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
         Ok(self.api.get(path)?.as_ref().and_then(record_of))
-    }
-
-    /// The live object at `path` with its rollout record, when it has one.
-    pub fn with_record(&mut self, path: &str) -> Result<Option<(Value, String)>, PlatformError> {
-        Ok(self
-            .api
-            .get(path)?
-            .and_then(|o| record_of(&o).map(|r| (o, r))))
     }
 
     /// Store the rollout record as an annotation (a merge patch: nothing else changes).

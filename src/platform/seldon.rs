@@ -9,6 +9,8 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Seldon {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -16,7 +18,12 @@ pub struct Seldon {
 
 impl Seldon {
     pub fn new(t: KubeTarget, stable: String, canary: String) -> Seldon {
-        Seldon { t, stable, canary }
+        Seldon {
+            t,
+            gitops: Vec::new(),
+            stable,
+            canary,
+        }
     }
     fn path(&self) -> String {
         SELDON_DEPLOYMENT.path(&self.t.namespace, &self.t.name)
@@ -293,17 +300,20 @@ impl Platform for Seldon {
         })
     }
 
+    /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        let p = self.path();
-        self.t.gitops_owners(&p)
+        std::mem::take(&mut self.gitops)
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let Some(record) = self.t.load_annotation(&p)? else {
+        let Some(live) = self.t.api.get(&p)? else {
             return Ok(None);
         };
-        let live = self.current()?;
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
         let promoted = index_of(&live, &self.canary).is_none()
             && match (index_of(&live, &self.stable), self.rendered_canary(1, 0)) {
                 (Some(si), Ok(c)) => live["spec"]["predictors"][si]["graph"] == c["graph"],

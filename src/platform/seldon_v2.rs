@@ -14,6 +14,8 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct SeldonV2 {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -39,6 +41,7 @@ impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
         SeldonV2 {
             t,
+            gitops: Vec::new(),
             stable,
             canary,
             model_uri,
@@ -257,14 +260,18 @@ impl Platform for SeldonV2 {
         Ok(None)
     }
 
+    /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        let p = self.model(&self.stable);
-        self.t.gitops_owners(&p)
+        std::mem::take(&mut self.gitops)
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        let Some((live, record)) = self.t.with_record(&p)? else {
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
             return Ok(None);
         };
         // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
