@@ -231,7 +231,13 @@ fn a_killed_azure_run_is_resumed_and_a_finished_one_is_not_redone() {
         rec.starts_with("state=in-progress;phase=1;weight=50;run="),
         "{rec}"
     );
-    assert_eq!(traffic(&fake), json!({"blue": 50, "green": 50}));
+    // The record is written before the traffic move it announces (a crash between the two
+    // makes the re-run repeat the move forward): the kill may land before the 50% PUT.
+    let t = traffic(&fake);
+    assert!(
+        t == json!({"blue": 50, "green": 50}) || t == json!({"blue": 90, "green": 10}),
+        "{t}"
+    );
     let run_id = rec
         .split(";run=")
         .nth(1)

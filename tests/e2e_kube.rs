@@ -165,17 +165,7 @@ fn kserve_prometheus_killed_mid_stage_rolls_back_after_error_limit() {
     let running = env.spawn_run(&env.config(&opts));
     // Kill Prometheus once the first stage is live and has been judged at least once.
     let path = Kind::Kserve.path();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while !env.object(&path).is_some_and(|o| {
-        o["status"]["components"]["predictor"]["latestReadyRevision"] == "fd-predictor-00002"
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the canary never went live"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    running.wait_for_stdout("check 1: ");
     env.prom().kill();
     let run = running.wait();
     assert_eq!(run.code, 1, "{}", run.log());
@@ -396,6 +386,13 @@ fn argo_watch_follows_the_rollout_to_healthy() {
         ..Opts::default()
     }));
     assert_promoted(&run, &[100]);
+    // The log says what Argo will do (its first setWeight and steps), not "canary 100%".
+    assert!(
+        run.stdout.contains("Argo starts the canary at 10% and walks its steps: setWeight 10%, pause 1s, analysis, setWeight 50%"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("(canary 100%)"), "{}", run.stdout);
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Healthy", "{k}");
     let steps = k["spec"]["strategy"]["canary"]["steps"].to_string();
@@ -448,4 +445,146 @@ fn argo_watch_degraded_rollout_exits_1() {
     let k = env.kubectl_main().expect("kubectl sees the Rollout");
     assert_eq!(k["status"]["phase"], "Degraded", "{k}");
     assert_eq!(canary_weight(&k), 0, "{k}");
+}
+
+/// Seldon v1: `render` at 100% is the object the live promote leaves (the stable predictor alone
+/// on the new graph), and a config without `stableModelUri` is refused by `validate` (exit 2,
+/// FILE:LINE:COL and the key) instead of rendering a placeholder.
+#[test]
+fn seldon_render_at_100_is_what_promote_leaves_and_stable_model_uri_is_required() {
+    let Some(mut env) = Env::start(Kind::Seldon) else {
+        return;
+    };
+    env.drive(0.0);
+    let cfg = env.config(&Opts::default());
+    let run = env.run(&cfg);
+    assert_promoted(&run, &[10, 50, 100]);
+    let path = env.write_config(&cfg);
+    let rendered = env.mlcanary(&[
+        "render".into(),
+        "-c".into(),
+        path.display().to_string(),
+        "--stage".into(),
+        "3".into(),
+    ]);
+    assert_eq!(rendered.code, 0, "{}", rendered.log());
+    let doc: Value = yaml_serde::from_str(&rendered.stdout).expect("one YAML document");
+    let live = env
+        .kubectl_main()
+        .expect("kubectl sees the SeldonDeployment");
+    assert_eq!(
+        doc["spec"]["predictors"], live["spec"]["predictors"],
+        "render at 100% vs the promoted object"
+    );
+
+    let without = cfg.replace("  stableModelUri: s3://models/fd-v1\n", "");
+    assert_ne!(without, cfg);
+    let path = env.write_config(&without);
+    let v = env.mlcanary(&["validate".into(), "-c".into(), path.display().to_string()]);
+    assert_eq!(v.code, 2, "{}", v.log());
+    let file = path.display().to_string();
+    assert!(
+        v.stderr.contains(&format!("{file}:")) && v.stderr.contains("target.stableModelUri"),
+        "{}",
+        v.stderr
+    );
+}
+
+/// `plan` says what Seldon v1 does with a shadow predictor: it receives a copy of every request,
+/// whatever `shadow.percent` says.
+#[test]
+fn plan_says_seldon_v1_shadow_copies_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = include_str!("../examples/seldon.yaml").replace("percent: 100", "percent: 10");
+    assert!(text.contains("percent: 10\n"));
+    let path = dir.path().join("seldon.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["plan", "-c", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("copies EVERY request to the shadow predictor")
+            && stdout.contains("whatever `percent` (10%) says"),
+        "{stdout}"
+    );
+}
+
+/// A target managed by Argo CD (its tracking annotation and field manager): the run warns on
+/// the console and in the step summary that self-heal can revert the weights it sets.
+#[test]
+fn gitops_owned_target_is_warned_about_in_the_log_and_the_summary() {
+    let Some(mut env) = Env::start(Kind::Kserve) else {
+        return;
+    };
+    let path = Kind::Kserve.path();
+    let mut o = env.object(&path).unwrap();
+    o["metadata"]["annotations"] = serde_json::json!({
+        "argocd.argoproj.io/tracking-id": "fraud:serving.kserve.io/InferenceService:ml/fd"
+    });
+    o["metadata"]["managedFields"] =
+        serde_json::json!([{"manager": "argocd-controller", "operation": "Apply"}]);
+    env.kube.insert(&path, o);
+    env.drive(0.0);
+    let run = env.run(&env.config(&Opts {
+        stages: vec![50],
+        pause: "2s",
+        ..Opts::default()
+    }));
+    assert_eq!(run.code, 0, "{}", run.log());
+    for text in [&run.stdout, &run.summary] {
+        assert!(
+            text.contains("is managed by Argo CD")
+                && text.contains("field manager argocd-controller")
+                && text.contains("docs/kubernetes.md"),
+            "{text}"
+        );
+    }
+}
+
+/// Seldon v1 on a slow cluster (controller 1 s late, pods ready 2 s later): readiness comes from
+/// evidence of the new spec (the canary predictor's Deployment available), not from the
+/// `state: Available` left over from before the write, so no check runs before the canary serves.
+#[test]
+fn seldon_readiness_waits_for_the_canary_deployment_not_a_stale_available() {
+    let Some(mut env) = Env::start_slow(
+        Kind::Seldon,
+        std::time::Duration::from_millis(1000),
+        std::time::Duration::from_millis(2000),
+    ) else {
+        return;
+    };
+    env.drive(0.0);
+    let running = env.spawn_run(&env.config(&Opts {
+        stages: vec![20],
+        pause: "3s",
+        ..Opts::default()
+    }));
+    let path = Kind::Seldon.path();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    let canary_live = loop {
+        let o = env.object(&path).unwrap();
+        if o["status"]["deploymentStatus"]
+            .as_object()
+            .is_some_and(|d| d.keys().any(|k| k.starts_with("fd-canary-")))
+        {
+            break e2e::unix_ms(std::time::SystemTime::now());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary never became available"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let run = running.wait();
+    assert_eq!(run.code, 0, "{}", run.log());
+    let first_check = run.events("check")[0]["at"].as_i64().unwrap();
+    assert!(
+        first_check >= canary_live,
+        "first check {} ms before the canary's Deployment was available",
+        canary_live - first_check
+    );
 }

@@ -192,6 +192,7 @@ fn argo_promote_from_the_first_pause_goes_all_the_way() {
         "-p",
         patch,
     ]);
+    env.kube.tick(); // the controller reaches the first pause
     let before = env.kubectl_main().unwrap();
     assert_eq!(before["status"]["phase"], "Paused", "{before}");
     assert_eq!(before["status"]["currentStepIndex"], 1);

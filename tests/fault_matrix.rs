@@ -511,7 +511,7 @@ fn truth(platform: Target, server: &KubeServer) -> Truth {
 fn run_case(case: &Case) -> Ended {
     let platform = match case.platform {
         Target::Kserve => "kserve",
-        Target::Seldon => "seldon",
+        Target::Seldon => "seldon, stableModelUri: \"s3://m/v1\"",
     };
     let c: Config = load_str("c.yaml", &CONFIG.replace("PLATFORM", platform), None).unwrap();
     let server = Arc::new(KubeServer::start());
@@ -589,7 +589,7 @@ fn run_case(case: &Case) -> Ended {
     let driver = Driver {
         config: &c,
         plan,
-        platform: build::kube_platform(&c, api),
+        platform: build::kube_platform(&c, api, &rendered),
         providers: BTreeMap::from([("prom".to_string(), provider(&prom_url))]),
         renderer: &renderer,
         clock: &clock,

@@ -296,6 +296,15 @@ fn ro_state(v: &Value) -> (String, u64, u64) {
     )
 }
 
+/// `kubectl argo rollouts promote` with pause conditions present: clear them on /status.
+fn clear_pause(c: &Client) -> Value {
+    merge(
+        c,
+        &format!("{RO}/status"),
+        json!({"status": {"pauseConditions": null}}),
+    )
+}
+
 fn start_update(server: &KubeServer, c: &Client) -> Value {
     server.insert(RO, rollout("m:v1"));
     assert_eq!(ro_state(&c.get(RO).unwrap()), ("Healthy".into(), 6, 100));
@@ -321,22 +330,70 @@ fn argo_steps_pause_and_promote_like_the_kubectl_plugin() {
         json!(v["metadata"]["generation"].as_i64().unwrap().to_string())
     );
     // promote = clear pause conditions on /status
-    let v = merge(
-        &c,
-        &format!("{RO}/status"),
-        json!({"status": {"pauseConditions": null}}),
-    );
+    let v = clear_pause(&c);
     assert_eq!(
         ro_state(&v),
         ("Paused".into(), 3, 50),
         "timed pause holds for one poll"
     );
     assert_eq!(ro_state(&c.get(RO).unwrap()), ("Paused".into(), 5, 80));
-    // unpause via spec.paused=false after a user pause
-    merge(&c, RO, json!({"spec": {"paused": true}}));
+    // A user pause and unpause (spec.paused) leaves the step's own pause in place (upstream:
+    // completedCurrentCanaryStep is false while spec.paused, and the condition is still there).
+    let v = merge(&c, RO, json!({"spec": {"paused": true}}));
+    assert_eq!(v["status"]["message"], "manually paused");
     let v = merge(&c, RO, json!({"spec": {"paused": false}}));
+    assert_eq!(ro_state(&v), ("Paused".into(), 5, 80));
+    // Clearing the conditions completes it.
+    let v = clear_pause(&c);
     assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
     assert_eq!(v["status"]["stableRS"], v["status"]["currentPodHash"]);
+    assert!(v["status"].get("controllerPause").is_none());
+}
+
+/// Async controllers (as in a cluster): a cleared pause is seen as "unpausing" (controllerPause
+/// true, no pause conditions, stored phase still Paused) until the controller's next reconcile,
+/// which completes the step; a second clear in that window would skip nothing (no conditions).
+#[test]
+fn argo_async_controller_shows_the_unpausing_state_until_it_reconciles() {
+    let mut server = KubeServer::start();
+    server.set_controllers(
+        std::time::Duration::from_millis(400),
+        std::time::Duration::from_millis(100),
+    );
+    let c = client(&server);
+    server.insert(RO, rollout("m:v1"));
+    merge(
+        &c,
+        RO,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "m:v2"}]}}}}),
+    );
+    // Stale read: the controller has not seen the new template yet.
+    let v = c.get(RO).unwrap();
+    assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
+    assert_ne!(
+        v["status"]["observedGeneration"],
+        json!(v["metadata"]["generation"].as_i64().unwrap().to_string())
+    );
+    server.settle();
+    let v = c.get(RO).unwrap();
+    assert_eq!(ro_state(&v), ("Paused".into(), 1, 20));
+    assert_eq!(v["status"]["controllerPause"], true);
+    let v = clear_pause(&c);
+    assert_eq!(
+        ro_state(&v),
+        ("Paused".into(), 1, 20),
+        "stored phase is stale"
+    );
+    assert_eq!(v["status"]["controllerPause"], true);
+    assert!(v["status"]["pauseConditions"].is_null());
+    server.settle();
+    let v = c.get(RO).unwrap();
+    assert_eq!(
+        ro_state(&v).1,
+        3,
+        "one step completed, on to the next pause"
+    );
+    assert_eq!(ro_state(&v).2, 50);
 }
 
 #[test]

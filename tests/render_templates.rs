@@ -172,7 +172,7 @@ fn seldon_admission(value: &Value) -> Result<(), String> {
 
 #[test]
 fn seldon_v1_traffic_follows_the_stage_and_passes_admission_rules() {
-    for weight in [0, 5, 25, 50, 100] {
+    for weight in [0, 5, 25, 50] {
         let m = render(&at_weight(ctx("seldon"), weight)).remove(0);
         seldon_admission(&m.value).unwrap();
         let p = &m.value["spec"]["predictors"];
@@ -186,6 +186,16 @@ fn seldon_v1_traffic_follows_the_stage_and_passes_admission_rules() {
         );
         assert_eq!(p[1]["graph"]["modelUri"], "s3://models/fraud-detector-v2/");
     }
+    // At 100% the object `promote` leaves live: the stable predictor alone, on the new graph.
+    let m = render(&at_weight(ctx("seldon"), 100)).remove(0);
+    seldon_admission(&m.value).unwrap();
+    let p = m.value["spec"]["predictors"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{}", m.value);
+    assert_eq!(
+        (p[0]["name"].as_str(), p[0]["traffic"].as_i64()),
+        (Some("main"), Some(100))
+    );
+    assert_eq!(p[0]["graph"]["modelUri"], "s3://models/fraud-detector-v2/");
     let shadow = render(&shadow_ctx("seldon")).remove(0);
     seldon_admission(&shadow.value).unwrap();
     assert_eq!(shadow.value["spec"]["predictors"][1]["shadow"], true);

@@ -321,7 +321,7 @@ fn rollout_with_revision_read_fault(fault: Fault, times: usize) -> (String, Vec<
     let driver = mlcanary::rollout::driver::Driver {
         config: &c,
         plan,
-        platform: mlcanary::rollout::build::kube_platform(&c, Box::new(api)),
+        platform: mlcanary::rollout::build::kube_platform(&c, Box::new(api), &rendered),
         providers: std::collections::BTreeMap::from([(
             "prom".to_string(),
             std::sync::Arc::new(Recording(sent.clone()))

@@ -46,14 +46,17 @@ pub struct GateReport {
 
 /// Runs one gate; the process exit code.
 pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
-    let (c, _renderer) = super::load(&args.config)?;
+    let (c, renderer) = super::load(&args.config)?;
     let c = with_namespace(c);
     let mut log = |l: &str| eprintln!("{l}");
     let tokens = crate::rollout::live::azure_tokens(&c, &mut log)?;
-    // A gate applies nothing new: no manifests are needed.
+    // A gate applies nothing new, but the platform compares the live object with what this
+    // version's rollout leaves live (the last phase's render) to tell a finished promotion.
+    let plan = crate::core::plan::Plan::for_run(&c);
+    let rendered = crate::rollout::build::render_run(&c, &plan, &renderer, &Default::default())?;
     let mut platform = crate::rollout::live::platform(
         &c,
-        &Default::default(),
+        &rendered,
         tokens,
         &crate::rollout::clock::Cancel::new(),
     )?;
@@ -69,6 +72,13 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
         Gate::Rollback => platform.rollback(),
         Gate::Status => Ok(()),
     };
+    if acted.is_ok() && gate != Gate::Status {
+        wait_settled(
+            platform.as_mut(),
+            Duration::from_millis(limits.ready_timeout_ms.min(120_000)),
+            Duration::from_millis(250),
+        );
+    }
     let traffic = platform.traffic();
     let report = GateReport {
         command: gate,
@@ -114,6 +124,26 @@ fn with_namespace(mut c: Config) -> Config {
                 .and_then(|k| k.namespace);
     }
     c
+}
+
+/// Waits (bounded) until the platform's status reflects the change, so the traffic printed
+/// is what the controller made of it; says so on stderr when it does not in time.
+pub fn wait_settled(p: &mut dyn Platform, timeout: Duration, every: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match p.settled() {
+            Ok(None) => return,
+            Ok(Some(m)) if Instant::now() >= deadline => {
+                eprintln!("not yet confirmed by the platform: {m}");
+                return;
+            }
+            Err(e) if Instant::now() >= deadline => {
+                eprintln!("not yet confirmed by the platform: {e}");
+                return;
+            }
+            _ => std::thread::sleep(every),
+        }
+    }
 }
 
 /// Polls readiness until ready, failed, or `timeout`.

@@ -128,11 +128,22 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         a.advance_early
     );
     if let Some(s) = &c.shadow {
-        let _ = writeln!(
-            o,
-            "shadow: {}% of requests mirrored for {} before any user sees the canary",
-            s.percent, s.duration
-        );
+        if c.target.platform == crate::config::PlatformKind::Seldon {
+            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
+            // request to it (seldon-core createIstioResources: `mirror` without a percentage
+            // unless the shadow predictor carries traffic, which mlcanary's does not).
+            let _ = writeln!(
+                o,
+                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
+                s.duration, s.percent
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "shadow: {}% of requests mirrored for {} before any user sees the canary",
+                s.percent, s.duration
+            );
+        }
     }
     if let Some(k) = &c.compare {
         // `load` checked the requests file already; the count is what the phase would send.

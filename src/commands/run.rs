@@ -105,6 +105,10 @@ fn live(
         Ok(s) => s.and_then(|s| crate::core::progress::Progress::decode(&s)),
         Err(e) => return Err(crate::rollout::live::SetupError::Progress(e).into()),
     };
+    let gitops = platform.gitops_owners();
+    for w in &gitops {
+        console.event(&format!("warning: {w}"));
+    }
     let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
     let persist = match crate::core::progress::decide(
         stored.as_ref(),
@@ -188,6 +192,7 @@ fn live(
     console.finish();
     record.warnings.extend(notifier.finish());
     record.compare = compare.and_then(|s| s.outcome());
+    record.warnings.extend(gitops);
     Ok(record)
 }
 
@@ -287,7 +292,7 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         }
         _ => {
             let rec = build::seeded_recorder(c, &rendered, log.clone())?;
-            build::kube_platform(c, Box::new(rec))
+            build::kube_platform(c, Box::new(rec), &rendered)
         }
     };
     log.borrow_mut().clear(); // seeding is not a request
@@ -437,6 +442,20 @@ fn already_done(
         },
     };
     let now = SystemClock.now_ms();
+    let mut warnings = Vec::new();
+    if state == crate::core::progress::State::Promoted {
+        // A run killed during its promote: finish it (every step is computed from the live
+        // object, so a finished promotion sends nothing).
+        if let Err(e) = platform.promote() {
+            warnings.push(format!("completing the earlier promotion: {e}"));
+        }
+    }
+    // A run killed right after its promote: the controller may not have acted yet.
+    super::manual::wait_settled(
+        platform,
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_millis(250),
+    );
     let (traffic, traffic_error) = match platform.traffic() {
         Ok(t) => (Some(t), None),
         Err(e) => (None, Some(e.to_string())),
@@ -466,7 +485,7 @@ fn already_done(
         events: Vec::new(),
         queries: Vec::new(),
         requests: Vec::new(),
-        warnings: Vec::new(),
+        warnings,
         compare: None,
         info: crate::report::record::RunInfo {
             run_id: stored.map(|p| p.run_id.clone()).unwrap_or_default(),

@@ -222,6 +222,12 @@ fn target(c: &Config, d: &mut Diags) {
             d.push(("model.format".into(), "`format` is required for kserve (the InferenceService's modelFormat.name, e.g. sklearn)".into()));
         }
         PlatformKind::Seldon => {
+            if !t.values.contains_key("stableModelUri") {
+                d.push((
+                    "target.stableModelUri".into(),
+                    "`stableModelUri` is required for seldon (the stable predictor's model URI: `render` and dry runs build the stable predictor from it; live runs read it from the cluster)".into(),
+                ));
+            }
             let s = t.stable_predictor.as_deref().unwrap_or("main");
             let k = t.canary_predictor.as_deref().unwrap_or("canary");
             if s == k {

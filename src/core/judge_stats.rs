@@ -227,7 +227,7 @@ mod tests {
 apiVersion: mlcanary/v1
 name: m
 model: {uri: s3://m}
-target: {platform: seldon, namespace: ns}
+target: {platform: seldon, namespace: ns, stableModelUri: "s3://m/v1"}
 stages: [{weight: 10, pause: 5m}, {weight: 50, pause: 5m}]
 providers: {prom: {type: prometheus, address: "http://p:9090"}}
 guardrails:

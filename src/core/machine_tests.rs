@@ -9,7 +9,7 @@ const BASE: &str = r#"
 apiVersion: mlcanary/v1
 name: m
 model: {uri: s3://m}
-target: {platform: seldon, namespace: ns}
+target: {platform: seldon, namespace: ns, stableModelUri: "s3://m/v1"}
 providers: {prom: {type: prometheus, address: "http://p:9090"}}
 "#;
 

@@ -248,7 +248,7 @@ mod tests {
         crate::config::load_str("t.yaml", yaml, None).unwrap()
     }
 
-    const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon, namespace: ns}\n";
+    const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon, namespace: ns, stableModelUri: m1}\n";
 
     #[test]
     fn implied_final_hundred_and_defaults() {

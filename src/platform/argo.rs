@@ -9,12 +9,17 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Argo {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
     watch: bool,
-    /// The step index the Rollout should be paused at (or `None` once promoted: Healthy expected).
+    /// The pause step the Rollout should be paused at for the stage being judged (`None` once
+    /// promoted: Healthy expected).
     expect_step: Option<u64>,
-    expect_weight: u32,
+    /// A pause we judged that still has to be released once the controller has paused there
+    /// (it had not added its pause condition yet when we moved on).
+    release: Option<u64>,
     aborted: bool,
 }
 
@@ -22,9 +27,10 @@ impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
+            gitops: Vec::new(),
             watch: false,
             expect_step: Some(1),
-            expect_weight: 0,
+            release: None,
             aborted: false,
         }
     }
@@ -33,9 +39,10 @@ impl Argo {
     pub fn watch(t: KubeTarget) -> Argo {
         Argo {
             t,
+            gitops: Vec::new(),
             watch: true,
             expect_step: None,
-            expect_weight: 100,
+            release: None,
             aborted: false,
         }
     }
@@ -80,28 +87,97 @@ impl Argo {
         })
     }
 
-    /// `kubectl argo rollouts promote`: unpause the spec if paused, clear pause conditions (or
-    /// step forward when there are none). What "moved on" means is fixed by the first read, so a
-    /// recomputed retry (after a conflict or our own late write) never skips a second step.
-    fn unpause(&mut self) -> Result<(), PlatformError> {
-        let p = self.path();
-        let obj = self.t.must_get(&p, "Rollout")?;
-        let from = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0);
-        let had_conditions = has_pause_conditions(&obj);
-        self.unpause_spec()?;
+    /// Release the pause at step `at`, which we judged: clear its pause conditions (what
+    /// `kubectl argo rollouts promote` does when there are some), and only while the Rollout is
+    /// still paused there. Never the plugin's other branch (no conditions: step the index on),
+    /// which skips a step when the controller is already unpausing (controllerPause true, no
+    /// conditions) or has not paused yet. Returns whether the pause is released (or being so).
+    fn release_pause(&mut self, at: u64) -> Result<bool, PlatformError> {
+        let mut released = false;
         self.patch_status(|now| {
-            let at = now["status"]["currentStepIndex"].as_u64().unwrap_or(0);
-            if at > from {
-                None
-            } else if has_pause_conditions(now) {
-                Some(json!({"status": {"pauseConditions": null}}))
-            } else if had_conditions {
-                None // cleared (by us, or by unpausing the spec): the controller steps on
-            } else {
-                Some(json!({"status": {"currentStepIndex": from + 1}}))
-            }
-        })
+            let s = at_pause(now, at);
+            released = matches!(
+                s,
+                PauseState::Paused | PauseState::Unpausing | PauseState::Past
+            );
+            (s == PauseState::Paused).then(|| json!({"status": {"pauseConditions": null}}))
+        })?;
+        Ok(released)
     }
+}
+
+/// Where a Rollout stands relative to the pause step `at`, as upstream computes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PauseState {
+    /// Not there yet (or there without the controller having paused: no condition, no
+    /// controllerPause: `reconcileCanaryPause` will add them).
+    Before,
+    /// Paused at it: a `CanaryPauseStep` condition (the controller's own pause).
+    Paused,
+    /// At it with `controllerPause: true` and no pause conditions: someone cleared them and
+    /// the controller has not reconciled yet (upstream `IsUnpausing`, "waiting for rollout to
+    /// unpause"); its next reconcile completes the step (`CompletedCanaryPauseStep`).
+    Unpausing,
+    /// Past it.
+    Past,
+}
+
+fn at_pause(obj: &Value, at: u64) -> PauseState {
+    let st = &obj["status"];
+    let idx = st["currentStepIndex"].as_u64().unwrap_or(0);
+    if idx > at || fully_promoted(obj) {
+        return PauseState::Past;
+    }
+    if idx < at {
+        return PauseState::Before;
+    }
+    let cond = st["pauseConditions"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|c| c["reason"] == "CanaryPauseStep"));
+    if cond {
+        PauseState::Paused
+    } else if st["controllerPause"] == true && !has_pause_conditions(obj) {
+        PauseState::Unpausing
+    } else {
+        PauseState::Before
+    }
+}
+
+/// Upstream `IsFullyPromoted`: the stable ReplicaSet is the desired one.
+fn fully_promoted(obj: &Value) -> bool {
+    let st = &obj["status"];
+    st["stableRS"].is_string() && st["stableRS"] == st["currentPodHash"]
+}
+
+fn steps(obj: &Value) -> Vec<Value> {
+    obj["spec"]["strategy"]["canary"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The pause step that follows the `setWeight: weight` step (drive mode renders one
+/// `setWeight` + `pause: {}` per stage).
+fn pause_after_weight(obj: &Value, weight: u32) -> Option<u64> {
+    let steps = steps(obj);
+    let i = steps
+        .iter()
+        .position(|s| s["setWeight"].as_u64() == Some(u64::from(weight)))?;
+    steps
+        .iter()
+        .enumerate()
+        .skip(i + 1)
+        .find(|(_, s)| s.get("pause").is_some())
+        .map(|(j, _)| j as u64)
+}
+
+/// The last pause step before step `at`.
+fn pause_before(obj: &Value, at: u64) -> Option<u64> {
+    steps(obj)
+        .iter()
+        .take(at as usize)
+        .rposition(|s| s.get("pause").is_some())
+        .map(|j| j as u64)
 }
 
 fn has_pause_conditions(obj: &Value) -> bool {
@@ -112,16 +188,78 @@ fn has_pause_conditions(obj: &Value) -> bool {
 
 /// The weight of the last `setWeight` at or before step `idx`.
 fn weight_at(obj: &Value, idx: u64) -> u32 {
-    let steps = obj["spec"]["strategy"]["canary"]["steps"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    steps
+    steps(obj)
         .iter()
         .take(idx as usize + 1)
         .filter_map(|s| s["setWeight"].as_u64())
         .next_back()
         .unwrap_or(0) as u32
+}
+
+/// What Argo will do with the steps of `rollout`, in words (watch mode's log).
+pub fn describe_steps(rollout: &Value) -> String {
+    let words: Vec<String> = steps(rollout)
+        .iter()
+        .map(|s| {
+            if let Some(w) = s["setWeight"].as_u64() {
+                format!("setWeight {w}%")
+            } else if let Some(p) = s.get("pause") {
+                match &p["duration"] {
+                    Value::Null => "pause".to_string(),
+                    d => format!("pause {}", d.as_str().map_or(d.to_string(), String::from)),
+                }
+            } else if s.get("analysis").is_some() {
+                "analysis".to_string()
+            } else {
+                s.as_object()
+                    .and_then(|m| m.keys().next().cloned())
+                    .unwrap_or_else(|| "step".into())
+            }
+        })
+        .collect();
+    if words.is_empty() {
+        "no steps: Argo switches to the new version at once".into()
+    } else {
+        format!("{}, then 100%", words.join(", "))
+    }
+}
+
+/// Believe the live Rollout over a stored record it has moved past: a run killed between its
+/// unpause and storing the record left the record one (or more) stages behind. Returns the record
+/// re-pointed at the pause the Rollout is at or heading to (phase moved by the number of pauses
+/// passed, weight of that stage), or unchanged.
+pub fn reconcile_record(live: &Value, record: &str) -> String {
+    use crate::core::progress::{Progress, State};
+    let Some(mut p) = Progress::decode(record) else {
+        return record.to_string();
+    };
+    if p.state != State::InProgress {
+        return record.to_string();
+    }
+    let Some(rec_pause) = pause_after_weight(live, p.weight) else {
+        return record.to_string();
+    };
+    let idx = live["status"]["currentStepIndex"].as_u64().unwrap_or(0);
+    if idx <= rec_pause || fully_promoted(live) {
+        return record.to_string();
+    }
+    let steps = steps(live);
+    let Some(next) = steps
+        .iter()
+        .enumerate()
+        .skip(idx as usize)
+        .find(|(_, s)| s.get("pause").is_some())
+        .map(|(j, _)| j as u64)
+    else {
+        return record.to_string();
+    };
+    let passed = steps[(rec_pause as usize + 1)..=(next as usize)]
+        .iter()
+        .filter(|s| s.get("pause").is_some())
+        .count();
+    p.phase += passed;
+    p.weight = weight_at(live, next);
+    p.encode()
 }
 
 pub fn phase(obj: &Value) -> &str {
@@ -140,8 +278,14 @@ impl Platform for Argo {
         self.t.must_get(&p, "Rollout")?;
         let ns = self.t.namespace.clone();
         apply_all(self.t.api.as_mut(), manifests, &ns)?;
-        self.expect_step = Some(1);
-        self.expect_weight = weight;
+        if !self.watch {
+            let rollout = manifests.iter().find(|o| o["kind"] == "Rollout");
+            self.expect_step = Some(
+                rollout
+                    .and_then(|r| pause_after_weight(r, weight))
+                    .unwrap_or(1),
+            );
+        }
         Ok(())
     }
 
@@ -182,40 +326,82 @@ impl Platform for Argo {
                 obj["status"]["message"].as_str().unwrap_or("")
             )));
         }
-        match self.expect_step {
-            None => Ok(if ph == "Healthy" {
+        let Some(step) = self.expect_step else {
+            return Ok(if ph == "Healthy" && fully_promoted(&obj) {
                 Readiness::Ready
             } else {
                 Readiness::Pending(format!("Rollout phase {ph}"))
-            }),
-            Some(step) => {
-                let at = obj["status"]["currentStepIndex"].as_u64();
-                if at == Some(step) && ph == "Paused" {
-                    Ok(Readiness::Ready)
-                } else {
-                    Ok(Readiness::Pending(format!(
-                        "Rollout phase {ph} at step {}, waiting for the pause at step {step}",
-                        at.map_or("?".into(), |a| a.to_string())
-                    )))
+            });
+        };
+        // A judged pause the controller had not reached when we moved on: release it now.
+        if let Some(r) = self.release {
+            match at_pause(&obj, r) {
+                PauseState::Paused => {
+                    if self.release_pause(r)? {
+                        self.release = None;
+                    }
+                    return Ok(Readiness::Pending(format!(
+                        "released the judged pause at step {r}"
+                    )));
                 }
+                PauseState::Before => {
+                    return Ok(Readiness::Pending(format!(
+                    "waiting for the Rollout to reach the judged pause at step {r} (at step {})",
+                    obj["status"]["currentStepIndex"]
+                )))
+                }
+                PauseState::Unpausing | PauseState::Past => self.release = None,
             }
         }
+        let at = obj["status"]["currentStepIndex"].as_u64();
+        Ok(match at_pause(&obj, step) {
+            PauseState::Paused if obj["spec"]["paused"] != true => Readiness::Ready,
+            PauseState::Past => {
+                return Err(PlatformError::Other(format!(
+                    "the Rollout moved past the pause at step {step} (now at step {}, phase {ph}) without mlcanary: someone else promoted it",
+                    at.map_or("?".into(), |a| a.to_string())
+                )))
+            }
+            s => Readiness::Pending(format!(
+                "Rollout phase {ph} at step {}{}, waiting for the pause at step {step}",
+                at.map_or("?".into(), |a| a.to_string()),
+                match s {
+                    PauseState::Unpausing => " (waiting for the controller to unpause)",
+                    _ if obj["spec"]["paused"] == true => " (manually paused)",
+                    _ => "",
+                }
+            )),
+        })
     }
 
+    /// Move on from the judged pause to the pause after `setWeight: weight`. Located from the
+    /// live Rollout (`currentStepIndex`, its pause state), so a resumed run neither repeats a
+    /// move nor releases the pause it is about to judge.
     fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
         let p = self.path();
         let obj = self.t.must_get(&p, "Rollout")?;
-        let next = self.expect_step.map_or(1, |s| s + 2);
-        let planned = weight_at(&obj, next - 1);
-        if planned != weight {
-            return Err(PlatformError::Other(format!(
-                "the Rollout's step {} sets weight {planned}, the plan wants {weight}: re-render and apply the Rollout",
-                next - 1
-            )));
+        let target = pause_after_weight(&obj, weight).ok_or_else(|| {
+            PlatformError::Other(format!(
+                "the Rollout has no pause after a setWeight {weight} step: re-render and apply the Rollout"
+            ))
+        })?;
+        let judged = pause_before(&obj, target);
+        self.expect_step = Some(target);
+        if !observed_current(&obj) {
+            // The status predates the spec (e.g. right after the apply): decide once the
+            // controller has observed it (`poll_ready` releases the judged pause then).
+            self.release = judged;
+            return Ok(());
         }
-        self.unpause()?;
-        self.expect_step = Some(next);
-        self.expect_weight = weight;
+        let idx = obj["status"]["currentStepIndex"].as_u64().unwrap_or(0);
+        if idx >= target || fully_promoted(&obj) {
+            return Ok(()); // already there (a resumed run): nothing to move
+        }
+        if let Some(j) = judged {
+            if !self.release_pause(j)? {
+                self.release = Some(j);
+            }
+        }
         Ok(())
     }
 
@@ -278,27 +464,121 @@ impl Platform for Argo {
             return Ok(()); // Argo promoted it already (Healthy)
         }
         // `kubectl argo rollouts promote --full`: skip whatever steps remain, so promote means
-        // 100% from any pause (a manual gate may promote from an early stage).
+        // 100% from any pause (a manual gate may promote from an early stage). Nothing to do
+        // once fully promoted (the plugin sends no status patch then either).
         self.unpause_spec()?;
         self.patch_status(|obj| {
-            (obj["status"]["promoteFull"] != true).then(|| json!({"status": {"promoteFull": true}}))
+            (obj["status"]["promoteFull"] != true && !fully_promoted(obj))
+                .then(|| json!({"status": {"promoteFull": true}}))
         })?;
         self.expect_step = None;
-        self.expect_weight = 100;
+        self.release = None;
         Ok(())
     }
 
+    /// `status.abort`, unless the Rollout is already fully promoted: aborting it then only
+    /// marks it Degraded with 100% on the new version (nothing to roll back to), so it is an
+    /// error the report states instead.
     fn rollback(&mut self) -> Result<(), PlatformError> {
+        let p = self.path();
+        let live = self.t.must_get(&p, "Rollout")?;
+        if fully_promoted(&live) && live["status"]["abort"] != true {
+            return Err(PlatformError::Other(
+                "the Rollout is already fully promoted (stable = the new version); not aborting it"
+                    .into(),
+            ));
+        }
         self.patch_status(|obj| {
-            (obj["status"]["abort"] != true).then(|| json!({"status": {"abort": true}}))
+            (obj["status"]["abort"] != true && !fully_promoted(obj))
+                .then(|| json!({"status": {"abort": true}}))
         })?;
         self.aborted = true;
         Ok(())
     }
 
+    /// The controller has observed the spec and acted on our last write: fully promoted and
+    /// Healthy, Degraded after an abort, or paused at the stage's pause.
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "Rollout")?;
+        if !observed_current(&obj) {
+            return Ok(Some(
+                "the controller has not observed the last change".into(),
+            ));
+        }
+        let ph = phase(&obj);
+        let done = if ph == "Healthy" && fully_promoted(&obj) {
+            true
+        } else if self.aborted {
+            ph == "Degraded"
+        } else if self.watch {
+            ph == "Healthy" || ph == "Degraded"
+        } else {
+            match self.expect_step {
+                None => ph == "Healthy" && fully_promoted(&obj),
+                Some(s) => matches!(at_pause(&obj, s), PauseState::Paused),
+            }
+        };
+        Ok((!done).then(|| {
+            format!(
+                "Rollout phase {ph} at step {}{}",
+                obj["status"]["currentStepIndex"],
+                if at_pause(
+                    &obj,
+                    obj["status"]["currentStepIndex"].as_u64().unwrap_or(0)
+                ) == PauseState::Unpausing
+                {
+                    " (waiting for the controller to unpause)"
+                } else {
+                    ""
+                }
+            )
+        }))
+    }
+
+    fn describe_prepare(&mut self, weight: u32) -> Option<String> {
+        if !self.watch {
+            return None;
+        }
+        let rollout = (self.t.render)(weight, 0)
+            .ok()?
+            .into_iter()
+            .find(|o| o["kind"] == "Rollout")?;
+        let first = steps(&rollout)
+            .iter()
+            .find_map(|s| s["setWeight"].as_u64())
+            .unwrap_or(100);
+        Some(format!(
+            "Argo starts the canary at {first}% and walks its steps: {}",
+            describe_steps(&rollout)
+        ))
+    }
+
+    /// Found on the object `load_progress` read (no extra request).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        self.t.load_annotation(&p)
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
+        let ours = self.t.planned("Rollout")?;
+        // Fully promoted, or `promoteFull` sent (a run killed right after its promote, before
+        // the controller acted): the re-run finishes it rather than resuming a lower stage.
+        let promoted = (fully_promoted(&live) || live["status"]["promoteFull"] == true)
+            && live["spec"]["template"] == ours["spec"]["template"];
+        let record = super::kube_platform::promoted_if_live(record, promoted);
+        Ok(Some(if self.watch {
+            record
+        } else {
+            reconcile_record(&live, &record)
+        }))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

@@ -8,6 +8,8 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Kserve {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     /// What the latest revision should carry once converged.
     expect: u32,
@@ -18,6 +20,7 @@ impl Kserve {
     pub fn new(t: KubeTarget) -> Kserve {
         Kserve {
             t,
+            gitops: Vec::new(),
             expect: 0,
             stable_revision: None,
         }
@@ -41,6 +44,16 @@ impl Kserve {
         self.expect = weight;
         Ok(())
     }
+}
+
+/// The predictor's `storageUri` (`model.storageUri`, or a framework key's).
+fn storage_uri(obj: &Value) -> Option<&str> {
+    let p = &obj["spec"]["predictor"];
+    p["model"]["storageUri"].as_str().or_else(|| {
+        p.as_object()?
+            .values()
+            .find_map(|v| v.get("storageUri")?.as_str())
+    })
 }
 
 fn canary_percent(obj: &Value) -> Option<u64> {
@@ -209,9 +222,49 @@ impl Platform for Kserve {
         self.set_percent(0)
     }
 
+    /// The controller has observed the spec and the latest revision carries what the spec asks
+    /// (`canaryTrafficPercent`, or 100 without it).
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.path();
+        let obj = self.t.must_get(&p, "InferenceService")?;
+        if !observed_current(&obj) {
+            return Ok(Some(
+                "the controller has not observed the last change".into(),
+            ));
+        }
+        let want = canary_percent(&obj).map_or(100, |v| v.min(100) as u32);
+        Ok(match latest_percent(&obj) {
+            Some(p) if p == want => None,
+            // A rollback before the new revision was ever ready leaves no latest entry at 0%.
+            None if want == 0 => None,
+            got => Some(format!(
+                "the latest revision carries {}% of traffic, the spec asks {want}%",
+                got.map_or("no".into(), |p| p.to_string())
+            )),
+        })
+    }
+
+    /// Found on the object `load_progress` read (no extra request).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        self.t.load_annotation(&p)
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
+        let ours = self.t.planned("InferenceService")?;
+        let promoted = canary_percent(&live).is_none()
+            && storage_uri(&live).is_some()
+            && storage_uri(&live) == storage_uri(&ours);
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

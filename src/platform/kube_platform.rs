@@ -12,6 +12,9 @@ pub struct KubeTarget {
     pub namespace: String,
     /// The main resource's name (InferenceService, SeldonDeployment, Experiment, Rollout).
     pub name: String,
+    /// The objects the run's last phase renders: what a finished rollout of this version leaves
+    /// live (a resumed run compares the live object with it to tell "promoted by us").
+    pub planned: Vec<Value>,
 }
 
 impl KubeTarget {
@@ -32,13 +35,14 @@ impl KubeTarget {
         patch_from(self.api.as_mut(), to, compute)
     }
 
+    /// The planned object of `kind` (see [`KubeTarget::planned`]).
+    pub fn planned(&self, kind: &str) -> Result<Value, PlatformError> {
+        rendered(&self.planned, kind)
+    }
+
     /// The rollout record in the object's `mlcanary.io/rollout` annotation.
     pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
-        Ok(self.api.get(path)?.and_then(|o| {
-            o["metadata"]["annotations"][ANNOTATION]
-                .as_str()
-                .map(String::from)
-        }))
+        Ok(self.api.get(path)?.as_ref().and_then(record_of))
     }
 
     /// Store the rollout record as an annotation (a merge patch: nothing else changes).
@@ -59,6 +63,13 @@ pub fn rendered(manifests: &[Value], kind: &str) -> Result<Value, PlatformError>
         .ok_or_else(|| PlatformError::Other(format!("the templates rendered no {kind}")))
 }
 
+/// The rollout record (`mlcanary.io/rollout` annotation) of an object.
+pub fn record_of(obj: &Value) -> Option<String> {
+    obj["metadata"]["annotations"][ANNOTATION]
+        .as_str()
+        .map(String::from)
+}
+
 /// Revisions of platforms whose canary and stable are named objects (Seldon predictors and Models).
 pub fn named_revisions(stable: &str, canary: &str) -> super::Revisions {
     super::Revisions {
@@ -66,5 +77,21 @@ pub fn named_revisions(stable: &str, canary: &str) -> super::Revisions {
         canary_revision: Some(canary.to_string()),
         stable_name: stable.to_string(),
         stable_revision: Some(stable.to_string()),
+    }
+}
+
+/// Believe the live object over the stored record: when the live object already serves the new
+/// version to everyone (a run killed between its promote write and storing the final record),
+/// an in-progress record becomes "promoted", so the re-run reports it instead of moving traffic
+/// back to an earlier stage.
+pub fn promoted_if_live(record: String, live_promoted: bool) -> String {
+    use crate::core::progress::{Progress, State};
+    match Progress::decode(&record) {
+        Some(mut p) if live_promoted && p.state == State::InProgress => {
+            p.state = State::Promoted;
+            p.weight = 100;
+            p.encode()
+        }
+        _ => record,
     }
 }

@@ -131,6 +131,23 @@ pub trait Platform {
     fn promote(&mut self) -> Result<(), PlatformError>;
     /// Send all traffic back to the stable version.
     fn rollback(&mut self) -> Result<(), PlatformError>;
+    /// Checked once after the run's last write, before the final traffic read: `None` when the
+    /// platform's status reflects the final spec (its controller has acted), else what is still
+    /// awaited. A platform may finish a deferred step here (Seldon v2 removes the Experiment
+    /// only once the stable Model serves the new version). The caller polls with a bound.
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        Ok(None)
+    }
+    /// How the platform words the first apply of the new model, when the plan's weight is not
+    /// what happens (Argo watch mode: Argo walks its own steps).
+    fn describe_prepare(&mut self, _weight: u32) -> Option<String> {
+        None
+    }
+    /// Warnings about GitOps controllers (Argo CD, Flux) that own the live object and may
+    /// revert what mlcanary writes (`platform::gitops`).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// The rollout record stored on the live object (`core::progress`), if any.
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         Ok(None)
@@ -148,6 +165,7 @@ pub trait Platform {
 }
 
 pub mod argo;
+pub mod gitops;
 pub mod k8s;
 pub mod kserve;
 pub mod kube_platform;

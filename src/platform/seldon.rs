@@ -9,14 +9,32 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Seldon {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
 }
 
 impl Seldon {
+    /// The graph this run rolls out: the stable predictor's graph in the run's final render
+    /// (the promoted object).
+    fn our_graph(&self) -> Option<Value> {
+        let planned = self.t.planned("SeldonDeployment").ok()?;
+        planned["spec"]["predictors"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == self.stable.as_str())
+            .map(|p| p["graph"].clone())
+    }
+
     pub fn new(t: KubeTarget, stable: String, canary: String) -> Seldon {
-        Seldon { t, stable, canary }
+        Seldon {
+            t,
+            gitops: Vec::new(),
+            stable,
+            canary,
+        }
     }
     fn path(&self) -> String {
         SELDON_DEPLOYMENT.path(&self.t.namespace, &self.t.name)
@@ -41,6 +59,60 @@ impl Seldon {
             })
         })
     }
+}
+
+/// Whether the Deployment `dep` (a `status.deploymentStatus` key) belongs to predictor `p`: the
+/// operator names it `{sdep}-{predictor}-{podSpecIndex}-{containers}` unless a componentSpec
+/// names it (`metadata.name`).
+fn deployment_of(sdep: &str, p: &Value, dep: &str) -> bool {
+    let named = p["componentSpecs"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["metadata"]["name"] == dep));
+    let prefix = format!("{sdep}-{}-", p["name"].as_str().unwrap_or(""));
+    named
+        || dep
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// What in `status.deploymentStatus` shows the spec is not (yet) what is served: a predictor
+/// without an available Deployment, or a Deployment of a predictor no longer in the spec.
+fn spec_not_served(obj: &Value) -> Option<String> {
+    let sdep = obj["metadata"]["name"].as_str().unwrap_or("");
+    let preds = obj["spec"]["predictors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let deps = obj["status"]["deploymentStatus"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    for p in &preds {
+        let want = p["replicas"].as_u64().unwrap_or(1).max(1);
+        let available = deps
+            .iter()
+            .filter(|(k, _)| deployment_of(sdep, p, k))
+            .map(|(_, d)| d["availableReplicas"].as_u64().unwrap_or(0))
+            .min();
+        match available {
+            Some(a) if a >= want => {}
+            Some(a) => {
+                return Some(format!(
+                    "predictor {}: {a} of {want} replicas available",
+                    p["name"].as_str().unwrap_or("?")
+                ))
+            }
+            None => {
+                return Some(format!(
+                    "predictor {}: its Deployment is not reported yet",
+                    p["name"].as_str().unwrap_or("?")
+                ))
+            }
+        }
+    }
+    deps.keys()
+        .find(|k| !preds.iter().any(|p| deployment_of(sdep, p, k)))
+        .map(|k| format!("Deployment {k} of a removed predictor is still reported"))
 }
 
 /// Both predictors' indices, or an error naming them.
@@ -78,9 +150,21 @@ impl Platform for Seldon {
         self.prepare_with(weight, mirror, manifests)
     }
 
+    /// Ready on evidence that belongs to the spec as it is now: SeldonDeployment 1.x writes no
+    /// `observedGeneration`, so `state: Available` read right after a write may describe the old
+    /// spec. Besides Available, every predictor's Deployment must be listed in
+    /// `status.deploymentStatus` with its replicas available (the operator adds a new
+    /// Deployment's entry only once it found it created and unchanged), and no removed
+    /// predictor's Deployment may still be listed (`completeServiceCreation` drops those once
+    /// the new ones are ready).
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
         let obj = self.current()?;
         let state = obj["status"]["state"].as_str().unwrap_or("");
+        if state == "Available" {
+            if let Some(why) = spec_not_served(&obj) {
+                return Ok(Readiness::Pending(why));
+            }
+        }
         Ok(match state {
             "Available" => Readiness::Ready,
             "Failed" => Readiness::Failed(format!(
@@ -160,11 +244,14 @@ impl Platform for Seldon {
         // The graph we moved into the stable predictor: finding it there with the canary gone
         // means our promotion already landed (e.g. a write that answered late).
         let mut promoted: Option<Value> = None;
+        let ours = self.our_graph();
         self.patch_from(false, |obj| {
             let preds = &obj["spec"]["predictors"];
             let (Some(si), Some(ci)) = (index_of(obj, &stable), index_of(obj, &canary)) else {
                 return match (&promoted, index_of(obj, &stable)) {
                     (Some(g), Some(si)) if preds[si]["graph"] == *g => Ok(None),
+                    // Promoted earlier (a re-run finishing a promotion): the new graph is live.
+                    (None, Some(si)) if Some(&preds[si]["graph"]) == ours.as_ref() => Ok(None),
                     _ => Err(PlatformError::Other(
                         "cannot promote: the canary predictor is gone".into(),
                     )),
@@ -218,9 +305,39 @@ impl Platform for Seldon {
         })
     }
 
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let obj = self.current()?;
+        Ok(match obj["status"]["state"].as_str().unwrap_or("") {
+            "Available" => spec_not_served(&obj),
+            s => Some(format!(
+                "SeldonDeployment state {}",
+                if s.is_empty() { "unknown" } else { s }
+            )),
+        })
+    }
+
+    /// Found on the object `load_progress` read (no extra request).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        self.t.load_annotation(&p)
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
+        let promoted = index_of(&live, &self.canary).is_none()
+            && match (index_of(&live, &self.stable), self.our_graph()) {
+                (Some(si), Some(g)) => live["spec"]["predictors"][si]["graph"] == g,
+                _ => false,
+            };
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
@@ -232,23 +349,49 @@ impl Platform for Seldon {
 impl Seldon {
     /// Add (or replace) the canary predictor from the rendered manifest; with `mirror` > 0 it is a
     /// shadow predictor taking no live traffic.
+    /// The canary predictor as the templates render it in `manifests`. At 100% the templates
+    /// render the promoted object (the stable predictor running the new graph, alone), so the
+    /// canary predictor is that predictor under the canary's name, taking every request.
+    fn rendered_canary(
+        &self,
+        manifests: &[Value],
+        weight: u32,
+        mirror: u32,
+    ) -> Result<Value, PlatformError> {
+        let rendered = super::kube_platform::rendered(manifests, "SeldonDeployment")?;
+        let preds = rendered["spec"]["predictors"].as_array();
+        let named = |n: &str| preds.and_then(|a| a.iter().find(|p| p["name"] == n)).cloned();
+        named(self.canary.as_str())
+            .or_else(|| {
+                (weight >= 100).then(|| named(self.stable.as_str())).flatten().map(|mut c| {
+                    c["name"] = json!(self.canary);
+                    c
+                })
+            })
+            .as_array()
+            .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))
+            .cloned()
+            .map(|mut c| {
+                if weight >= 100 && mirror == 0 {
+                    c["traffic"] = json!(weight);
+                }
+                c
+            })
+            .ok_or_else(|| {
+                PlatformError::Other(format!(
+                    "the template rendered no predictor named {}",
+                    self.canary
+                ))
+            })
+    }
+
     fn prepare_with(
         &mut self,
         weight: u32,
         mirror: u32,
         manifests: &[Value],
     ) -> Result<(), PlatformError> {
-        let rendered = super::kube_platform::rendered(manifests, "SeldonDeployment")?;
-        let canary = rendered["spec"]["predictors"]
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))
-            .cloned()
-            .ok_or_else(|| {
-                PlatformError::Other(format!(
-                    "the template rendered no predictor named {}",
-                    self.canary
-                ))
-            })?;
+        let canary = self.rendered_canary(manifests, weight, mirror)?;
         let (stable, canary_name) = (self.stable.clone(), self.canary.clone());
         self.patch_from(true, |obj| {
             let si = index_of(obj, &stable).ok_or_else(|| {

@@ -1,7 +1,10 @@
 //! Seldon Core v2: the canary Model plus an Experiment whose `default` is the stable Model, so the
 //! stable endpoint carries the split. Weights are candidate weights (share = weight / sum).
-//! Promote points the stable Model at the new URI and removes the Experiment and canary Model;
-//! rollback removes them (all traffic back on the default).
+//! Promote never drops the new version's share: it first gives the canary Model every request
+//! (candidate weights 0 / 100), then points the stable Model at the new URI, and removes the
+//! Experiment and canary Model only once the stable Model's new version is Ready (in
+//! `settled`, before the final traffic read); until then the scheduler keeps serving the stable
+//! Model's OLD version. Rollback removes them (all traffic back on the default).
 
 use super::k8s::{
     apply_all, condition_true, Intent, PatchKind, WriteTo, SELDON_EXPERIMENT, SELDON_MODEL,
@@ -11,21 +14,41 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct SeldonV2 {
+    /// GitOps owners found on the live object at load (`platform::gitops`).
+    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
     model_uri: String,
     promoted: bool,
+    /// After promote: the stable Model's generation our URI write made (`None`: the Model
+    /// already had the URI, no write), and whether its `ModelReady` has been seen not True
+    /// since (the operator writes no `observedGeneration`; the new generation's first status is
+    /// the scheduler's ModelProgressing, so a True after it is the new version's).
+    stable_gen: Option<i64>,
+    seen_loading: bool,
+    /// Consecutive `settled` checks that found the stable Model Ready.
+    ready_checks: u32,
 }
+
+/// Without a write of ours to watch (a re-run finishing an earlier run's promotion), a Ready
+/// condition may still be the old generation's: the operator has not seen the new one yet.
+/// Believe it only after this many consecutive checks (the caller polls every 250 ms: 5 s, far
+/// longer than the operator takes to pick up a generation).
+const READY_CHECKS_WITHOUT_WRITE: u32 = 20;
 
 impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
         SeldonV2 {
             t,
+            gitops: Vec::new(),
             stable,
             canary,
             model_uri,
             promoted: false,
+            stable_gen: None,
+            seen_loading: false,
+            ready_checks: 0,
         }
     }
     fn experiment(&self) -> String {
@@ -152,8 +175,30 @@ impl Platform for SeldonV2 {
     }
 
     fn promote(&mut self) -> Result<(), PlatformError> {
+        // 1. Every request to the canary Model (already serving the new version).
+        let (stable, canary) = (self.stable.clone(), self.canary.clone());
+        let e = self.experiment();
+        if self.t.api.get(&e)?.is_some() {
+            let all = json!([{"name": stable, "weight": 0}, {"name": canary, "weight": 100}]);
+            self.t
+                .patch_from(&WriteTo::object(&e, "Experiment"), |exp| {
+                    Ok(
+                        if exp["spec"]["candidates"] == all && exp["spec"]["mirror"].is_null() {
+                            Intent::Done
+                        } else {
+                            Intent::Patch(
+                                PatchKind::Merge,
+                                json!({"spec": {"candidates": all, "mirror": null}}),
+                            )
+                        },
+                    )
+                })?;
+        }
+        // 2. The stable Model loads the new version (the scheduler keeps the old one serving
+        //    until the new one is available).
         let uri = self.model_uri.clone();
         let sp = self.model(&self.stable);
+        let before = self.t.must_get(&sp, "stable Model")?;
         self.t
             .patch_from(&WriteTo::object(&sp, "stable Model"), |m| {
                 Ok(if m["spec"]["storageUri"] == uri.as_str() {
@@ -162,11 +207,13 @@ impl Platform for SeldonV2 {
                     Intent::Patch(PatchKind::Merge, json!({"spec": {"storageUri": uri}}))
                 })
             })?;
-        let e = self.experiment();
-        self.t.api.delete(&e)?;
-        let cp = self.model(&self.canary);
-        self.t.api.delete(&cp)?;
+        let after = self.t.must_get(&sp, "stable Model")?;
+        let gen = |m: &Value| m["metadata"]["generation"].as_i64();
+        self.stable_gen = (gen(&after) != gen(&before)).then(|| gen(&after)).flatten();
+        self.seen_loading = false;
+        self.ready_checks = 0;
         self.promoted = true;
+        // 3. The Experiment and canary Model go in `settled`, once the new version is Ready.
         Ok(())
     }
 
@@ -177,9 +224,75 @@ impl Platform for SeldonV2 {
         self.t.api.delete(&cp)
     }
 
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        let e = self.experiment();
+        if !self.promoted {
+            return Ok(match self.t.api.get(&e)? {
+                Some(exp) if !condition_true(&exp, "Ready") => {
+                    Some("the Experiment is not Ready".into())
+                }
+                _ => None,
+            });
+        }
+        let sp = self.model(&self.stable);
+        let m = self.t.must_get(&sp, "stable Model")?;
+        if condition_true(&m, "ModelReady") {
+            self.ready_checks += 1;
+        } else {
+            self.seen_loading = true;
+            self.ready_checks = 0;
+        }
+        let gen = m["metadata"]["generation"].as_i64();
+        let observed = m["status"]["observedGeneration"].as_i64();
+        let new_version_ready = condition_true(&m, "ModelReady")
+            && match (self.stable_gen, observed) {
+                (_, Some(o)) => Some(o) == gen,
+                (None, None) => {
+                    self.seen_loading || self.ready_checks >= READY_CHECKS_WITHOUT_WRITE
+                }
+                (Some(_), None) => self.seen_loading,
+            };
+        if !new_version_ready {
+            return Ok(Some(format!(
+                "the stable Model {} is loading the new version; the Experiment keeps every request on {}",
+                self.stable, self.canary
+            )));
+        }
+        self.t.api.delete(&e)?;
+        let cp = self.model(&self.canary);
+        self.t.api.delete(&cp)?;
+        Ok(None)
+    }
+
+    /// Found on the object `load_progress` read (no extra request).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
+    }
+
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        self.t.load_annotation(&p)
+        let Some(live) = self.t.api.get(&p)? else {
+            return Ok(None);
+        };
+        self.gitops = super::gitops::owners(&live);
+        let Some(record) = super::kube_platform::record_of(&live) else {
+            return Ok(None);
+        };
+        // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
+        // every request already on the canary (promote's first step). Either way the new
+        // version's share must not go back down: the re-run finishes the promotion.
+        let e = self.experiment();
+        let promoted = match self.t.api.get(&e)? {
+            None => live["spec"]["storageUri"] == self.model_uri.as_str(),
+            Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
+                cs.iter().all(|c| {
+                    (c["name"] == self.canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
+                })
+            }),
+        };
+        Ok(Some(super::kube_platform::promoted_if_live(
+            record, promoted,
+        )))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

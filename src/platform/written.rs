@@ -96,8 +96,22 @@ impl Platform for Tracked {
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         self.inner.load_progress()
     }
+    fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+        self.inner.settled()
+    }
+    fn describe_prepare(&mut self, weight: u32) -> Option<String> {
+        self.inner.describe_prepare(weight)
+    }
+    fn gitops_owners(&mut self) -> Vec<String> {
+        self.inner.gitops_owners()
+    }
+    /// The progress record is bookkeeping, not a change of the service: storing it (which the
+    /// driver does before each traffic move) does not count as a write to undo.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        self.inner.save_progress(record)
+        let before = self.sent.get();
+        let r = self.inner.save_progress(record);
+        self.sent.set(before);
+        r
     }
     fn has_written(&self) -> bool {
         self.sent.get() > 0

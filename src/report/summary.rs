@@ -67,6 +67,9 @@ pub fn traffic_words(r: &RunRecord) -> String {
         );
     }
     match (&r.traffic, &r.traffic_error) {
+        (Some(t), Some(e)) if !t.split.is_empty() => {
+            format!("{} (as the platform reports; {e})", traffic_line(t))
+        }
         (Some(t), _) if !t.split.is_empty() => {
             let parts: Vec<String> = roles(r)
                 .into_iter()

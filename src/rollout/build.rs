@@ -29,7 +29,7 @@ impl Rendered {
         self.phases.get(i).map_or(&[], Vec::as_slice)
     }
     /// The last phase's objects (the canary at 100%).
-    fn last(&self) -> &[Value] {
+    pub fn last(&self) -> &[Value] {
         self.phases.last().map_or(&[], Vec::as_slice)
     }
 }
@@ -151,17 +151,21 @@ pub fn manifests(
 
 /// A Kubernetes platform driver over `api`, knowing whether it has written
 /// ([`Platform::has_written`]).
-pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>) -> Box<dyn Platform> {
-    Box::new(crate::platform::written::tracked(api, |api| driver(c, api)))
+pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, rendered: &Rendered) -> Box<dyn Platform> {
+    let planned = rendered.last().to_vec();
+    Box::new(crate::platform::written::tracked(api, |api| {
+        driver(c, api, planned)
+    }))
 }
 
 /// The platform file's driver for the config's target.
-fn driver(c: &Config, api: Box<dyn KubeApi>) -> Box<dyn Platform> {
+fn driver(c: &Config, api: Box<dyn KubeApi>, planned: Vec<Value>) -> Box<dyn Platform> {
     let rev = context::default_revisions(c);
     let t = KubeTarget {
         api,
         namespace: context::namespace(c),
         name: context::resource(c),
+        planned,
     };
     match c.target.platform {
         PlatformKind::Kserve => Box::new(crate::platform::kserve::Kserve::new(t)),

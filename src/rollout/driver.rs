@@ -99,6 +99,11 @@ pub const ROLLBACK_RETRY_MS: i64 = 120_000;
 pub const ROLLBACK_BACKOFF_MAX_MS: i64 = 30_000;
 /// Reads of the revision names after readiness before the stage goes on without them.
 const REVISION_READS: u32 = 3;
+/// How long the final traffic read waits for the platform to reflect the last write.
+const SETTLE_MS: i64 = 60_000;
+/// The same after a signal (runners kill the process about 10 s after the first one).
+const SETTLE_CANCELLED_MS: i64 = 4_000;
+const SETTLE_POLL_MS: i64 = 250;
 
 fn platform_msg(e: PlatformError) -> String {
     e.to_string()
@@ -205,15 +210,17 @@ impl<'a> Driver<'a> {
             st.journalled = st.machine.events().len();
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
+            if moves_traffic {
+                // The record goes BEFORE the traffic write: a crash between the two leaves the
+                // record ahead, and the re-run repeats the (idempotent, already decided) move
+                // forward; the other order made it repeat the previous stage's lower weight.
+                let weight = self.plan.stages[st.machine.phase()].weight();
+                self.save(&persist, &mut st, State::InProgress, weight, progress);
+            }
             input = match action {
                 Action::Finish(o) => break o,
                 action => self.perform(&mut st, action, deadline_at, progress),
             };
-            if moves_traffic && input == Input::Applied {
-                // Applied, though the machine learns of it at its next step: store this phase's weight.
-                let weight = self.plan.stages[st.machine.phase()].weight();
-                self.save(&persist, &mut st, State::InProgress, weight, progress);
-            }
         };
         self.finish(st, outcome, &persist, progress)
     }
@@ -271,10 +278,13 @@ impl<'a> Driver<'a> {
                 mirror,
             } => {
                 self.begin_phase(progress, phase, &st.revisions);
+                let what = self
+                    .platform
+                    .describe_prepare(weight)
+                    .unwrap_or_else(|| format!("canary {weight}%{}", mirror_words(mirror)));
                 progress.event(&format!(
-                    "{}: applying the new model (canary {weight}%{})",
+                    "{}: applying the new model ({what})",
                     self.plan.stages[phase].label(),
-                    mirror_words(mirror)
                 ));
                 let manifests = self.rendered.phase(phase);
                 applied(self.platform.prepare(weight, mirror, manifests))
@@ -451,10 +461,7 @@ impl<'a> Driver<'a> {
         let (traffic, traffic_error) = if self.dry_run {
             (None, None)
         } else {
-            match self.platform.traffic() {
-                Ok(t) => (Some(t), None),
-                Err(e) => (None, Some(e.to_string())),
-            }
+            self.final_traffic(progress)
         };
         let m = &st.machine;
         let final_weight = if changed { m.traffic().0 } else { 0 };
@@ -488,6 +495,55 @@ impl<'a> Driver<'a> {
                 revisions: Some(st.revisions.clone()),
                 ..crate::report::record::RunInfo::new(c, &self.plan)
             },
+        }
+    }
+
+    /// The final traffic, read once the platform's status reflects the last write (bounded:
+    /// [`SETTLE_MS`], or [`SETTLE_CANCELLED_MS`] after a signal); when it does not in time the
+    /// traffic read is reported as not yet confirmed by the platform.
+    fn final_traffic(
+        &mut self,
+        progress: &mut dyn Progress,
+    ) -> (Option<crate::platform::Traffic>, Option<String>) {
+        let bound = if self.cancel.is_cancelled() {
+            SETTLE_CANCELLED_MS
+        } else {
+            SETTLE_MS
+        };
+        let until = self.clock.now_ms().saturating_add(bound);
+        let never = Cancel::new();
+        let mut announced = false;
+        let pending = loop {
+            match self.platform.settled() {
+                Ok(None) => break None,
+                // A failed read is not "not yet": say so once, do not hammer a failing server.
+                Err(e) => break Some(e.to_string()),
+                Ok(Some(m)) if self.clock.now_ms() >= until => break Some(m),
+                Ok(Some(m)) if !announced => {
+                    announced = true;
+                    progress.event(&format!(
+                        "waiting for the platform to apply the change: {m}"
+                    ));
+                }
+                _ => {}
+            }
+            let next = self
+                .clock
+                .now_ms()
+                .saturating_add(SETTLE_POLL_MS)
+                .min(until);
+            self.clock.sleep_until(next, &never);
+        };
+        let unconfirmed = pending.map(|m| format!("not yet confirmed by the platform: {m}"));
+        if let Some(u) = &unconfirmed {
+            progress.event(u);
+        }
+        match self.platform.traffic() {
+            Ok(t) => (Some(t), unconfirmed),
+            Err(e) => (
+                None,
+                Some(unconfirmed.map_or(e.to_string(), |u| format!("{u}; {e}"))),
+            ),
         }
     }
 

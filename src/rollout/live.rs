@@ -87,7 +87,7 @@ pub fn platform(
         }
         _ => {
             let api = super::kube_live::connect(c)?.interruptible_by(cancel.clone());
-            Ok(build::kube_platform(c, Box::new(api)))
+            Ok(build::kube_platform(c, Box::new(api), rendered))
         }
     }
 }

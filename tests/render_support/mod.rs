@@ -12,7 +12,8 @@ pub fn ctx(platform: &str) -> Value {
         }
         "seldon" => {
             json!({"platform": "seldon", "namespace": "ml-prod", "resource": "fraud-detector",
-                           "stablePredictor": "main", "canaryPredictor": "canary"})
+                           "stablePredictor": "main", "canaryPredictor": "canary",
+                           "stableModelUri": "s3://models/fraud-detector-v1/"})
         }
         "seldon-v2" => {
             json!({"platform": "seldon-v2", "namespace": "ml-prod", "resource": "fraud-detector",

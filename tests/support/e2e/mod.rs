@@ -85,7 +85,7 @@ impl Kind {
     fn target_yaml(self) -> String {
         let extra = match self {
             Kind::Kserve => "",
-            Kind::Seldon => "  stablePredictor: main\n  canaryPredictor: canary\n",
+            Kind::Seldon => "  stablePredictor: main\n  canaryPredictor: canary\n  stableModelUri: s3://models/fd-v1\n",
             Kind::SeldonV2 => "  stableModel: fd-v1\n  canaryModel: fd-v2\n",
             Kind::ArgoDrive => "  mode: drive\n  image: ghcr.io/acme/fd:2\n  replicas: 1\n",
             Kind::ArgoWatch => "  mode: watch\n  image: ghcr.io/acme/fd:2\n  replicas: 1\n",
@@ -191,9 +191,43 @@ pub struct Running {
 
 impl Running {
     /// SIGKILL: no handler runs, nothing is rolled back or reported (a runner that vanished).
-    pub fn kill9(mut self) {
+    /// Returns what the run printed until then.
+    pub fn kill9(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        file_text(&self.dir.join("stdout"))
+    }
+
+    /// Waits (at most 60 s) until the run's stdout contains `needle`; panics otherwise.
+    pub fn wait_for_stdout(&self, needle: &str) {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = file_text(&self.dir.join("stdout"));
+            if out.contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < until, "never printed {needle:?}:\n{out}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (at most 60 s) until `needle` is printed after the first `after`.
+    pub fn wait_for_stdout_after(&self, after: &str, needle: &str) {
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = file_text(&self.dir.join("stdout"));
+            if out
+                .split_once(after)
+                .is_some_and(|(_, rest)| rest.contains(needle))
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "never printed {needle:?} after {after:?}:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits (at most 90 s: a hung rollout fails the test) and collects what the step wrote.
@@ -246,6 +280,11 @@ pub struct Env {
     follower: Option<Follower>,
 }
 
+/// How late the test cluster's controllers react to a write, by default.
+pub const CONTROLLER_LAG: Duration = Duration::from_millis(250);
+/// How long a new model version takes to load, by default.
+pub const MODEL_LOAD: Duration = Duration::from_millis(600);
+
 /// Requests per second each revision serves.
 const RPS: u64 = 200;
 
@@ -281,12 +320,36 @@ impl Env {
         Env::with(kind, Arc::new(prom::Exporter::start()), None)
     }
 
+    /// Like [`Env::start`] with controllers that react `lag` after a write and load a model
+    /// version in `load` (a slow cluster).
+    pub fn start_slow(kind: Kind, lag: Duration, load: Duration) -> Option<Env> {
+        if !require_kubectl() {
+            return None;
+        }
+        let exporter = Arc::new(prom::Exporter::start());
+        let prom = Some(prom::PromServer::start(&[exporter.addr()])?);
+        Some(Env::with_timing(kind, exporter, prom, lag, load))
+    }
+
     fn with(kind: Kind, exporter: Arc<prom::Exporter>, prom: Option<prom::PromServer>) -> Env {
-        let kube = Arc::new(kube::KubeServer::start());
-        kube.set_ready_after(1);
+        Env::with_timing(kind, exporter, prom, CONTROLLER_LAG, MODEL_LOAD)
+    }
+
+    fn with_timing(
+        kind: Kind,
+        exporter: Arc<prom::Exporter>,
+        prom: Option<prom::PromServer>,
+        lag: Duration,
+        load: Duration,
+    ) -> Env {
+        let mut server = kube::KubeServer::start();
+        server.set_ready_after(1);
+        let stable_revision = seed(&server, kind);
+        // From here on the controllers run as in a cluster: on their own thread, late.
+        server.set_controllers(lag, load);
+        let kube = Arc::new(server);
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = kube.write_kubeconfig(dir.path(), None);
-        let stable_revision = seed(&kube, kind);
         Env {
             kind,
             kube,

@@ -1,11 +1,24 @@
-//! Argo Rollouts controller, canary strategy: a new pod template restarts the steps; `setWeight`
-//! steps apply at once, `pause: {}` stops with a `CanaryPauseStep` pause condition (phase Paused)
-//! until the pause conditions are cleared or `spec.paused` goes false; a timed pause lasts one
-//! poll; `status.abort` degrades, `abort: false` retries, `promoteFull` jumps to the end.
-//! `observedGeneration` is a STRING, as Argo writes it.
+//! Argo Rollouts controller, canary strategy, ported from upstream `rollout/canary.go`
+//! (`syncRolloutStatusCanary`, `reconcileCanaryPause`, `completedCurrentCanaryStep`) and
+//! `rollout/pause.go` (`CompletedCanaryPauseStep`, `CalculatePauseConditions`):
+//! - a new pod template restarts the steps (`resetRolloutStatus`: index 0, no pause, no abort);
+//! - `setWeight` completes at once (no replicas to wait for here);
+//! - a `pause` step with no `CanaryPauseStep` condition and `controllerPause: false` is paused
+//!   for the first time: the condition is added and `controllerPause` set;
+//! - a `pause` step is complete when `controllerPause` is true and the condition is gone (someone
+//!   cleared it: `kubectl argo rollouts promote`), or a timed pause expired (here: one reconcile);
+//!   completing it moves `currentStepIndex` on and resets `controllerPause`;
+//! - `spec.paused` holds everything (phase Paused, "manually paused");
+//! - `status.abort` degrades (weights 0, index 0), `abort: false` retries from step 0;
+//! - `status.promoteFull` jumps to the end.
+//!
+//! The state "controllerPause true, no pause conditions" is what a client sees between clearing
+//! the conditions and the controller's next reconcile; upstream `GetRolloutPhase` reports it as
+//! Progressing, "waiting for rollout to unpause" (`IsUnpausing`), while the stored `status.phase`
+//! still says Paused. `observedGeneration` is a STRING, as Argo writes it.
 
 use super::controllers::{generation, status_mut, Side};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 fn pod_hash(template: &Value) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -22,20 +35,43 @@ fn steps(obj: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-fn has_pause_conditions(status: &Value) -> bool {
-    status["pauseConditions"]
-        .as_array()
+fn has_step_pause(st: &Map<String, Value>) -> bool {
+    st.get("pauseConditions")
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|c| c["reason"] == "CanaryPauseStep"))
+}
+
+fn pause_conditions(st: &Map<String, Value>) -> bool {
+    st.get("pauseConditions")
+        .and_then(Value::as_array)
         .is_some_and(|a| !a.is_empty())
 }
 
-pub fn on_write(obj: &mut Value, old: Option<&Value>, side: &mut Side) {
-    let old_status = old.map(|o| o["status"].clone()).unwrap_or(Value::Null);
-    let old_paused = old.is_some_and(|o| o["spec"]["paused"] == true);
+fn remove_step_pause(st: &mut Map<String, Value>) {
+    if let Some(Value::Array(a)) = st.get_mut("pauseConditions") {
+        a.retain(|c| c["reason"] != "CanaryPauseStep");
+    }
+    if !pause_conditions(st) {
+        // CalculatePauseConditions: no conditions left -> controllerPause is not carried over.
+        st.remove("pauseConditions");
+        st.remove("controllerPause");
+    }
+}
+
+pub fn on_write(obj: &mut Value, _old: Option<&Value>, side: &mut Side) {
+    reconcile(obj, side, false);
+}
+
+pub fn on_poll(obj: &mut Value, side: &mut Side) {
+    reconcile(obj, side, true);
+}
+
+fn reconcile(obj: &mut Value, side: &mut Side, polled: bool) {
     let steps = steps(obj);
     let n = steps.len() as u64;
     let hash = pod_hash(&obj["spec"]["template"]);
     let gen = generation(obj);
-    let user_unpaused = old_paused && obj["spec"]["paused"] != true;
+    let user_paused = obj["spec"]["paused"] == true;
     let st = status_mut(obj);
     st.insert("observedGeneration".into(), json!(gen.to_string()));
     if st.get("currentPodHash").and_then(Value::as_str) != Some(hash.as_str()) {
@@ -44,104 +80,96 @@ pub fn on_write(obj: &mut Value, old: Option<&Value>, side: &mut Side) {
             st.insert("currentStepIndex".into(), json!(n));
         } else {
             st.insert("currentStepIndex".into(), json!(0));
-            for k in ["abort", "abortedAt", "pauseConditions", "controllerPause"] {
+            for k in [
+                "abort",
+                "abortedAt",
+                "pauseConditions",
+                "controllerPause",
+                "promoteFull",
+            ] {
                 st.remove(k);
             }
         }
         st.insert("currentPodHash".into(), json!(hash));
         side.timed_pause = false;
     }
-    let idx = st
-        .get("currentStepIndex")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let aborted = st.get("abort") == Some(&json!(true));
-    if !aborted && old_status["abort"] == true {
-        st.insert("currentStepIndex".into(), json!(0));
-        st.remove("abortedAt");
-    }
-    if st.get("promoteFull") == Some(&json!(true)) {
-        st.insert("currentStepIndex".into(), json!(n));
-        for k in ["promoteFull", "pauseConditions", "controllerPause"] {
-            st.remove(k);
-        }
-    }
-    if user_unpaused {
-        st.remove("pauseConditions");
-    }
-    let cleared =
-        has_pause_conditions(&old_status) && !has_pause_conditions(&Value::Object(st.clone()));
-    if cleared
-        && idx < n
-        && steps[idx as usize].get("pause").is_some()
-        && st.get("currentStepIndex") == Some(&json!(idx))
-    {
-        st.insert("currentStepIndex".into(), json!(idx + 1));
-        st.insert("controllerPause".into(), json!(false));
-        side.timed_pause = false;
-    }
-    progress(obj, side, false);
-}
-
-pub fn on_poll(obj: &mut Value, side: &mut Side) {
-    progress(obj, side, true);
-}
-
-fn progress(obj: &mut Value, side: &mut Side, polled: bool) {
-    let steps = steps(obj);
-    let n = steps.len() as u64;
-    let user_paused = obj["spec"]["paused"] == true;
-    let st = status_mut(obj);
-    let hash = st.get("currentPodHash").cloned().unwrap_or(Value::Null);
-    if st.get("abort") == Some(&json!(true)) {
-        st.entry("abortedAt")
-            .or_insert(json!("2026-01-01T00:00:00Z"));
-        st.remove("pauseConditions");
-        st.insert("phase".into(), json!("Degraded"));
-        st.insert(
-            "message".into(),
-            json!(format!(
-                "RolloutAborted: Rollout aborted update to revision {}",
-                hash.as_str().unwrap_or("")
-            )),
-        );
-        set_weights(st, 0);
-        return;
-    }
+    let fully_promoted = st.get("stableRS") == st.get("currentPodHash");
     let mut idx = st
         .get("currentStepIndex")
         .and_then(Value::as_u64)
         .unwrap_or(n);
+    if st.get("promoteFull") == Some(&json!(true)) {
+        idx = n;
+        for k in ["pauseConditions", "controllerPause", "abort", "abortedAt"] {
+            st.remove(k);
+        }
+    }
+    if st.get("abort") == Some(&json!(true)) {
+        st.entry("abortedAt")
+            .or_insert(json!("2026-01-01T00:00:00Z"));
+        st.remove("pauseConditions");
+        st.remove("controllerPause");
+        st.insert(
+            "currentStepIndex".into(),
+            json!(if fully_promoted { n } else { 0 }),
+        );
+        st.insert("phase".into(), json!("Degraded"));
+        st.insert(
+            "message".into(),
+            json!(format!(
+                "RolloutAborted: Rollout aborted update to revision {hash}"
+            )),
+        );
+        set_weights(st, if fully_promoted { 100 } else { 0 });
+        return;
+    }
+    if st.remove("abortedAt").is_some() {
+        idx = 0; // `abort: false` after an abort: retry from the first step
+    }
     if !user_paused {
         while idx < n {
             let Some(pause) = steps[idx as usize].get("pause") else {
                 idx += 1;
                 continue;
             };
-            if pause.get("duration").is_some() {
-                if side.timed_pause && polled {
-                    side.timed_pause = false;
-                    st.remove("pauseConditions");
-                    idx += 1;
-                    continue;
-                }
-                side.timed_pause = true;
+            let cond = has_step_pause(st);
+            let controller_pause = st.get("controllerPause") == Some(&json!(true));
+            let expired = match duration_secs(&pause["duration"]) {
+                None => false,
+                Some(d) if side.real_time => side
+                    .pause_started
+                    .is_some_and(|t| t.elapsed().as_secs_f64() >= d),
+                Some(_) => cond && side.timed_pause && polled,
+            };
+            if (controller_pause && !cond) || expired {
+                remove_step_pause(st);
+                side.timed_pause = false;
+                idx += 1;
+                continue;
             }
-            if !has_pause_conditions(&Value::Object(st.clone())) {
-                st.insert(
-                    "pauseConditions".into(),
-                    json!([{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}]),
+            if !cond && !controller_pause {
+                let mut conds = st
+                    .get("pauseConditions")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                conds.push(
+                    json!({"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}),
                 );
+                st.insert("pauseConditions".into(), Value::Array(conds));
                 st.insert("controllerPause".into(), json!(true));
+                side.timed_pause = pause.get("duration").is_some();
+                side.pause_started = Some(std::time::Instant::now());
             }
             break;
         }
     }
     st.insert("currentStepIndex".into(), json!(idx));
     let weight = if idx >= n {
-        st.insert("stableRS".into(), hash.clone());
-        st.remove("pauseConditions");
-        st.remove("controllerPause");
+        st.insert("stableRS".into(), json!(hash));
+        for k in ["pauseConditions", "controllerPause", "promoteFull"] {
+            st.remove(k);
+        }
         100
     } else {
         steps[..idx as usize]
@@ -151,25 +179,41 @@ fn progress(obj: &mut Value, side: &mut Side, polled: bool) {
             .unwrap_or(0)
     };
     set_weights(st, weight);
-    let (phase, message) = if user_paused || has_pause_conditions(&Value::Object(st.clone())) {
-        (
-            "Paused",
-            if user_paused {
-                "manually paused"
-            } else {
-                "CanaryPauseStep"
-            },
-        )
+    // CalculateRolloutPhase, as the controller stores it.
+    let reason = st
+        .get("pauseConditions")
+        .and_then(|c| c[0]["reason"].as_str())
+        .map(String::from);
+    let (phase, message) = if user_paused {
+        ("Paused", "manually paused".to_string())
+    } else if let Some(r) = reason {
+        ("Paused", r)
     } else if idx < n {
-        ("Progressing", "more replicas need to be updated")
+        ("Progressing", "more replicas need to be updated".into())
     } else {
-        ("Healthy", "")
+        ("Healthy", String::new())
     };
     st.insert("phase".into(), json!(phase));
     st.insert("message".into(), json!(message));
 }
 
-fn set_weights(st: &mut serde_json::Map<String, Value>, canary: u64) {
+/// A pause duration (`30`, `"30s"`, `"1m"`, `"1h"`) in seconds.
+fn duration_secs(d: &Value) -> Option<f64> {
+    if let Some(n) = d.as_f64() {
+        return Some(n);
+    }
+    let s = d.as_str()?;
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_alphabetic()).unwrap_or(s.len()));
+    let n: f64 = num.parse().ok()?;
+    Some(match unit {
+        "" | "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    })
+}
+
+fn set_weights(st: &mut Map<String, Value>, canary: u64) {
     let canary_hash = st.get("currentPodHash").cloned().unwrap_or(Value::Null);
     let stable_hash = st.get("stableRS").cloned().unwrap_or(Value::Null);
     st.insert(

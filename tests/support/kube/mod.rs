@@ -91,6 +91,12 @@ pub struct State {
     /// Polls before a pending change becomes ready (KServe revision, Seldon state, conditions).
     pub ready_after: u32,
     user: String,
+    /// `Some`: controllers run on their own thread (see [`KubeServer::set_controllers`]);
+    /// `None`: inside each request (a write reconciles at once, a GET is a poll).
+    timing: Option<controllers::Timing>,
+    /// Async mode: writes the controllers have not seen yet (key -> object before the first
+    /// unseen write, time of the last write).
+    unseen: HashMap<String, (Option<Value>, std::time::Instant)>,
 }
 
 /// The running server. Dropping it stops the accept loop.
@@ -100,6 +106,8 @@ pub struct KubeServer {
     http: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
     tls_front: Option<tls::TlsFront>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    controller: Option<std::thread::JoinHandle<()>>,
 }
 
 impl KubeServer {
@@ -119,6 +127,8 @@ impl KubeServer {
             uid: 0,
             ready_after: 2,
             user: "system:serviceaccount:ci:mlcanary".into(),
+            timing: None,
+            unseen: HashMap::new(),
         }));
         let (h, s) = (http.clone(), state.clone());
         let host = format!("127.0.0.1:{port}");
@@ -134,7 +144,44 @@ impl KubeServer {
             http,
             thread: Some(thread),
             tls_front: None,
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            controller: None,
         }
+    }
+
+    /// Controllers as they run in a cluster: on their own thread, reacting to a write only
+    /// `lag` after it (reads in between see the old status: a stale read), with a new model
+    /// version taking `load` to become ready. Replaces the in-request mode for this server.
+    pub fn set_controllers(&mut self, lag: Duration, load: Duration) {
+        {
+            let mut st = self.lock();
+            st.timing = Some(controllers::Timing { lag, load });
+            st.ready_after = u32::try_from(load.as_millis() / controllers::TICK.as_millis())
+                .unwrap_or(u32::MAX)
+                .max(1);
+        }
+        if self.controller.is_none() {
+            let (state, stop) = (self.state.clone(), self.stop.clone());
+            self.controller = Some(std::thread::spawn(move || {
+                controllers::run_async(&state, &stop)
+            }));
+        }
+    }
+
+    /// Changes the lag of async controllers (a test can make the controller slow mid-run).
+    pub fn set_lag(&self, lag: Duration) {
+        if let Some(t) = self.lock().timing.as_mut() {
+            t.lag = lag;
+        }
+    }
+
+    /// Async mode: waits (bounded) until the controllers have seen every write.
+    pub fn settle(&self) {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while !self.lock().unseen.is_empty() && std::time::Instant::now() < until {
+            std::thread::sleep(controllers::TICK);
+        }
+        std::thread::sleep(controllers::TICK * 2);
     }
 
     /// HTTPS in front of the same server, with certificates made in `dir` (returned for
@@ -217,13 +264,26 @@ impl KubeServer {
         self.lock().objects.get(path).cloned()
     }
 
+    /// Seldon v2: the storageUri of the Model version the scheduler serves (not in the API:
+    /// what the scheduler knows), `None` before any version loaded.
+    pub fn serving_uri(&self, path: &str) -> Option<String> {
+        self.lock().side.get(path).and_then(|s| s.loaded.clone())
+    }
+
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
         self.lock().log.clone()
     }
 
-    /// Runs every controller once, as if each object were polled.
+    /// Runs every controller once, as if each object were polled. In async mode: waits until
+    /// the controllers have seen every write and a model had time to load.
     pub fn tick(&self) {
+        let load = self.lock().timing.map(|t| t.load);
+        if let Some(load) = load {
+            self.settle();
+            std::thread::sleep(load + controllers::TICK * 2);
+            return;
+        }
         let mut st = self.lock();
         let keys: Vec<String> = st.objects.keys().cloned().collect();
         for k in keys {
@@ -251,6 +311,10 @@ impl KubeServer {
 
 impl Drop for KubeServer {
     fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.controller.take() {
+            let _ = t.join();
+        }
         self.http.unblock();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

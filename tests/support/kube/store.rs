@@ -103,7 +103,7 @@ pub fn handle(state: &mut State, req: &Request, t: &Target) -> Reply {
     match (req.method.as_str(), &t.name) {
         ("GET", None) => list(state, t),
         ("GET", Some(_)) => {
-            controllers::on_poll(state, &t.key, t.res);
+            controllers::on_get(state, &t.key, t.res);
             match state.objects.get(&t.key) {
                 Some(o) => Reply::ok(o.clone()),
                 None => not_found(t),
@@ -406,7 +406,7 @@ fn commit(
     state.rv += 1;
     obj["metadata"]["resourceVersion"] = json!(state.rv.to_string());
     state.objects.insert(key.clone(), obj);
-    controllers::on_write(state, &key, res, old.as_ref());
+    controllers::after_write(state, &key, res, old.as_ref());
     reply(state.objects[&key].clone())
 }
 
