@@ -7,7 +7,7 @@
 mod kube;
 
 use kube::KubeServer;
-use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, Patch, PatchParams};
+use mlcanary::clients::kube::{Client, Patch, PatchParams};
 use mlcanary::platform::argo::Argo;
 use mlcanary::platform::kube_platform::KubeTarget;
 use mlcanary::platform::{Platform, Readiness};
@@ -18,14 +18,7 @@ use std::time::Duration;
 const RO: &str = "/apis/argoproj.io/v1alpha1/namespaces/ml/rollouts/r";
 
 fn client(server: &KubeServer) -> Client {
-    let cfg = ClusterConfig {
-        server: server.url.clone(),
-        namespace: None,
-        tls: Default::default(),
-        tls_server_name: None,
-        auth: AuthSpec::None,
-    };
-    Client::from_config(cfg, &ClientOptions::default()).unwrap()
+    server.client()
 }
 
 /// The drive-mode Rollout mlcanary renders for stages 10, 25, 50 with `image`.

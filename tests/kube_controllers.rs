@@ -16,14 +16,7 @@ const MODEL: &str = "/apis/mlops.seldon.io/v1alpha1/namespaces/ml/models/m2";
 const RO: &str = "/apis/argoproj.io/v1alpha1/namespaces/ml/rollouts/r";
 
 fn client(server: &KubeServer) -> Client {
-    let cfg = ClusterConfig {
-        server: server.url.clone(),
-        namespace: None,
-        tls: Default::default(),
-        tls_server_name: None,
-        auth: AuthSpec::None,
-    };
-    Client::from_config(cfg, &ClientOptions::default()).unwrap()
+    server.client()
 }
 
 fn merge(c: &Client, path: &str, body: Value) -> Value {

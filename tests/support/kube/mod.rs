@@ -259,6 +259,19 @@ impl KubeServer {
         store::seed(&mut self.lock(), path, obj);
     }
 
+    /// The mlcanary Kubernetes client for this server (anonymous, default options).
+    pub fn client(&self) -> mlcanary::clients::kube::Client {
+        use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig};
+        let cfg = ClusterConfig {
+            server: self.url.clone(),
+            namespace: None,
+            tls: Default::default(),
+            tls_server_name: None,
+            auth: AuthSpec::None,
+        };
+        Client::from_config(cfg, &ClientOptions::default()).expect("a client for the test server")
+    }
+
     /// The stored object, without running controllers.
     pub fn object(&self, path: &str) -> Option<Value> {
         self.lock().objects.get(path).cloned()
