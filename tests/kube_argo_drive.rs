@@ -7,7 +7,7 @@
 mod kube;
 
 use kube::KubeServer;
-use mlcanary::clients::kube::{Client, Patch, PatchParams};
+use mlcanary::clients::kube::{Client, PatchKind, PatchParams};
 use mlcanary::platform::argo::Argo;
 use mlcanary::platform::kube_platform::KubeTarget;
 use mlcanary::platform::{Platform, Readiness};
@@ -42,7 +42,7 @@ fn argo(server: &KubeServer) -> Argo {
 
 fn merge(server: &KubeServer, path: &str, body: Value) -> Value {
     client(server)
-        .patch(path, &Patch::Merge(body), &PatchParams::default())
+        .patch(path, &PatchKind::Merge, &body, &PatchParams::default())
         .unwrap()
 }
 

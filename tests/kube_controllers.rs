@@ -4,9 +4,7 @@
 mod kube;
 
 use kube::KubeServer;
-use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, PatchKind, PatchParams,
-};
+use mlcanary::clients::kube::{Client, KubeError, PatchKind, PatchParams};
 use serde_json::{json, Value};
 
 const ISVC: &str = "/apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fd";

@@ -536,14 +536,12 @@ impl Platform for Argo {
         }))
     }
 
-    fn describe_prepare(&mut self, weight: u32) -> Option<String> {
+    fn describe_prepare(&mut self, _weight: u32) -> Option<String> {
         if !self.watch {
             return None;
         }
-        let rollout = (self.t.render)(weight, 0)
-            .ok()?
-            .into_iter()
-            .find(|o| o["kind"] == "Rollout")?;
+        // Watch mode applies the Rollout with every configured step (the final render).
+        let rollout = self.t.planned("Rollout").ok()?;
         let first = steps(&rollout)
             .iter()
             .find_map(|s| s["setWeight"].as_u64())

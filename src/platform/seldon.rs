@@ -360,17 +360,21 @@ impl Seldon {
     ) -> Result<Value, PlatformError> {
         let rendered = super::kube_platform::rendered(manifests, "SeldonDeployment")?;
         let preds = rendered["spec"]["predictors"].as_array();
-        let named = |n: &str| preds.and_then(|a| a.iter().find(|p| p["name"] == n)).cloned();
+        let named = |n: &str| {
+            preds
+                .and_then(|a| a.iter().find(|p| p["name"] == n))
+                .cloned()
+        };
         named(self.canary.as_str())
             .or_else(|| {
-                (weight >= 100).then(|| named(self.stable.as_str())).flatten().map(|mut c| {
-                    c["name"] = json!(self.canary);
-                    c
-                })
+                (weight >= 100)
+                    .then(|| named(self.stable.as_str()))
+                    .flatten()
+                    .map(|mut c| {
+                        c["name"] = json!(self.canary);
+                        c
+                    })
             })
-            .as_array()
-            .and_then(|a| a.iter().find(|p| p["name"] == self.canary.as_str()))
-            .cloned()
             .map(|mut c| {
                 if weight >= 100 && mirror == 0 {
                     c["traffic"] = json!(weight);
