@@ -308,7 +308,7 @@ fn seldon_v1_scores_psi_and_differences_over_explicit_predictor_urls() {
         stable.url, canary.url
     );
     let guardrails = "  - name: score-diff-max\n    provider: compare\n    query: scoreDiffMax\n    promote: \"< 0.01\"\n    rollback: \"> 0.1\"\n  - name: score-psi\n    provider: compare\n    psi: {query: canary, baseline: stable}\n    promote: \"< 0.1\"\n    rollback: \"> 0.2\"\n";
-    let target = "target:\n  platform: seldon\n  resource: fd\n  stablePredictor: main\n  canaryPredictor: canary\n";
+    let target = "target:\n  platform: seldon\n  resource: fd\n  stablePredictor: main\n  canaryPredictor: canary\n  stableModelUri: s3://m/v1\n";
     let run = env.run(&config(target, &compare, guardrails));
     assert_eq!(run.code, 0, "{}", run.log());
     let c = &run.report["compare"];

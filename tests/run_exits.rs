@@ -189,6 +189,26 @@ fn no_kubeconfig_still_writes_every_report() {
 }
 
 #[test]
+fn a_config_that_does_not_load_still_writes_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "apiVersion: mlcanary/v1\nname: fd\nbogus: 1\n",
+    )
+    .unwrap();
+    let e = run(dir.path());
+    assert_eq!(e.code, 2, "{}", e.stderr);
+    assert_eq!(e.report["outcome"]["result"], "failed", "{}", e.report);
+    let why = e.report["outcome"]["reason"].as_str().unwrap_or("");
+    assert!(
+        why.contains("nothing was changed") && why.contains("bogus"),
+        "{why}"
+    );
+    assert!(e.junit.contains("<testsuites"), "junit: {}", e.junit);
+    assert!(e.summary.contains("nothing was changed"), "{}", e.summary);
+}
+
+#[test]
 fn an_api_refusing_the_first_read_still_writes_every_report() {
     let server = KubeServer::start();
     server.deny("get", "inferenceservices");

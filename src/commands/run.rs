@@ -18,8 +18,15 @@ use crate::rollout::recorder::RequestLog;
 pub fn run(args: &RunArgs) -> anyhow::Result<i32> {
     use crate::report::github as gh;
     use crate::report::redact::neutralise;
-    let (c, renderer) = super::load(&args.config)?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let (c, renderer) = match super::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            // Every exit writes its reports, a config that does not load included (exit 2).
+            write_reports(&unloaded(&args.config.config, &e), args, github)?;
+            return Err(e);
+        }
+    };
     // Where traffic is, when the run read it before stopping without a write.
     let mut seen = None;
     let record = if args.dry_run {
@@ -421,6 +428,26 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
         requests: Vec::new(),
         warnings: Vec::new(),
         info: crate::report::record::RunInfo::new(c, &Plan::for_run(c)),
+    }
+}
+
+/// The record of a run whose config did not load: nothing was read, sent or changed.
+fn unloaded(path: &std::path::Path, e: &anyhow::Error) -> RunRecord {
+    use crate::core::machine::Outcome;
+    let now = SystemClock.now_ms();
+    RunRecord {
+        name: path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+        started_at: now,
+        finished_at: now,
+        outcome: Outcome::Failed {
+            reason: format!("the config did not load: {e:#} (nothing was changed)"),
+            rolled_back: false,
+        },
+        stage: "not started".into(),
+        traffic_error: Some("not read: the config did not load".into()),
+        ..RunRecord::empty()
     }
 }
 

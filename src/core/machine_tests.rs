@@ -389,12 +389,17 @@ fn the_stage_clock_starts_when_the_canary_is_ready() {
     for (extra, ready_at) in [("", 3_500), ("  readyPoll: 1s\n", 2_500)] {
         let text = ONE_GUARDRAIL.replace(
             "stages:",
-            &format!("target:\n  platform: seldon\n  namespace: ns\n{extra}stages:"),
+            &format!(
+                "target:\n  platform: seldon\n  namespace: ns\n  stableModelUri: s3://m/v1\n{extra}stages:"
+            ),
         );
         let c = crate::config::load_str(
             "t.yaml",
             &BASE
-                .replace("target: {platform: seldon, namespace: ns}\n", "")
+                .replace(
+                    "target: {platform: seldon, namespace: ns, stableModelUri: \"s3://m/v1\"}\n",
+                    "",
+                )
                 .to_string()
                 .replace("providers:", &format!("{text}providers:")),
             None,

@@ -228,6 +228,10 @@ pub struct AzureMl {
     in_flight: Option<ArmResponse>,
     /// The progress record last stored or read (see `update_endpoint`).
     record: Option<Progress>,
+    /// Whether this driver has sent a write (PUT, PATCH or DELETE; sent is enough: a failed write
+    /// may have landed). The progress record does not count: it changes no service, and a
+    /// rollback must never write to resources a run did not change.
+    wrote: std::cell::Cell<bool>,
 }
 
 impl AzureMl {
@@ -248,6 +252,7 @@ impl AzureMl {
             deployment_op: None,
             in_flight: None,
             record: None,
+            wrote: Default::default(),
         }
     }
 
@@ -342,6 +347,7 @@ impl AzureMl {
                 );
                 return Ok(());
             };
+            self.wrote.set(true);
             let (method, sent) = match &write {
                 Write::Put(body) => ("PUT", self.arm.put(&path, body, etag.as_deref())),
                 Write::Patch(body) => ("PATCH", self.arm.patch(&path, body, etag.as_deref())),
@@ -457,6 +463,7 @@ impl AzureMl {
     fn delete_deployment(&self, name: &str) -> Result<(), PlatformError> {
         let path = self.target.deployment_path(name);
         log::info!("deleting deployment {name}");
+        self.wrote.set(true);
         self.arm
             .delete_and_wait(&path)
             .map_err(|e| api("DELETE", &path, e))
@@ -575,6 +582,7 @@ impl Platform for AzureMl {
                 body["location"] = json!(location);
             }
             let path = self.target.deployment_path(&self.target.canary_deployment);
+            self.wrote.set(true);
             let first = self
                 .arm
                 .put(&path, &body, None)
@@ -716,6 +724,20 @@ impl Platform for AzureMl {
     /// changes carry it in their own PUT already (then nothing is sent here); otherwise tags go
     /// by PATCH, the one thing ARM's PATCH takes: traffic is never re-sent to store progress.
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let wrote = self.wrote.get();
+        let r = self.store_record(record);
+        self.wrote.set(wrote);
+        r
+    }
+
+    fn has_written(&self) -> bool {
+        self.wrote.get()
+    }
+}
+
+impl AzureMl {
+    /// The progress record as the endpoint's tag (a PATCH of the tags alone, If-Match guarded).
+    fn store_record(&mut self, record: &str) -> Result<(), PlatformError> {
         self.record = Progress::decode(record);
         let record = record.to_string();
         self.write_endpoint("progress record", Patience::Bounded, &move |current| {
@@ -747,6 +769,19 @@ mod tests {
             canary_deployment: "green".into(),
             ..Default::default()
         }
+    }
+
+    /// A run that wrote nothing is never "rolled back" (issue 9 point 8): the progress record is
+    /// not a change; a traffic edit is.
+    #[test]
+    fn only_a_change_of_the_service_counts_as_written() {
+        let log = Default::default();
+        let mut p = super::super::azureml_dry::platform(target(), None, log);
+        assert!(!p.has_written());
+        p.save_progress("state=in-progress").unwrap();
+        assert!(!p.has_written(), "the progress record is not a change");
+        p.set_weight(10).unwrap();
+        assert!(p.has_written());
     }
 
     #[test]

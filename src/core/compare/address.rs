@@ -199,7 +199,7 @@ mod tests {
         );
 
         let seldon = cfg(
-            "{platform: seldon, namespace: ml}",
+            "{platform: seldon, namespace: ml, stableModelUri: s3://m/v1}",
             "{requests: r.jsonl, protocol: seldon}",
         );
         let (s, c) = addresses(&seldon, &names("main", "canary", None)).unwrap();
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn explicit_urls_and_headers_override() {
         let seldon = cfg(
-            "{platform: seldon, namespace: ml}",
+            "{platform: seldon, namespace: ml, stableModelUri: s3://m/v1}",
             "{requests: r.jsonl, protocol: v2, stable: {url: \"http://s:8080/v2/models/m/infer\"}, canary: {url: \"http://c:8080/v2/models/m/infer\", headers: {X-A: \"${TOKEN}\"}}}",
         );
         let (s, c) = addresses(&seldon, &names("a", "b", None)).unwrap();
