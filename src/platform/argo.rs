@@ -569,7 +569,10 @@ impl Platform for Argo {
         let ours = self.t.planned("Rollout")?;
         // Fully promoted, or `promoteFull` sent (a run killed right after its promote, before
         // the controller acted): the re-run finishes it rather than resuming a lower stage.
-        let promoted = (fully_promoted(&live) || live["status"]["promoteFull"] == true)
+        // `stableRS == currentPodHash` read before the controller observed the latest spec is
+        // the OLD version's (a run killed right after applying our template): not ours.
+        let promoted = ((observed_current(&live) && fully_promoted(&live))
+            || live["status"]["promoteFull"] == true)
             && live["spec"]["template"] == ours["spec"]["template"];
         let record = super::kube_platform::promoted_if_live(record, promoted);
         Ok(Some(if self.watch {

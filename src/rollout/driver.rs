@@ -208,19 +208,25 @@ impl<'a> Driver<'a> {
                 progress.journal(e);
             }
             st.journalled = st.machine.events().len();
+            // A fresh run's first apply: its record follows the write, so a run whose first apply
+            // is refused has written nothing at all (a crash in between re-runs the same stage).
+            let first_apply = matches!(action, Action::Prepare { .. }) && !st.resumed;
             let moves_traffic =
                 matches!(action, Action::Prepare { .. } | Action::SetTraffic { .. });
-            if moves_traffic {
-                // The record goes BEFORE the traffic write: a crash between the two leaves the
-                // record ahead, and the re-run repeats the (idempotent, already decided) move
-                // forward; the other order made it repeat the previous stage's lower weight.
-                let weight = self.plan.stages[st.machine.phase()].weight();
+            let weight = self.plan.stages[st.machine.phase()].weight();
+            if moves_traffic && !first_apply {
+                // Every later move: the record goes BEFORE the traffic write, so a crash between
+                // the two leaves the record ahead and the re-run repeats the (idempotent, already
+                // decided) move forward; the other order made it repeat the lower weight before.
                 self.save(&persist, &mut st, State::InProgress, weight, progress);
             }
             input = match action {
                 Action::Finish(o) => break o,
                 action => self.perform(&mut st, action, deadline_at, progress),
             };
+            if first_apply && input == Input::Applied {
+                self.save(&persist, &mut st, State::InProgress, weight, progress);
+            }
         };
         self.finish(st, outcome, &persist, progress)
     }
