@@ -7,6 +7,9 @@ use super::PlatformError;
 use crate::core::progress::ANNOTATION;
 use serde_json::Value;
 
+/// A live object and the rollout record it carries.
+pub type LiveRecord = (Value, String);
+
 pub struct KubeTarget {
     pub api: Box<dyn KubeApi>,
     pub namespace: String,
@@ -38,6 +41,19 @@ impl KubeTarget {
     /// The planned object of `kind` (see [`KubeTarget::planned`]).
     pub fn planned(&self, kind: &str) -> Result<Value, PlatformError> {
         rendered(&self.planned, kind)
+    }
+
+    /// The GitOps owners of the object at `path` and, when it carries one, the object with its
+    /// rollout record: what every platform's `load_progress` starts from.
+    pub fn live_record(
+        &mut self,
+        path: &str,
+    ) -> Result<(Vec<String>, Option<LiveRecord>), PlatformError> {
+        let Some(live) = self.api.get(path)? else {
+            return Ok((Vec::new(), None));
+        };
+        let owners = super::gitops::owners(&live);
+        Ok((owners, record_of(&live).map(|r| (live, r))))
     }
 
     /// The rollout record in the object's `mlcanary.io/rollout` annotation.

@@ -323,11 +323,9 @@ impl Platform for Seldon {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let Some(live) = self.t.api.get(&p)? else {
-            return Ok(None);
-        };
-        self.gitops = super::gitops::owners(&live);
-        let Some(record) = super::kube_platform::record_of(&live) else {
+        let (owners, found) = self.t.live_record(&p)?;
+        self.gitops = owners;
+        let Some((live, record)) = found else {
             return Ok(None);
         };
         let promoted = index_of(&live, &self.canary).is_none()

@@ -271,11 +271,9 @@ impl Platform for SeldonV2 {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        let Some(live) = self.t.api.get(&p)? else {
-            return Ok(None);
-        };
-        self.gitops = super::gitops::owners(&live);
-        let Some(record) = super::kube_platform::record_of(&live) else {
+        let (owners, found) = self.t.live_record(&p)?;
+        self.gitops = owners;
+        let Some((live, record)) = found else {
             return Ok(None);
         };
         // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
