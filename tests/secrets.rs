@@ -3,13 +3,14 @@
 //! searched for them: console lines, log records at trace level, the JSON record, the summary,
 //! JUnit, the outputs file, warnings; then the binary's stdout, stderr and files for a dry run and
 //! for a live run, where the only place a secret may appear is its own `::add-mask::` line.
-#[path = "notify_support/mod.rs"]
-mod support;
-
+#[path = "support"]
+mod support {
+    pub mod notify;
+}
 use assert_cmd::Command;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
-use support::{Answer, Receiver};
+use support::notify::{Answer, Receiver};
 
 const PROM_TOKEN: &str = "prom-token-S3CR3T-7f3a9c";
 const HOOK_TOKEN: &str = "hook-token-S3CR3T-91bd2e";
@@ -160,7 +161,7 @@ fn in_process(
             &mut out,
             mlcanary::report::console::Ci::GitHub,
         );
-        support::rollout(&c, providers, &env, timing, &mut console)
+        support::notify::rollout(&c, providers, &env, timing, &mut console)
     };
     // The secrets were really used: the token reached Prometheus, the header reached the webhook.
     assert_eq!(r.outcome.result(), "promoted", "{:?}", r.outcome);

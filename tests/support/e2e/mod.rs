@@ -20,10 +20,7 @@
 //! it fails too unless `MLCANARY_SKIP_PROMETHEUS=1` (then `Env::start` returns `None`).
 #![allow(dead_code)]
 
-#[path = "../kube/mod.rs"]
-pub mod kube;
-#[path = "../prom/mod.rs"]
-pub mod prom;
+pub use super::{kube, prom};
 
 use mlcanary::platform::k8s::{
     Gvr, INFERENCE_SERVICE, ROLLOUT, SELDON_DEPLOYMENT, SELDON_EXPERIMENT, SELDON_MODEL,

@@ -33,6 +33,7 @@
 
 pub mod load;
 pub mod router;
+pub mod stack;
 
 use serde_json::{json, Value};
 use std::net::{SocketAddr, TcpListener};

@@ -15,10 +15,10 @@
 //! ```
 #![allow(dead_code)]
 
-use crate::e2e::{self, Env, Kind};
-use crate::mlserver::load::{Load, Tally};
-use crate::mlserver::router::{kserve_split, Router};
-use crate::mlserver::{MlServer, Variant};
+use crate::support::e2e::{self, Env, Kind};
+use crate::support::mlserver::load::{Load, Tally};
+use crate::support::mlserver::router::{kserve_split, Router};
+use crate::support::mlserver::{MlServer, Variant};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
