@@ -6,6 +6,7 @@
 #[path = "support"]
 mod support {
     pub mod notify;
+    pub mod platform;
 }
 use assert_cmd::Command;
 use std::io::Read;

@@ -3,18 +3,16 @@
 //! cancellation, so a completed promotion stands and a completed weight change is what gets
 //! undone (or, with `onCancel: leave`, what the record says was left).
 
+use crate::support::platform::{Fake, World};
 use mlcanary::config::load_str;
 use mlcanary::core::machine::Outcome;
 use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
-use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
 use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 const CONFIG: &str = r#"
@@ -36,69 +34,6 @@ enum SignalDuring {
     Promote,
 }
 
-struct World {
-    weight: u32,
-    calls: Vec<String>,
-    during: SignalDuring,
-    cancel: Cancel,
-}
-
-struct Fake(Rc<RefCell<World>>);
-
-impl Platform for Fake {
-    fn prepare(
-        &mut self,
-        weight: u32,
-        _: u32,
-        _: &[serde_json::Value],
-    ) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = weight;
-        w.calls.push(format!("prepare {weight}"));
-        Ok(())
-    }
-    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        Ok(Readiness::Ready)
-    }
-    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = weight;
-        w.calls.push(format!("weight {weight}"));
-        if w.during == SignalDuring::Weight50 && weight == 50 {
-            w.cancel.cancel();
-        }
-        Ok(())
-    }
-    fn set_shadow(&mut self, _: u32) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
-        let w = self.0.borrow().weight;
-        Ok(Traffic {
-            split: BTreeMap::from([("v2".into(), w), ("v1".into(), 100 - w)]),
-            mirror: BTreeMap::new(),
-        })
-    }
-    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions::default())
-    }
-    fn promote(&mut self) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = 100;
-        w.calls.push("promote".into());
-        if w.during == SignalDuring::Promote {
-            w.cancel.cancel();
-        }
-        Ok(())
-    }
-    fn rollback(&mut self) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = 0;
-        w.calls.push("rollback".into());
-        Ok(())
-    }
-}
-
 struct Healthy;
 
 impl Provider for Healthy {
@@ -118,19 +53,22 @@ fn run(during: SignalDuring, on_cancel: &str) -> (RunRecord, Vec<String>) {
     )
     .unwrap();
     let cancel = Cancel::new();
-    let world = Rc::new(RefCell::new(World {
-        weight: 0,
-        calls: Vec::new(),
-        during,
-        cancel: cancel.clone(),
-    }));
+    let during = match during {
+        SignalDuring::Weight50 => "weight 50",
+        SignalDuring::Promote => "promote",
+    };
+    let (platform, world) = Fake::new(World {
+        split: ("v2".into(), "v1".into()),
+        cancel_during: Some((during.into(), cancel.clone())),
+        ..World::default()
+    });
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
     let provider: SharedProvider = Arc::new(Healthy);
     let d = Driver {
         config: &c,
         plan: Plan::for_run(&c),
-        platform: Box::new(Fake(world.clone())),
+        platform,
         providers: BTreeMap::from([("prom".to_string(), provider)]),
         renderer: &renderer,
         clock: &clock,
@@ -140,7 +78,7 @@ fn run(during: SignalDuring, on_cancel: &str) -> (RunRecord, Vec<String>) {
         dry_run: false,
     };
     let r = d.run(&mut Quiet);
-    let calls = world.borrow().calls.clone();
+    let calls = world.borrow().writes();
     (r, calls)
 }
 

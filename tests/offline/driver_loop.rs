@@ -2,10 +2,11 @@
 //! provider: what the live run does, minus the network. Also checks the report writers on the
 //! records it produces.
 
+use crate::support::platform::{Fake, World};
 use mlcanary::config::load_str;
 use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
-use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use mlcanary::platform::PlatformError;
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
@@ -31,115 +32,12 @@ guardrails:
     rollback: "> 1%"
 "#;
 
-#[derive(Default)]
-struct World {
-    weight: u32,
-    calls: Vec<String>,
-    polls: u32,
-    /// Reads of the revision names that fail (a 500 after the client's retries), then answer.
-    revision_failures: u32,
-    /// Rollbacks that fail with `rollback_error`, then succeed.
-    rollback_failures: u32,
-    rollback_error: Option<fn() -> PlatformError>,
-    /// The first apply fails before writing anything (a refused server-side dry run).
-    prepare_refused: bool,
-    wrote: bool,
-    /// Set when the first rollback is attempted (a signal arriving then).
-    cancel_on_rollback: Option<Cancel>,
-}
-
-fn server_error() -> PlatformError {
-    PlatformError::Kube {
-        request: "PATCH /x".into(),
-        error: Box::new(mlcanary::clients::kube::KubeError::Api {
-            code: 500,
-            reason: "InternalError".into(),
-            message: "etcd timeout".into(),
-        }),
-    }
-}
-
-struct FakePlatform(Rc<RefCell<World>>);
-
-impl Platform for FakePlatform {
-    fn prepare(
-        &mut self,
-        weight: u32,
-        _mirror: u32,
-        _: &[serde_json::Value],
-    ) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.calls.push(format!("prepare {weight}"));
-        if w.prepare_refused {
-            return Err(PlatformError::Other(
-                "refused by the server-side dry run".into(),
-            ));
-        }
-        w.weight = weight;
-        w.wrote = true;
-        Ok(())
-    }
-    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.polls += 1;
-        // Every change needs two polls to converge, like a controller.
-        Ok(if w.polls.is_multiple_of(2) {
-            Readiness::Ready
-        } else {
-            Readiness::Pending("converging".into())
-        })
-    }
-    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = weight;
-        w.calls.push(format!("weight {weight}"));
-        Ok(())
-    }
-    fn set_shadow(&mut self, _percent: u32) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
-        let w = self.0.borrow().weight;
-        Ok(Traffic {
-            split: BTreeMap::from([("fraud-00002".into(), w), ("fraud-00001".into(), 100 - w)]),
-            mirror: BTreeMap::new(),
-        })
-    }
-    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.calls.push("revisions".into());
-        if w.revision_failures > 0 {
-            w.revision_failures -= 1;
-            return Err(server_error());
-        }
-        Ok(Revisions {
-            canary_name: "fraud".into(),
-            canary_revision: Some("fraud-00002".into()),
-            stable_name: "fraud".into(),
-            stable_revision: Some("fraud-00001".into()),
-        })
-    }
-    fn promote(&mut self) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.weight = 100;
-        w.calls.push("promote".into());
-        Ok(())
-    }
-    fn rollback(&mut self) -> Result<(), PlatformError> {
-        let mut w = self.0.borrow_mut();
-        w.calls.push("rollback".into());
-        if let Some(c) = w.cancel_on_rollback.take() {
-            c.cancel();
-        }
-        if w.rollback_failures > 0 {
-            w.rollback_failures -= 1;
-            return Err(w.rollback_error.unwrap_or(server_error)());
-        }
-        w.weight = 0;
-        Ok(())
-    }
-    fn has_written(&self) -> bool {
-        self.0.borrow().wrote
+/// The in-memory platform as this file drives it: revisions named as KServe names them, and
+/// every change needs two polls to converge, like a controller.
+fn world() -> World {
+    World {
+        converge_every: 2,
+        ..World::named("fraud", "fraud-00002", "fraud-00001")
     }
 }
 
@@ -161,7 +59,7 @@ impl Provider for Scripted {
 fn run(
     answer: impl Fn(&str) -> Result<Observation, ProviderError> + Send + Sync + 'static,
 ) -> (RunRecord, Rc<RefCell<World>>, Vec<String>) {
-    run_in(World::default(), Cancel::new(), answer)
+    run_in(world(), Cancel::new(), answer)
 }
 
 fn run_in(
@@ -170,7 +68,7 @@ fn run_in(
     answer: impl Fn(&str) -> Result<Observation, ProviderError> + Send + Sync + 'static,
 ) -> (RunRecord, Rc<RefCell<World>>, Vec<String>) {
     let c = load_str("c.yaml", CONFIG, None).unwrap();
-    let world = Rc::new(RefCell::new(world));
+    let (platform, world) = Fake::new(world);
     let sent = Arc::new(Mutex::new(Vec::new()));
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
@@ -182,7 +80,7 @@ fn run_in(
     let d = Driver {
         config: &c,
         plan: Plan::for_run(&c),
-        platform: Box::new(FakePlatform(world.clone())),
+        platform,
         providers,
         renderer: &renderer,
         clock: &clock,
@@ -318,15 +216,14 @@ fn reports_over_a_rolled_back_run() {
 
 /// The calls the platform saw, without the reads of revision names.
 fn writes(world: &Rc<RefCell<World>>) -> Vec<String> {
-    let calls = world.borrow().calls.clone();
-    calls.into_iter().filter(|c| c != "revisions").collect()
+    world.borrow().writes()
 }
 
 #[test]
 fn revision_names_that_fail_to_read_after_readiness_are_read_again() {
     let world = World {
         revision_failures: 2,
-        ..World::default()
+        ..world()
     };
     let (r, _, sent) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.001)));
     assert_eq!(r.outcome.result(), "promoted");
@@ -341,7 +238,7 @@ fn revision_names_that_fail_to_read_after_readiness_are_read_again() {
 fn a_stage_is_never_judged_on_revision_names_that_could_not_be_read() {
     let world = World {
         revision_failures: u32::MAX,
-        ..World::default()
+        ..world()
     };
     let (r, world, sent) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.001)));
     assert!(sent.is_empty(), "no query goes out unrendered: {sent:?}");
@@ -371,7 +268,7 @@ fn a_stage_is_never_judged_on_revision_names_that_could_not_be_read() {
 fn a_rollback_failing_transiently_is_retried_until_it_lands() {
     let world = World {
         rollback_failures: 5,
-        ..World::default()
+        ..world()
     };
     let (r, world, _) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.05)));
     assert_eq!(r.outcome.result(), "rolled-back", "{:?}", r.outcome);
@@ -396,7 +293,7 @@ fn a_rollback_failing_for_good_is_not_retried() {
     let world = World {
         rollback_failures: 1,
         rollback_error: Some(|| PlatformError::Other("the InferenceService is gone".into())),
-        ..World::default()
+        ..world()
     };
     let (r, world, _) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.05)));
     assert_eq!(r.outcome.exit_code(), 3);
@@ -407,7 +304,7 @@ fn a_rollback_failing_for_good_is_not_retried() {
 fn a_rollback_that_keeps_failing_is_retried_until_the_deadline() {
     let world = World {
         rollback_failures: u32::MAX,
-        ..World::default()
+        ..world()
     };
     let (r, world, _) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.05)));
     assert_eq!(r.outcome.exit_code(), 3);
@@ -425,8 +322,8 @@ fn after_a_signal_a_failing_rollback_is_retried_within_the_grace() {
     let cancel = Cancel::new();
     let world = World {
         rollback_failures: u32::MAX,
-        cancel_on_rollback: Some(cancel.clone()),
-        ..World::default()
+        cancel_during: Some(("rollback".into(), cancel.clone())),
+        ..world()
     };
     let (r, world, _) = run_in(world, cancel, |_| Ok(Observation::Scalar(0.05)));
     assert_eq!(r.outcome.exit_code(), 3);
@@ -454,7 +351,7 @@ fn after_a_signal_a_failing_rollback_is_retried_within_the_grace() {
 fn a_first_apply_that_wrote_nothing_is_not_rolled_back() {
     let world = World {
         prepare_refused: true,
-        ..World::default()
+        ..world()
     };
     let (r, world, sent) = run_in(world, Cancel::new(), |_| Ok(Observation::Scalar(0.001)));
     assert_eq!(

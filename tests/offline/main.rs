@@ -6,6 +6,7 @@
 #[path = "../support"]
 mod support {
     pub mod notify;
+    pub mod platform;
     pub mod render;
 }
 

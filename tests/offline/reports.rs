@@ -3,10 +3,11 @@
 //! follow a script over time. Summary snapshots for every outcome, JUnit, and the JSON record
 //! against its published schema.
 
+use crate::support::platform::{Fake, World};
 use mlcanary::config::load_str;
 use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
-use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
+use mlcanary::platform::{Platform, PlatformError};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
@@ -48,63 +49,22 @@ guardrails:
     )
 }
 
-/// KServe-like: traffic is reported per revision; `fail_at` makes a weight change fail as an API
-/// refusal would.
-struct Kserve {
-    weight: u32,
-    fail_at: Option<u32>,
+/// KServe-like: traffic is reported per revision.
+fn kserve() -> World {
+    World::named(
+        "churn-scorer",
+        "churn-scorer-predictor-00002",
+        "churn-scorer-predictor-00001",
+    )
 }
 
-impl Platform for Kserve {
-    fn prepare(
-        &mut self,
-        weight: u32,
-        _mirror: u32,
-        _manifests: &[serde_json::Value],
-    ) -> Result<(), PlatformError> {
-        self.weight = weight;
-        Ok(())
-    }
-    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        Ok(Readiness::Ready)
-    }
-    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        if self.fail_at == Some(weight) {
-            return Err(PlatformError::Api {
-                request: "PATCH /apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/churn-scorer".into(),
-                message: "admission webhook denied the request".into(),
-            });
-        }
-        self.weight = weight;
-        Ok(())
-    }
-    fn set_shadow(&mut self, _percent: u32) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
-        Ok(Traffic {
-            split: BTreeMap::from([
-                ("churn-scorer-predictor-00002".into(), self.weight),
-                ("churn-scorer-predictor-00001".into(), 100 - self.weight),
-            ]),
-            mirror: BTreeMap::new(),
-        })
-    }
-    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions {
-            canary_name: "churn-scorer".into(),
-            canary_revision: Some("churn-scorer-predictor-00002".into()),
-            stable_name: "churn-scorer".into(),
-            stable_revision: Some("churn-scorer-predictor-00001".into()),
-        })
-    }
-    fn promote(&mut self) -> Result<(), PlatformError> {
-        self.weight = 100;
-        Ok(())
-    }
-    fn rollback(&mut self) -> Result<(), PlatformError> {
-        self.weight = 0;
-        Ok(())
+/// A weight change the API refuses.
+fn refused() -> PlatformError {
+    PlatformError::Api {
+        request:
+            "PATCH /apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/churn-scorer"
+                .into(),
+        message: "admission webhook denied the request".into(),
     }
 }
 
@@ -197,10 +157,11 @@ fn drive(
     let d = Driver {
         config: &c,
         plan: Plan::for_run(&c),
-        platform: Box::new(Kserve {
-            weight: 0,
-            fail_at: s.fail_at,
-        }),
+        platform: Fake::new(World {
+            refuse_weight: s.fail_at.map(|w| (w, refused as fn() -> PlatformError)),
+            ..kserve()
+        })
+        .0,
         providers: BTreeMap::from([("prom".to_string(), metrics)]),
         renderer: &renderer,
         clock: &clock,
@@ -474,10 +435,7 @@ fn plan_and_gate_summaries() {
         s.contains("| latency-p99-ms | threshold | pass &lt; 600 ms · roll back &gt; 900 ms |"),
         "{s}"
     );
-    let mut k = Kserve {
-        weight: 0,
-        fail_at: None,
-    };
+    let (mut k, _) = Fake::new(kserve());
     let (t, r) = (k.traffic().unwrap(), k.revisions().unwrap());
     let s = mlcanary::report::summary::gate_summary(
         "rollback",

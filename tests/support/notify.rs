@@ -1,72 +1,19 @@
-//! Shared by the notify, hostile-input and secrets tests: an in-memory platform, a scripted
+//! Shared by the notify, hostile-input and secrets tests: the in-memory platform, a scripted
 //! provider, a webhook receiver on 127.0.0.1 (tiny_http) that answers from a script, and one call
 //! that runs a whole rollout in-process on a virtual clock with notifications wired as `run` does.
 #![allow(dead_code)]
 
+use super::platform::{Fake, World};
 use mlcanary::config::Config;
 use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
 use mlcanary::notify::{Notifier, Notifying, Timing};
-use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
 use mlcanary::rollout::driver::{Driver, Progress};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-
-/// A platform that converges at once and reports what it was told.
-#[derive(Default)]
-pub struct Instant {
-    pub weight: u32,
-}
-
-impl Platform for Instant {
-    fn prepare(
-        &mut self,
-        weight: u32,
-        _mirror: u32,
-        _: &[serde_json::Value],
-    ) -> Result<(), PlatformError> {
-        self.weight = weight;
-        Ok(())
-    }
-    fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
-        Ok(Readiness::Ready)
-    }
-    fn set_weight(&mut self, weight: u32) -> Result<(), PlatformError> {
-        self.weight = weight;
-        Ok(())
-    }
-    fn set_shadow(&mut self, _percent: u32) -> Result<(), PlatformError> {
-        Ok(())
-    }
-    fn traffic(&mut self) -> Result<Traffic, PlatformError> {
-        Ok(Traffic {
-            split: BTreeMap::from([
-                ("canary".into(), self.weight),
-                ("stable".into(), 100 - self.weight),
-            ]),
-            mirror: BTreeMap::new(),
-        })
-    }
-    fn revisions(&mut self) -> Result<Revisions, PlatformError> {
-        Ok(Revisions {
-            canary_name: "m".into(),
-            canary_revision: Some("m-00002".into()),
-            stable_name: "m".into(),
-            stable_revision: Some("m-00001".into()),
-        })
-    }
-    fn promote(&mut self) -> Result<(), PlatformError> {
-        self.weight = 100;
-        Ok(())
-    }
-    fn rollback(&mut self) -> Result<(), PlatformError> {
-        self.weight = 0;
-        Ok(())
-    }
-}
 
 /// Every query answers the same value.
 pub struct Constant(pub f64);
@@ -94,7 +41,7 @@ pub fn rollout(
     let d = Driver {
         config: c,
         plan: Plan::for_run(c),
-        platform: Box::new(Instant::default()),
+        platform: Fake::new(World::named("m", "m-00002", "m-00001")).0,
         providers: mlcanary::rollout::driver::shared(providers),
         renderer: &renderer,
         clock: &clock,
