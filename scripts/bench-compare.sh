@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/test-venv.sh >/dev/null
-cargo test --release -q --test compare_mlserver -- --ignored --nocapture bench_compare_1000_requests
+cargo test --release -q --test e2e -- --ignored --nocapture compare_mlserver::bench_compare_1000_requests

@@ -313,7 +313,7 @@ fn labels(metric: &BTreeMap<String, String>) -> String {
 mod tests {
     //! Answer-parsing edge cases that a real server cannot be made to produce on demand
     //! (non-JSON gateway pages, matrix answers to an instant query are covered by the real-server
-    //! tests in tests/prometheus_provider.rs).
+    //! tests in tests/e2e/prometheus_provider.rs).
     use super::*;
 
     const URL: &str = "http://prom:9090/api/v1/query";

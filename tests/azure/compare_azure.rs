@@ -8,7 +8,7 @@ use crate::support::inference;
 
 use assert_cmd::Command;
 use azure::arm::ENDPOINT_KEY;
-use azure::{FakeAzure, CLIENT_ID, CLIENT_SECRET, SUB, TENANT};
+use azure::{FakeAzure, SUB};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -79,24 +79,10 @@ fn run(cfg: &str, rows: usize) -> Run {
         dir.path().join("report.json"),
         dir.path().join("summary.md"),
     );
-    let mut cmd = Command::cargo_bin("mlcanary").unwrap();
-    for k in [
-        "GITHUB_OUTPUT",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "AZURE_ID_TOKEN",
-        "MLCANARY_AZURE_ARM_URL",
-        "GITLAB_CI",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(k);
-    }
-    cmd.env("SSL_CERT_FILE", std::env::var("SSL_CERT_FILE").unwrap())
-        .env("GITHUB_ACTIONS", "true")
+    let mut cmd = Command::from_std(azure::binary::command());
+    cmd.env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("AZURE_TENANT_ID", TENANT)
-        .env("AZURE_CLIENT_ID", CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+        .envs(azure::binary::SECRET_VARS)
         .args(["run", "-c"])
         .arg(dir.path().join("mlcanary.yaml"))
         .arg("--report")
@@ -123,12 +109,9 @@ fn run(cfg: &str, rows: usize) -> Run {
 }
 
 fn fake_scoring_at(scoring: &inference::Server) -> FakeAzure {
-    let fake = FakeAzure::start_tls();
-    fake.seed_endpoint("fraud", "blue");
+    let fake = FakeAzure::start_fraud();
     let ep = fake.endpoint_path("fraud");
     let mut w = fake.world();
-    w.deployment_polls = 0;
-    w.endpoint_polls = 0;
     w.endpoints.get_mut(&ep).unwrap()["properties"]["scoringUri"] =
         json!(format!("{}/score", scoring.url));
     drop(w);

@@ -16,22 +16,6 @@ use std::path::Path;
 const GOOD_MODEL: &str = "azureml:fraud:2";
 const BROKEN_MODEL: &str = "azureml:fraud-broken:3";
 
-/// Environment variables a developer's or CI's shell may carry that would change the run.
-const SCRUBBED: [&str; 12] = [
-    "GITHUB_ACTIONS",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_OUTPUT",
-    "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_ID_TOKEN",
-    "MLCANARY_AZURE_ARM_URL",
-    "GITLAB_CI",
-    "RUST_LOG",
-];
-
 /// The rollout config: one 50% stage, 1 s checks, guardrails through both Azure providers.
 fn config(fake: &FakeAzure, auth: &str, model: &str, extra_azure: &str) -> String {
     let arm = &fake.arm;
@@ -99,11 +83,8 @@ guardrails:
 /// Seed the endpoint (blue 100%), make provisioning and endpoint updates finish on the first
 /// poll (the machine polls readiness right away, then after waits doubling from 0.5 s), and give the canary `p99_ms` and `error_rate`.
 fn fake_with(p99_ms: f64, error_rate: f64) -> FakeAzure {
-    let fake = FakeAzure::start_tls();
-    fake.seed_endpoint("fraud", "blue");
+    let fake = FakeAzure::start_fraud();
     let mut w = fake.world();
-    w.deployment_polls = 0;
-    w.endpoint_polls = 0;
     let metric = |dep: &str, v: f64| {
         (
             ("RequestLatency_P99".to_string(), dep.to_string()),
@@ -112,12 +93,10 @@ fn fake_with(p99_ms: f64, error_rate: f64) -> FakeAzure {
     };
     w.metric_points
         .extend([metric("green", p99_ms), metric("blue", 95.0)]);
-    let table = |rate: f64| {
-        json!({"tables": [{"name": "PrimaryResult",
-            "columns": [{"name": "rate", "type": "real"}], "rows": [[rate]]}]})
-    };
-    w.la_by_deployment.insert("green".into(), table(error_rate));
-    w.la_by_deployment.insert("blue".into(), table(0.001));
+    w.la_by_deployment
+        .insert("green".into(), azure::rate_table(error_rate));
+    w.la_by_deployment
+        .insert("blue".into(), azure::rate_table(0.001));
     drop(w);
     fake
 }
@@ -163,13 +142,8 @@ fn run(config_text: &str, env: &[(&str, &str)]) -> Run {
     let report = dir.path().join("report.json");
     let summary = dir.path().join("summary.md");
     let outputs = dir.path().join("outputs.txt");
-    let mut cmd = Command::cargo_bin("mlcanary").unwrap();
-    for k in SCRUBBED {
-        cmd.env_remove(k);
-    }
-    // The fakes made the CA; the child trusts it exactly as production trusts a private CA.
-    cmd.env("SSL_CERT_FILE", std::env::var("SSL_CERT_FILE").unwrap())
-        .env("GITHUB_STEP_SUMMARY", &summary)
+    let mut cmd = Command::from_std(azure::binary::command());
+    cmd.env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs)
         .envs(env.iter().copied())
         .args(["run", "-c"])
@@ -192,11 +166,7 @@ fn run(config_text: &str, env: &[(&str, &str)]) -> Run {
 }
 
 fn secret_env() -> Vec<(&'static str, &'static str)> {
-    vec![
-        ("AZURE_TENANT_ID", TENANT),
-        ("AZURE_CLIENT_ID", CLIENT_ID),
-        ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
-    ]
+    azure::binary::SECRET_VARS.to_vec()
 }
 
 /// No client secret, OIDC request token, access token or OIDC assertion outside `::add-mask::`.

@@ -7,7 +7,7 @@
 
 use crate::support::azure;
 
-use azure::{ArmFault, FakeAzure, CLIENT_ID, CLIENT_SECRET, SUB, TENANT, WORKSPACE_ID};
+use azure::{ArmFault, FakeAzure, SUB, WORKSPACE_ID};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -16,20 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 const TAG: &str = "mlcanary-rollout";
-
-/// Environment variables a developer's or CI's shell may carry that would change the run.
-const SCRUBBED: [&str; 10] = [
-    "GITHUB_ACTIONS",
-    "GITHUB_STEP_SUMMARY",
-    "GITHUB_OUTPUT",
-    "ACTIONS_ID_TOKEN_REQUEST_URL",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-    "AZURE_ID_TOKEN",
-    "MLCANARY_AZURE_ARM_URL",
-    "GITLAB_CI",
-    "RUST_LOG",
-    "NO_COLOR",
-];
 
 /// A rollout of `model` through `stages` (weights), `pause` each, 1 s checks.
 fn config(fake: &FakeAzure, model: &str, stages: &[u32], pause: &str) -> String {
@@ -73,17 +59,12 @@ guardrails:
 /// The endpoint (blue 100%), deployments and endpoint updates that finish on their first poll, a
 /// healthy canary.
 fn fake() -> FakeAzure {
-    let fake = FakeAzure::start_tls();
-    fake.seed_endpoint("fraud", "blue");
+    let fake = FakeAzure::start_fraud();
     let mut w = fake.world();
-    w.deployment_polls = 0;
-    w.endpoint_polls = 0;
-    let table = |rate: f64| {
-        json!({"tables": [{"name": "PrimaryResult",
-            "columns": [{"name": "rate", "type": "real"}], "rows": [[rate]]}]})
-    };
-    w.la_by_deployment.insert("green".into(), table(0.001));
-    w.la_by_deployment.insert("blue".into(), table(0.001));
+    w.la_by_deployment
+        .insert("green".into(), azure::rate_table(0.001));
+    w.la_by_deployment
+        .insert("blue".into(), azure::rate_table(0.001));
     drop(w);
     fake
 }
@@ -91,14 +72,8 @@ fn fake() -> FakeAzure {
 fn command(dir: &Path, config_text: &str) -> Command {
     let cfg = dir.join("mlcanary.yaml");
     std::fs::write(&cfg, config_text).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mlcanary"));
-    for k in SCRUBBED {
-        cmd.env_remove(k);
-    }
-    cmd.env("SSL_CERT_FILE", std::env::var("SSL_CERT_FILE").unwrap())
-        .env("AZURE_TENANT_ID", TENANT)
-        .env("AZURE_CLIENT_ID", CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", CLIENT_SECRET)
+    let mut cmd = azure::binary::command();
+    cmd.envs(azure::binary::SECRET_VARS)
         .args(["run", "-c"])
         .arg(&cfg)
         .arg("--report")

@@ -29,13 +29,6 @@ fn write_requests(env: &Env, proto: &str, n: usize) {
     std::fs::write(env.dir.path().join("requests.jsonl"), text).unwrap();
 }
 
-fn weights_started(run: &e2e::Run) -> Vec<u64> {
-    run.events("phaseStarted")
-        .iter()
-        .map(|e| e["weight"].as_u64().unwrap())
-        .collect()
-}
-
 /// No request the API server received ever gave the canary Model a weight above 0.
 fn seldon_v2_canary_never_weighted(env: &Env) {
     for r in env.kube.requests() {
@@ -76,7 +69,7 @@ fn seldon_v2_identical_canary_passes_and_the_rollout_goes_on() {
     let run = env.run(&config(SEQ_V2_TARGET, &compare, LABEL_GUARDRAILS));
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(
-        weights_started(&run),
+        run.weights_started(),
         [0, 10, 50, 100],
         "compare, then every stage"
     );
@@ -118,7 +111,7 @@ fn seldon_v2_canary_differing_on_a_slice_stops_before_any_traffic_shift() {
         "{}",
         run.reason()
     );
-    assert_eq!(weights_started(&run), [0], "no traffic stage began");
+    assert_eq!(run.weights_started(), [0], "no traffic stage began");
     let c = &run.report["compare"];
     let sent = c["requests"].as_u64().unwrap();
     assert!(
@@ -174,7 +167,7 @@ fn an_unreachable_canary_fails_the_phase_at_once_with_the_reason() {
         "{}",
         run.reason()
     );
-    assert_eq!(weights_started(&run), [0]);
+    assert_eq!(run.weights_started(), [0]);
     let sent = run.report["compare"]["requests"].as_u64().unwrap();
     assert!(
         sent < 20,
@@ -274,7 +267,7 @@ fn kserve_tag_routing_hosts_address_each_revision_over_v1() {
     let target = "target:\n  platform: kserve\n  resource: fd\n";
     let run = env.run(&config(target, &compare, LABEL_GUARDRAILS));
     assert_eq!(run.code, 1, "{}", run.log());
-    assert_eq!(weights_started(&run), [0]);
+    assert_eq!(run.weights_started(), [0]);
     let c = &run.report["compare"];
     assert_eq!(c["requests"], 80, "no stopEarly: every request: {c}");
     assert!(c["disagreement"].as_f64().unwrap() > 0.1, "{c}");

@@ -73,13 +73,6 @@ guardrails:
     )
 }
 
-fn weights_started(run: &e2e::Run) -> Vec<u64> {
-    run.events("phaseStarted")
-        .iter()
-        .map(|e| e["weight"].as_u64().unwrap())
-        .collect()
-}
-
 fn canary_never_above_zero(env: &Env) {
     for r in env.kube.requests() {
         if let Ok(b) = serde_json::from_str::<Value>(&r.body) {
@@ -110,7 +103,7 @@ fn mlserver_retrained_same_recipe_passes_and_the_rollout_goes_on() {
     let c = &run.report["compare"];
     eprintln!("same recipe: {c}");
     assert_eq!(run.code, 0, "{}", run.log());
-    assert_eq!(weights_started(&run), [0, 10, 50, 100]);
+    assert_eq!(run.weights_started(), [0, 10, 50, 100]);
     assert_eq!(c["requests"], 300);
     assert_eq!(c["canaryErrors"], 0);
     // Retrained on another sample, it flips a few borderline transactions (about 1%): within the
@@ -139,7 +132,7 @@ fn mlserver_canary_predicting_differently_on_a_slice_stops_before_any_traffic_sh
         "{}",
         run.reason()
     );
-    assert_eq!(weights_started(&run), [0], "no traffic stage began");
+    assert_eq!(run.weights_started(), [0], "no traffic stage began");
     assert!(
         c["requests"].as_u64().unwrap() < 1000,
         "the sequential test stopped it early: {c}"

@@ -20,11 +20,7 @@ fn first_stage_checks(run: &e2e::Run) -> Vec<Value> {
 fn assert_promoted(run: &e2e::Run, weights: &[u64]) {
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(run.result(), "promoted", "{}", run.report);
-    let started: Vec<u64> = run
-        .events("phaseStarted")
-        .iter()
-        .map(|e| e["weight"].as_u64().unwrap())
-        .collect();
+    let started = run.weights_started();
     assert_eq!(started, weights, "every stage ran");
     for (i, _) in started.iter().enumerate().filter(|(_, w)| **w < 100) {
         let checks = run

@@ -181,11 +181,7 @@ fn good_v2_on_mlserver_is_promoted() {
     );
     assert_eq!(run.code, 0, "{}\n{}", run.log(), run.report);
     assert_eq!(run.result(), "promoted", "{}", run.report);
-    let weights: Vec<u64> = run
-        .events("phaseStarted")
-        .iter()
-        .filter_map(|e| e["weight"].as_u64())
-        .collect();
+    let weights = run.weights_started();
     assert_eq!(weights, [20, 50, 100], "{}", run.report);
     let path = e2e::Kind::Kserve.path();
     let o = s.env.object(&path).expect("the InferenceService");

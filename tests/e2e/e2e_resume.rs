@@ -96,11 +96,7 @@ fn a_killed_run_is_resumed_and_a_finished_one_is_not_redone() {
         "{}",
         second.stdout
     );
-    let weights: Vec<u64> = second
-        .events("phaseStarted")
-        .iter()
-        .map(|e| e["weight"].as_u64().unwrap())
-        .collect();
+    let weights = second.weights_started();
     assert_eq!(weights, [50, 80, 100], "continued, not restarted");
     assert!(
         record(&env).starts_with("state=promoted;"),

@@ -4,7 +4,7 @@
 //! servers and the middleboxes in front of them also answer 200 with HTML, an empty object,
 //! another object, 503 with a long `Retry-After`, nothing at all, or echo what they were sent.
 //!
-//! Use from a test file as `#[path = "support/fault_proxy.rs"] mod fault_proxy;`, then
+//! Mounted in a test binary's `support` module; a test file uses `crate::support::fault_proxy`, then
 //!
 //! ```ignore
 //! let proxy = FaultProxy::start(&kube.url);               // or a Prometheus URL

@@ -1,7 +1,8 @@
 //! A `mlcanary` process a test started with its stdout and stderr in files of `dir`: send it a
 //! signal, wait for it with a bound, read what it wrote. Shared by the signal tests.
 //!
-//! Use from a test file as `#[path = "support/spawned.rs"] mod spawned;`.
+//! Mounted in a test binary's `support` module (tests/kube/main.rs); a test file uses
+//! `crate::support::spawned`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

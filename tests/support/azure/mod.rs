@@ -220,6 +220,18 @@ impl FakeAzure {
         FakeAzure::start_with(true)
     }
 
+    /// HTTPS fakes with endpoint `fraud` served by deployment `blue`, every operation finished at
+    /// its first poll.
+    pub fn start_fraud() -> FakeAzure {
+        let fake = FakeAzure::start_tls();
+        fake.seed_endpoint("fraud", "blue");
+        let mut w = fake.world();
+        w.deployment_polls = 0;
+        w.endpoint_polls = 0;
+        drop(w);
+        fake
+    }
+
     fn start_with(tls: bool) -> FakeAzure {
         http::trust_test_ca();
         let world = Arc::new(Mutex::new(World {
@@ -367,6 +379,53 @@ impl FakeAzure {
             .get(&ep)
             .cloned()
             .unwrap_or(Value::Null)
+    }
+}
+
+/// A Log Analytics answer: one `PrimaryResult` table with one `rate` column and row.
+pub fn rate_table(rate: f64) -> Value {
+    json!({"tables": [{"name": "PrimaryResult",
+        "columns": [{"name": "rate", "type": "real"}], "rows": [[rate]]}]})
+}
+
+/// The `mlcanary` binary run against the fakes, as a CI job runs it.
+pub mod binary {
+    use super::{CLIENT_ID, CLIENT_SECRET, TENANT};
+
+    /// Environment variables a developer's or CI's shell may carry that would change a run.
+    pub const SCRUBBED: [&str; 13] = [
+        "GITHUB_ACTIONS",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_ID_TOKEN",
+        "MLCANARY_AZURE_ARM_URL",
+        "GITLAB_CI",
+        "RUST_LOG",
+        "NO_COLOR",
+    ];
+
+    /// The client-secret credential's variables, for the fakes' tenant.
+    pub const SECRET_VARS: [(&str, &str); 3] = [
+        ("AZURE_TENANT_ID", TENANT),
+        ("AZURE_CLIENT_ID", CLIENT_ID),
+        ("AZURE_CLIENT_SECRET", CLIENT_SECRET),
+    ];
+
+    /// `mlcanary` without any [`SCRUBBED`] variable, trusting the fakes' test CA exactly as
+    /// production trusts a private CA (`SSL_CERT_FILE`); the caller adds its variables and
+    /// arguments.
+    pub fn command() -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mlcanary"));
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        cmd.env("SSL_CERT_FILE", std::env::var("SSL_CERT_FILE").unwrap());
+        cmd
     }
 }
 

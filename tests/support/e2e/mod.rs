@@ -8,8 +8,7 @@
 //! differs. Use from a test file:
 //!
 //! ```ignore
-//! #[path = "support/e2e/mod.rs"]
-//! mod e2e;
+//! use crate::support::e2e; // mounted in the binary's `support` module (tests/e2e/main.rs)
 //! let Some(mut env) = e2e::Env::start(e2e::Kind::Kserve) else { return }; // None: local skip only
 //! env.drive(0.05);                               // stable healthy, canary 5% errors
 //! let run = env.run(&env.config(&e2e::Opts::default()));
@@ -148,6 +147,13 @@ impl Run {
             .flatten()
             .filter(|e| e["event"] == kind)
             .cloned()
+            .collect()
+    }
+    /// The weights of the phases the run started, in order.
+    pub fn weights_started(&self) -> Vec<u64> {
+        self.events("phaseStarted")
+            .iter()
+            .map(|e| e["weight"].as_u64().unwrap())
             .collect()
     }
     pub fn result(&self) -> &str {

@@ -3,7 +3,8 @@
 //! wording, resourceVersion/generation rules, the three patch types and dry run behave as on a
 //! real API server, so client code tested here works against a cluster.
 //!
-//! Use from a test: `#[path = "support/kube/mod.rs"] mod kube;` then `kube::KubeServer::start()`.
+//! Use from a test: `use crate::support::kube;` (mounted in the binary's `support` module) then
+//! `kube::KubeServer::start()`.
 #![allow(dead_code)]
 
 mod argo;

@@ -3,7 +3,7 @@
 //! `train.py` trains at test time, on free 127.0.0.1 ports; a router playing the ingress
 //! ([`router`]) and a load generator ([`load`]).
 //!
-//! Use from a test file as `#[path = "support/mlserver/mod.rs"] mod mlserver;`:
+//! Use from a test file as `use crate::support::mlserver;` (mounted in the binary's `support` module):
 //!
 //! ```ignore
 //! let Some(v1) = mlserver::MlServer::start(mlserver::Variant::V1) else { return }; // None: local skip

@@ -4,12 +4,10 @@
 //! InferenceService (the e2e harness), the router splitting by the InferenceService's live traffic,
 //! and the load generator sending ~20 req/s through it.
 //!
-//! Needs both harnesses at the test crate root:
+//! Needs both harnesses in the binary's `support` module (tests/e2e/main.rs):
 //!
 //! ```ignore
-//! #[path = "support/e2e/mod.rs"] mod e2e;
-//! #[path = "support/mlserver/mod.rs"] mod mlserver;
-//! #[path = "support/mlserver/stack.rs"] mod stack;
+//! use crate::support::mlserver::{self, stack};
 //! let Some(s) = stack::Stack::start(mlserver::Variant::V2Unseen) else { return };
 //! let run = s.env.run(&s.config(&stack::Plan::default()));
 //! ```

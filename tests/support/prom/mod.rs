@@ -2,7 +2,7 @@
 //! scripts/test-deps.sh) started per test on a free 127.0.0.1 port, with its own temp TSDB, scraping
 //! a tiny in-process exporter every second; plus a header/method recorder and a black-hole server.
 //!
-//! Use from a test file as `#[path = "support/prom/mod.rs"] mod prom;`.
+//! Mounted in a test binary's `support` module; a test file uses `crate::support::prom`.
 //!
 //! Missing binary policy: with `CI` set the test fails (no silent skip in CI). Locally it fails
 //! too, loudly, unless `MLCANARY_SKIP_PROMETHEUS=1`, in which case `start*` returns `None`.
