@@ -3,15 +3,14 @@
 //! cancellation, so a completed promotion stands and a completed weight change is what gets
 //! undone (or, with `onCancel: leave`, what the record says was left).
 
-use crate::support::platform::{Fake, World};
+use crate::support::platform::{driver, Fake, World};
 use mlcanary::config::load_str;
 use mlcanary::core::machine::Outcome;
-use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
-use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
+use mlcanary::rollout::driver::{Quiet, SharedProvider};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -65,18 +64,8 @@ fn run(during: SignalDuring, on_cancel: &str) -> (RunRecord, Vec<String>) {
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
     let provider: SharedProvider = Arc::new(Healthy);
-    let d = Driver {
-        config: &c,
-        plan: Plan::for_run(&c),
-        platform,
-        providers: BTreeMap::from([("prom".to_string(), provider)]),
-        renderer: &renderer,
-        clock: &clock,
-        cancel,
-        env: Default::default(),
-        rendered: Default::default(),
-        dry_run: false,
-    };
+    let providers = BTreeMap::from([("prom".to_string(), provider)]);
+    let d = driver(&c, platform, providers, &renderer, &clock, cancel);
     let r = d.run(&mut Quiet);
     let calls = world.borrow().writes();
     (r, calls)

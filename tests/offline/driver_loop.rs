@@ -2,15 +2,14 @@
 //! provider: what the live run does, minus the network. Also checks the report writers on the
 //! records it produces.
 
-use crate::support::platform::{Fake, World};
+use crate::support::platform::{driver, Fake, World};
 use mlcanary::config::load_str;
-use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
 use mlcanary::platform::PlatformError;
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
-use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
+use mlcanary::rollout::driver::{Quiet, SharedProvider};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -77,18 +76,7 @@ fn run_in(
         "prom".into(),
         Arc::new(Scripted(Box::new(answer), sent.clone())),
     );
-    let d = Driver {
-        config: &c,
-        plan: Plan::for_run(&c),
-        platform,
-        providers,
-        renderer: &renderer,
-        clock: &clock,
-        cancel,
-        env: Default::default(),
-        rendered: Default::default(),
-        dry_run: false,
-    };
+    let d = driver(&c, platform, providers, &renderer, &clock, cancel);
     let r = d.run(&mut Quiet);
     let sent = sent.lock().unwrap().clone();
     (r, world, sent)

@@ -3,7 +3,7 @@
 //! follow a script over time. Summary snapshots for every outcome, JUnit, and the JSON record
 //! against its published schema.
 
-use crate::support::platform::{Fake, World};
+use crate::support::platform::{driver, Fake, World};
 use mlcanary::config::load_str;
 use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
@@ -11,7 +11,7 @@ use mlcanary::platform::{Platform, PlatformError};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
-use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
+use mlcanary::rollout::driver::{Quiet, SharedProvider};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -154,22 +154,12 @@ fn drive(
         cancel_at: s.cancel_at.map(|n| (n, cancel.clone())),
         seen: Default::default(),
     });
-    let d = Driver {
-        config: &c,
-        plan: Plan::for_run(&c),
-        platform: Fake::new(World {
-            refuse_weight: s.fail_at.map(|w| (w, refused as fn() -> PlatformError)),
-            ..kserve()
-        })
-        .0,
-        providers: BTreeMap::from([("prom".to_string(), metrics)]),
-        renderer: &renderer,
-        clock: &clock,
-        cancel,
-        env: Default::default(),
-        rendered: Default::default(),
-        dry_run: false,
-    };
+    let (platform, _) = Fake::new(World {
+        refuse_weight: s.fail_at.map(|w| (w, refused as fn() -> PlatformError)),
+        ..kserve()
+    });
+    let providers = BTreeMap::from([("prom".to_string(), metrics)]);
+    let d = driver(&c, platform, providers, &renderer, &clock, cancel);
     d.run(progress)
 }
 

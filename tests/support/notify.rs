@@ -3,15 +3,14 @@
 //! that runs a whole rollout in-process on a virtual clock with notifications wired as `run` does.
 #![allow(dead_code)]
 
-use super::platform::{Fake, World};
+use super::platform::{driver, Fake, World};
 use mlcanary::config::Config;
-use mlcanary::core::plan::Plan;
 use mlcanary::metrics::{Observation, Provider, ProviderError, Query};
 use mlcanary::notify::{Notifier, Notifying, Timing};
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
-use mlcanary::rollout::driver::{Driver, Progress};
+use mlcanary::rollout::driver::Progress;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -38,18 +37,10 @@ pub fn rollout(
 ) -> RunRecord {
     let renderer = Renderer::new(None).unwrap();
     let clock = VirtualClock::new(1_767_225_600_000);
-    let d = Driver {
-        config: c,
-        plan: Plan::for_run(c),
-        platform: Fake::new(World::named("m", "m-00002", "m-00001")).0,
-        providers: mlcanary::rollout::driver::shared(providers),
-        renderer: &renderer,
-        clock: &clock,
-        cancel: Cancel::new(),
-        env: mlcanary::rollout::context::env_subset(c, env),
-        rendered: Default::default(),
-        dry_run: false,
-    };
+    let (platform, _) = Fake::new(World::named("m", "m-00002", "m-00001"));
+    let providers = mlcanary::rollout::driver::shared(providers);
+    let mut d = driver(c, platform, providers, &renderer, &clock, Cancel::new());
+    d.env = mlcanary::rollout::context::env_subset(c, env);
     let mut notifier = Notifier::new(&c.notify, env, timing);
     let mut r = d.run(&mut Notifying {
         inner: progress,

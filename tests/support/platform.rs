@@ -9,8 +9,12 @@
 //! tests/support/azure), not this.
 #![allow(dead_code)]
 
+use mlcanary::config::Config;
+use mlcanary::core::plan::Plan;
 use mlcanary::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
-use mlcanary::rollout::clock::Cancel;
+use mlcanary::render::Renderer;
+use mlcanary::rollout::clock::{Cancel, VirtualClock};
+use mlcanary::rollout::driver::{Driver, SharedProvider};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -89,6 +93,31 @@ pub fn server_error() -> PlatformError {
             reason: "InternalError".into(),
             message: "etcd timeout".into(),
         }),
+    }
+}
+
+/// The loop as `run` builds it for a live run, in-process: `config` on `platform` with
+/// `providers`, on `clock`, stopped by `cancel`; no variables and no rendered manifests (the fake
+/// ignores them). Set `env` on the result where a test needs variables.
+pub fn driver<'a>(
+    config: &'a Config,
+    platform: Box<dyn Platform + 'a>,
+    providers: BTreeMap<String, SharedProvider>,
+    renderer: &'a Renderer,
+    clock: &'a VirtualClock,
+    cancel: Cancel,
+) -> Driver<'a> {
+    Driver {
+        config,
+        plan: Plan::for_run(config),
+        platform,
+        providers,
+        renderer,
+        clock,
+        cancel,
+        env: Default::default(),
+        rendered: Default::default(),
+        dry_run: false,
     }
 }
 
