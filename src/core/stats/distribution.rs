@@ -77,16 +77,8 @@ impl DistributionTest {
         baseline: &[Bucket],
     ) -> SeqOutcome {
         self.ledger.enter(stage_index, weight);
-        let hold = |ledger: &Ledger, detail: String| SeqOutcome {
-            verdict: Verdict::Hold,
-            proven_safe: false,
-            consistent: true,
-            p_value: ledger.p_value(),
-            estimate: f64::NAN,
-            lower: f64::NAN,
-            upper: f64::NAN,
-            detail,
-        };
+        let hold =
+            |ledger: &Ledger, detail: String| SeqOutcome::hold(ledger.p_value(), None, detail);
         let ps: Psi = match psi(canary, baseline) {
             Ok(p) => p,
             Err(e) => return hold(&self.ledger, e),

@@ -115,16 +115,11 @@ impl MeanTest {
         let (c, b) = match (log_moments(canary), log_moments(baseline)) {
             (Some(c), Some(b)) => (c, b),
             _ => {
-                return SeqOutcome {
-                    verdict: Verdict::Hold,
-                    proven_safe: false,
-                    consistent: !self.cs.inconsistent,
-                    p_value: self.ledger.p_value(),
-                    estimate: f64::NAN,
-                    lower: self.cs.lower,
-                    upper: self.cs.upper,
-                    detail: "fewer than 2 observations in an arm".into(),
-                }
+                return SeqOutcome::hold(
+                    self.ledger.p_value(),
+                    Some(&self.cs),
+                    "fewer than 2 observations in an arm".into(),
+                )
             }
         };
         let tau = self.tau;
