@@ -16,3 +16,6 @@ pub mod platform;
 pub mod render;
 pub mod report;
 pub mod rollout;
+
+#[cfg(test)]
+mod layering_tests;

@@ -6,20 +6,10 @@ pub mod azureml_assets;
 pub mod azureml_dry;
 pub mod written;
 
-use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// One request a platform sends (or, in a dry run, would send). Reports and `run --dry-run` print these.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApiRequest {
-    pub method: String,
-    /// Path and query string, relative to the API server / ARM base URL.
-    pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<serde_json::Value>,
-}
+pub use crate::core::api_request::ApiRequest;
+pub use crate::core::traffic::{Revisions, Traffic};
 
 /// Readiness of the canary after a change.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,23 +21,6 @@ pub enum Readiness {
     /// Seldon state Failed): roll back, do not wait. (Azure ML reports a failed provisioning as a
     /// platform error instead: exit 3, with blue's traffic never touched.)
     Failed(String),
-}
-
-/// Where traffic is, as the platform reports it: deployment/revision name -> percent.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Traffic {
-    pub split: BTreeMap<String, u32>,
-    /// Mirrored (shadow) traffic, where the platform has it.
-    pub mirror: BTreeMap<String, u32>,
-}
-
-/// Names the templates and queries see as `canary` / `stable`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Revisions {
-    pub canary_name: String,
-    pub canary_revision: Option<String>,
-    pub stable_name: String,
-    pub stable_revision: Option<String>,
 }
 
 #[derive(Debug, Error)]

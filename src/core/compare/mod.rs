@@ -9,8 +9,8 @@ pub mod extract;
 pub mod requests;
 
 use crate::config::compare::{Compare, PredictionKind};
+use crate::core::observation::{Bucket, Observation};
 use crate::core::stats::rate::ln_bf_one_sided;
-use crate::metrics::{Bucket, Observation};
 use extract::Pred;
 use serde::Serialize;
 
