@@ -50,6 +50,47 @@ fn zones(g: &crate::config::Guardrail) -> String {
 pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let a = &c.analysis;
     let mut o = String::new();
+    heading(&mut o, c);
+    let worst = stage_table(&mut o, plan);
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
+        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
+    );
+    let fits = if worst <= a.deadline.as_millis() {
+        "fits"
+    } else {
+        "EXCEEDS it: the rollout would roll back at the deadline"
+    };
+    let _ = writeln!(
+        o,
+        "deadline {} (worst case {} {fits}); advanceEarly {}",
+        a.deadline,
+        Duration::from_millis(worst),
+        a.advance_early
+    );
+    shadow_line(&mut o, c);
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
+            .map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
+    }
+    let _ = writeln!(o);
+    guardrail_lines(&mut o, c);
+    argo_watch_warning(&mut o, c, plan);
+    o
+}
+
+/// `name: uri (version) -> platform where`.
+fn heading(o: &mut String, c: &Config) {
     let version = c
         .model
         .version
@@ -77,6 +118,11 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         c.model.uri,
         c.target.platform.as_str()
     );
+}
+
+/// One row per phase with its pause, checks, cumulative and worst-case time; the worst case
+/// of the whole plan in milliseconds.
+fn stage_table(o: &mut String, plan: &Plan) -> u64 {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -109,24 +155,11 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             Duration::from_millis(worst).to_string()
         );
     }
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
-        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
-    );
-    let fits = if worst <= a.deadline.as_millis() {
-        "fits"
-    } else {
-        "EXCEEDS it: the rollout would roll back at the deadline"
-    };
-    let _ = writeln!(
-        o,
-        "deadline {} (worst case {} {fits}); advanceEarly {}",
-        a.deadline,
-        Duration::from_millis(worst),
-        a.advance_early
-    );
+    worst
+}
+
+/// What the shadow phase mirrors (a Seldon v1 shadow takes every request).
+fn shadow_line(o: &mut String, c: &Config) {
     if let Some(s) = &c.shadow {
         if c.target.platform == crate::config::PlatformKind::Seldon {
             // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
@@ -145,19 +178,10 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             );
         }
     }
-    if let Some(k) = &c.compare {
-        // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
-            .map_or(0, |r| r.len());
-        if let Some(d) = crate::rollout::compare::dry(c, n) {
-            let _ = writeln!(
-                o,
-                "compare (canary at 0%, before any traffic moves): {}",
-                d.0.trim_start_matches("compare ")
-            );
-        }
-    }
-    let _ = writeln!(o);
+}
+
+/// One line per guardrail: kind, provider, zones and flags.
+fn guardrail_lines(o: &mut String, c: &Config) {
     if c.guardrails.is_empty() {
         let _ = writeln!(o, "no guardrails: stages advance on time alone");
     } else {
@@ -180,6 +204,10 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             );
         }
     }
+}
+
+/// In Argo watch mode, the guardrails Argo cannot judge.
+fn argo_watch_warning(o: &mut String, c: &Config, plan: &Plan) {
     if c.target.mode == Some(crate::config::ArgoMode::Watch) {
         let ctx = crate::rollout::context::build(
             c,
@@ -193,7 +221,6 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
         }
     }
-    o
 }
 
 pub fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
