@@ -85,7 +85,19 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     }
     let _ = writeln!(o);
     guardrail_lines(&mut o, c);
-    argo_watch_warning(&mut o, c, plan);
+    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        let ctx = crate::rollout::context::build(
+            c,
+            plan,
+            &Default::default(),
+            &crate::rollout::context::placeholder_revisions(c),
+            &Default::default(),
+        );
+        let left = crate::render::argo_unsupported(&ctx);
+        if !left.is_empty() {
+            let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
+        }
+    }
     o
 }
 
@@ -202,23 +214,6 @@ fn guardrail_lines(o: &mut String, c: &Config) {
                 g.provider,
                 zones(g)
             );
-        }
-    }
-}
-
-/// In Argo watch mode, the guardrails Argo cannot judge.
-fn argo_watch_warning(o: &mut String, c: &Config, plan: &Plan) {
-    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
-        let ctx = crate::rollout::context::build(
-            c,
-            plan,
-            &Default::default(),
-            &crate::rollout::context::placeholder_revisions(c),
-            &Default::default(),
-        );
-        let left = crate::render::argo_unsupported(&ctx);
-        if !left.is_empty() {
-            let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
         }
     }
 }

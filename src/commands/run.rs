@@ -80,7 +80,14 @@ fn live(
         c
     };
     let env = |k: &str| std::env::var(k).ok();
-    register_secrets(c, github, &env);
+    // Every secret held is redacted from every output; in GitHub Actions also masked, including
+    // those the clients register later (the kube token as it is first sent).
+    crate::report::redact::announce_masks(github);
+    let mut secrets = crate::rollout::live::secret_values(c, &env);
+    secrets.extend(crate::notify::secret_values(&c.notify, &env));
+    for secret in secrets {
+        crate::report::redact::register(&secret);
+    }
     let cancel = Cancel::new();
     let on_signal = cancel.clone();
     // SIGINT, SIGTERM and SIGHUP (the `termination` feature); a second handler cannot be set in
@@ -109,103 +116,9 @@ fn live(
     for w in &gitops {
         console.event(&format!("warning: {w}"));
     }
-    let persist = match begin(
-        c,
-        &plan,
-        platform.as_mut(),
-        stored.as_ref(),
-        force,
-        format,
-        seen,
-    )? {
-        Begin::Run(p) => p,
-        Begin::Ended(record) => return Ok(record),
-    };
-    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
-    let providers = live_providers(c, tokens, compare.as_ref())?;
-    let driver = Driver {
-        config: c,
-        plan,
-        platform,
-        providers,
-        renderer: &renderer,
-        clock: &SystemClock,
-        cancel,
-        env: env_values,
-        rendered,
-        dry_run: false,
-    };
-    let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
-    let mut record = driver.run_with(
-        &mut crate::notify::Notifying {
-            inner: &mut console,
-            notifier: &mut notifier,
-            renderer: &renderer,
-        },
-        Some(persist),
-    );
-    console.finish();
-    record.warnings.extend(notifier.finish());
-    record.compare = compare.and_then(|s| s.outcome());
-    record.warnings.extend(gitops);
-    Ok(record)
-}
-
-/// The config's providers, and the comparison's (whose endpoint keys and tokens are from now on
-/// redacted from every output and masked in GitHub logs).
-fn live_providers(
-    c: &Config,
-    tokens: std::sync::Arc<dyn crate::clients::azure::credential::TokenSource>,
-    compare: Option<&std::sync::Arc<crate::rollout::compare::Session>>,
-) -> anyhow::Result<std::collections::BTreeMap<String, crate::rollout::driver::SharedProvider>> {
-    for secret in compare
-        .iter()
-        .flat_map(|s| crate::rollout::compare::secret_values(s))
-    {
-        crate::report::redact::register(&secret);
-    }
-    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
-    if let Some(s) = compare {
-        providers.insert(
-            crate::config::compare::COMPARE_PROVIDER.into(),
-            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
-        );
-    }
-    Ok(providers)
-}
-
-/// Every secret held is redacted from every output; in GitHub Actions also masked, including
-/// those the clients register later (the kube token as it is first sent).
-fn register_secrets(c: &Config, github: bool, env: &dyn Fn(&str) -> Option<String>) {
-    crate::report::redact::announce_masks(github);
-    let mut secrets = crate::rollout::live::secret_values(c, env);
-    secrets.extend(crate::notify::secret_values(&c.notify, env));
-    for secret in secrets {
-        crate::report::redact::register(&secret);
-    }
-}
-
-/// What the live object's record makes of this run: start (fresh or continuing an earlier run
-/// of this version), or end at once.
-enum Begin {
-    Run(Persist),
-    Ended(RunRecord),
-}
-
-/// Decides [`Begin`] from the record stored on the live object; refusing to start over another
-/// version's rollout is a usage error (exit 2) with the traffic read into `seen`.
-fn begin(
-    c: &Config,
-    plan: &Plan,
-    platform: &mut dyn crate::platform::Platform,
-    stored: Option<&crate::core::progress::Progress>,
-    force: bool,
-    format: Format,
-    seen: &mut Option<crate::platform::Traffic>,
-) -> anyhow::Result<Begin> {
     let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
     let persist = match crate::core::progress::decide(
-        stored,
+        stored.as_ref(),
         &c.model.uri,
         c.model.version.as_deref(),
         force,
@@ -237,12 +150,57 @@ fn begin(
             .into());
         }
         Resume::Done { state } => {
-            return Ok(Begin::Ended(already_done(
-                c, plan, platform, state, stored, format,
-            )))
+            return Ok(already_done(
+                c,
+                &plan,
+                platform.as_mut(),
+                state,
+                stored.as_ref(),
+                format,
+            ))
         }
     };
-    Ok(Begin::Run(persist))
+    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
+    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
+    for secret in compare
+        .iter()
+        .flat_map(|s| crate::rollout::compare::secret_values(s))
+    {
+        crate::report::redact::register(&secret);
+    }
+    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
+    if let Some(s) = &compare {
+        providers.insert(
+            crate::config::compare::COMPARE_PROVIDER.into(),
+            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
+        );
+    }
+    let driver = Driver {
+        config: c,
+        plan,
+        platform,
+        providers,
+        renderer: &renderer,
+        clock: &SystemClock,
+        cancel,
+        env: env_values,
+        rendered,
+        dry_run: false,
+    };
+    let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
+    let mut record = driver.run_with(
+        &mut crate::notify::Notifying {
+            inner: &mut console,
+            notifier: &mut notifier,
+            renderer: &renderer,
+        },
+        Some(persist),
+    );
+    console.finish();
+    record.warnings.extend(notifier.finish());
+    record.compare = compare.and_then(|s| s.outcome());
+    record.warnings.extend(gitops);
+    Ok(record)
 }
 
 /// A line for the log: stdout in text mode; stderr when stdout carries JSON (the GitHub runner
