@@ -47,10 +47,62 @@ fn zones(g: &crate::config::Guardrail) -> String {
     format!("promote {p}, rollback {r}")
 }
 
+/// One line per guardrail: kind, provider, zones and flags.
+fn guardrail_lines(o: &mut String, c: &Config) {
+    if c.guardrails.is_empty() {
+        let _ = writeln!(o, "no guardrails: stages advance on time alone");
+    } else {
+        let _ = writeln!(o, "guardrails:");
+        for g in &c.guardrails {
+            let mut flags = String::new();
+            if g.critical {
+                flags.push_str(" critical");
+            }
+            if g.dry_run {
+                flags.push_str(" dryRun");
+            }
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<10} {:<8} {}{flags}",
+                g.name,
+                kind_name(g.kind()),
+                g.provider,
+                zones(g)
+            );
+        }
+    }
+}
+
 pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let a = &c.analysis;
     let mut o = String::new();
-    heading(&mut o, c);
+    let version = c
+        .model
+        .version
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
+    let place = match c.target.platform {
+        crate::config::PlatformKind::Azureml => format!(
+            "{}/{} ({} -> {})",
+            c.target.workspace.as_deref().unwrap_or("?"),
+            c.target.endpoint.as_deref().unwrap_or("?"),
+            c.target.stable_deployment.as_deref().unwrap_or("?"),
+            c.target.canary_deployment.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "{}/{}",
+            crate::rollout::context::namespace(c),
+            crate::rollout::context::resource(c)
+        ),
+    };
+    let _ = writeln!(
+        o,
+        "{}: {}{version} -> {} {place}",
+        c.name,
+        c.model.uri,
+        c.target.platform.as_str()
+    );
     let worst = stage_table(&mut o, plan);
     let _ = writeln!(o);
     let _ = writeln!(
@@ -101,39 +153,30 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
     o
 }
 
-/// `name: uri (version) -> platform where`.
-fn heading(o: &mut String, c: &Config) {
-    let version = c
-        .model
-        .version
-        .as_deref()
-        .map(|v| format!(" ({v})"))
-        .unwrap_or_default();
-    let place = match c.target.platform {
-        crate::config::PlatformKind::Azureml => format!(
-            "{}/{} ({} -> {})",
-            c.target.workspace.as_deref().unwrap_or("?"),
-            c.target.endpoint.as_deref().unwrap_or("?"),
-            c.target.stable_deployment.as_deref().unwrap_or("?"),
-            c.target.canary_deployment.as_deref().unwrap_or("?")
-        ),
-        _ => format!(
-            "{}/{}",
-            crate::rollout::context::namespace(c),
-            crate::rollout::context::resource(c)
-        ),
-    };
-    let _ = writeln!(
-        o,
-        "{}: {}{version} -> {} {place}",
-        c.name,
-        c.model.uri,
-        c.target.platform.as_str()
-    );
+/// What the shadow phase mirrors (a Seldon v1 shadow takes every request).
+fn shadow_line(o: &mut String, c: &Config) {
+    if let Some(s) = &c.shadow {
+        if c.target.platform == crate::config::PlatformKind::Seldon {
+            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
+            // request to it (seldon-core createIstioResources: `mirror` without a percentage
+            // unless the shadow predictor carries traffic, which mlcanary's does not).
+            let _ = writeln!(
+                o,
+                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
+                s.duration, s.percent
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "shadow: {}% of requests mirrored for {} before any user sees the canary",
+                s.percent, s.duration
+            );
+        }
+    }
 }
 
-/// One row per phase with its pause, checks, cumulative and worst-case time; the worst case
-/// of the whole plan in milliseconds.
+/// One row per phase with its pause, checks, cumulative and worst-case time; the worst case of
+/// the whole plan in milliseconds.
 fn stage_table(o: &mut String, plan: &Plan) -> u64 {
     let _ = writeln!(o);
     let _ = writeln!(
@@ -168,54 +211,6 @@ fn stage_table(o: &mut String, plan: &Plan) -> u64 {
         );
     }
     worst
-}
-
-/// What the shadow phase mirrors (a Seldon v1 shadow takes every request).
-fn shadow_line(o: &mut String, c: &Config) {
-    if let Some(s) = &c.shadow {
-        if c.target.platform == crate::config::PlatformKind::Seldon {
-            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
-            // request to it (seldon-core createIstioResources: `mirror` without a percentage
-            // unless the shadow predictor carries traffic, which mlcanary's does not).
-            let _ = writeln!(
-                o,
-                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
-                s.duration, s.percent
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "shadow: {}% of requests mirrored for {} before any user sees the canary",
-                s.percent, s.duration
-            );
-        }
-    }
-}
-
-/// One line per guardrail: kind, provider, zones and flags.
-fn guardrail_lines(o: &mut String, c: &Config) {
-    if c.guardrails.is_empty() {
-        let _ = writeln!(o, "no guardrails: stages advance on time alone");
-    } else {
-        let _ = writeln!(o, "guardrails:");
-        for g in &c.guardrails {
-            let mut flags = String::new();
-            if g.critical {
-                flags.push_str(" critical");
-            }
-            if g.dry_run {
-                flags.push_str(" dryRun");
-            }
-            let _ = writeln!(
-                o,
-                "  {:<20} {:<10} {:<8} {}{flags}",
-                g.name,
-                kind_name(g.kind()),
-                g.provider,
-                zones(g)
-            );
-        }
-    }
 }
 
 pub fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
