@@ -47,8 +47,21 @@ fn zones(g: &crate::config::Guardrail) -> String {
     format!("promote {p}, rollback {r}")
 }
 
-/// One line per guardrail: kind, provider, zones and flags.
-fn guardrail_lines(o: &mut String, c: &Config) {
+/// The comparison phase, then one line per guardrail: kind, provider, zones and flags.
+fn compare_and_guardrails(o: &mut String, c: &Config) {
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
+            .map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
+    }
+    let _ = writeln!(o);
     if c.guardrails.is_empty() {
         let _ = writeln!(o, "no guardrails: stages advance on time alone");
     } else {
@@ -73,8 +86,49 @@ fn guardrail_lines(o: &mut String, c: &Config) {
     }
 }
 
-pub fn plan_text(c: &Config, plan: &Plan) -> String {
+/// The analysis settings, the deadline against the worst case, and what a shadow phase mirrors
+/// (a Seldon v1 shadow takes every request).
+fn limits_and_shadow(o: &mut String, c: &Config, worst: u64) {
     let a = &c.analysis;
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
+        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
+    );
+    let fits = if worst <= a.deadline.as_millis() {
+        "fits"
+    } else {
+        "EXCEEDS it: the rollout would roll back at the deadline"
+    };
+    let _ = writeln!(
+        o,
+        "deadline {} (worst case {} {fits}); advanceEarly {}",
+        a.deadline,
+        Duration::from_millis(worst),
+        a.advance_early
+    );
+    if let Some(s) = &c.shadow {
+        if c.target.platform == crate::config::PlatformKind::Seldon {
+            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
+            // request to it (seldon-core createIstioResources: `mirror` without a percentage
+            // unless the shadow predictor carries traffic, which mlcanary's does not).
+            let _ = writeln!(
+                o,
+                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
+                s.duration, s.percent
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "shadow: {}% of requests mirrored for {} before any user sees the canary",
+                s.percent, s.duration
+            );
+        }
+    }
+}
+
+pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let mut o = String::new();
     let version = c
         .model
@@ -103,81 +157,6 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         c.model.uri,
         c.target.platform.as_str()
     );
-    let worst = stage_table(&mut o, plan);
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
-        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
-    );
-    let fits = if worst <= a.deadline.as_millis() {
-        "fits"
-    } else {
-        "EXCEEDS it: the rollout would roll back at the deadline"
-    };
-    let _ = writeln!(
-        o,
-        "deadline {} (worst case {} {fits}); advanceEarly {}",
-        a.deadline,
-        Duration::from_millis(worst),
-        a.advance_early
-    );
-    shadow_line(&mut o, c);
-    if let Some(k) = &c.compare {
-        // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
-            .map_or(0, |r| r.len());
-        if let Some(d) = crate::rollout::compare::dry(c, n) {
-            let _ = writeln!(
-                o,
-                "compare (canary at 0%, before any traffic moves): {}",
-                d.0.trim_start_matches("compare ")
-            );
-        }
-    }
-    let _ = writeln!(o);
-    guardrail_lines(&mut o, c);
-    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
-        let ctx = crate::rollout::context::build(
-            c,
-            plan,
-            &Default::default(),
-            &crate::rollout::context::placeholder_revisions(c),
-            &Default::default(),
-        );
-        let left = crate::render::argo_unsupported(&ctx);
-        if !left.is_empty() {
-            let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
-        }
-    }
-    o
-}
-
-/// What the shadow phase mirrors (a Seldon v1 shadow takes every request).
-fn shadow_line(o: &mut String, c: &Config) {
-    if let Some(s) = &c.shadow {
-        if c.target.platform == crate::config::PlatformKind::Seldon {
-            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
-            // request to it (seldon-core createIstioResources: `mirror` without a percentage
-            // unless the shadow predictor carries traffic, which mlcanary's does not).
-            let _ = writeln!(
-                o,
-                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
-                s.duration, s.percent
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "shadow: {}% of requests mirrored for {} before any user sees the canary",
-                s.percent, s.duration
-            );
-        }
-    }
-}
-
-/// One row per phase with its pause, checks, cumulative and worst-case time; the worst case of
-/// the whole plan in milliseconds.
-fn stage_table(o: &mut String, plan: &Plan) -> u64 {
     let _ = writeln!(o);
     let _ = writeln!(
         o,
@@ -210,7 +189,22 @@ fn stage_table(o: &mut String, plan: &Plan) -> u64 {
             Duration::from_millis(worst).to_string()
         );
     }
-    worst
+    limits_and_shadow(&mut o, c, worst);
+    compare_and_guardrails(&mut o, c);
+    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        let ctx = crate::rollout::context::build(
+            c,
+            plan,
+            &Default::default(),
+            &crate::rollout::context::placeholder_revisions(c),
+            &Default::default(),
+        );
+        let left = crate::render::argo_unsupported(&ctx);
+        if !left.is_empty() {
+            let _ = writeln!(o, "\nwarning: Argo cannot judge {} in watch mode (only Prometheus threshold and baseline guardrails become AnalysisTemplate metrics)", left.join(", "));
+        }
+    }
+    o
 }
 
 pub fn plan_json(c: &Config, plan: &Plan) -> serde_json::Value {
