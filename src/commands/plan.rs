@@ -47,8 +47,8 @@ fn zones(g: &crate::config::Guardrail) -> String {
     format!("promote {p}, rollback {r}")
 }
 
-/// The comparison phase, then one line per guardrail: kind, provider, zones and flags.
-fn compare_and_guardrails(o: &mut String, c: &Config) {
+/// The comparison phase: what it sends before any traffic moves.
+fn compare_line(o: &mut String, c: &Config) {
     if let Some(k) = &c.compare {
         // `load` checked the requests file already; the count is what the phase would send.
         let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
@@ -58,29 +58,6 @@ fn compare_and_guardrails(o: &mut String, c: &Config) {
                 o,
                 "compare (canary at 0%, before any traffic moves): {}",
                 d.0.trim_start_matches("compare ")
-            );
-        }
-    }
-    let _ = writeln!(o);
-    if c.guardrails.is_empty() {
-        let _ = writeln!(o, "no guardrails: stages advance on time alone");
-    } else {
-        let _ = writeln!(o, "guardrails:");
-        for g in &c.guardrails {
-            let mut flags = String::new();
-            if g.critical {
-                flags.push_str(" critical");
-            }
-            if g.dry_run {
-                flags.push_str(" dryRun");
-            }
-            let _ = writeln!(
-                o,
-                "  {:<20} {:<10} {:<8} {}{flags}",
-                g.name,
-                kind_name(g.kind()),
-                g.provider,
-                zones(g)
             );
         }
     }
@@ -190,7 +167,30 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         );
     }
     limits_and_shadow(&mut o, c, worst);
-    compare_and_guardrails(&mut o, c);
+    compare_line(&mut o, c);
+    let _ = writeln!(o);
+    if c.guardrails.is_empty() {
+        let _ = writeln!(o, "no guardrails: stages advance on time alone");
+    } else {
+        let _ = writeln!(o, "guardrails:");
+        for g in &c.guardrails {
+            let mut flags = String::new();
+            if g.critical {
+                flags.push_str(" critical");
+            }
+            if g.dry_run {
+                flags.push_str(" dryRun");
+            }
+            let _ = writeln!(
+                o,
+                "  {:<20} {:<10} {:<8} {}{flags}",
+                g.name,
+                kind_name(g.kind()),
+                g.provider,
+                zones(g)
+            );
+        }
+    }
     if c.target.mode == Some(crate::config::ArgoMode::Watch) {
         let ctx = crate::rollout::context::build(
             c,
