@@ -55,54 +55,59 @@ fn depth_to_root(rel: &Path) -> usize {
     }
 }
 
-/// The top-level modules a line's paths name: `crate::x`, `crate::{x, y::z}`, and `super::`
-/// chains of at least `depth` steps.
-fn imported_modules(line: &str, depth: usize) -> Vec<String> {
-    let code = line.split("//").next().unwrap_or("");
-    let mut found = Vec::new();
+/// The top-level modules a source's paths name, with their 1-based lines: `crate::x`,
+/// `crate::{x, y::z}` (over several lines too), and `super::` chains of at least `depth` steps.
+/// Comments are left out.
+fn imported_modules(text: &str, depth: usize) -> Vec<(usize, String)> {
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let line_of = |at: usize| code[..at].matches('\n').count() + 1;
     let ident = |s: &str| -> String {
         s.chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_')
             .collect()
     };
-    let mut rest = code;
-    while let Some(i) = rest.find("crate::") {
-        let after = &rest[i + "crate::".len()..];
-        if let Some(group) = after.strip_prefix('{') {
-            // Top-level names of the group: split at commas outside nested braces.
-            let mut level = 0;
-            let mut start = true;
-            for (k, c) in group.char_indices() {
-                match c {
-                    '{' => level += 1,
-                    '}' if level == 0 => break,
-                    '}' => level -= 1,
-                    ',' if level == 0 => start = true,
-                    c if start && !c.is_whitespace() => {
-                        found.push(ident(&group[k..]));
-                        start = false;
-                    }
-                    _ => {}
+    let mut found = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let at = i + "crate::".len();
+        let after = &code[at..];
+        let Some(group) = after.strip_prefix('{') else {
+            found.push((line_of(at), ident(after)));
+            continue;
+        };
+        // Top-level names of the group: split at commas outside nested braces.
+        let mut level = 0;
+        let mut start = true;
+        for (k, c) in group.char_indices() {
+            match c {
+                '{' => level += 1,
+                '}' if level == 0 => break,
+                '}' => level -= 1,
+                ',' if level == 0 => start = true,
+                c if start && !c.is_whitespace() => {
+                    found.push((line_of(at + 1 + k), ident(&group[k..])));
+                    start = false;
                 }
+                _ => {}
             }
-        } else {
-            found.push(ident(after));
         }
-        rest = after;
     }
-    let mut rest = code;
-    while let Some(i) = rest.find("super::") {
-        let mut after = &rest[i..];
+    let mut from = 0;
+    while let Some(i) = code[from..].find("super::") {
+        let begin = from + i;
+        let mut after = &code[begin..];
         let mut n = 0;
         while let Some(a) = after.strip_prefix("super::") {
             after = a;
             n += 1;
         }
-        let preceded_by_path = rest[..i].ends_with("::");
-        if n >= depth && !preceded_by_path {
-            found.push(ident(after));
+        if n >= depth && !code[..begin].ends_with("::") {
+            found.push((line_of(begin), ident(after)));
         }
-        rest = after;
+        from = code.len() - after.len();
     }
     found
 }
@@ -117,11 +122,9 @@ fn violations(src: &Path) -> Vec<String> {
             let rel = f.strip_prefix(src).expect("under src");
             let text = std::fs::read_to_string(&f).expect("readable source");
             let depth = depth_to_root(rel);
-            for (n, line) in text.lines().enumerate() {
-                for m in imported_modules(line, depth) {
-                    if forbidden.contains(&m.as_str()) {
-                        out.push(format!("src/{}:{}: imports {m}", rel.display(), n + 1));
-                    }
+            for (line, m) in imported_modules(&text, depth) {
+                if forbidden.contains(&m.as_str()) {
+                    out.push(format!("src/{}:{line}: imports {m}", rel.display()));
                 }
             }
         }
@@ -146,20 +149,29 @@ fn the_scan_finds_every_way_to_name_a_module() {
     assert_eq!(core, 2);
     assert_eq!(depth_to_root(Path::new("core/stats/mod.rs")), 2);
     assert_eq!(depth_to_root(Path::new("core/stats/psi.rs")), 3);
-    let cases: &[(&str, &[&str])] = &[
-        ("use crate::rollout::driver::Progress;", &["rollout"]),
+    let cases: &[(&str, &[(usize, &str)])] = &[
+        ("use crate::rollout::driver::Progress;", &[(1, "rollout")]),
         (
             "use crate::{config::Config, metrics::{Bucket, Shape}, platform};",
-            &["config", "metrics", "platform"],
+            &[(1, "config"), (1, "metrics"), (1, "platform")],
         ),
-        ("    fn f(t: &crate::platform::Traffic) {}", &["platform"]),
-        ("use super::super::metrics::Bucket;", &["metrics"]),
+        (
+            "use crate::{\n    config::Config,\n    rollout::driver::Quiet,\n};",
+            &[(2, "config"), (3, "rollout")],
+        ),
+        (
+            "    fn f(t: &crate::platform::Traffic) {}",
+            &[(1, "platform")],
+        ),
+        ("use super::super::metrics::Bucket;", &[(1, "metrics")]),
         // Within the module: not a climb to the root.
         ("use super::judgement::Judgement;", &[]),
         ("// see crate::rollout::driver", &[]),
         ("let x = 1; // crate::metrics in a comment", &[]),
     ];
-    for (line, want) in cases {
-        assert_eq!(imported_modules(line, core), *want, "{line}");
+    for (text, want) in cases {
+        let got = imported_modules(text, core);
+        let got: Vec<(usize, &str)> = got.iter().map(|(l, m)| (*l, m.as_str())).collect();
+        assert_eq!(got, *want, "{text}");
     }
 }
