@@ -47,8 +47,65 @@ fn zones(g: &crate::config::Guardrail) -> String {
     format!("promote {p}, rollback {r}")
 }
 
-pub fn plan_text(c: &Config, plan: &Plan) -> String {
+/// The comparison phase: what it sends before any traffic moves.
+fn compare_line(o: &mut String, c: &Config) {
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
+            .map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
+    }
+}
+
+/// The analysis settings, the deadline against the worst case, and what a shadow phase mirrors
+/// (a Seldon v1 shadow takes every request).
+fn limits_and_shadow(o: &mut String, c: &Config, worst: u64) {
     let a = &c.analysis;
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
+        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
+    );
+    let fits = if worst <= a.deadline.as_millis() {
+        "fits"
+    } else {
+        "EXCEEDS it: the rollout would roll back at the deadline"
+    };
+    let _ = writeln!(
+        o,
+        "deadline {} (worst case {} {fits}); advanceEarly {}",
+        a.deadline,
+        Duration::from_millis(worst),
+        a.advance_early
+    );
+    if let Some(s) = &c.shadow {
+        if c.target.platform == crate::config::PlatformKind::Seldon {
+            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
+            // request to it (seldon-core createIstioResources: `mirror` without a percentage
+            // unless the shadow predictor carries traffic, which mlcanary's does not).
+            let _ = writeln!(
+                o,
+                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
+                s.duration, s.percent
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "shadow: {}% of requests mirrored for {} before any user sees the canary",
+                s.percent, s.duration
+            );
+        }
+    }
+}
+
+pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let mut o = String::new();
     let version = c
         .model
@@ -109,54 +166,8 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             Duration::from_millis(worst).to_string()
         );
     }
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
-        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
-    );
-    let fits = if worst <= a.deadline.as_millis() {
-        "fits"
-    } else {
-        "EXCEEDS it: the rollout would roll back at the deadline"
-    };
-    let _ = writeln!(
-        o,
-        "deadline {} (worst case {} {fits}); advanceEarly {}",
-        a.deadline,
-        Duration::from_millis(worst),
-        a.advance_early
-    );
-    if let Some(s) = &c.shadow {
-        if c.target.platform == crate::config::PlatformKind::Seldon {
-            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
-            // request to it (seldon-core createIstioResources: `mirror` without a percentage
-            // unless the shadow predictor carries traffic, which mlcanary's does not).
-            let _ = writeln!(
-                o,
-                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
-                s.duration, s.percent
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "shadow: {}% of requests mirrored for {} before any user sees the canary",
-                s.percent, s.duration
-            );
-        }
-    }
-    if let Some(k) = &c.compare {
-        // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
-            .map_or(0, |r| r.len());
-        if let Some(d) = crate::rollout::compare::dry(c, n) {
-            let _ = writeln!(
-                o,
-                "compare (canary at 0%, before any traffic moves): {}",
-                d.0.trim_start_matches("compare ")
-            );
-        }
-    }
+    limits_and_shadow(&mut o, c, worst);
+    compare_line(&mut o, c);
     let _ = writeln!(o);
     if c.guardrails.is_empty() {
         let _ = writeln!(o, "no guardrails: stages advance on time alone");

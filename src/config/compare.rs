@@ -179,6 +179,88 @@ fn d_alpha() -> Fraction {
     Fraction(0.05)
 }
 
+/// `stopEarly`'s tolerance and alpha, and the explicit URLs.
+fn stop_early_and_urls(k: &Compare, d: &mut Vec<(String, String)>) {
+    if let Some(s) = &k.stop_early {
+        if !(s.tolerance.0 > 0.0 && s.tolerance.0 < 1.0) {
+            d.push((
+                "compare.stopEarly.tolerance".into(),
+                "tolerance must be a rate between 0 and 100%".into(),
+            ));
+        }
+        if !(s.alpha.0 > 0.0 && s.alpha.0 < 0.5) {
+            d.push((
+                "compare.stopEarly.alpha".into(),
+                format!("alpha {} must be between 0 and 0.5", s.alpha.0),
+            ));
+        }
+    }
+    for (side, e) in [("stable", &k.stable), ("canary", &k.canary)] {
+        if let Some(u) = e.as_ref().and_then(|e| e.url.as_ref()) {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                d.push((
+                    format!("compare.{side}.url"),
+                    format!("{u:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+    }
+    for (key, a) in [("address", &k.address)] {
+        if let Some(u) = a {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                d.push((
+                    format!("compare.{key}"),
+                    format!("{u:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+    }
+}
+
+/// What a `provider: compare` guardrail may ask: a comparison value, or PSI over the score
+/// histograms.
+fn guardrail_rules(c: &Config, k: &Compare, uses: &[usize], d: &mut Vec<(String, String)>) {
+    for &gi in uses {
+        let g = &c.guardrails[gi];
+        let base = format!("guardrails[{gi}]");
+        if let Some(q) = &g.query {
+            if !COMPARE_VALUES.contains(&q.trim()) {
+                d.push((
+                    format!("{base}.query"),
+                    format!(
+                        "{q:?} is not a comparison value; one of: {}",
+                        COMPARE_VALUES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if g.baseline.is_some() || g.sequential.is_some() {
+            d.push((
+                base.clone(),
+                "a `provider: compare` guardrail takes `query` (a comparison value) or `psi: {query: canary, baseline: stable}`".into(),
+            ));
+        }
+        if let Some(p) = &g.psi {
+            for (key, v) in [("query", &p.query), ("baseline", &p.baseline)] {
+                if !COMPARE_HISTOGRAMS.contains(&v.trim()) {
+                    d.push((
+                        format!("{base}.psi.{key}"),
+                        format!(
+                            "{v:?}: the comparison's score histograms are `canary` and `stable`"
+                        ),
+                    ));
+                }
+            }
+            if k.prediction.kind != PredictionKind::Score {
+                d.push((
+                    format!("{base}.psi"),
+                    "PSI compares scores: set compare.prediction.kind: score".into(),
+                ));
+            }
+        }
+    }
+}
+
 /// Cross-field rules of `compare` and of guardrails that use it: (key path, message).
 pub fn validate(c: &Config) -> Vec<(String, String)> {
     let mut d = Vec::new();
@@ -249,40 +331,7 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
                 .into(),
         ));
     }
-    if let Some(s) = &k.stop_early {
-        if !(s.tolerance.0 > 0.0 && s.tolerance.0 < 1.0) {
-            d.push((
-                "compare.stopEarly.tolerance".into(),
-                "tolerance must be a rate between 0 and 100%".into(),
-            ));
-        }
-        if !(s.alpha.0 > 0.0 && s.alpha.0 < 0.5) {
-            d.push((
-                "compare.stopEarly.alpha".into(),
-                format!("alpha {} must be between 0 and 0.5", s.alpha.0),
-            ));
-        }
-    }
-    for (side, e) in [("stable", &k.stable), ("canary", &k.canary)] {
-        if let Some(u) = e.as_ref().and_then(|e| e.url.as_ref()) {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                d.push((
-                    format!("compare.{side}.url"),
-                    format!("{u:?} must be an http:// or https:// URL"),
-                ));
-            }
-        }
-    }
-    for (key, a) in [("address", &k.address)] {
-        if let Some(u) = a {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                d.push((
-                    format!("compare.{key}"),
-                    format!("{u:?} must be an http:// or https:// URL"),
-                ));
-            }
-        }
-    }
+    stop_early_and_urls(k, &mut d);
     let explicit = |e: &Option<Endpoint>| e.as_ref().is_some_and(|e| e.url.is_some());
     let both = explicit(&k.stable) && explicit(&k.canary);
     if c.target.platform == PlatformKind::ArgoRollouts {
@@ -302,45 +351,7 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
             _ => {}
         }
     }
-    for gi in uses {
-        let g = &c.guardrails[gi];
-        let base = format!("guardrails[{gi}]");
-        if let Some(q) = &g.query {
-            if !COMPARE_VALUES.contains(&q.trim()) {
-                d.push((
-                    format!("{base}.query"),
-                    format!(
-                        "{q:?} is not a comparison value; one of: {}",
-                        COMPARE_VALUES.join(", ")
-                    ),
-                ));
-            }
-        }
-        if g.baseline.is_some() || g.sequential.is_some() {
-            d.push((
-                base.clone(),
-                "a `provider: compare` guardrail takes `query` (a comparison value) or `psi: {query: canary, baseline: stable}`".into(),
-            ));
-        }
-        if let Some(p) = &g.psi {
-            for (key, v) in [("query", &p.query), ("baseline", &p.baseline)] {
-                if !COMPARE_HISTOGRAMS.contains(&v.trim()) {
-                    d.push((
-                        format!("{base}.psi.{key}"),
-                        format!(
-                            "{v:?}: the comparison's score histograms are `canary` and `stable`"
-                        ),
-                    ));
-                }
-            }
-            if k.prediction.kind != PredictionKind::Score {
-                d.push((
-                    format!("{base}.psi"),
-                    "PSI compares scores: set compare.prediction.kind: score".into(),
-                ));
-            }
-        }
-    }
+    guardrail_rules(c, k, &uses, &mut d);
     d
 }
 

@@ -66,9 +66,9 @@ impl Argo {
             .t
             .patch_from(&WriteTo::object(&p, "Rollout").at(&sp), &mut intent)
         {
-            Err(PlatformError::Api { message, .. })
-                if message.contains("404") || message.contains("NotFound") =>
-            {
+            // As `kubectl argo rollouts abort`: a CRD without the status subresource answers
+            // 404 there (`k8serrors.IsNotFound`); write the main resource instead.
+            Err(e) if e.is_not_found() => {
                 self.t.patch_from(&WriteTo::object(&p, "Rollout"), intent)
             }
             other => other,

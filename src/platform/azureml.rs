@@ -539,9 +539,9 @@ fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
 }
 
 fn api(method: &str, path: &str, e: AzureError) -> PlatformError {
-    PlatformError::Api {
+    PlatformError::Arm {
         request: format!("{method} {path}"),
-        message: e.to_string(),
+        error: Box::new(e),
     }
 }
 

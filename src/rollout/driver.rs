@@ -38,41 +38,10 @@ pub fn shared(
         .collect()
 }
 
-/// Progress as it happens, for the terminal and CI logs.
-pub trait Progress {
-    /// A new phase begins (stage or shadow).
-    fn phase(&mut self, _label: &str) {}
-    fn event(&mut self, line: &str);
-    /// A milestone worth a notification (started, a stage, the end).
-    fn milestone(&mut self, _m: &crate::notify::Milestone) {}
-    /// A check was judged: where the rollout stands, for a one-line status.
-    fn checked(&mut self, _c: &CheckStatus) {}
-    /// A new journal entry of the machine (extensions, stage ends, the outcome).
-    fn journal(&mut self, _e: &crate::core::machine::Event) {}
-    /// Still waiting (warmup, readiness, the next check); a console shows it now and then.
-    fn waiting(&mut self, _what: &str) {}
-}
-
-/// Where a rollout stands after a check.
-pub struct CheckStatus<'a> {
-    pub phase: &'a crate::core::plan::Stage,
-    /// Traffic stages in the plan (the shadow phase not counted).
-    pub stages: usize,
-    /// 0-based check in the phase.
-    pub check: usize,
-    /// Milliseconds until the phase's last planned check.
-    pub left_ms: i64,
-    pub judgements: &'a [Judgement],
-}
+pub use crate::core::progress_events::{CheckStatus, Progress, Quiet};
 
 /// The longest silent sleep: longer waits are cut into slices with a `waiting` line between.
 const HEARTBEAT_MS: i64 = 30_000;
-
-/// Prints nothing.
-pub struct Quiet;
-impl Progress for Quiet {
-    fn event(&mut self, _: &str) {}
-}
 
 pub struct Driver<'a> {
     pub config: &'a Config,

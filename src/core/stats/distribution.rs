@@ -15,8 +15,8 @@ use super::psi::{bin_counts, psi, psi_sample_too_small, Psi};
 use super::special::{ln_beta, normal_quantile};
 use super::spending::Ledger;
 use super::SeqOutcome;
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DistributionParams {

@@ -16,8 +16,8 @@ use super::interval::RunningInterval;
 use super::special::normal_cdf;
 use super::spending::Ledger;
 use super::{SeqOutcome, SequentialParams};
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 /// (count, mean, variance) of ln(value) from cumulative buckets; None below 2 observations or when
 /// bucket bounds are not positive.

@@ -18,8 +18,8 @@ use super::interval::RunningInterval;
 use super::special::{ln_beta, ln_beta_upper};
 use super::spending::Ledger;
 use super::{Counts, SeqOutcome, SequentialParams};
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 /// State of one rate guardrail across the checks of a rollout.
 #[derive(Debug, Clone)]
