@@ -330,6 +330,10 @@ fn plan_and_dry_run_show_the_comparison_for_every_platform() {
         ),
         ("seldon-v2", "seldon-model: income-v2"),
         ("azureml", "azureml-model-deployment: green"),
+        (
+            "argo-rollouts",
+            "canary POST http://income-canary.ml/v2/models/income/infer",
+        ),
     ];
     for (name, canary) in cases {
         let file = format!("examples/compare/{name}.yaml");

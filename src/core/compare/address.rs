@@ -11,8 +11,12 @@
 //!   weight is 0, so the stable Model's endpoint (the Experiment's default) still serves only it.
 //! - azureml: the endpoint's scoring URI with `azureml-model-deployment: DEPLOYMENT`, which sends
 //!   the request to that deployment whatever the traffic split (authentication added at run time).
-//! - argo-rollouts: explicit URLs only (the phase itself is refused by validation for now: a
-//!   Rollout's canary at 0% has no pods).
+//! - argo-rollouts: the Rollout's `stableService` and `canaryService`, `http://SERVICE.NS` (port
+//!   80). Argo adds `rollouts-pod-template-hash: HASH` to each Service's selector, the stable
+//!   ReplicaSet's to `stableService` and the new one's to `canaryService` once it is available
+//!   (upstream rollout/service.go `reconcileStableAndCanaryService`, `ensureSVCTargets`), so
+//!   each Service reaches only its version's pods while the canary is held at weight 0 by
+//!   `setCanaryScale` (the compare steps of the built-in Rollout template).
 
 use crate::config::compare::{Compare, Protocol};
 use crate::config::{Config, PlatformKind};
@@ -113,7 +117,15 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
             None => Err("azureml: the endpoint has no scoring URI yet".into()),
         },
         PlatformKind::ArgoRollouts => {
-            Err("argo-rollouts: set compare.stable.url and compare.canary.url".into())
+            let svc = |key: &str| c.target.values.get(key).and_then(|v| v.as_str());
+            match (svc("stableService"), svc("canaryService")) {
+                (Some(s), Some(cs)) => {
+                    let model = k.model_name.as_deref().unwrap_or(n.resource);
+                    let at = |name: &str| plain(format!("http://{name}.{}{}", n.namespace, path(k, model)));
+                    Ok((at(s), at(cs)))
+                }
+                _ => Err("argo-rollouts: set target.stableService and target.canaryService, or compare.stable.url and compare.canary.url".into()),
+            }
         }
     };
     let over = |a: Option<Address>, e: &Option<crate::config::compare::Endpoint>| {
@@ -232,6 +244,15 @@ mod tests {
         assert_eq!(s.headers, h(&[("azureml-model-deployment", "blue")]));
         assert_eq!(c.headers, h(&[("azureml-model-deployment", "green")]));
         assert!(addresses(&az, &names("blue", "green", None)).is_err());
+
+        let argo = cfg(
+            "{platform: argo-rollouts, namespace: ml, trafficRouting: {nginx: {stableIngress: fraud}}, stableService: fraud-stable, canaryService: fraud-canary}",
+            "{requests: r.jsonl, protocol: v2}",
+        );
+        let (s, c) = addresses(&argo, &names("abc123", "def456", None)).unwrap();
+        assert_eq!(s.url, "http://fraud-stable.ml/v2/models/fraud/infer");
+        assert_eq!(c.url, "http://fraud-canary.ml/v2/models/fraud/infer");
+        assert!(s.headers.is_empty() && c.headers.is_empty());
     }
 
     #[test]
