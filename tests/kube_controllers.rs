@@ -455,11 +455,23 @@ fn argo_set_canary_scale_holds_canary_pods_at_weight_zero_only_with_a_router() {
     next["metadata"] = v["metadata"].clone();
     let v = merge(&c, RO, json!({"spec": next["spec"]}));
     assert_eq!(ro_state(&v), ("Paused".into(), 2, 0));
-    assert_eq!(counts(&v), (1, 5), "one canary pod beside the 4 stable, no traffic");
+    assert_eq!(
+        counts(&v),
+        (1, 5),
+        "one canary pod beside the 4 stable, no traffic"
+    );
     let v = clear_pause(&c);
     assert_eq!(ro_state(&v), ("Paused".into(), 5, 50));
-    assert_eq!(counts(&v), (2, 6), "ceil(50% of 4): the weight's scale again");
-    let v = merge(&c, &format!("{RO}/status"), json!({"status": {"abort": true}}));
+    assert_eq!(
+        counts(&v),
+        (2, 6),
+        "ceil(50% of 4): the weight's scale again"
+    );
+    let v = merge(
+        &c,
+        &format!("{RO}/status"),
+        json!({"status": {"abort": true}}),
+    );
     assert_eq!(ro_state(&v), ("Degraded".into(), 0, 0));
     assert_eq!(counts(&v).0, 0);
 
