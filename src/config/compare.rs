@@ -360,7 +360,8 @@ fn argo_rules(c: &Config, explicit_urls: bool) -> Vec<(String, String)> {
             "the comparison phase on argo-rollouts needs target.trafficRouting: Argo holds canary pods at 0% of traffic (setCanaryScale) only with a traffic router; without one a canary at 0% has no pods to ask".into(),
         ));
     }
-    if !explicit_urls && !(has("canaryService") && has("stableService")) {
+    let services = has("canaryService") && has("stableService");
+    if !(explicit_urls || services) {
         d.push((
             "compare".into(),
             "set target.canaryService and target.stableService (Argo points each at its version's pods; mlcanary calls http://SERVICE.NAMESPACE), or explicit compare.stable.url and compare.canary.url".into(),
