@@ -140,14 +140,7 @@ fn mlserver_canary_predicting_differently_on_a_slice_stops_before_any_traffic_sh
     ));
     let c = &run.report["compare"];
     eprintln!("slice: {c}\n{}", run.stdout);
-    assert_eq!(run.code, 1, "{}", run.log());
-    assert!(
-        run.reason()
-            .contains("critical guardrail label-disagreement failed"),
-        "{}",
-        run.reason()
-    );
-    assert_eq!(weights_started(&run), [0], "no traffic stage began");
+    stopped_in_the_comparison(&run);
     assert!(
         c["requests"].as_u64().unwrap() < 1000,
         "the sequential test stopped it early: {c}"
@@ -168,22 +161,37 @@ fn mlserver_canary_predicting_differently_on_a_slice_stops_before_any_traffic_sh
     );
 }
 
+/// `mlcanary run` on an Argo Rollout (drive mode, traffic router) comparing the stable MLServer
+/// with `canary` over `n` requests at `rate` per second (None: MLServer unavailable locally).
+fn argo_run(canary: Variant, n: u64, rate: u32) -> Option<(Env, e2e::Run)> {
+    let (stable, canary) = pair(canary)?;
+    let env = Env::kube_only(Kind::ArgoDrive);
+    write_requests(&env, n);
+    let extra = format!("  rate: {rate}\n  concurrency: 4\n  stopEarly: {{tolerance: \"3%\"}}\n");
+    let run = env.run(&config_for(ARGO, &stable, &canary, &extra));
+    Some((env, run))
+}
+
+/// Exit 1 by the critical disagreement guardrail, in the comparison phase: no stage began.
+fn stopped_in_the_comparison(run: &e2e::Run) {
+    assert_eq!(run.code, 1, "{}", run.log());
+    assert!(
+        run.reason()
+            .contains("critical guardrail label-disagreement failed"),
+        "{}",
+        run.reason()
+    );
+    assert_eq!(weights_started(run), [0], "no traffic stage began");
+}
+
 /// Argo Rollouts, identical behaviour: the comparison passes while the Rollout is paused at
 /// `setWeight: 0` with one canary pod (`setCanaryScale`), then mlcanary releases that pause and the
 /// rollout goes on through the stages to Healthy.
 #[test]
 fn mlserver_argo_identical_model_passes_and_the_rollout_goes_on() {
-    let Some((stable, canary)) = pair(Variant::V1) else {
+    let Some((env, run)) = argo_run(Variant::V1, 200, 400) else {
         return;
     };
-    let env = Env::kube_only(Kind::ArgoDrive);
-    write_requests(&env, 200);
-    let run = env.run(&config_for(
-        ARGO,
-        &stable,
-        &canary,
-        "  rate: 400\n  concurrency: 4\n  stopEarly: {tolerance: \"3%\"}\n",
-    ));
     let c = &run.report["compare"];
     assert_eq!(run.code, 0, "{}", run.log());
     assert_eq!(weights_started(&run), [0, 10, 50, 100]);
@@ -209,25 +217,10 @@ fn mlserver_argo_identical_model_passes_and_the_rollout_goes_on() {
 /// weight 0 and scaled down), no traffic stage begun.
 #[test]
 fn mlserver_argo_differing_model_stops_before_any_traffic_shift() {
-    let Some((stable, canary)) = pair(Variant::V2Slice) else {
+    let Some((env, run)) = argo_run(Variant::V2Slice, 1000, 200) else {
         return;
     };
-    let env = Env::kube_only(Kind::ArgoDrive);
-    write_requests(&env, 1000);
-    let run = env.run(&config_for(
-        ARGO,
-        &stable,
-        &canary,
-        "  rate: 200\n  concurrency: 4\n  stopEarly: {tolerance: \"3%\"}\n",
-    ));
-    assert_eq!(run.code, 1, "{}", run.log());
-    assert!(
-        run.reason()
-            .contains("critical guardrail label-disagreement failed"),
-        "{}",
-        run.reason()
-    );
-    assert_eq!(weights_started(&run), [0], "no traffic stage began");
+    stopped_in_the_comparison(&run);
     let mut aborted = false;
     for r in env.kube.requests() {
         let Ok(b) = serde_json::from_str::<Value>(&r.body) else {
