@@ -276,13 +276,14 @@ fn bench_compare_1000_requests() {
             .unwrap()
     };
     let phase_ms = ev("check") - ev("ready");
+    let ms = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let c = &run.report["compare"];
     println!(
-        "compare phase: {} requests x 2 versions in {:.2} s ({:.0} pairs/s), concurrency {concurrency}; latency p50 stable/canary {} / {} ms, p99 {} / {} ms; whole run {:.2} s",
+        "compare phase: {} requests x 2 versions in {:.2} s ({:.0} pairs/s), concurrency {concurrency}; latency p50 stable/canary {:.1} / {:.1} ms, p99 {:.1} / {:.1} ms; whole run {:.2} s",
         c["requests"],
         phase_ms as f64 / 1000.0,
         c["requests"].as_f64().unwrap() * 1000.0 / phase_ms as f64,
-        c["latencyP50Ms"][0], c["latencyP50Ms"][1], c["latencyP99Ms"][0], c["latencyP99Ms"][1],
+        ms(&c["latencyP50Ms"][0]), ms(&c["latencyP50Ms"][1]), ms(&c["latencyP99Ms"][0]), ms(&c["latencyP99Ms"][1]),
         run.took.as_secs_f64()
     );
 }
