@@ -424,3 +424,79 @@ fn argo_promote_full_skips_the_remaining_steps() {
     assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
     assert!(v["status"].get("promoteFull").is_none());
 }
+
+/// The comparison phase's steps (`setCanaryScale {replicas: 1}` + `setWeight: 0` + `pause: {}`):
+/// with a traffic router, one canary pod with no traffic while paused; `matchTrafficWeight: true`
+/// returns the canary to the weight's scale; an abort scales it down. Without a router the step
+/// is an invalid spec, as upstream's validation says, and a basic canary at 0% has no pods.
+#[test]
+fn argo_set_canary_scale_holds_canary_pods_at_weight_zero_only_with_a_router() {
+    let compare_steps = json!([{"setCanaryScale": {"replicas": 1}}, {"setWeight": 0}, {"pause": {}},
+        {"setCanaryScale": {"matchTrafficWeight": true}}, {"setWeight": 50}, {"pause": {}}]);
+    let routed = |image: &str| {
+        let mut r = rollout(image);
+        r["spec"]["strategy"]["canary"] = json!({"trafficRouting": {"nginx": {"stableIngress": "r"}},
+            "canaryService": "r-canary", "stableService": "r-stable", "steps": compare_steps});
+        r
+    };
+    let counts = |v: &Value| {
+        (
+            v["status"]["updatedReplicas"].as_u64().unwrap(),
+            v["status"]["replicas"].as_u64().unwrap(),
+        )
+    };
+    let server = KubeServer::start();
+    let c = client(&server);
+    server.insert(RO, routed("m:v1"));
+    let v = c.get(RO).unwrap();
+    assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
+    assert_eq!(counts(&v), (4, 4));
+    let mut next = routed("m:v2");
+    next["metadata"] = v["metadata"].clone();
+    let v = merge(&c, RO, json!({"spec": next["spec"]}));
+    assert_eq!(ro_state(&v), ("Paused".into(), 2, 0));
+    assert_eq!(
+        counts(&v),
+        (1, 5),
+        "one canary pod beside the 4 stable, no traffic"
+    );
+    let v = clear_pause(&c);
+    assert_eq!(ro_state(&v), ("Paused".into(), 5, 50));
+    assert_eq!(
+        counts(&v),
+        (2, 6),
+        "ceil(50% of 4): the weight's scale again"
+    );
+    let v = merge(
+        &c,
+        &format!("{RO}/status"),
+        json!({"status": {"abort": true}}),
+    );
+    assert_eq!(ro_state(&v), ("Degraded".into(), 0, 0));
+    assert_eq!(counts(&v).0, 0);
+
+    // No traffic router: upstream rejects the step (InvalidSpec) and nothing moves.
+    let server = KubeServer::start();
+    let c = client(&server);
+    server.insert(RO, rollout("m:v1"));
+    let v = merge(
+        &c,
+        RO,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "m:v2"}]}},
+            "strategy": {"canary": {"steps": compare_steps}}}}),
+    );
+    assert_eq!(v["status"]["phase"], "Degraded");
+    assert_eq!(v["status"]["conditions"][0]["type"], "InvalidSpec");
+    assert_eq!(
+        v["status"]["message"],
+        "InvalidSpec: The Rollout \"r\" is invalid: spec.strategy.canary.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set"
+    );
+    // A basic canary at setWeight 0 has no canary pods to ask.
+    let v = merge(
+        &c,
+        RO,
+        json!({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 0}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]}}}}),
+    );
+    assert_eq!(ro_state(&v), ("Paused".into(), 1, 0));
+    assert_eq!(counts(&v), (0, 4));
+}

@@ -335,12 +335,7 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
     let explicit = |e: &Option<Endpoint>| e.as_ref().is_some_and(|e| e.url.is_some());
     let both = explicit(&k.stable) && explicit(&k.canary);
     if c.target.platform == PlatformKind::ArgoRollouts {
-        // A canary at weight 0 has no pods without traffic routing (Argo scales the canary
-        // ReplicaSet by weight), and holding canary pods at 0% (setCanaryScale) is not wired yet.
-        d.push((
-            "compare".into(),
-            "the comparison phase is not available on argo-rollouts yet: a Rollout's canary at 0% has no pods; use the other platforms, or compare before the pipeline's rollout step".into(),
-        ));
+        d.extend(argo_rules(c, both));
     }
     if !both {
         match c.target.platform {
@@ -352,6 +347,37 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
         }
     }
     guardrail_rules(c, k, &uses, &mut d);
+    d
+}
+
+/// Argo Rollouts: the comparison runs while the Rollout is paused at `setCanaryScale` +
+/// `setWeight: 0` + `pause: {}` (the built-in template). Upstream holds canary pods at weight 0
+/// only with a traffic router: `UseSetCanaryScale` (utils/replicaset/canary.go) ignores
+/// `setCanaryScale` without `trafficRouting`, and the Rollout validation rejects the step then
+/// (pkg/apis/rollouts/validation/validation.go, "SetCanaryScale requires TrafficRouting to be
+/// set"); a basic canary at weight 0 has no pods at all.
+fn argo_rules(c: &Config, explicit_urls: bool) -> Vec<(String, String)> {
+    let mut d = Vec::new();
+    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        d.push((
+            "compare".into(),
+            "the comparison phase needs target.mode: drive on argo-rollouts: mlcanary judges it while the Rollout is paused at weight 0, and in watch mode Argo judges alone (its AnalysisTemplate cannot send the requests)".into(),
+        ));
+    }
+    let has = |k: &str| c.target.values.get(k).is_some_and(|v| !v.is_null());
+    if !has("trafficRouting") {
+        d.push((
+            "compare".into(),
+            "the comparison phase on argo-rollouts needs target.trafficRouting: Argo holds canary pods at 0% of traffic (setCanaryScale) only with a traffic router; without one a canary at 0% has no pods to ask".into(),
+        ));
+    }
+    let services = has("canaryService") && has("stableService");
+    if !(explicit_urls || services) {
+        d.push((
+            "compare".into(),
+            "set target.canaryService and target.stableService (Argo points each at its version's pods; mlcanary calls http://SERVICE.NAMESPACE), or explicit compare.stable.url and compare.canary.url".into(),
+        ));
+    }
     d
 }
 
@@ -368,8 +394,12 @@ mod tests {
              "8:3: compare.rate: rate 0 must be between"),
             (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare:\n  requests: r.jsonl\n  protocol: v3\n{g}"),
              "7:13: compare.protocol: unknown value `v3` (did you mean `v2`?)"),
-            (format!("target: {{platform: argo-rollouts}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
-             "5:1: compare: the comparison phase is not available on argo-rollouts yet"),
+            (format!("target: {{platform: argo-rollouts, canaryService: c, stableService: s}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: the comparison phase on argo-rollouts needs target.trafficRouting"),
+            (format!("target: {{platform: argo-rollouts, mode: watch, trafficRouting: {{nginx: {{stableIngress: i}}}}, canaryService: c, stableService: s}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: the comparison phase needs target.mode: drive"),
+            (format!("target: {{platform: argo-rollouts, trafficRouting: {{nginx: {{stableIngress: i}}}}}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: set target.canaryService and target.stableService"),
             (format!("target: {{platform: kserve}}\nmodel: {{uri: s3://m, format: sklearn}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
              "5:1: compare.domain: kserve tag routing needs"),
             ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\n".to_string(),

@@ -21,6 +21,8 @@ pub struct Argo {
     /// (it had not added its pause condition yet when we moved on).
     release: Option<u64>,
     aborted: bool,
+    /// The comparison phase's pause (`prepare` at weight 0): judged only with canary pods up.
+    compare_pause: Option<u64>,
 }
 
 impl Argo {
@@ -32,6 +34,7 @@ impl Argo {
             expect_step: Some(1),
             release: None,
             aborted: false,
+            compare_pause: None,
         }
     }
     /// Watch mode: `prepare` applies the Rollout and AnalysisTemplate; `poll_ready` is ready when
@@ -44,6 +47,7 @@ impl Argo {
             expect_step: None,
             release: None,
             aborted: false,
+            compare_pause: None,
         }
     }
     fn path(&self) -> String {
@@ -141,6 +145,14 @@ fn at_pause(obj: &Value, at: u64) -> PauseState {
     } else {
         PauseState::Before
     }
+}
+
+/// The canary ReplicaSet has pods: upstream `status.updatedReplicas` (the new ReplicaSet's
+/// actual replicas, `rollout/sync.go`; omitted when 0). Without them Argo leaves `canaryService`
+/// on the stable ReplicaSet (`ensureSVCTargets` switches only to an available ReplicaSet), so a
+/// comparison would ask the stable version twice.
+fn canary_pods(obj: &Value) -> bool {
+    obj["status"]["updatedReplicas"].as_u64().unwrap_or(0) > 0
 }
 
 /// Upstream `IsFullyPromoted`: the stable ReplicaSet is the desired one.
@@ -285,6 +297,8 @@ impl Platform for Argo {
                     .and_then(|r| pause_after_weight(r, weight))
                     .unwrap_or(1),
             );
+            // Only the comparison phase starts at weight 0 (Argo has no shadow phase).
+            self.compare_pause = (weight == 0).then_some(self.expect_step).flatten();
         }
         Ok(())
     }
@@ -355,6 +369,11 @@ impl Platform for Argo {
         }
         let at = obj["status"]["currentStepIndex"].as_u64();
         Ok(match at_pause(&obj, step) {
+            PauseState::Paused if self.compare_pause == Some(step) && !canary_pods(&obj) => {
+                Readiness::Failed(
+                    "the Rollout is paused at weight 0 with no canary pods (status.updatedReplicas 0): its steps need setCanaryScale before setWeight 0, and Argo honours it only with trafficRouting; comparing now would reach the stable pods through the canaryService".into(),
+                )
+            }
             PauseState::Paused if obj["spec"]["paused"] != true => Readiness::Ready,
             PauseState::Past => {
                 return Err(PlatformError::Other(format!(

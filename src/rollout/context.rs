@@ -193,6 +193,8 @@ pub fn build(
         "stage": stage_v,
         "stages": plan.traffic_stages().enumerate().map(|(i, s)| stage_json(s, i)).collect::<Vec<_>>(),
         "shadow": c.shadow.as_ref().map(|s| json!({"percent": s.percent, "duration": s.duration.to_string(), "durationSeconds": s.duration.as_secs_ceil()})),
+        // The prediction comparison phase (docs/compare.md): the Argo Rollout renders its steps.
+        "compare": c.compare.is_some(),
         "canary": named(&rev.canary_name, &rev.canary_revision),
         "stable": named(&rev.stable_name, &rev.stable_revision),
         "analysis": {
