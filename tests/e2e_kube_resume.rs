@@ -53,8 +53,31 @@ fn served_share(kube: &KubeServer, kind: Kind, stable: &str) -> Option<u64> {
             )
         }
         Kind::Seldon => {
-            // Seldon v1 routes by the spec's traffic once the Deployments are available.
+            // Seldon v1 (Istio) routes by the VirtualService the operator writes once every
+            // Deployment is available: the canary's route weight, or everything once the
+            // stable predictor alone is routed and runs the new graph.
             let o = kube.object(&Kind::Seldon.path())?;
+            let vs = kube.object(&format!(
+                "/apis/networking.istio.io/v1alpha3/namespaces/{NS}/virtualservices/{NAME}"
+            ));
+            if let Some(routes) = vs
+                .as_ref()
+                .and_then(|v| v["spec"]["http"][0]["route"].as_array())
+            {
+                let canary = routes
+                    .iter()
+                    .find(|r| r["destination"]["subset"] == "canary");
+                return Some(match canary {
+                    Some(_) if routes.len() == 1 => 100,
+                    Some(r) => r["weight"].as_u64().unwrap_or(0),
+                    None if o["spec"]["predictors"][0]["graph"]["modelUri"] == CANARY_URI
+                        && o["status"]["state"] == "Available" =>
+                    {
+                        100
+                    }
+                    None => 0,
+                });
+            }
             let preds = o["spec"]["predictors"].as_array()?;
             let canary = preds.iter().find(|p| p["name"] == "canary");
             Some(match canary {
