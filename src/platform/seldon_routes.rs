@@ -54,23 +54,26 @@ fn asked(sdep: &Value) -> (BTreeMap<String, u64>, Option<String>) {
         .cloned()
         .unwrap_or_default();
     let live: Vec<&Value> = preds.iter().filter(|p| p["shadow"] != true).collect();
-    let split = live
-        .iter()
-        .map(|p| {
-            let t = if live.len() == 1 {
-                100
-            } else {
-                p["traffic"].as_u64().unwrap_or(0)
-            };
-            (p["name"].as_str().unwrap_or("").to_string(), t)
-        })
-        .collect();
+    let split = shares(live.iter().map(|p| {
+        (
+            p["name"].as_str().unwrap_or("").to_string(),
+            p["traffic"].as_u64().unwrap_or(0),
+        )
+    }));
     let shadow = preds
         .iter()
         .find(|p| p["shadow"] == true)
         .and_then(|p| p["name"].as_str())
         .map(String::from);
     (split, shadow)
+}
+
+/// Name -> percent: a lone entry takes everything, whatever its weight says.
+fn shares(entries: impl ExactSizeIterator<Item = (String, u64)>) -> BTreeMap<String, u64> {
+    let lone = entries.len() == 1;
+    entries
+        .map(|(n, w)| (n, if lone { 100 } else { w }))
+        .collect()
 }
 
 fn words(split: &BTreeMap<String, u64>) -> String {
@@ -112,23 +115,15 @@ fn istio_differs(sdep: &Value, vs: &Value) -> Option<String> {
     let (want, shadow) = asked(sdep);
     let http = &vs["spec"]["http"][0];
     let routes = http["route"].as_array().cloned().unwrap_or_default();
-    let got: BTreeMap<String, u64> = routes
-        .iter()
-        .map(|r| {
-            let w = if routes.len() == 1 {
-                100
-            } else {
-                r["weight"].as_u64().unwrap_or(0)
-            };
-            (
-                r["destination"]["subset"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                w,
-            )
-        })
-        .collect();
+    let got = shares(routes.iter().map(|r| {
+        (
+            r["destination"]["subset"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            r["weight"].as_u64().unwrap_or(0),
+        )
+    }));
     if got != want {
         return Some(format!(
             "routes {} (the spec asks {})",
