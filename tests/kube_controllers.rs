@@ -185,6 +185,128 @@ fn seldon_state_goes_creating_then_available_or_failed() {
     assert_eq!(poll(&c, SDEP, 2)["status"]["state"], "Failed");
 }
 
+fn seldon_driver(server: &KubeServer) -> mlcanary::platform::seldon::Seldon {
+    use mlcanary::platform::kube_platform::KubeTarget;
+    use mlcanary::rollout::kube_live::LiveKube;
+    mlcanary::platform::seldon::Seldon::new(
+        KubeTarget {
+            api: Box::new(LiveKube::from_client(server.client(), "mlcanary")),
+            namespace: "ml".into(),
+            name: "sd".into(),
+            planned: vec![],
+        },
+        "main".into(),
+        "canary".into(),
+    )
+}
+
+/// Polls the driver's readiness (bounded) until Ready; panics on Failed or time out.
+fn seldon_until_ready(s: &mut mlcanary::platform::seldon::Seldon) {
+    use mlcanary::platform::{Platform, Readiness};
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match s.poll_ready().unwrap() {
+            Readiness::Ready => return,
+            Readiness::Failed(why) => panic!("failed: {why}"),
+            Readiness::Pending(why) => {
+                assert!(std::time::Instant::now() < until, "never ready: {why}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Seldon v1 traffic-only changes: the patch leaves the status as it was (Available, the same
+/// Deployments, no `observedGeneration`), so only the routes the operator writes once it acted
+/// (Istio VirtualService, Ambassador v2 Mappings) show the new split. Readiness (and, after the
+/// promote, `settled`) waits for them; with neither configured it is judged on Deployments.
+#[test]
+fn seldon_v1_readiness_waits_for_the_routes_to_carry_the_new_split() {
+    use kube::SeldonRouting;
+    use mlcanary::platform::{Platform, Readiness};
+    const VS: &str = "/apis/networking.istio.io/v1alpha3/namespaces/ml/virtualservices/sd";
+    let mapping =
+        |p: &str| format!("/apis/getambassador.io/v2/namespaces/ml/mappings/seldon-ml-sd-{p}-rest");
+    for routing in [
+        SeldonRouting::Istio,
+        SeldonRouting::Ambassador,
+        SeldonRouting::None,
+    ] {
+        let mut server = KubeServer::start();
+        server.set_seldon_routing(routing);
+        server.set_controllers(
+            std::time::Duration::from_millis(300),
+            std::time::Duration::from_millis(60),
+        );
+        let graph =
+            |uri: &str| json!({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": uri});
+        server.insert(
+            SDEP,
+            sdep(json!([{"name": "main", "traffic": 100, "graph": graph("s3://v1")}])),
+        );
+        let mut s = seldon_driver(&server);
+        seldon_until_ready(&mut s);
+        let rendered = sdep(
+            json!([{"name": "main", "traffic": 90, "graph": graph("s3://v2")},
+                                   {"name": "canary", "traffic": 10, "graph": graph("s3://v2")}]),
+        );
+        s.prepare(10, 0, &[rendered]).unwrap();
+        seldon_until_ready(&mut s);
+        s.set_weight(50).unwrap();
+        let stale = c_get(&server, SDEP);
+        assert_eq!(
+            stale["status"]["state"], "Available",
+            "{routing:?}: status as before"
+        );
+        match (routing, s.poll_ready().unwrap()) {
+            (SeldonRouting::Istio, Readiness::Pending(why)) => assert!(
+                why.contains("VirtualService sd routes canary 10%, main 90% (the spec asks canary 50%, main 50%)"),
+                "{why}"
+            ),
+            (SeldonRouting::Ambassador, Readiness::Pending(why)) => {
+                assert!(why.contains("seldon-ml-sd-canary-rest has weight 10"), "{why}")
+            }
+            (SeldonRouting::None, Readiness::Ready) => {}
+            (r, got) => panic!("{r:?}: right after the traffic patch: {got:?}"),
+        }
+        seldon_until_ready(&mut s);
+        match routing {
+            SeldonRouting::Istio => {
+                let vs = c_get(&server, VS);
+                assert_eq!(vs["spec"]["http"][0]["route"][1]["weight"], 50, "{vs}");
+            }
+            SeldonRouting::Ambassador => {
+                assert_eq!(c_get(&server, &mapping("canary"))["spec"]["weight"], 50);
+            }
+            SeldonRouting::None => {}
+        }
+        s.promote().unwrap();
+        server.settle();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while let Some(why) = s.settled().unwrap() {
+            assert!(std::time::Instant::now() < until, "never settled: {why}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match routing {
+            SeldonRouting::Istio => {
+                let vs = c_get(&server, VS);
+                let routes = vs["spec"]["http"][0]["route"].as_array().unwrap().clone();
+                assert_eq!(routes.len(), 1, "{vs}");
+                assert_eq!(routes[0]["destination"]["subset"], "main");
+            }
+            SeldonRouting::Ambassador => {
+                assert!(server.object(&mapping("canary")).is_none());
+                assert!(server.object(&mapping("main")).is_some());
+            }
+            SeldonRouting::None => assert!(server.object(VS).is_none()),
+        }
+    }
+}
+
+fn c_get(server: &KubeServer, path: &str) -> Value {
+    server.client().get(path).unwrap()
+}
+
 #[test]
 fn seldon_admission_rejects_bad_traffic_and_two_shadows() {
     let server = KubeServer::start();

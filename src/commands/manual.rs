@@ -116,7 +116,7 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
 }
 
 /// The kubeconfig context's namespace when the config names none (as `run` and kubectl do).
-fn with_namespace(mut c: Config) -> Config {
+pub fn with_namespace(mut c: Config) -> Config {
     if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
         c.target.namespace =
             crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(&c))

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod manual;
 pub mod plan;
+pub mod plan_gitops;
 pub mod render;
 pub mod replay;
 pub mod run;

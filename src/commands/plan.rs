@@ -9,18 +9,37 @@ use serde_json::json;
 use std::fmt::Write;
 
 pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
-    let (c, _) = super::load(arg)?;
+    let (c, renderer) = super::load(arg)?;
     let plan = Plan::from_config(&c);
-    crate::report::summary::append_step_summary(&crate::report::summary::plan_summary(&c, &plan))?;
+    let gitops = super::plan_gitops::check(&c, &renderer);
+    let lines = gitops.as_ref().map(|g| g.lines()).unwrap_or_default();
+    let mut summary = crate::report::summary::plan_summary(&c, &plan);
+    for l in &lines {
+        summary.push_str(&format!("\n> {}\n", crate::report::summary::md(l)));
+    }
+    crate::report::summary::append_step_summary(&summary)?;
     match format {
-        Format::Json => crate::outln!(
-            "{}",
-            crate::report::github::safe_json(&serde_json::to_string_pretty(&plan_json(&c, &plan))?)
-        ),
-        Format::Text => crate::out!(
-            "{}",
-            crate::report::github::safe_text(&plan_text(&c, &plan))
-        ),
+        Format::Json => {
+            let mut v = plan_json(&c, &plan);
+            if let Some(g) = &gitops {
+                v["gitops"] = serde_json::to_value(g)?;
+            }
+            crate::outln!(
+                "{}",
+                crate::report::github::safe_json(&serde_json::to_string_pretty(&v)?)
+            )
+        }
+        Format::Text => {
+            let mut text = plan_text(&c, &plan);
+            if !lines.is_empty() {
+                text.push('\n');
+                for l in &lines {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+            }
+            crate::out!("{}", crate::report::github::safe_text(&text))
+        }
     }
     Ok(0)
 }

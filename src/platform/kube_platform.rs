@@ -56,11 +56,6 @@ impl KubeTarget {
         Ok((owners, record_of(&live).map(|r| (live, r))))
     }
 
-    /// The rollout record in the object's `mlcanary.io/rollout` annotation.
-    pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
-        Ok(self.api.get(path)?.as_ref().and_then(record_of))
-    }
-
     /// Store the rollout record as an annotation (a merge patch: nothing else changes).
     pub fn save_annotation(&mut self, path: &str, record: &str) -> Result<(), PlatformError> {
         let body = serde_json::json!({"metadata": {"annotations": {ANNOTATION: record}}});

@@ -165,4 +165,5 @@ pub mod k8s;
 pub mod kserve;
 pub mod kube_platform;
 pub mod seldon;
+pub mod seldon_routes;
 pub mod seldon_v2;

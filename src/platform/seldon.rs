@@ -39,6 +39,18 @@ impl Seldon {
     fn path(&self) -> String {
         SELDON_DEPLOYMENT.path(&self.t.namespace, &self.t.name)
     }
+    /// What shows the spec is not served yet: its Deployments (`spec_not_served`), then its
+    /// routes (`seldon_routes`; a canary predictor this run removed must have none left).
+    fn not_served(&mut self, obj: &Value) -> Result<Option<String>, PlatformError> {
+        if let Some(why) = spec_not_served(obj) {
+            return Ok(Some(why));
+        }
+        let gone: Vec<&str> = match index_of(obj, &self.canary) {
+            None => vec![self.canary.as_str()],
+            Some(_) => vec![],
+        };
+        super::seldon_routes::not_routed(self.t.api.as_mut(), &self.t.namespace, obj, &gone)
+    }
     fn current(&mut self) -> Result<Value, PlatformError> {
         let p = self.path();
         self.t.must_get(&p, "SeldonDeployment")
@@ -156,12 +168,13 @@ impl Platform for Seldon {
     /// `status.deploymentStatus` with its replicas available (the operator adds a new
     /// Deployment's entry only once it found it created and unchanged), and no removed
     /// predictor's Deployment may still be listed (`completeServiceCreation` drops those once
-    /// the new ones are ready).
+    /// the new ones are ready), and the routes the operator writes (Istio VirtualService,
+    /// Ambassador Mappings) must carry the spec's traffic split (`seldon_routes`).
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
         let obj = self.current()?;
         let state = obj["status"]["state"].as_str().unwrap_or("");
         if state == "Available" {
-            if let Some(why) = spec_not_served(&obj) {
+            if let Some(why) = self.not_served(&obj)? {
                 return Ok(Readiness::Pending(why));
             }
         }
@@ -308,7 +321,7 @@ impl Platform for Seldon {
     fn settled(&mut self) -> Result<Option<String>, PlatformError> {
         let obj = self.current()?;
         Ok(match obj["status"]["state"].as_str().unwrap_or("") {
-            "Available" => spec_not_served(&obj),
+            "Available" => self.not_served(&obj)?,
             s => Some(format!(
                 "SeldonDeployment state {}",
                 if s.is_empty() { "unknown" } else { s }

@@ -213,8 +213,9 @@ impl Platform for SeldonV2 {
         self.seen_loading = false;
         self.ready_checks = 0;
         self.promoted = true;
-        // 3. The Experiment and canary Model go in `settled`, once the new version is Ready.
-        Ok(())
+        // 3. The Experiment and canary Model go once the new version is Ready: at once if it
+        //    already is (a scheduler that reports the generation it serves), else in `settled`.
+        self.finish_promotion().map(|_| ())
     }
 
     fn rollback(&mut self) -> Result<(), PlatformError> {
@@ -234,34 +235,7 @@ impl Platform for SeldonV2 {
                 _ => None,
             });
         }
-        let sp = self.model(&self.stable);
-        let m = self.t.must_get(&sp, "stable Model")?;
-        if condition_true(&m, "ModelReady") {
-            self.ready_checks += 1;
-        } else {
-            self.seen_loading = true;
-            self.ready_checks = 0;
-        }
-        let gen = m["metadata"]["generation"].as_i64();
-        let observed = m["status"]["observedGeneration"].as_i64();
-        let new_version_ready = condition_true(&m, "ModelReady")
-            && match (self.stable_gen, observed) {
-                (_, Some(o)) => Some(o) == gen,
-                (None, None) => {
-                    self.seen_loading || self.ready_checks >= READY_CHECKS_WITHOUT_WRITE
-                }
-                (Some(_), None) => self.seen_loading,
-            };
-        if !new_version_ready {
-            return Ok(Some(format!(
-                "the stable Model {} is loading the new version; the Experiment keeps every request on {}",
-                self.stable, self.canary
-            )));
-        }
-        self.t.api.delete(&e)?;
-        let cp = self.model(&self.canary);
-        self.t.api.delete(&cp)?;
-        Ok(None)
+        self.finish_promotion()
     }
 
     /// Found on the object `load_progress` read (no extra request).
@@ -296,5 +270,41 @@ impl Platform for SeldonV2 {
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
         let p = self.model(&self.stable);
         self.t.save_annotation(&p, record)
+    }
+}
+
+impl SeldonV2 {
+    /// After promote: remove the Experiment and the canary Model once the stable Model's new
+    /// version is Ready; until then what is awaited.
+    fn finish_promotion(&mut self) -> Result<Option<String>, PlatformError> {
+        let e = self.experiment();
+        let sp = self.model(&self.stable);
+        let m = self.t.must_get(&sp, "stable Model")?;
+        if condition_true(&m, "ModelReady") {
+            self.ready_checks += 1;
+        } else {
+            self.seen_loading = true;
+            self.ready_checks = 0;
+        }
+        let gen = m["metadata"]["generation"].as_i64();
+        let observed = m["status"]["observedGeneration"].as_i64();
+        let new_version_ready = condition_true(&m, "ModelReady")
+            && match (self.stable_gen, observed) {
+                (_, Some(o)) => Some(o) == gen,
+                (None, None) => {
+                    self.seen_loading || self.ready_checks >= READY_CHECKS_WITHOUT_WRITE
+                }
+                (Some(_), None) => self.seen_loading,
+            };
+        if !new_version_ready {
+            return Ok(Some(format!(
+                "the stable Model {} is loading the new version; the Experiment keeps every request on {}",
+                self.stable, self.canary
+            )));
+        }
+        self.t.api.delete(&e)?;
+        let cp = self.model(&self.canary);
+        self.t.api.delete(&cp)?;
+        Ok(None)
     }
 }

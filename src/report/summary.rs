@@ -101,7 +101,7 @@ fn platform_name(p: &str) -> &str {
 }
 
 /// Markdown-safe single-line text (table cells included).
-fn md(s: &str) -> String {
+pub fn md(s: &str) -> String {
     super::github::one_line(s)
         .replace('|', "\\|")
         .replace('<', "&lt;")
