@@ -13,6 +13,7 @@ pub mod observation;
 pub mod plan;
 pub mod progress;
 pub mod progress_events;
+pub mod seldon_names;
 pub mod sim;
 pub mod stats;
 pub mod traffic;

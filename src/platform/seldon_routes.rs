@@ -95,9 +95,9 @@ pub fn not_routed(
     let name = sdep["metadata"]["name"].as_str().unwrap_or("");
     match routing(sdep) {
         Routing::Unrouted => Ok(None),
-        // The operator names it "seldon-" + md5(name) then; we do not compute that.
-        Routing::Istio if name.len() > 63 => Ok(None),
         Routing::Istio => {
+            // Named by `GetSeldonDeploymentName`: the name, or "seldon-" + md5 past 63 characters.
+            let name = &crate::core::seldon_names::operator_name(name);
             let path = ISTIO_VIRTUAL_SERVICE.path(namespace, name);
             let Some(vs) = api.get(&path)? else {
                 return Ok(Some(format!(

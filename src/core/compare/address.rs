@@ -10,9 +10,10 @@
 //!   `createPredictorService` named by `GetPredictorKey` in
 //!   `operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go`, port
 //!   `DEFAULT_ENGINE_CONTAINER_PORT` 8000 named `http`, gRPC 5001). Past 63 characters the name
-//!   is `seldon-<md5>`, a predictor annotation `seldon.io/svc-name` replaces it, the operator's
-//!   `ENGINE_SERVER_PORT` changes the port and `seldon.io/no-engine` serves on the model
-//!   container's port: those need explicit URLs (a name too long is refused here).
+//!   is `seldon-<md5>` (computed as the operator does: [`crate::core::seldon_names`]); a
+//!   predictor annotation `seldon.io/svc-name` replaces it, the operator's `ENGINE_SERVER_PORT`
+//!   changes the port and `seldon.io/no-engine` serves on the model container's port: those
+//!   need explicit URLs.
 //! - seldon-v2: the mesh (`address`, default `http://seldon-mesh.NS`: the operator's `seldon-mesh`
 //!   Service, port 80 -> envoy `http`, seldon-core `operator/controllers/reconcilers/seldon/
 //!   service_reconciler.go` `getSeldonMeshService`) routes by the `seldon-model` header: the
@@ -98,12 +99,9 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
         }
         PlatformKind::Seldon => {
             // The operator's predictor Service: `GetPredictorKey` is SDEP-PREDICTOR, or
-            // `seldon-<md5 of it>` past 63 characters (which we do not compute: explicit URLs).
-            let svc = |pred: &str| {
-                let name = format!("{}-{pred}", n.resource);
-                if name.len() > 63 {
-                    return Err(format!("seldon: the predictor Service name {name:?} is longer than 63 characters, so Seldon names it seldon-<md5 hash>; set compare.stable.url and compare.canary.url"));
-                }
+            // `seldon-<md5 of it>` past 63 characters.
+            let svc = |pred: &str| -> Result<String, String> {
+                let name = crate::core::seldon_names::predictor_service(n.resource, pred);
                 let model = k.model_name.as_deref().unwrap_or(pred);
                 Ok(format!(
                     "http://{name}.{}:8000{}",
@@ -235,9 +233,13 @@ mod tests {
         let (s, c) = addresses(&seldon, &names("main", "canary", None)).unwrap();
         assert_eq!(s.url, "http://fraud-main.ml:8000/api/v1.0/predictions");
         assert_eq!(c.url, "http://fraud-canary.ml:8000/api/v1.0/predictions");
-        let long = "p".repeat(58); // "fraud-" + 58 = 64 characters
-        let e = addresses(&seldon, &names("main", &long, None)).unwrap_err();
-        assert!(e.contains("longer than 63 characters"), "{e}");
+        // "fraud-" + 58 = 64 characters: the operator's `seldon-` + md5 of "fraud-ppp...p".
+        let long = "p".repeat(58);
+        let (_, c) = addresses(&seldon, &names("main", &long, None)).unwrap();
+        assert_eq!(
+            c.url,
+            "http://seldon-a4eb1dedff049ab0a0f5a3ffd52f93e3.ml:8000/api/v1.0/predictions"
+        );
 
         let v2 = cfg(
             "{platform: seldon-v2, namespace: ml, stableModel: fraud-v1, canaryModel: fraud-v2}",
