@@ -84,7 +84,7 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
         command: gate,
         platform: c.target.platform.as_str().into(),
         namespace: c.target.namespace.clone(),
-        resource: crate::rollout::context::resource(&c),
+        resource: crate::platform::kube_platform::KubeSettings::from_config(&c).resource,
         ok: acted.is_ok() && (gate != Gate::Status || traffic.is_ok()),
         error: acted
             .as_ref()

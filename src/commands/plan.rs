@@ -64,11 +64,10 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             c.target.stable_deployment.as_deref().unwrap_or("?"),
             c.target.canary_deployment.as_deref().unwrap_or("?")
         ),
-        _ => format!(
-            "{}/{}",
-            crate::rollout::context::namespace(c),
-            crate::rollout::context::resource(c)
-        ),
+        _ => {
+            let k = crate::platform::kube_platform::KubeSettings::from_config(c);
+            format!("{}/{}", k.namespace, k.resource)
+        }
     };
     let _ = writeln!(
         o,
@@ -180,7 +179,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             );
         }
     }
-    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+    if plan.walk == crate::core::plan::Walk::ArgoWatch {
         let ctx = crate::rollout::context::build(
             c,
             plan,

@@ -3,7 +3,7 @@
 
 use super::UsageError;
 use crate::cli::{Format, RunArgs};
-use crate::config::{Config, PlatformKind};
+use crate::config::Config;
 use crate::core::plan::Plan;
 use crate::core::progress::Resume;
 use crate::render::Renderer;
@@ -185,7 +185,6 @@ fn live(
         cancel,
         env: env_values,
         rendered,
-        dry_run: false,
     };
     let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
     let mut record = driver.run_with(
@@ -283,38 +282,37 @@ fn redacted_json(r: &RunRecord) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(&v)?)
 }
 
-/// Walk the whole plan against a recorder on a virtual clock.
+/// Walk the whole plan on a virtual clock: the live loop and platform driver over a recorder
+/// (`platform::rehearsal`: readiness assumed, placeholder revisions) and describing providers
+/// (`metrics::describing`: each query rendered and described, not sent).
 pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
+    use crate::metrics::describing::Describing;
     let plan = Plan::for_run(c);
     let rendered = build::render_run(c, &plan, &renderer, &Default::default())?;
     let log: RequestLog = Default::default();
-    let platform: Box<dyn crate::platform::Platform> = match c.target.platform {
-        PlatformKind::Azureml => {
-            let body = rendered.azure_deployment.clone();
-            Box::new(crate::platform::azureml_dry::platform(
-                crate::rollout::azure::target(c),
-                body,
-                log.clone(),
-            ))
-        }
-        _ => {
-            let rec = build::seeded_recorder(c, &rendered, log.clone())?;
-            build::kube_platform(c, Box::new(rec), &rendered)
-        }
-    };
+    let recorded = build::recording_platform(c, &rendered, log.clone())?;
+    let platform = Box::new(crate::platform::rehearsal::rehearsal(
+        recorded,
+        crate::rollout::context::placeholder_revisions(c),
+    ));
     log.borrow_mut().clear(); // seeding is not a request
                               // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
     let clock = VirtualClock::new(1_767_225_600_000);
-    let mut providers = crate::rollout::driver::shared(build::providers(
-        c,
-        std::sync::Arc::new(crate::rollout::azure::NoTokens),
-    )?);
+    let mut providers = build::providers(c, std::sync::Arc::new(crate::rollout::azure::NoTokens))?
+        .into_iter()
+        .map(|(k, p)| {
+            (
+                k,
+                std::sync::Arc::new(Describing(p)) as crate::rollout::driver::SharedProvider,
+            )
+        })
+        .collect::<std::collections::BTreeMap<_, crate::rollout::driver::SharedProvider>>();
     if let Some(k) = &c.compare {
         let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))?.len();
         if let Some(d) = crate::rollout::compare::dry(c, n) {
             providers.insert(
                 crate::config::compare::COMPARE_PROVIDER.into(),
-                std::sync::Arc::new(d),
+                std::sync::Arc::new(Describing(d)),
             );
         }
     }
@@ -328,9 +326,14 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         cancel: Cancel::new(),
         env: Default::default(),
         rendered,
-        dry_run: true,
     };
     let mut record = driver.run(&mut Quiet as &mut dyn Progress);
+    // What a rehearsal cannot know: no live traffic was read and nothing was changed.
+    record.dry_run = true;
+    record.changed = false;
+    record.traffic = None;
+    record.traffic_error = None;
+    record.info.traffic_read_at = None;
     record.requests = log.borrow().clone();
     Ok(record)
 }

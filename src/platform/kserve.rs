@@ -149,12 +149,10 @@ impl Platform for Kserve {
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        if percent == 0 {
-            return Ok(());
-        }
-        Err(PlatformError::Unsupported(
-            "KServe canaryTrafficPercent cannot mirror traffic".into(),
-        ))
+        super::kube_platform::no_mirror(
+            percent,
+            "KServe canaryTrafficPercent cannot mirror traffic",
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -251,18 +249,14 @@ impl Platform for Kserve {
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let (owners, found) = self.t.live_record(&p)?;
+        let (owners, found) = self.t.load_progress(&p, |t, live| {
+            let ours = t.planned("InferenceService")?;
+            Ok(canary_percent(live).is_none()
+                && storage_uri(live).is_some()
+                && storage_uri(live) == storage_uri(&ours))
+        })?;
         self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        let ours = self.t.planned("InferenceService")?;
-        let promoted = canary_percent(&live).is_none()
-            && storage_uri(&live).is_some()
-            && storage_uri(&live) == storage_uri(&ours);
-        Ok(Some(super::kube_platform::promoted_if_live(
-            record, promoted,
-        )))
+        Ok(found.map(|(_, record)| record))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

@@ -4,6 +4,7 @@
 pub mod azureml;
 pub mod azureml_assets;
 pub mod azureml_dry;
+pub mod rehearsal;
 pub mod written;
 
 use std::collections::BTreeMap;
@@ -171,3 +172,4 @@ pub mod kserve;
 pub mod kube_platform;
 pub mod seldon;
 pub mod seldon_v2;
+pub mod target;

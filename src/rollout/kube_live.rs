@@ -39,7 +39,7 @@ pub fn options(c: &Config) -> ClientOptions {
     ClientOptions {
         kubeconfig: k.and_then(|k| k.kubeconfig.as_deref()).map(expand_home),
         context: k.and_then(|k| k.context.clone()),
-        field_manager: k.map_or("mlcanary".into(), |k| k.field_manager.clone()),
+        field_manager: crate::platform::kube_platform::KubeSettings::from_config(c).field_manager,
         ..ClientOptions::default()
     }
 }

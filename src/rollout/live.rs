@@ -81,7 +81,7 @@ pub fn platform(
             }
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
                 arm,
-                super::azure::target(c),
+                crate::platform::azureml::AzureMlTarget::from_config(c),
                 body,
             )))
         }
