@@ -66,19 +66,8 @@ fn live(
     format: Format,
     seen: &mut Option<crate::platform::Traffic>,
 ) -> anyhow::Result<RunRecord> {
-    let resolved;
-    let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
-        // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
-        let mut copy = c.clone();
-        copy.target.namespace =
-            crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(c))
-                .ok()
-                .and_then(|k| k.namespace);
-        resolved = copy;
-        &resolved
-    } else {
-        c
-    };
+    let resolved = with_context_namespace(c);
+    let c = resolved.as_ref().unwrap_or(c);
     let env = |k: &str| std::env::var(k).ok();
     // Every secret held is redacted from every output; in GitHub Actions also masked, including
     // those the clients register later (the kube token as it is first sent).
@@ -116,7 +105,6 @@ fn live(
     for w in &gitops {
         console.event(&format!("warning: {w}"));
     }
-    let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
     let persist = match crate::core::progress::decide(
         stored.as_ref(),
         &c.model.uri,
@@ -125,7 +113,7 @@ fn live(
         plan.stages.len(),
     ) {
         Resume::Fresh => Persist {
-            run_id,
+            run_id: format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id()),
             resume: None,
         },
         Resume::Continue {
@@ -160,21 +148,7 @@ fn live(
             ))
         }
     };
-    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
-    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
-    for secret in compare
-        .iter()
-        .flat_map(|s| crate::rollout::compare::secret_values(s))
-    {
-        crate::report::redact::register(&secret);
-    }
-    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
-    if let Some(s) = &compare {
-        providers.insert(
-            crate::config::compare::COMPARE_PROVIDER.into(),
-            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
-        );
-    }
+    let (providers, compare) = live_providers(c, tokens, &cancel, &env)?;
     let driver = Driver {
         config: c,
         plan,
@@ -200,6 +174,49 @@ fn live(
     record.compare = compare.and_then(|s| s.outcome());
     record.warnings.extend(gitops);
     Ok(record)
+}
+
+/// With no namespace in a Kubernetes config: the config with the kubeconfig context's (or
+/// service account's) namespace, as kubectl.
+fn with_context_namespace(c: &Config) -> Option<Config> {
+    if !c.target.platform.is_kubernetes() || c.target.namespace.is_some() {
+        return None;
+    }
+    let mut copy = c.clone();
+    copy.target.namespace =
+        crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(c))
+            .ok()
+            .and_then(|k| k.namespace);
+    Some(copy)
+}
+
+/// The live run's providers: the config's, and the prediction comparison's session when the
+/// config has one.
+fn live_providers(
+    c: &Config,
+    tokens: std::sync::Arc<dyn crate::clients::azure::credential::TokenSource>,
+    cancel: &Cancel,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(
+    std::collections::BTreeMap<String, crate::rollout::driver::SharedProvider>,
+    Option<std::sync::Arc<crate::rollout::compare::Session>>,
+)> {
+    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), env)?;
+    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
+    for secret in compare
+        .iter()
+        .flat_map(|s| crate::rollout::compare::secret_values(s))
+    {
+        crate::report::redact::register(&secret);
+    }
+    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
+    if let Some(s) = &compare {
+        providers.insert(
+            crate::config::compare::COMPARE_PROVIDER.into(),
+            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
+        );
+    }
+    Ok((providers, compare))
 }
 
 /// A line for the log: stdout in text mode; stderr when stdout carries JSON (the GitHub runner

@@ -9,8 +9,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Argo {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
     watch: bool,
@@ -27,7 +25,6 @@ impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: false,
             expect_step: Some(1),
             release: None,
@@ -39,7 +36,6 @@ impl Argo {
     pub fn watch(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: true,
             expect_step: None,
             release: None,
@@ -552,7 +548,7 @@ impl Platform for Argo {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
@@ -561,13 +557,12 @@ impl Platform for Argo {
         // the controller acted): the re-run finishes it rather than resuming a lower stage.
         // `stableRS == currentPodHash` read before the controller observed the latest spec is
         // the OLD version's (a run killed right after applying our template): not ours.
-        let (owners, found) = self.t.load_progress(&p, |t, live| {
+        let found = self.t.load_progress(&p, |t, live| {
             let ours = t.planned("Rollout")?;
             Ok(((observed_current(live) && fully_promoted(live))
                 || live["status"]["promoteFull"] == true)
                 && live["spec"]["template"] == ours["spec"]["template"])
         })?;
-        self.gitops = owners;
         let Some((live, record)) = found else {
             return Ok(None);
         };

@@ -47,6 +47,9 @@ pub struct KubeTarget {
     /// The objects the run's last phase renders: what a finished rollout of this version leaves
     /// live (a resumed run compares the live object with it to tell "promoted by us").
     pub planned: Vec<Value>,
+    /// GitOps owners found on the live object at load (`platform::gitops`), until the run
+    /// takes them ([`KubeTarget::take_gitops`]).
+    pub gitops: Vec<String>,
 }
 
 impl KubeTarget {
@@ -57,24 +60,31 @@ impl KubeTarget {
             namespace: k.namespace.clone(),
             name: k.resource.clone(),
             planned,
+            gitops: Vec::new(),
         }
     }
 
     /// The rollout record stored on the object at `path`, believed against the live object
     /// ([`promoted_if_live`], `promoted` says whether the live object already serves this run's
-    /// version to everyone), and the GitOps owners found on it: every Kubernetes platform's
-    /// `load_progress`.
+    /// version to everyone), with the live object; keeps the GitOps owners found on it. Every
+    /// Kubernetes platform's `load_progress`.
     pub fn load_progress(
         &mut self,
         path: &str,
         promoted: impl FnOnce(&mut KubeTarget, &Value) -> Result<bool, PlatformError>,
-    ) -> Result<(Vec<String>, Option<LiveRecord>), PlatformError> {
+    ) -> Result<Option<LiveRecord>, PlatformError> {
         let (owners, found) = self.live_record(path)?;
+        self.gitops = owners;
         let Some((live, record)) = found else {
-            return Ok((owners, None));
+            return Ok(None);
         };
         let promoted = promoted(self, &live)?;
-        Ok((owners, Some((live, promoted_if_live(record, promoted)))))
+        Ok(Some((live, promoted_if_live(record, promoted))))
+    }
+
+    /// The GitOps owners `load_progress` found (no extra request; once).
+    pub fn take_gitops(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
     }
     /// GET an object that must exist.
     pub fn must_get(&mut self, path: &str, what: &str) -> Result<Value, PlatformError> {

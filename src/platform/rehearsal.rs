@@ -71,3 +71,84 @@ impl Platform for Rehearsal<'_> {
         self.inner.has_written()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// Logs what reaches the inner driver; its controller-side answers would fail the walk.
+    struct Inner(Rc<RefCell<Vec<String>>>);
+    impl Platform for Inner {
+        fn prepare(&mut self, w: u32, m: u32, _: &[Value]) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push(format!("prepare {w} {m}"));
+            Ok(())
+        }
+        fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
+            Ok(Readiness::Pending("no controller".into()))
+        }
+        fn set_weight(&mut self, w: u32) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push(format!("weight {w}"));
+            Ok(())
+        }
+        fn set_shadow(&mut self, p: u32) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push(format!("shadow {p}"));
+            Ok(())
+        }
+        fn traffic(&mut self) -> Result<Traffic, PlatformError> {
+            Err(PlatformError::Other("read".into()))
+        }
+        fn revisions(&mut self) -> Result<Revisions, PlatformError> {
+            Err(PlatformError::Other("read".into()))
+        }
+        fn promote(&mut self) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push("promote".into());
+            Ok(())
+        }
+        fn rollback(&mut self) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push("rollback".into());
+            Ok(())
+        }
+        fn settled(&mut self) -> Result<Option<String>, PlatformError> {
+            Ok(Some("no controller".into()))
+        }
+        fn save_progress(&mut self, _: &str) -> Result<(), PlatformError> {
+            self.0.borrow_mut().push("save".into());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_reach_the_driver_and_controller_answers_are_assumed() {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let rev = Revisions {
+            canary_name: "fd".into(),
+            canary_revision: Some("<canary-revision>".into()),
+            stable_name: "fd".into(),
+            stable_revision: Some("<stable-revision>".into()),
+        };
+        let mut p = rehearsal(Box::new(Inner(log.clone())), rev.clone());
+        p.prepare(5, 0, &[]).unwrap();
+        p.set_weight(25).unwrap();
+        p.set_shadow(0).unwrap();
+        p.promote().unwrap();
+        p.rollback().unwrap();
+        p.save_progress("k=v").unwrap();
+        assert_eq!(
+            *log.borrow(),
+            [
+                "prepare 5 0",
+                "weight 25",
+                "shadow 0",
+                "promote",
+                "rollback"
+            ]
+        );
+        assert_eq!(p.poll_ready().unwrap(), Readiness::Ready);
+        assert_eq!(p.revisions().unwrap(), rev);
+        assert_eq!(p.settled().unwrap(), None);
+        assert_eq!(p.traffic().unwrap(), Traffic::default());
+        assert_eq!(p.load_progress().unwrap(), None);
+    }
+}

@@ -9,8 +9,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Seldon {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -29,12 +27,7 @@ impl Seldon {
     }
 
     pub fn new(t: KubeTarget, stable: String, canary: String) -> Seldon {
-        Seldon {
-            t,
-            gitops: Vec::new(),
-            stable,
-            canary,
-        }
+        Seldon { t, stable, canary }
     }
     fn path(&self) -> String {
         SELDON_DEPLOYMENT.path(&self.t.namespace, &self.t.name)
@@ -317,20 +310,19 @@ impl Platform for Seldon {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
         let (ours, stable, canary) = (self.our_graph(), &self.stable, &self.canary);
-        let (owners, found) = self.t.load_progress(&p, |_, live| {
+        let found = self.t.load_progress(&p, |_, live| {
             Ok(index_of(live, canary).is_none()
                 && match (index_of(live, stable), ours) {
                     (Some(si), Some(g)) => live["spec"]["predictors"][si]["graph"] == g,
                     _ => false,
                 })
         })?;
-        self.gitops = owners;
         Ok(found.map(|(_, record)| record))
     }
 

@@ -14,8 +14,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct SeldonV2 {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -41,7 +39,6 @@ impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
         SeldonV2 {
             t,
-            gitops: Vec::new(),
             stable,
             canary,
             model_uri,
@@ -266,7 +263,7 @@ impl Platform for SeldonV2 {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
@@ -276,7 +273,7 @@ impl Platform for SeldonV2 {
         // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
         // every request already on the canary (promote's first step). Either way the new
         // version's share must not go back down: the re-run finishes the promotion.
-        let (owners, found) = self.t.load_progress(&p, |t, live| {
+        let found = self.t.load_progress(&p, |t, live| {
             Ok(match t.api.get(&e)? {
                 None => live["spec"]["storageUri"] == uri.as_str(),
                 Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
@@ -286,7 +283,6 @@ impl Platform for SeldonV2 {
                 }),
             })
         })?;
-        self.gitops = owners;
         Ok(found.map(|(_, record)| record))
     }
 

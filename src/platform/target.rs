@@ -118,3 +118,143 @@ impl Target {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(target: &str) -> Config {
+        let text = format!(
+            "apiVersion: mlcanary/v1\nname: m\nmodel: {{uri: s3://m/v2, format: sklearn}}\ntarget: {target}\nproviders: {{prom: {{type: prometheus, address: \"http://p:9090\"}}}}\nguardrails: [{{name: g, provider: prom, query: q, rollback: \"> 1\"}}]\n"
+        );
+        crate::config::load_str("t.yaml", &text, None).unwrap()
+    }
+
+    fn kube(ns: &str, res: &str) -> KubeSettings {
+        KubeSettings {
+            namespace: ns.into(),
+            resource: res.into(),
+            field_manager: "mlcanary".into(),
+        }
+    }
+
+    #[test]
+    fn each_platform_applies_its_own_defaults() {
+        let cases = [
+            ("{platform: kserve}", Target::Kserve(kube("default", "m"))),
+            (
+                "{platform: seldon, namespace: ml, stableModelUri: s3://m/v1}",
+                Target::Seldon(
+                    kube("ml", "m"),
+                    seldon::Predictors {
+                        stable: "main".into(),
+                        canary: "canary".into(),
+                    },
+                ),
+            ),
+            (
+                "{platform: seldon, stableModelUri: s3://m/v1, stablePredictor: blue, canaryPredictor: green}",
+                Target::Seldon(
+                    kube("default", "m"),
+                    seldon::Predictors {
+                        stable: "blue".into(),
+                        canary: "green".into(),
+                    },
+                ),
+            ),
+            (
+                "{platform: seldon-v2, resource: iris, stableModel: iris-v1}",
+                Target::SeldonV2(
+                    kube("default", "iris"),
+                    seldon_v2::Models {
+                        stable: "iris-v1".into(),
+                        canary: "iris-v1-canary".into(),
+                        model_uri: "s3://m/v2".into(),
+                    },
+                ),
+            ),
+            (
+                "{platform: argo-rollouts}",
+                Target::Argo(kube("default", "m"), Walk::Stages),
+            ),
+            (
+                "{platform: argo-rollouts, mode: drive}",
+                Target::Argo(kube("default", "m"), Walk::Stages),
+            ),
+            (
+                "{platform: argo-rollouts, mode: watch}",
+                Target::Argo(kube("default", "m"), Walk::ArgoWatch),
+            ),
+        ];
+        for (yaml, want) in cases {
+            assert_eq!(Target::from_config(&config(yaml)), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn named_versions_are_known_and_controller_revisions_are_not() {
+        let r = Target::from_config(&config("{platform: seldon-v2, stableModel: m}"))
+            .default_revisions();
+        assert_eq!(
+            (r.stable_revision.as_deref(), r.canary_revision.as_deref()),
+            (Some("m"), Some("m-canary"))
+        );
+        for yaml in [
+            "{platform: kserve, resource: fd}",
+            "{platform: argo-rollouts, resource: fd}",
+        ] {
+            let r = Target::from_config(&config(yaml)).default_revisions();
+            assert_eq!(
+                (r.stable_name.as_str(), r.canary_name.as_str()),
+                ("fd", "fd")
+            );
+            assert_eq!(
+                (r.stable_revision, r.canary_revision),
+                (None, None),
+                "{yaml}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_stable_cluster_holds_only_what_a_run_does_not_create() {
+        let sd = json!({"kind": "SeldonDeployment", "spec": {"predictors": [
+            {"name": "main", "traffic": 75}, {"name": "canary", "traffic": 25}]}});
+        let seldon = Target::from_config(&config("{platform: seldon, stableModelUri: s3://m/v1}"));
+        assert_eq!(
+            seldon.stable_objects(std::slice::from_ref(&sd)),
+            vec![
+                json!({"kind": "SeldonDeployment", "spec": {"predictors": [{"name": "main", "traffic": 100}]}})
+            ]
+        );
+        let planned = [
+            json!({"kind": "Model", "metadata": {"name": "m-canary"}}),
+            json!({"kind": "Experiment", "metadata": {"name": "m"}}),
+            json!({"kind": "Service", "metadata": {"name": "s"}}),
+        ];
+        let v2 = Target::from_config(&config(
+            "{platform: seldon-v2, namespace: ml, stableModel: m}",
+        ));
+        let kinds: Vec<_> = v2
+            .stable_objects(&planned)
+            .into_iter()
+            .map(|o| (o["kind"].clone(), o["metadata"]["name"].clone()))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![(json!("Service"), json!("s")), (json!("Model"), json!("m"))]
+        );
+        let argo = Target::from_config(&config("{platform: argo-rollouts}"));
+        let planned = [
+            json!({"kind": "Rollout"}),
+            json!({"kind": "AnalysisTemplate"}),
+        ];
+        assert_eq!(
+            argo.stable_objects(&planned),
+            vec![json!({"kind": "Rollout"})]
+        );
+        assert_eq!(argo.manifest_revisions(), Some(argo::ANALYSIS_REVISIONS));
+        assert_eq!(seldon.manifest_revisions(), None);
+    }
+}
