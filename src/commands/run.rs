@@ -190,6 +190,9 @@ fn with_context_namespace(c: &Config) -> Option<Config> {
     Some(copy)
 }
 
+/// Providers by name.
+type Providers = std::collections::BTreeMap<String, crate::rollout::driver::SharedProvider>;
+
 /// The live run's providers: the config's, and the prediction comparison's session when the
 /// config has one.
 fn live_providers(
@@ -198,7 +201,7 @@ fn live_providers(
     cancel: &Cancel,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<(
-    std::collections::BTreeMap<String, crate::rollout::driver::SharedProvider>,
+    Providers,
     Option<std::sync::Arc<crate::rollout::compare::Session>>,
 )> {
     let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), env)?;
@@ -323,7 +326,7 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
                 std::sync::Arc::new(Describing(p)) as crate::rollout::driver::SharedProvider,
             )
         })
-        .collect::<std::collections::BTreeMap<_, crate::rollout::driver::SharedProvider>>();
+        .collect::<Providers>();
     if let Some(k) = &c.compare {
         let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))?.len();
         if let Some(d) = crate::rollout::compare::dry(c, n) {
