@@ -56,13 +56,10 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
-    let place = match c.target.platform {
-        crate::config::PlatformKind::Azureml => format!(
+    let place = match crate::platform::target::Target::from_config(c) {
+        crate::platform::target::Target::AzureMl(t) => format!(
             "{}/{} ({} -> {})",
-            c.target.workspace.as_deref().unwrap_or("?"),
-            c.target.endpoint.as_deref().unwrap_or("?"),
-            c.target.stable_deployment.as_deref().unwrap_or("?"),
-            c.target.canary_deployment.as_deref().unwrap_or("?")
+            t.workspace, t.endpoint, t.stable_deployment, t.canary_deployment
         ),
         _ => {
             let k = crate::platform::kube_platform::KubeSettings::from_config(c);

@@ -66,8 +66,7 @@ fn live(
     format: Format,
     seen: &mut Option<crate::platform::Traffic>,
 ) -> anyhow::Result<RunRecord> {
-    let resolved = with_context_namespace(c);
-    let c = resolved.as_ref().unwrap_or(c);
+    let c = &crate::rollout::kube_live::with_context_namespace(c.clone());
     let env = |k: &str| std::env::var(k).ok();
     // Every secret held is redacted from every output; in GitHub Actions also masked, including
     // those the clients register later (the kube token as it is first sent).
@@ -174,20 +173,6 @@ fn live(
     record.compare = compare.and_then(|s| s.outcome());
     record.warnings.extend(gitops);
     Ok(record)
-}
-
-/// With no namespace in a Kubernetes config: the config with the kubeconfig context's (or
-/// service account's) namespace, as kubectl.
-fn with_context_namespace(c: &Config) -> Option<Config> {
-    if !c.target.platform.is_kubernetes() || c.target.namespace.is_some() {
-        return None;
-    }
-    let mut copy = c.clone();
-    copy.target.namespace =
-        crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(c))
-            .ok()
-            .and_then(|k| k.namespace);
-    Some(copy)
 }
 
 /// Providers by name.

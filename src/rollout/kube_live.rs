@@ -44,6 +44,17 @@ pub fn options(c: &Config) -> ClientOptions {
     }
 }
 
+/// The kubeconfig context's (or service account's) namespace when a Kubernetes config names
+/// none, as kubectl (`run` and the manual gates).
+pub fn with_context_namespace(mut c: Config) -> Config {
+    if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
+        c.target.namespace = crate::clients::kube::resolve_config(&options(&c))
+            .ok()
+            .and_then(|k| k.namespace);
+    }
+    c
+}
+
 pub fn connect(c: &Config) -> Result<LiveKube, KubeError> {
     let opts = options(c);
     Ok(LiveKube::from_client(
