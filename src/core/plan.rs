@@ -278,6 +278,23 @@ mod tests {
     const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon, namespace: ns, stableModelUri: m1}\n";
 
     #[test]
+    fn argo_watch_is_decided_once_and_the_loop_follows_one_phase() {
+        let base = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m, format: sklearn}\n";
+        for (target, walk, phases) in [
+            ("{platform: argo-rollouts, mode: watch}", Walk::ArgoWatch, 1),
+            ("{platform: argo-rollouts, mode: drive}", Walk::Stages, 4),
+            ("{platform: argo-rollouts}", Walk::Stages, 4),
+            ("{platform: kserve}", Walk::Stages, 4),
+        ] {
+            let c = cfg(&format!("{base}target: {target}\nstages: [5, 25, 50]\n"));
+            let full = Plan::from_config(&c);
+            assert_eq!((full.walk, full.stages.len()), (walk, 4), "{target}");
+            let run = Plan::for_run(&c);
+            assert_eq!((run.walk, run.stages.len()), (walk, phases), "{target}");
+        }
+    }
+
+    #[test]
     fn implied_final_hundred_and_defaults() {
         let c = cfg(&format!(
             "{BASE}stages: [5, {{weight: 25, pause: 10m}}, 50]\n"
