@@ -137,7 +137,6 @@ fn run(during: SignalDuring, on_cancel: &str) -> (RunRecord, Vec<String>) {
         cancel,
         env: Default::default(),
         rendered: Default::default(),
-        dry_run: false,
     };
     let r = d.run(&mut Quiet);
     let calls = world.borrow().calls.clone();

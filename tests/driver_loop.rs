@@ -189,7 +189,6 @@ fn run_in(
         cancel,
         env: Default::default(),
         rendered: Default::default(),
-        dry_run: false,
     };
     let r = d.run(&mut Quiet);
     let sent = sent.lock().unwrap().clone();

@@ -37,6 +37,7 @@ fn argo(server: &KubeServer) -> Argo {
         namespace: "ml".into(),
         name: "r".into(),
         planned: vec![rollout("m:v2")],
+        gitops: Vec::new(),
     })
 }
 

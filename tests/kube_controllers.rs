@@ -194,6 +194,7 @@ fn seldon_driver(server: &KubeServer) -> mlcanary::platform::seldon::Seldon {
             namespace: "ml".into(),
             name: "sd".into(),
             planned: vec![],
+            gitops: Vec::new(),
         },
         "main".into(),
         "canary".into(),

@@ -73,6 +73,7 @@ fn kserve_over(api: Box<dyn KubeApi>) -> Kserve {
         namespace: "ml".into(),
         name: "fd".into(),
         planned: Vec::new(),
+        gitops: Vec::new(),
     })
 }
 

@@ -207,7 +207,6 @@ fn drive(
         cancel,
         env: Default::default(),
         rendered: Default::default(),
-        dry_run: false,
     };
     d.run(progress)
 }

@@ -365,7 +365,6 @@ fn rollout_with_revision_read_fault(fault: Fault, times: usize) -> (String, Vec<
         cancel: mlcanary::rollout::clock::Cancel::new(),
         env: Default::default(),
         rendered,
-        dry_run: false,
     };
     let r = driver.run(&mut mlcanary::rollout::driver::Quiet);
     let sent = sent.lock().unwrap().clone();

@@ -132,19 +132,15 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
-    let place = match c.target.platform {
-        crate::config::PlatformKind::Azureml => format!(
+    let place = match crate::platform::target::Target::from_config(c) {
+        crate::platform::target::Target::AzureMl(t) => format!(
             "{}/{} ({} -> {})",
-            c.target.workspace.as_deref().unwrap_or("?"),
-            c.target.endpoint.as_deref().unwrap_or("?"),
-            c.target.stable_deployment.as_deref().unwrap_or("?"),
-            c.target.canary_deployment.as_deref().unwrap_or("?")
+            t.workspace, t.endpoint, t.stable_deployment, t.canary_deployment
         ),
-        _ => format!(
-            "{}/{}",
-            crate::rollout::context::namespace(c),
-            crate::rollout::context::resource(c)
-        ),
+        _ => {
+            let k = crate::platform::kube_platform::KubeSettings::from_config(c);
+            format!("{}/{}", k.namespace, k.resource)
+        }
     };
     let _ = writeln!(
         o,
@@ -210,7 +206,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             );
         }
     }
-    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+    if plan.walk == crate::core::plan::Walk::ArgoWatch {
         let ctx = crate::rollout::context::build(
             c,
             plan,

@@ -8,7 +8,7 @@ use crate::config::{Config, PlatformKind};
 use crate::core::plan::Plan;
 use crate::platform::{gitops, k8s::object_path};
 use crate::render::Renderer;
-use crate::rollout::{build, context, kube_live};
+use crate::rollout::{build, kube_live};
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct GitOps {
@@ -25,7 +25,7 @@ pub fn check(c: &Config, renderer: &Renderer) -> Option<GitOps> {
         return None;
     }
     // The kubeconfig context's namespace when the config names none, as `run` resolves it.
-    let c = &super::manual::with_namespace(c.clone());
+    let c = &crate::rollout::kube_live::with_context_namespace(c.clone());
     let mut out = GitOps::default();
     let rendered = match build::render_run(c, &Plan::for_run(c), renderer, &Default::default()) {
         Ok(r) => r,
@@ -34,7 +34,7 @@ pub fn check(c: &Config, renderer: &Renderer) -> Option<GitOps> {
             return Some(out);
         }
     };
-    let ns = context::namespace(c);
+    let ns = crate::platform::kube_platform::KubeSettings::from_config(c).namespace;
     let mut paths: Vec<String> = Vec::new();
     for obj in rendered.phases.iter().flatten() {
         for w in gitops::owners(obj) {

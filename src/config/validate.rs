@@ -132,7 +132,7 @@ fn need(d: &mut Diags, path: &str, v: &Option<String>, why: &str) {
 /// The deployment's model and environment references must be ones Azure ML resolves.
 fn azure_assets(c: &Config, dep: &crate::config::types::AzureDeployment, d: &mut Diags) {
     use crate::platform::azureml_assets::{parse, AssetKind};
-    let ws = crate::rollout::azure::target(c).workspace_path();
+    let ws = crate::platform::azureml::AzureMlTarget::from_config(c).workspace_path();
     let (model_key, model) = match &dep.model {
         Some(m) => ("target.deployment.model", m.as_str()),
         None => ("model.uri", c.model.uri.as_str()),

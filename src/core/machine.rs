@@ -66,10 +66,10 @@ impl Limits {
             deadline_ms: a.deadline.as_millis(),
             advance_early: a.advance_early,
             // In Argo watch mode "ready" means Argo finished the whole rollout.
-            ready_timeout_ms: match (c.target.ready_timeout, c.target.mode) {
+            ready_timeout_ms: match (c.target.ready_timeout, crate::core::plan::Walk::of(c)) {
                 (Some(d), _) => d.as_millis(),
-                (None, Some(crate::config::ArgoMode::Watch)) => a.deadline.as_millis(),
-                (None, _) => 600_000,
+                (None, crate::core::plan::Walk::ArgoWatch) => a.deadline.as_millis(),
+                (None, crate::core::plan::Walk::Stages) => 600_000,
             },
             ready_poll_ms: c.target.ready_poll.map_or(5_000, |d| d.as_millis()),
         }

@@ -56,7 +56,14 @@ pub trait Provider {
     fn fatal(&self) -> Option<String> {
         None
     }
+    /// Why answers from this provider are not judged (a dry run's [`describing::Describing`]
+    /// sends nothing, so there is nothing to judge); `None` for every provider that fetches.
+    fn unjudged(&self) -> Option<&'static str> {
+        None
+    }
 }
+
+pub mod describing;
 
 pub(crate) mod http_common;
 pub mod http_json;

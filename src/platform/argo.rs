@@ -9,8 +9,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Argo {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
     watch: bool,
@@ -29,7 +27,6 @@ impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: false,
             expect_step: Some(1),
             release: None,
@@ -42,7 +39,6 @@ impl Argo {
     pub fn watch(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: true,
             expect_step: None,
             release: None,
@@ -425,12 +421,10 @@ impl Platform for Argo {
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        if percent == 0 {
-            return Ok(());
-        }
-        Err(PlatformError::Unsupported(
-            "Argo Rollouts mirroring needs a traffic router; not supported".into(),
-        ))
+        super::kube_platform::no_mirror(
+            percent,
+            "Argo Rollouts mirroring needs a traffic router; not supported",
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -573,25 +567,24 @@ impl Platform for Argo {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        let ours = self.t.planned("Rollout")?;
         // Fully promoted, or `promoteFull` sent (a run killed right after its promote, before
         // the controller acted): the re-run finishes it rather than resuming a lower stage.
         // `stableRS == currentPodHash` read before the controller observed the latest spec is
         // the OLD version's (a run killed right after applying our template): not ours.
-        let promoted = ((observed_current(&live) && fully_promoted(&live))
-            || live["status"]["promoteFull"] == true)
-            && live["spec"]["template"] == ours["spec"]["template"];
-        let record = super::kube_platform::promoted_if_live(record, promoted);
+        let found = self.t.load_progress(&p, |t, live| {
+            let ours = t.planned("Rollout")?;
+            Ok(((observed_current(live) && fully_promoted(live))
+                || live["status"]["promoteFull"] == true)
+                && live["spec"]["template"] == ours["spec"]["template"])
+        })?;
+        let Some((live, record)) = found else {
+            return Ok(None);
+        };
         Ok(Some(if self.watch {
             record
         } else {
@@ -603,4 +596,18 @@ impl Platform for Argo {
         let p = self.path();
         self.t.save_annotation(&p, record)
     }
+}
+
+/// How the AnalysisTemplate's queries name the canary's and stable's revisions: Argo's own
+/// args, filled by the Rollout's analysis step with the two pod-template hashes.
+pub const ANALYSIS_REVISIONS: (&str, &str) = ("{{args.canary-hash}}", "{{args.stable-hash}}");
+
+/// The cluster before a rollout (a dry run's seed): the Rollout on the stable version; the
+/// AnalysisTemplate is what the run creates.
+pub fn stable_objects(planned: &[Value]) -> Vec<Value> {
+    planned
+        .iter()
+        .filter(|o| o["kind"] != "AnalysisTemplate")
+        .cloned()
+        .collect()
 }

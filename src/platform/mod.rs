@@ -4,6 +4,7 @@
 pub mod azureml;
 pub mod azureml_assets;
 pub mod azureml_dry;
+pub mod rehearsal;
 pub mod written;
 
 use thiserror::Error;
@@ -167,3 +168,4 @@ pub mod kube_platform;
 pub mod seldon;
 pub mod seldon_routes;
 pub mod seldon_v2;
+pub mod target;

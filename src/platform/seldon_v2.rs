@@ -14,8 +14,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct SeldonV2 {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -41,7 +39,6 @@ impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
         SeldonV2 {
             t,
-            gitops: Vec::new(),
             stable,
             canary,
             model_uri,
@@ -240,31 +237,27 @@ impl Platform for SeldonV2 {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.model(&self.stable);
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
+        let e = self.experiment();
+        let (uri, canary) = (&self.model_uri, &self.canary);
         // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
         // every request already on the canary (promote's first step). Either way the new
         // version's share must not go back down: the re-run finishes the promotion.
-        let e = self.experiment();
-        let promoted = match self.t.api.get(&e)? {
-            None => live["spec"]["storageUri"] == self.model_uri.as_str(),
-            Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
-                cs.iter().all(|c| {
-                    (c["name"] == self.canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
-                })
-            }),
-        };
-        Ok(Some(super::kube_platform::promoted_if_live(
-            record, promoted,
-        )))
+        let found = self.t.load_progress(&p, |t, live| {
+            Ok(match t.api.get(&e)? {
+                None => live["spec"]["storageUri"] == uri.as_str(),
+                Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
+                    cs.iter().all(|c| {
+                        (c["name"] == canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
+                    })
+                }),
+            })
+        })?;
+        Ok(found.map(|(_, record)| record))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
@@ -306,5 +299,49 @@ impl SeldonV2 {
         let cp = self.model(&self.canary);
         self.t.api.delete(&cp)?;
         Ok(None)
+    }
+}
+
+/// The Model names of `target:` and the new model's URI (config-facing; the stable Model
+/// defaults to the resource name, the canary to `<stable>-canary`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Models {
+    pub stable: String,
+    pub canary: String,
+    pub model_uri: String,
+}
+
+impl Models {
+    pub fn from_config(
+        c: &crate::config::Config,
+        k: &super::kube_platform::KubeSettings,
+    ) -> Models {
+        let t = &c.target;
+        let stable = t.stable_model.clone().unwrap_or_else(|| k.resource.clone());
+        let canary = t
+            .canary_model
+            .clone()
+            .unwrap_or_else(|| format!("{stable}-canary"));
+        Models {
+            stable,
+            canary,
+            model_uri: c.model.uri.clone(),
+        }
+    }
+
+    /// The cluster before a rollout (a dry run's seed): the stable Model alone, on its old
+    /// version; the Experiment and the canary Model are what the run creates.
+    pub fn stable_objects(&self, planned: &[Value], namespace: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = planned
+            .iter()
+            .filter(|o| o["kind"] != "Experiment" && o["kind"] != "Model")
+            .cloned()
+            .collect();
+        out.push(
+            json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Model",
+            "metadata": {"name": self.stable, "namespace": namespace},
+            "spec": {"storageUri": "(the stable model)"}}),
+        );
+        out
     }
 }

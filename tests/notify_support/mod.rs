@@ -101,7 +101,6 @@ pub fn rollout(
         cancel: Cancel::new(),
         env: mlcanary::rollout::context::env_subset(c, env),
         rendered: Default::default(),
-        dry_run: false,
     };
     let mut notifier = Notifier::new(&c.notify, env, timing);
     let mut r = d.run(&mut Notifying {
