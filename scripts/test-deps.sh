@@ -8,6 +8,8 @@
 # - kubectl: a real client the Kubernetes API test server is checked against (in the machine image;
 #   from apt otherwise).
 # - openssl: the Azure tests make a throw-away CA for their HTTPS token endpoint.
+# - shellcheck: actionlint (scripts/lint-actions.sh) checks every `run:` script of the workflows and
+#   the docs' workflow snippets with it.
 set -euo pipefail
 
 SUDO=""
@@ -20,6 +22,7 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
 fi
 
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if ! command -v kubectl >/dev/null 2>&1; then
     if apt-cache show kubectl >/dev/null 2>&1; then missing+=(kubectl); else missing+=(kubernetes-client); fi
 fi
@@ -42,3 +45,4 @@ fi
 first_line() { local out; out="$("$@" 2>&1)" || true; printf '%s\n' "${out%%$'\n'*}"; }
 first_line prometheus --version
 first_line kubectl version --client
+first_line shellcheck --version

@@ -8,7 +8,6 @@
 //! did not become ready in time).
 
 use crate::cli::{Format, GateArgs};
-use crate::config::Config;
 use crate::core::machine::Limits;
 use crate::platform::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde::Serialize;
@@ -47,7 +46,7 @@ pub struct GateReport {
 /// Runs one gate; the process exit code.
 pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
     let (c, renderer) = super::load(&args.config)?;
-    let c = with_namespace(c);
+    let c = crate::rollout::kube_live::with_context_namespace(c);
     let mut log = |l: &str| eprintln!("{l}");
     let tokens = crate::rollout::live::azure_tokens(&c, &mut log)?;
     // A gate applies nothing new, but the platform compares the live object with what this
@@ -84,7 +83,7 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
         command: gate,
         platform: c.target.platform.as_str().into(),
         namespace: c.target.namespace.clone(),
-        resource: crate::rollout::context::resource(&c),
+        resource: crate::platform::kube_platform::KubeSettings::from_config(&c).resource,
         ok: acted.is_ok() && (gate != Gate::Status || traffic.is_ok()),
         error: acted
             .as_ref()
@@ -113,17 +112,6 @@ pub fn run(gate: Gate, args: &GateArgs) -> anyhow::Result<i32> {
         Format::Text => crate::out!("{}", text(&report)),
     }
     Ok(if report.ok { 0 } else { 3 })
-}
-
-/// The kubeconfig context's namespace when the config names none (as `run` and kubectl do).
-fn with_namespace(mut c: Config) -> Config {
-    if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
-        c.target.namespace =
-            crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(&c))
-                .ok()
-                .and_then(|k| k.namespace);
-    }
-    c
 }
 
 /// Waits (bounded) until the platform's status reflects the change, so the traffic printed

@@ -4,6 +4,7 @@
 pub mod demo;
 pub mod manual;
 pub mod plan;
+pub mod plan_gitops;
 pub mod render;
 pub mod replay;
 pub mod run;
@@ -165,4 +166,84 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
         }
     }
     3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::azure::AzureError;
+    use crate::clients::kube::KubeError;
+    use crate::platform::PlatformError;
+    use crate::rollout::live::SetupError;
+
+    fn forbidden() -> PlatformError {
+        PlatformError::Kube {
+            request: "GET /apis/serving.kserve.io/v1beta1/namespaces/ml/inferenceservices/fd"
+                .into(),
+            error: Box::new(KubeError::Forbidden {
+                verb: "get".into(),
+                resource: "inferenceservices.serving.kserve.io".into(),
+                rbac_resource: "inferenceservices".into(),
+                namespace: Some("ml".into()),
+                message: "denied".into(),
+            }),
+        }
+    }
+
+    fn chain(e: &anyhow::Error) -> Vec<String> {
+        e.chain().map(ToString::to_string).collect()
+    }
+
+    /// What `main` prints and exits with: the cause stays typed through `?` and context, so
+    /// the mapping finds config and render problems wherever they sit in the chain (2) and a
+    /// platform refusal is 3 with its request and the API's words.
+    #[test]
+    fn typed_errors_reach_the_exit_code_mapping() {
+        let setup = anyhow::Error::from(SetupError::Progress(forbidden()));
+        assert_eq!(exit_code(&setup), 3);
+        let c = chain(&setup);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(
+            c[0].starts_with("cannot read the rollout's progress"),
+            "{c:?}"
+        );
+        assert!(
+            c[1].starts_with("GET /apis/serving.kserve.io") && c[1].contains("forbidden"),
+            "{c:?}"
+        );
+        let kube = setup
+            .chain()
+            .find_map(|e| e.downcast_ref::<PlatformError>())
+            .expect("typed");
+        assert!(!kube.is_transient() && !kube.is_not_found());
+
+        let arm = anyhow::Error::from(PlatformError::Arm {
+            request: "PUT /subscriptions/s/x".into(),
+            error: Box::new(AzureError::Api {
+                method: "PUT".into(),
+                url: "https://management.azure.com/subscriptions/s/x".into(),
+                status: 403,
+                code: "AuthorizationFailed".into(),
+                message: "no".into(),
+                request_id: "r-1".into(),
+            }),
+        });
+        assert_eq!(exit_code(&arm), 3);
+        match arm.downcast_ref::<PlatformError>() {
+            Some(PlatformError::Arm { error, .. }) => {
+                assert!(matches!(**error, AzureError::Api { status: 403, .. }))
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let config = crate::config::load_str("c.yaml", "apiVersion: mlcanary/v1\nbogus: 1\n", None)
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+            .unwrap_err()
+            .context("loading the config");
+        assert_eq!(exit_code(&config), 2, "{:?}", chain(&config));
+        let usage =
+            anyhow::Error::from(UsageError("--stage 9: no such stage".into())).context("render");
+        assert_eq!(exit_code(&usage), 2);
+    }
 }

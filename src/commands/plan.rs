@@ -9,18 +9,37 @@ use serde_json::json;
 use std::fmt::Write;
 
 pub fn run(arg: &crate::cli::ConfigArg, format: Format) -> anyhow::Result<i32> {
-    let (c, _) = super::load(arg)?;
+    let (c, renderer) = super::load(arg)?;
     let plan = Plan::from_config(&c);
-    crate::report::summary::append_step_summary(&crate::report::summary::plan_summary(&c, &plan))?;
+    let gitops = super::plan_gitops::check(&c, &renderer);
+    let lines = gitops.as_ref().map(|g| g.lines()).unwrap_or_default();
+    let mut summary = crate::report::summary::plan_summary(&c, &plan);
+    for l in &lines {
+        summary.push_str(&format!("\n> {}\n", crate::report::summary::md(l)));
+    }
+    crate::report::summary::append_step_summary(&summary)?;
     match format {
-        Format::Json => crate::outln!(
-            "{}",
-            crate::report::github::safe_json(&serde_json::to_string_pretty(&plan_json(&c, &plan))?)
-        ),
-        Format::Text => crate::out!(
-            "{}",
-            crate::report::github::safe_text(&plan_text(&c, &plan))
-        ),
+        Format::Json => {
+            let mut v = plan_json(&c, &plan);
+            if let Some(g) = &gitops {
+                v["gitops"] = serde_json::to_value(g)?;
+            }
+            crate::outln!(
+                "{}",
+                crate::report::github::safe_json(&serde_json::to_string_pretty(&v)?)
+            )
+        }
+        Format::Text => {
+            let mut text = plan_text(&c, &plan);
+            if !lines.is_empty() {
+                text.push('\n');
+                for l in &lines {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+            }
+            crate::out!("{}", crate::report::github::safe_text(&text))
+        }
     }
     Ok(0)
 }
@@ -47,8 +66,65 @@ fn zones(g: &crate::config::Guardrail) -> String {
     format!("promote {p}, rollback {r}")
 }
 
-pub fn plan_text(c: &Config, plan: &Plan) -> String {
+/// The comparison phase: what it sends before any traffic moves.
+fn compare_line(o: &mut String, c: &Config) {
+    if let Some(k) = &c.compare {
+        // `load` checked the requests file already; the count is what the phase would send.
+        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
+            .map_or(0, |r| r.len());
+        if let Some(d) = crate::rollout::compare::dry(c, n) {
+            let _ = writeln!(
+                o,
+                "compare (canary at 0%, before any traffic moves): {}",
+                d.0.trim_start_matches("compare ")
+            );
+        }
+    }
+}
+
+/// The analysis settings, the deadline against the worst case, and what a shadow phase mirrors
+/// (a Seldon v1 shadow takes every request).
+fn limits_and_shadow(o: &mut String, c: &Config, worst: u64) {
     let a = &c.analysis;
+    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
+        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
+    );
+    let fits = if worst <= a.deadline.as_millis() {
+        "fits"
+    } else {
+        "EXCEEDS it: the rollout would roll back at the deadline"
+    };
+    let _ = writeln!(
+        o,
+        "deadline {} (worst case {} {fits}); advanceEarly {}",
+        a.deadline,
+        Duration::from_millis(worst),
+        a.advance_early
+    );
+    if let Some(s) = &c.shadow {
+        if c.target.platform == crate::config::PlatformKind::Seldon {
+            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
+            // request to it (seldon-core createIstioResources: `mirror` without a percentage
+            // unless the shadow predictor carries traffic, which mlcanary's does not).
+            let _ = writeln!(
+                o,
+                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
+                s.duration, s.percent
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "shadow: {}% of requests mirrored for {} before any user sees the canary",
+                s.percent, s.duration
+            );
+        }
+    }
+}
+
+pub fn plan_text(c: &Config, plan: &Plan) -> String {
     let mut o = String::new();
     let version = c
         .model
@@ -56,19 +132,15 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
-    let place = match c.target.platform {
-        crate::config::PlatformKind::Azureml => format!(
+    let place = match crate::platform::target::Target::from_config(c) {
+        crate::platform::target::Target::AzureMl(t) => format!(
             "{}/{} ({} -> {})",
-            c.target.workspace.as_deref().unwrap_or("?"),
-            c.target.endpoint.as_deref().unwrap_or("?"),
-            c.target.stable_deployment.as_deref().unwrap_or("?"),
-            c.target.canary_deployment.as_deref().unwrap_or("?")
+            t.workspace, t.endpoint, t.stable_deployment, t.canary_deployment
         ),
-        _ => format!(
-            "{}/{}",
-            crate::rollout::context::namespace(c),
-            crate::rollout::context::resource(c)
-        ),
+        _ => {
+            let k = crate::platform::kube_platform::KubeSettings::from_config(c);
+            format!("{}/{}", k.namespace, k.resource)
+        }
     };
     let _ = writeln!(
         o,
@@ -109,54 +181,8 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             Duration::from_millis(worst).to_string()
         );
     }
-    let _ = writeln!(o);
-    let _ = writeln!(
-        o,
-        "checks every {} after a {} warmup; failureLimit {}, inconclusiveLimit {} (one interval each), errorLimit {}, noData {}, onInconclusive {}",
-        a.interval, a.warmup, a.failure_limit, a.inconclusive_limit, a.error_limit, word(&a.no_data), word(&a.on_inconclusive)
-    );
-    let fits = if worst <= a.deadline.as_millis() {
-        "fits"
-    } else {
-        "EXCEEDS it: the rollout would roll back at the deadline"
-    };
-    let _ = writeln!(
-        o,
-        "deadline {} (worst case {} {fits}); advanceEarly {}",
-        a.deadline,
-        Duration::from_millis(worst),
-        a.advance_early
-    );
-    if let Some(s) = &c.shadow {
-        if c.target.platform == crate::config::PlatformKind::Seldon {
-            // A Seldon v1 shadow predictor takes no percentage: the operator mirrors every
-            // request to it (seldon-core createIstioResources: `mirror` without a percentage
-            // unless the shadow predictor carries traffic, which mlcanary's does not).
-            let _ = writeln!(
-                o,
-                "shadow: Seldon Core v1 copies EVERY request to the shadow predictor for {}, whatever `percent` ({}%) says",
-                s.duration, s.percent
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "shadow: {}% of requests mirrored for {} before any user sees the canary",
-                s.percent, s.duration
-            );
-        }
-    }
-    if let Some(k) = &c.compare {
-        // `load` checked the requests file already; the count is what the phase would send.
-        let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))
-            .map_or(0, |r| r.len());
-        if let Some(d) = crate::rollout::compare::dry(c, n) {
-            let _ = writeln!(
-                o,
-                "compare (canary at 0%, before any traffic moves): {}",
-                d.0.trim_start_matches("compare ")
-            );
-        }
-    }
+    limits_and_shadow(&mut o, c, worst);
+    compare_line(&mut o, c);
     let _ = writeln!(o);
     if c.guardrails.is_empty() {
         let _ = writeln!(o, "no guardrails: stages advance on time alone");
@@ -180,7 +206,7 @@ pub fn plan_text(c: &Config, plan: &Plan) -> String {
             );
         }
     }
-    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+    if plan.walk == crate::core::plan::Walk::ArgoWatch {
         let ctx = crate::rollout::context::build(
             c,
             plan,

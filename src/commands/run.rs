@@ -3,7 +3,7 @@
 
 use super::UsageError;
 use crate::cli::{Format, RunArgs};
-use crate::config::{Config, PlatformKind};
+use crate::config::Config;
 use crate::core::plan::Plan;
 use crate::core::progress::Resume;
 use crate::render::Renderer;
@@ -66,19 +66,7 @@ fn live(
     format: Format,
     seen: &mut Option<crate::platform::Traffic>,
 ) -> anyhow::Result<RunRecord> {
-    let resolved;
-    let c = if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
-        // No namespace in the config: the kubeconfig context's (or service account's), as kubectl.
-        let mut copy = c.clone();
-        copy.target.namespace =
-            crate::clients::kube::resolve_config(&crate::rollout::kube_live::options(c))
-                .ok()
-                .and_then(|k| k.namespace);
-        resolved = copy;
-        &resolved
-    } else {
-        c
-    };
+    let c = &crate::rollout::kube_live::with_context_namespace(c.clone());
     let env = |k: &str| std::env::var(k).ok();
     // Every secret held is redacted from every output; in GitHub Actions also masked, including
     // those the clients register later (the kube token as it is first sent).
@@ -116,7 +104,6 @@ fn live(
     for w in &gitops {
         console.event(&format!("warning: {w}"));
     }
-    let run_id = format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id());
     let persist = match crate::core::progress::decide(
         stored.as_ref(),
         &c.model.uri,
@@ -125,7 +112,7 @@ fn live(
         plan.stages.len(),
     ) {
         Resume::Fresh => Persist {
-            run_id,
+            run_id: format!("{:x}-{}", SystemClock.now_ms() / 1000, std::process::id()),
             resume: None,
         },
         Resume::Continue {
@@ -160,21 +147,7 @@ fn live(
             ))
         }
     };
-    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), &env)?;
-    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
-    for secret in compare
-        .iter()
-        .flat_map(|s| crate::rollout::compare::secret_values(s))
-    {
-        crate::report::redact::register(&secret);
-    }
-    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
-    if let Some(s) = &compare {
-        providers.insert(
-            crate::config::compare::COMPARE_PROVIDER.into(),
-            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
-        );
-    }
+    let (providers, compare) = live_providers(c, tokens, &cancel, &env)?;
     let driver = Driver {
         config: c,
         plan,
@@ -185,7 +158,6 @@ fn live(
         cancel,
         env: env_values,
         rendered,
-        dry_run: false,
     };
     let mut notifier = crate::notify::Notifier::new(&c.notify, &env, Default::default());
     let mut record = driver.run_with(
@@ -201,6 +173,38 @@ fn live(
     record.compare = compare.and_then(|s| s.outcome());
     record.warnings.extend(gitops);
     Ok(record)
+}
+
+/// Providers by name.
+type Providers = std::collections::BTreeMap<String, crate::rollout::driver::SharedProvider>;
+
+/// The live run's providers: the config's, and the prediction comparison's session when the
+/// config has one.
+fn live_providers(
+    c: &Config,
+    tokens: std::sync::Arc<dyn crate::clients::azure::credential::TokenSource>,
+    cancel: &Cancel,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<(
+    Providers,
+    Option<std::sync::Arc<crate::rollout::compare::Session>>,
+)> {
+    let compare = crate::rollout::compare::live_session(c, tokens.clone(), cancel.clone(), env)?;
+    // Endpoint keys and tokens: redacted from every output, masked in GitHub logs.
+    for secret in compare
+        .iter()
+        .flat_map(|s| crate::rollout::compare::secret_values(s))
+    {
+        crate::report::redact::register(&secret);
+    }
+    let mut providers = crate::rollout::driver::shared(build::providers(c, tokens)?);
+    if let Some(s) = &compare {
+        providers.insert(
+            crate::config::compare::COMPARE_PROVIDER.into(),
+            std::sync::Arc::new(crate::rollout::compare::CompareProvider(s.clone())),
+        );
+    }
+    Ok((providers, compare))
 }
 
 /// A line for the log: stdout in text mode; stderr when stdout carries JSON (the GitHub runner
@@ -283,38 +287,37 @@ fn redacted_json(r: &RunRecord) -> anyhow::Result<String> {
     Ok(serde_json::to_string_pretty(&v)?)
 }
 
-/// Walk the whole plan against a recorder on a virtual clock.
+/// Walk the whole plan on a virtual clock: the live loop and platform driver over a recorder
+/// (`platform::rehearsal`: readiness assumed, placeholder revisions) and describing providers
+/// (`metrics::describing`: each query rendered and described, not sent).
 pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
+    use crate::metrics::describing::Describing;
     let plan = Plan::for_run(c);
     let rendered = build::render_run(c, &plan, &renderer, &Default::default())?;
     let log: RequestLog = Default::default();
-    let platform: Box<dyn crate::platform::Platform> = match c.target.platform {
-        PlatformKind::Azureml => {
-            let body = rendered.azure_deployment.clone();
-            Box::new(crate::platform::azureml_dry::platform(
-                crate::rollout::azure::target(c),
-                body,
-                log.clone(),
-            ))
-        }
-        _ => {
-            let rec = build::seeded_recorder(c, &rendered, log.clone())?;
-            build::kube_platform(c, Box::new(rec), &rendered)
-        }
-    };
+    let recorded = build::recording_platform(c, &rendered, log.clone())?;
+    let platform = Box::new(crate::platform::rehearsal::rehearsal(
+        recorded,
+        crate::rollout::context::placeholder_revisions(c),
+    ));
     log.borrow_mut().clear(); // seeding is not a request
                               // A fixed, readable epoch (2026-01-01T00:00:00Z) keeps dry-run output deterministic.
     let clock = VirtualClock::new(1_767_225_600_000);
-    let mut providers = crate::rollout::driver::shared(build::providers(
-        c,
-        std::sync::Arc::new(crate::rollout::azure::NoTokens),
-    )?);
+    let mut providers = build::providers(c, std::sync::Arc::new(crate::rollout::azure::NoTokens))?
+        .into_iter()
+        .map(|(k, p)| {
+            (
+                k,
+                std::sync::Arc::new(Describing(p)) as crate::rollout::driver::SharedProvider,
+            )
+        })
+        .collect::<Providers>();
     if let Some(k) = &c.compare {
         let n = crate::rollout::compare::load_requests(k, std::path::Path::new(""))?.len();
         if let Some(d) = crate::rollout::compare::dry(c, n) {
             providers.insert(
                 crate::config::compare::COMPARE_PROVIDER.into(),
-                std::sync::Arc::new(d),
+                std::sync::Arc::new(Describing(d)),
             );
         }
     }
@@ -328,9 +331,14 @@ pub fn dry_run(c: &Config, renderer: Renderer) -> anyhow::Result<RunRecord> {
         cancel: Cancel::new(),
         env: Default::default(),
         rendered,
-        dry_run: true,
     };
     let mut record = driver.run(&mut Quiet as &mut dyn Progress);
+    // What a rehearsal cannot know: no live traffic was read and nothing was changed.
+    record.dry_run = true;
+    record.changed = false;
+    record.traffic = None;
+    record.traffic_error = None;
+    record.info.traffic_read_at = None;
     record.requests = log.borrow().clone();
     Ok(record)
 }

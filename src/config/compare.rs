@@ -179,6 +179,88 @@ fn d_alpha() -> Fraction {
     Fraction(0.05)
 }
 
+/// `stopEarly`'s tolerance and alpha, and the explicit URLs.
+fn stop_early_and_urls(k: &Compare, d: &mut Vec<(String, String)>) {
+    if let Some(s) = &k.stop_early {
+        if !(s.tolerance.0 > 0.0 && s.tolerance.0 < 1.0) {
+            d.push((
+                "compare.stopEarly.tolerance".into(),
+                "tolerance must be a rate between 0 and 100%".into(),
+            ));
+        }
+        if !(s.alpha.0 > 0.0 && s.alpha.0 < 0.5) {
+            d.push((
+                "compare.stopEarly.alpha".into(),
+                format!("alpha {} must be between 0 and 0.5", s.alpha.0),
+            ));
+        }
+    }
+    for (side, e) in [("stable", &k.stable), ("canary", &k.canary)] {
+        if let Some(u) = e.as_ref().and_then(|e| e.url.as_ref()) {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                d.push((
+                    format!("compare.{side}.url"),
+                    format!("{u:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+    }
+    for (key, a) in [("address", &k.address)] {
+        if let Some(u) = a {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                d.push((
+                    format!("compare.{key}"),
+                    format!("{u:?} must be an http:// or https:// URL"),
+                ));
+            }
+        }
+    }
+}
+
+/// What a `provider: compare` guardrail may ask: a comparison value, or PSI over the score
+/// histograms.
+fn guardrail_rules(c: &Config, k: &Compare, uses: &[usize], d: &mut Vec<(String, String)>) {
+    for &gi in uses {
+        let g = &c.guardrails[gi];
+        let base = format!("guardrails[{gi}]");
+        if let Some(q) = &g.query {
+            if !COMPARE_VALUES.contains(&q.trim()) {
+                d.push((
+                    format!("{base}.query"),
+                    format!(
+                        "{q:?} is not a comparison value; one of: {}",
+                        COMPARE_VALUES.join(", ")
+                    ),
+                ));
+            }
+        }
+        if g.baseline.is_some() || g.sequential.is_some() {
+            d.push((
+                base.clone(),
+                "a `provider: compare` guardrail takes `query` (a comparison value) or `psi: {query: canary, baseline: stable}`".into(),
+            ));
+        }
+        if let Some(p) = &g.psi {
+            for (key, v) in [("query", &p.query), ("baseline", &p.baseline)] {
+                if !COMPARE_HISTOGRAMS.contains(&v.trim()) {
+                    d.push((
+                        format!("{base}.psi.{key}"),
+                        format!(
+                            "{v:?}: the comparison's score histograms are `canary` and `stable`"
+                        ),
+                    ));
+                }
+            }
+            if k.prediction.kind != PredictionKind::Score {
+                d.push((
+                    format!("{base}.psi"),
+                    "PSI compares scores: set compare.prediction.kind: score".into(),
+                ));
+            }
+        }
+    }
+}
+
 /// Cross-field rules of `compare` and of guardrails that use it: (key path, message).
 pub fn validate(c: &Config) -> Vec<(String, String)> {
     let mut d = Vec::new();
@@ -249,49 +331,11 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
                 .into(),
         ));
     }
-    if let Some(s) = &k.stop_early {
-        if !(s.tolerance.0 > 0.0 && s.tolerance.0 < 1.0) {
-            d.push((
-                "compare.stopEarly.tolerance".into(),
-                "tolerance must be a rate between 0 and 100%".into(),
-            ));
-        }
-        if !(s.alpha.0 > 0.0 && s.alpha.0 < 0.5) {
-            d.push((
-                "compare.stopEarly.alpha".into(),
-                format!("alpha {} must be between 0 and 0.5", s.alpha.0),
-            ));
-        }
-    }
-    for (side, e) in [("stable", &k.stable), ("canary", &k.canary)] {
-        if let Some(u) = e.as_ref().and_then(|e| e.url.as_ref()) {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                d.push((
-                    format!("compare.{side}.url"),
-                    format!("{u:?} must be an http:// or https:// URL"),
-                ));
-            }
-        }
-    }
-    for (key, a) in [("address", &k.address)] {
-        if let Some(u) = a {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                d.push((
-                    format!("compare.{key}"),
-                    format!("{u:?} must be an http:// or https:// URL"),
-                ));
-            }
-        }
-    }
+    stop_early_and_urls(k, &mut d);
     let explicit = |e: &Option<Endpoint>| e.as_ref().is_some_and(|e| e.url.is_some());
     let both = explicit(&k.stable) && explicit(&k.canary);
     if c.target.platform == PlatformKind::ArgoRollouts {
-        // A canary at weight 0 has no pods without traffic routing (Argo scales the canary
-        // ReplicaSet by weight), and holding canary pods at 0% (setCanaryScale) is not wired yet.
-        d.push((
-            "compare".into(),
-            "the comparison phase is not available on argo-rollouts yet: a Rollout's canary at 0% has no pods; use the other platforms, or compare before the pipeline's rollout step".into(),
-        ));
+        d.extend(argo_rules(c, both));
     }
     if !both {
         match c.target.platform {
@@ -302,44 +346,37 @@ pub fn validate(c: &Config) -> Vec<(String, String)> {
             _ => {}
         }
     }
-    for gi in uses {
-        let g = &c.guardrails[gi];
-        let base = format!("guardrails[{gi}]");
-        if let Some(q) = &g.query {
-            if !COMPARE_VALUES.contains(&q.trim()) {
-                d.push((
-                    format!("{base}.query"),
-                    format!(
-                        "{q:?} is not a comparison value; one of: {}",
-                        COMPARE_VALUES.join(", ")
-                    ),
-                ));
-            }
-        }
-        if g.baseline.is_some() || g.sequential.is_some() {
-            d.push((
-                base.clone(),
-                "a `provider: compare` guardrail takes `query` (a comparison value) or `psi: {query: canary, baseline: stable}`".into(),
-            ));
-        }
-        if let Some(p) = &g.psi {
-            for (key, v) in [("query", &p.query), ("baseline", &p.baseline)] {
-                if !COMPARE_HISTOGRAMS.contains(&v.trim()) {
-                    d.push((
-                        format!("{base}.psi.{key}"),
-                        format!(
-                            "{v:?}: the comparison's score histograms are `canary` and `stable`"
-                        ),
-                    ));
-                }
-            }
-            if k.prediction.kind != PredictionKind::Score {
-                d.push((
-                    format!("{base}.psi"),
-                    "PSI compares scores: set compare.prediction.kind: score".into(),
-                ));
-            }
-        }
+    guardrail_rules(c, k, &uses, &mut d);
+    d
+}
+
+/// Argo Rollouts: the comparison runs while the Rollout is paused at `setCanaryScale` +
+/// `setWeight: 0` + `pause: {}` (the built-in template). Upstream holds canary pods at weight 0
+/// only with a traffic router: `UseSetCanaryScale` (utils/replicaset/canary.go) ignores
+/// `setCanaryScale` without `trafficRouting`, and the Rollout validation rejects the step then
+/// (pkg/apis/rollouts/validation/validation.go, "SetCanaryScale requires TrafficRouting to be
+/// set"); a basic canary at weight 0 has no pods at all.
+fn argo_rules(c: &Config, explicit_urls: bool) -> Vec<(String, String)> {
+    let mut d = Vec::new();
+    if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        d.push((
+            "compare".into(),
+            "the comparison phase needs target.mode: drive on argo-rollouts: mlcanary judges it while the Rollout is paused at weight 0, and in watch mode Argo judges alone (its AnalysisTemplate cannot send the requests)".into(),
+        ));
+    }
+    let has = |k: &str| c.target.values.get(k).is_some_and(|v| !v.is_null());
+    if !has("trafficRouting") {
+        d.push((
+            "compare".into(),
+            "the comparison phase on argo-rollouts needs target.trafficRouting: Argo holds canary pods at 0% of traffic (setCanaryScale) only with a traffic router; without one a canary at 0% has no pods to ask".into(),
+        ));
+    }
+    let services = has("canaryService") && has("stableService");
+    if !(explicit_urls || services) {
+        d.push((
+            "compare".into(),
+            "set target.canaryService and target.stableService (Argo points each at its version's pods; mlcanary calls http://SERVICE.NAMESPACE), or explicit compare.stable.url and compare.canary.url".into(),
+        ));
     }
     d
 }
@@ -357,8 +394,12 @@ mod tests {
              "8:3: compare.rate: rate 0 must be between"),
             (format!("target: {{platform: seldon-v2, stableModel: a}}\ncompare:\n  requests: r.jsonl\n  protocol: v3\n{g}"),
              "7:13: compare.protocol: unknown value `v3` (did you mean `v2`?)"),
-            (format!("target: {{platform: argo-rollouts}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
-             "5:1: compare: the comparison phase is not available on argo-rollouts yet"),
+            (format!("target: {{platform: argo-rollouts, canaryService: c, stableService: s}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: the comparison phase on argo-rollouts needs target.trafficRouting"),
+            (format!("target: {{platform: argo-rollouts, mode: watch, trafficRouting: {{nginx: {{stableIngress: i}}}}, canaryService: c, stableService: s}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: the comparison phase needs target.mode: drive"),
+            (format!("target: {{platform: argo-rollouts, trafficRouting: {{nginx: {{stableIngress: i}}}}}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
+             "5:1: compare: set target.canaryService and target.stableService"),
             (format!("target: {{platform: kserve}}\nmodel: {{uri: s3://m, format: sklearn}}\ncompare: {{requests: r.jsonl, protocol: v2}}\n{g}"),
              "5:1: compare.domain: kserve tag routing needs"),
             ("target: {platform: seldon-v2, stableModel: a}\ncompare: {requests: r.jsonl, protocol: v2}\n".to_string(),

@@ -131,30 +131,9 @@ fn parse(file: &str, text: &str, positions: &Positions) -> Result<Config, Config
         Ok(c) => return Ok(c),
         Err(e) => diagnose(e, positions),
     };
-    // One pass, every problem the parser lets us see: an unknown key is dropped from the document
-    // and it is read again, so every misspelt key (and the next other problem) is reported at once.
     let mut diagnostics = vec![first.0];
-    let mut unknown = first.1;
-    if unknown.is_some() {
-        if let Ok(mut doc) = yaml_serde::from_str::<yaml_serde::Value>(text) {
-            for _ in 0..MAX_RECOVERED {
-                let Some(key) = unknown.take() else { break };
-                if !remove_key(&mut doc, &key) {
-                    break;
-                }
-                match serde_path_to_error::deserialize::<_, Config>(doc.clone()) {
-                    Ok(_) => break,
-                    Err(e) => {
-                        let (d, k) = diagnose(e, positions);
-                        if diagnostics.contains(&d) {
-                            break;
-                        }
-                        diagnostics.push(d);
-                        unknown = k;
-                    }
-                }
-            }
-        }
+    if let Ok(doc) = yaml_serde::from_str::<yaml_serde::Value>(text) {
+        recover(doc, first.1, positions, &mut diagnostics);
     }
     diagnostics.sort_by_key(|d| (d.line, d.col));
     Err(ConfigError {
@@ -163,30 +142,220 @@ fn parse(file: &str, text: &str, positions: &Positions) -> Result<Config, Config
     })
 }
 
-/// Unknown keys reported in one pass, at most.
+/// One pass, every problem the parser lets us see. serde stops at the first problem; we mend it
+/// in the document and read it again: an unknown key is dropped; a wrong value is dropped when
+/// the key is optional, else replaced by a stand-in of a likely type (or the first allowed
+/// variant), and a missing key gets one. A mend that only moves the error to the same key (or
+/// below it) is undone and the next stand-in tried; when none helps, the pass ends. Stand-ins are
+/// never validated further: only what the parser said of the user's own text is reported.
+fn recover(
+    mut doc: yaml_serde::Value,
+    mut at: Target,
+    positions: &Positions,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    // Keys we dropped: serde may notice one missing only later (at the end of its map), which is
+    // our doing, not the user's: it is mended again, not reported.
+    let mut removed: Vec<String> = Vec::new();
+    'errors: for _ in 0..MAX_RECOVERED {
+        for mend in at.mends() {
+            let mut tried = doc.clone();
+            if !mend.apply(&mut tried, &at.path) {
+                continue;
+            }
+            let (d, next) = match serde_path_to_error::deserialize::<_, Config>(tried.clone()) {
+                Ok(_) => return,
+                Err(e) => diagnose(e, positions),
+            };
+            if next.within(&at.path) {
+                continue;
+            }
+            if matches!(mend, Mend::Remove) {
+                removed.push(at.path.clone());
+            }
+            let ours = matches!(next.kind, Problem::MissingKey) && removed.contains(&next.path);
+            if !ours {
+                if diagnostics.contains(&d) {
+                    return;
+                }
+                diagnostics.push(d);
+            }
+            doc = tried;
+            at = next;
+            continue 'errors;
+        }
+        return;
+    }
+}
+
+/// Problems reported in one pass, at most.
 const MAX_RECOVERED: usize = 50;
 
-/// A serde error as a diagnostic, and the key path when the problem is an unknown key (which the
-/// caller may drop to read on).
+/// What went wrong where, so [`recover`] can mend it and read on.
+struct Target {
+    /// Dotted path of the offending key (for a missing key: the key that should be there).
+    path: String,
+    kind: Problem,
+}
+
+enum Problem {
+    UnknownKey,
+    MissingKey,
+    /// A wrong value; the allowed variants when serde named them.
+    Value(Vec<String>),
+}
+
+/// One way of mending the document at a path.
+enum Mend {
+    Remove,
+    Set(yaml_serde::Value),
+}
+
+impl Target {
+    fn mends(&self) -> Vec<Mend> {
+        use yaml_serde::Value as V;
+        let variants = match &self.kind {
+            Problem::UnknownKey => return vec![Mend::Remove],
+            Problem::MissingKey => &[][..],
+            Problem::Value(v) => v.as_slice(),
+        };
+        let mut mends: Vec<Mend> = variants
+            .first()
+            .map(|v| Mend::Set(V::String(v.clone())))
+            .into_iter()
+            .collect();
+        if matches!(self.kind, Problem::Value(_)) && !self.path.ends_with(']') {
+            mends.push(Mend::Remove);
+        }
+        mends.extend(
+            [
+                V::from(1),
+                V::from("1m"),
+                V::from("< 1"),
+                V::from("x"),
+                V::from(true),
+                V::Sequence(Vec::new()),
+                V::Mapping(Default::default()),
+            ]
+            .into_iter()
+            .map(Mend::Set),
+        );
+        mends
+    }
+
+    /// Whether this problem is the one at `path` again (or one inside it).
+    fn within(&self, path: &str) -> bool {
+        self.path == path
+            || self.path.starts_with(&format!("{path}."))
+            || self.path.starts_with(&format!("{path}["))
+    }
+}
+
+impl Mend {
+    fn apply(&self, doc: &mut yaml_serde::Value, path: &str) -> bool {
+        let Some((parent, last)) = parent_of(doc, path) else {
+            return false;
+        };
+        match (self, last) {
+            (Mend::Remove, Step::Key(k)) => parent
+                .as_mapping_mut()
+                .is_some_and(|m| m.remove(k.as_str()).is_some()),
+            (Mend::Remove, Step::Index(_)) => false,
+            (Mend::Set(v), Step::Key(k)) => match parent.as_mapping_mut() {
+                Some(m) => {
+                    m.insert(yaml_serde::Value::String(k), v.clone());
+                    true
+                }
+                None => false,
+            },
+            (Mend::Set(v), Step::Index(i)) => match parent.get_mut(i) {
+                Some(slot) => {
+                    *slot = v.clone();
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps of a dotted path (`guardrails[0].promte`).
+fn steps(path: &str) -> Option<Vec<Step>> {
+    let mut out = Vec::new();
+    for p in path.split('.') {
+        let (key, mut rest) = p.find('[').map_or((p, ""), |i| (&p[..i], &p[i..]));
+        if !key.is_empty() {
+            out.push(Step::Key(key.to_string()));
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            out.push(Step::Index(r[..end].parse().ok()?));
+            rest = &r[end + 1..];
+        }
+    }
+    Some(out)
+}
+
+/// The value holding the last step of `path`, and that step.
+fn parent_of<'a>(
+    doc: &'a mut yaml_serde::Value,
+    path: &str,
+) -> Option<(&'a mut yaml_serde::Value, Step)> {
+    let mut steps = steps(path)?;
+    let last = steps.pop()?;
+    let mut at = doc;
+    for s in steps {
+        at = match s {
+            Step::Key(k) => at.get_mut(k.as_str())?,
+            Step::Index(i) => at.get_mut(i)?,
+        };
+    }
+    Some((at, last))
+}
+
+/// A serde error as a diagnostic, and what went wrong where (for [`recover`]).
 fn diagnose<E: std::fmt::Display + Located>(
     e: serde_path_to_error::Error<E>,
     positions: &Positions,
-) -> (Diagnostic, Option<String>) {
+) -> (Diagnostic, Target) {
     let path = e.path().to_string();
     let path = if path == "." { String::new() } else { path };
     let inner = e.into_inner();
     let raw = inner.to_string();
     let (message, key_path) = explain(&raw, &path);
-    let unknown = message
-        .starts_with("unknown key")
-        .then(|| key_path.clone())
-        .flatten();
-    // Prefer the position of the offending key when we know it; else yaml's own location.
+    let target = if message.starts_with("unknown key") {
+        Target {
+            path: key_path.clone().unwrap_or_else(|| path.clone()),
+            kind: Problem::UnknownKey,
+        }
+    } else if let Some(field) = missing_field(&raw) {
+        Target {
+            path: join(&path, &field),
+            kind: Problem::MissingKey,
+        }
+    } else {
+        let variants = if raw.contains("unknown variant") {
+            expected_list(&raw)
+        } else {
+            Vec::new()
+        };
+        Target {
+            path: path.clone(),
+            kind: Problem::Value(variants),
+        }
+    };
+    // Prefer the position of the offending key when we know it; else yaml's own location (a
+    // re-read document has none: then the key's, or its parent's for a missing key).
     let pos = key_path.as_deref().and_then(|p| positions.find(p));
     let (line, col) = match (pos, inner.at()) {
         (Some(p), _) => (p.line, p.col),
         (None, Some(l)) => l,
-        (None, None) => (1, 1),
+        (None, None) => positions.find(&path).map_or((1, 1), |p| (p.line, p.col)),
     };
     let shown = key_path.unwrap_or(path);
     let d = Diagnostic {
@@ -195,7 +364,20 @@ fn diagnose<E: std::fmt::Display + Located>(
         path: shown,
         message,
     };
-    (d, unknown)
+    (d, target)
+}
+
+fn missing_field(raw: &str) -> Option<String> {
+    let rest = &raw[raw.find("missing field `")? + "missing field `".len()..];
+    Some(rest.split('`').next()?.to_string())
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 /// yaml_serde's error knows where in the text it happened; read from a Value it does not.
@@ -206,43 +388,6 @@ trait Located {
 impl Located for yaml_serde::Error {
     fn at(&self) -> Option<(usize, usize)> {
         self.location().map(|l| (l.line(), l.column()))
-    }
-}
-
-/// Remove the key at a dotted path (`guardrails[0].promte`) from a YAML document.
-fn remove_key(doc: &mut yaml_serde::Value, path: &str) -> bool {
-    let mut parts: Vec<String> = Vec::new();
-    for p in path.split('.') {
-        let mut rest = p;
-        if let Some(i) = rest.find('[') {
-            parts.push(rest[..i].to_string());
-            rest = &rest[i..];
-            while let Some(r) = rest.strip_prefix('[') {
-                let Some(end) = r.find(']') else { return false };
-                parts.push(format!("[{}", &r[..end]));
-                rest = &r[end + 1..];
-            }
-        } else {
-            parts.push(rest.to_string());
-        }
-    }
-    let Some((last, walk)) = parts.split_last() else {
-        return false;
-    };
-    let mut at = doc;
-    for p in walk.iter().filter(|p| !p.is_empty()) {
-        let next = match p.strip_prefix('[') {
-            Some(n) => n.parse::<usize>().ok().and_then(|n| at.get_mut(n)),
-            None => at.get_mut(p.as_str()),
-        };
-        match next {
-            Some(n) => at = n,
-            None => return false,
-        }
-    }
-    match at.as_mapping_mut() {
-        Some(m) => m.remove(last.as_str()).is_some(),
-        None => false,
     }
 }
 

@@ -132,7 +132,7 @@ fn need(d: &mut Diags, path: &str, v: &Option<String>, why: &str) {
 /// The deployment's model and environment references must be ones Azure ML resolves.
 fn azure_assets(c: &Config, dep: &crate::config::types::AzureDeployment, d: &mut Diags) {
     use crate::platform::azureml_assets::{parse, AssetKind};
-    let ws = crate::rollout::azure::target(c).workspace_path();
+    let ws = crate::platform::azureml::AzureMlTarget::from_config(c).workspace_path();
     let (model_key, model) = match &dep.model {
         Some(m) => ("target.deployment.model", m.as_str()),
         None => ("model.uri", c.model.uri.as_str()),
@@ -162,47 +162,9 @@ fn azure_assets(c: &Config, dep: &crate::config::types::AzureDeployment, d: &mut
 fn target(c: &Config, d: &mut Diags) {
     let t = &c.target;
     let p = t.platform;
-    for (key, v) in &t.values {
-        if TEMPLATE_KEYS.contains(&key.as_str()) {
-            continue; // documented template values are not near-misses of config keys
-        }
-        if let Some(s) = did_you_mean(key, TARGET_KEYS.iter().copied()) {
-            d.push((
-                format!("target.{key}"),
-                format!(
-                    "unknown key `{key}` (did you mean `{s}`?); other keys are template values"
-                ),
-            ));
-        }
-        let _ = v;
-    }
+    target_keys(t, d);
     if p.is_kubernetes() {
-        if let Some(ns) = &t.namespace {
-            if let Err(e) = dns1123_label(ns) {
-                d.push(("target.namespace".into(), e));
-            }
-        }
-        if let Some(r) = &t.resource {
-            if let Err(e) = dns1123_subdomain(r) {
-                d.push(("target.resource".into(), e));
-            }
-        }
-        for key in [
-            "subscriptionId",
-            "resourceGroup",
-            "workspace",
-            "endpoint",
-            "stableDeployment",
-            "canaryDeployment",
-            "deployment",
-        ] {
-            if azure_key_set(t, key) {
-                d.push((
-                    format!("target.{key}"),
-                    format!("`{key}` is for platform azureml, not {}", p.as_str()),
-                ));
-            }
-        }
+        kubernetes_target(t, d);
     }
     let names: [(&str, &Option<String>); 4] = [
         ("stablePredictor", &t.stable_predictor),
@@ -251,36 +213,7 @@ fn target(c: &Config, d: &mut Diags) {
                 ));
             }
         }
-        PlatformKind::Azureml => {
-            let why = "for platform azureml";
-            need(d, "target.subscriptionId", &t.subscription_id, why);
-            need(d, "target.resourceGroup", &t.resource_group, why);
-            need(d, "target.workspace", &t.workspace, why);
-            need(d, "target.endpoint", &t.endpoint, why);
-            need(d, "target.stableDeployment", &t.stable_deployment, why);
-            need(d, "target.canaryDeployment", &t.canary_deployment, why);
-            if t.stable_deployment.is_some() && t.stable_deployment == t.canary_deployment {
-                d.push((
-                    "target.canaryDeployment".into(),
-                    "the canary deployment must differ from the stable deployment".into(),
-                ));
-            }
-            if t.location.as_deref().is_some_and(|l| l.trim().is_empty()) {
-                d.push((
-                    "target.location".into(),
-                    "`location` is empty; leave it out to use the endpoint's".into(),
-                ));
-            }
-            if let Some(dep) = &t.deployment {
-                azure_assets(c, dep, d);
-                if dep.code_id.is_none() && dep.scoring_script.is_some() {
-                    d.push((
-                        "target.deployment.scoringScript".into(),
-                        "`scoringScript` goes with `codeId` (the code asset holding it)".into(),
-                    ));
-                }
-            }
-        }
+        PlatformKind::Azureml => azureml_target(c, d),
         _ => {}
     }
     if p != PlatformKind::ArgoRollouts && t.mode.is_some() {
@@ -288,6 +221,89 @@ fn target(c: &Config, d: &mut Diags) {
             "target.mode".into(),
             "`mode` is for platform argo-rollouts".into(),
         ));
+    }
+}
+
+/// Azure ML names its workspace, endpoint and both deployments; a deployment body's assets must
+/// resolve.
+fn azureml_target(c: &Config, d: &mut Diags) {
+    let t = &c.target;
+    let why = "for platform azureml";
+    need(d, "target.subscriptionId", &t.subscription_id, why);
+    need(d, "target.resourceGroup", &t.resource_group, why);
+    need(d, "target.workspace", &t.workspace, why);
+    need(d, "target.endpoint", &t.endpoint, why);
+    need(d, "target.stableDeployment", &t.stable_deployment, why);
+    need(d, "target.canaryDeployment", &t.canary_deployment, why);
+    if t.stable_deployment.is_some() && t.stable_deployment == t.canary_deployment {
+        d.push((
+            "target.canaryDeployment".into(),
+            "the canary deployment must differ from the stable deployment".into(),
+        ));
+    }
+    if t.location.as_deref().is_some_and(|l| l.trim().is_empty()) {
+        d.push((
+            "target.location".into(),
+            "`location` is empty; leave it out to use the endpoint's".into(),
+        ));
+    }
+    if let Some(dep) = &t.deployment {
+        azure_assets(c, dep, d);
+        if dep.code_id.is_none() && dep.scoring_script.is_some() {
+            d.push((
+                "target.deployment.scoringScript".into(),
+                "`scoringScript` goes with `codeId` (the code asset holding it)".into(),
+            ));
+        }
+    }
+}
+
+/// A key of `target` that is not one is a template value, unless it is a near-miss of a key.
+fn target_keys(t: &Target, d: &mut Diags) {
+    for (key, v) in &t.values {
+        if TEMPLATE_KEYS.contains(&key.as_str()) {
+            continue; // documented template values are not near-misses of config keys
+        }
+        if let Some(s) = did_you_mean(key, TARGET_KEYS.iter().copied()) {
+            d.push((
+                format!("target.{key}"),
+                format!(
+                    "unknown key `{key}` (did you mean `{s}`?); other keys are template values"
+                ),
+            ));
+        }
+        let _ = v;
+    }
+}
+
+/// Kubernetes names are DNS names, and the Azure ML keys do not belong.
+fn kubernetes_target(t: &Target, d: &mut Diags) {
+    let p = t.platform;
+    if let Some(ns) = &t.namespace {
+        if let Err(e) = dns1123_label(ns) {
+            d.push(("target.namespace".into(), e));
+        }
+    }
+    if let Some(r) = &t.resource {
+        if let Err(e) = dns1123_subdomain(r) {
+            d.push(("target.resource".into(), e));
+        }
+    }
+    for key in [
+        "subscriptionId",
+        "resourceGroup",
+        "workspace",
+        "endpoint",
+        "stableDeployment",
+        "canaryDeployment",
+        "deployment",
+    ] {
+        if azure_key_set(t, key) {
+            d.push((
+                format!("target.{key}"),
+                format!("`{key}` is for platform azureml, not {}", p.as_str()),
+            ));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::verdict::Verdict;
 use crate::config::{Condition, Guardrail, GuardrailKind, NoData, SequentialTest};
-use crate::metrics::{Observation, Shape};
+use crate::core::observation::{Observation, Shape};
 use serde::Serialize;
 
 /// The part a query plays for its guardrail.

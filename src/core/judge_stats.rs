@@ -2,14 +2,14 @@
 //! evidence across checks, so each sequential guardrail owns a [`SeqState`] for the whole rollout.
 
 use super::guardrail::{scalar, zone, zone_verdict, Zone};
-use super::judge::{fmt_num, Judgement};
+use super::judgement::{fmt_num, zone_words, Judgement};
 use super::stats::{
     self, Counts, DistributionParams, DistributionTest, MeanTest, RateTest, SeqOutcome,
     SequentialParams,
 };
 use super::verdict::Verdict;
 use crate::config::{Condition, Guardrail, NoData, SequentialTest};
-use crate::metrics::{Bucket, Observation};
+use crate::core::observation::{Bucket, Observation};
 use serde_json::json;
 
 /// PSI zones a `test: distribution` guardrail uses when it names none (config.md's drift example).
@@ -111,7 +111,7 @@ pub fn psi(g: &Guardrail, nd: NoData, c: &Observation, b: &Observation, j: &mut 
                 g.promote.as_ref().map_or("-", |c| c.text.as_str())
             )
         } else {
-            format!(": {}", super::judge::zone_words(j.zone, g))
+            format!(": {}", zone_words(j.zone, g))
         }
     );
 }

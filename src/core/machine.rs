@@ -66,10 +66,10 @@ impl Limits {
             deadline_ms: a.deadline.as_millis(),
             advance_early: a.advance_early,
             // In Argo watch mode "ready" means Argo finished the whole rollout.
-            ready_timeout_ms: match (c.target.ready_timeout, c.target.mode) {
+            ready_timeout_ms: match (c.target.ready_timeout, crate::core::plan::Walk::of(c)) {
                 (Some(d), _) => d.as_millis(),
-                (None, Some(crate::config::ArgoMode::Watch)) => a.deadline.as_millis(),
-                (None, _) => 600_000,
+                (None, crate::core::plan::Walk::ArgoWatch) => a.deadline.as_millis(),
+                (None, crate::core::plan::Walk::Stages) => 600_000,
             },
             ready_poll_ms: c.target.ready_poll.map_or(5_000, |d| d.as_millis()),
         }
@@ -342,43 +342,7 @@ impl Machine {
             return self.rollback(now, reason.clone(), Outcome::RolledBack { reason });
         }
         match (self.st.clone(), input) {
-            (St::Idle, Input::Start) if self.resume.is_some() => {
-                let (phase, failed, started) = self.resume.take().expect("checked");
-                self.start = started;
-                self.phase = phase;
-                if failed.len() == self.failed.len() {
-                    self.failed = failed;
-                }
-                let (weight, mirror) = self.phase_traffic(phase);
-                self.begin_phase_log(now);
-                self.st = St::Applying;
-                if phase == 0 {
-                    // The new model's apply is idempotent: do it again.
-                    return Action::Prepare {
-                        phase,
-                        weight,
-                        mirror,
-                    };
-                }
-                let shadow = matches!(self.plan.stages[phase].kind, PhaseKind::Shadow { .. });
-                Action::SetTraffic {
-                    phase,
-                    weight,
-                    mirror: shadow.then_some(mirror),
-                }
-            }
-            (St::Idle, Input::Start) => {
-                self.start = now;
-                self.phase = 0;
-                let (weight, mirror) = self.phase_traffic(0);
-                self.begin_phase_log(now);
-                self.st = St::Applying;
-                Action::Prepare {
-                    phase: 0,
-                    weight,
-                    mirror,
-                }
-            }
+            (St::Idle, Input::Start) => self.start(now),
             (St::Applying, Input::Applied) => {
                 let (w, m) = self.phase_traffic(self.phase);
                 self.weight = w;
@@ -444,6 +408,44 @@ impl Machine {
                 // A caller bug: say so loudly rather than guess.
                 panic!("rollout machine: unexpected input {input:?} in state {st:?}")
             }
+        }
+    }
+
+    /// The first step: apply the new model (phase 0), or continue an earlier run at its phase.
+    fn start(&mut self, now: Millis) -> Action {
+        if let Some((phase, failed, started)) = self.resume.take() {
+            self.start = started;
+            self.phase = phase;
+            if failed.len() == self.failed.len() {
+                self.failed = failed;
+            }
+            let (weight, mirror) = self.phase_traffic(phase);
+            self.begin_phase_log(now);
+            self.st = St::Applying;
+            if phase == 0 {
+                // The new model's apply is idempotent: do it again.
+                return Action::Prepare {
+                    phase,
+                    weight,
+                    mirror,
+                };
+            }
+            let shadow = matches!(self.plan.stages[phase].kind, PhaseKind::Shadow { .. });
+            return Action::SetTraffic {
+                phase,
+                weight,
+                mirror: shadow.then_some(mirror),
+            };
+        }
+        self.start = now;
+        self.phase = 0;
+        let (weight, mirror) = self.phase_traffic(0);
+        self.begin_phase_log(now);
+        self.st = St::Applying;
+        Action::Prepare {
+            phase: 0,
+            weight,
+            mirror,
         }
     }
 
@@ -521,8 +523,51 @@ impl Machine {
             .zip(js.iter())
             .filter(|(_, j)| !j.dry_run)
             .collect();
+        let rollback = self.count(&active);
+        let all_pass = active.iter().all(|(_, j)| j.verdict == Verdict::Pass);
+        // advanceEarly: every sequential guardrail proven within tolerance (the others passing).
+        let sequential: Vec<&Judgement> = active
+            .iter()
+            .map(|(_, j)| *j)
+            .filter(|j| j.sequential)
+            .collect();
+        let proven = !sequential.is_empty() && sequential.iter().all(|j| j.proven);
+        let last = self.next_check >= self.scheduled_checks();
+        let decision = self.decision(rollback.as_deref(), proven, all_pass, last);
+        self.log(
+            now,
+            EventKind::Check {
+                check,
+                judgements: js.clone(),
+                decision,
+            },
+        );
+        if let Some(reason) = rollback {
+            return self.rollback(now, reason.clone(), Outcome::RolledBack { reason });
+        }
+        if all_pass && self.limits.advance_early && proven {
+            return self.end_phase(
+                now,
+                "every guardrail proven within tolerance (advanceEarly)".into(),
+            );
+        }
+        if !last {
+            return self.after_check_or_ready(now);
+        }
+        if all_pass {
+            return self.end_phase(
+                now,
+                "the stage's pause ended with every guardrail passing".into(),
+            );
+        }
+        self.not_all_passing(now, &active)
+    }
+
+    /// Counts the check's failures (whole rollout) and consecutive errors per guardrail; the
+    /// reason to roll back, if a guardrail is critical or over its limit (the first one wins).
+    fn count(&mut self, active: &[(usize, &Judgement)]) -> Option<String> {
         let mut rollback: Option<String> = None;
-        for (gi, j) in &active {
+        for (gi, j) in active {
             match j.verdict {
                 Verdict::Fail => self.failed[*gi] += 1,
                 Verdict::Error => self.errors[*gi] += 1,
@@ -551,16 +596,12 @@ impl Machine {
                 ));
             }
         }
-        let all_pass = active.iter().all(|(_, j)| j.verdict == Verdict::Pass);
-        // advanceEarly: every sequential guardrail proven within tolerance (the others passing).
-        let sequential: Vec<&Judgement> = active
-            .iter()
-            .map(|(_, j)| *j)
-            .filter(|j| j.sequential)
-            .collect();
-        let proven = !sequential.is_empty() && sequential.iter().all(|j| j.proven);
-        let last = self.next_check >= self.scheduled_checks();
-        let decision = match (&rollback, all_pass, last) {
+        rollback
+    }
+
+    /// The check's decision in words, for the journal.
+    fn decision(&self, rollback: Option<&str>, proven: bool, all_pass: bool, last: bool) -> String {
+        match (rollback, all_pass, last) {
             (Some(r), _, _) => format!("roll back: {r}"),
             (None, true, _) if self.limits.advance_early && proven => {
                 "advance early: every guardrail passes and the canary is proven within tolerance"
@@ -572,33 +613,12 @@ impl Machine {
             }
             (None, false, true) => "inconclusive: holds outlasted inconclusiveLimit".to_string(),
             (None, _, false) => "continue".to_string(),
-        };
-        self.log(
-            now,
-            EventKind::Check {
-                check,
-                judgements: js.clone(),
-                decision,
-            },
-        );
-        if let Some(reason) = rollback {
-            return self.rollback(now, reason.clone(), Outcome::RolledBack { reason });
         }
-        if all_pass && self.limits.advance_early && proven {
-            return self.end_phase(
-                now,
-                "every guardrail proven within tolerance (advanceEarly)".into(),
-            );
-        }
-        if !last {
-            return self.after_check_or_ready(now);
-        }
-        if all_pass {
-            return self.end_phase(
-                now,
-                "the stage's pause ended with every guardrail passing".into(),
-            );
-        }
+    }
+
+    /// The stage's last check with a guardrail not passing: extend the stage while
+    /// `inconclusiveLimit` allows, then `onInconclusive`.
+    fn not_all_passing(&mut self, now: Millis, active: &[(usize, &Judgement)]) -> Action {
         let waiting: Vec<String> = active
             .iter()
             .filter(|(_, j)| j.verdict != Verdict::Pass)

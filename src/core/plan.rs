@@ -53,12 +53,38 @@ impl Stage {
     }
 }
 
+/// Who walks the stages, decided once from the config ([`Walk::of`]) and carried in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Walk {
+    /// mlcanary moves traffic stage by stage and judges between stages.
+    Stages,
+    /// Argo Rollouts watch mode: the Rollout holds every stage and Argo judges them through the
+    /// AnalysisTemplate; mlcanary applies it and follows the Rollout to its end.
+    ArgoWatch,
+}
+
+impl Walk {
+    /// The one place `target.mode` is read.
+    pub fn of(c: &Config) -> Walk {
+        match (c.target.platform, c.target.mode) {
+            (crate::config::PlatformKind::ArgoRollouts, Some(crate::config::ArgoMode::Watch)) => {
+                Walk::ArgoWatch
+            }
+            _ => Walk::Stages,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     pub stages: Vec<Stage>,
     pub interval: Duration,
     pub inconclusive_limit: u32,
+    /// Who walks the stages (the configured ones, even when Argo does).
+    #[serde(skip)]
+    pub walk: Walk,
 }
 
 pub fn check_offsets(pause: Duration, warmup: Duration, interval: Duration) -> Vec<u64> {
@@ -165,6 +191,7 @@ impl Plan {
             stages,
             interval: a.interval,
             inconclusive_limit: a.inconclusive_limit,
+            walk: Walk::of(c),
         }
     }
 
@@ -172,7 +199,7 @@ impl Plan {
     /// AnalysisTemplate, so the loop has one phase: apply, then follow the Rollout to its end.
     pub fn for_run(c: &Config) -> Plan {
         let mut plan = Plan::from_config(c);
-        if c.target.mode == Some(crate::config::ArgoMode::Watch) {
+        if plan.walk == Walk::ArgoWatch {
             plan.stages = vec![Stage {
                 index: Some(0),
                 kind: PhaseKind::Traffic { weight: 100 },
@@ -249,6 +276,23 @@ mod tests {
     }
 
     const BASE: &str = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m}\ntarget: {platform: seldon, namespace: ns, stableModelUri: m1}\n";
+
+    #[test]
+    fn argo_watch_is_decided_once_and_the_loop_follows_one_phase() {
+        let base = "apiVersion: mlcanary/v1\nname: m\nmodel: {uri: s3://m, format: sklearn}\n";
+        for (target, walk, phases) in [
+            ("{platform: argo-rollouts, mode: watch}", Walk::ArgoWatch, 1),
+            ("{platform: argo-rollouts, mode: drive}", Walk::Stages, 4),
+            ("{platform: argo-rollouts}", Walk::Stages, 4),
+            ("{platform: kserve}", Walk::Stages, 4),
+        ] {
+            let c = cfg(&format!("{base}target: {target}\nstages: [5, 25, 50]\n"));
+            let full = Plan::from_config(&c);
+            assert_eq!((full.walk, full.stages.len()), (walk, 4), "{target}");
+            let run = Plan::for_run(&c);
+            assert_eq!((run.walk, run.stages.len()), (walk, phases), "{target}");
+        }
+    }
 
     #[test]
     fn implied_final_hundred_and_defaults() {

@@ -7,30 +7,7 @@ pub mod log_analytics;
 
 use thiserror::Error;
 
-/// One cumulative histogram bucket, as Prometheus exposes it (`le` upper bound, cumulative count).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bucket {
-    pub le: f64,
-    pub count: f64,
-}
-
-/// What a query answered.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
-    /// The query ran and returned nothing usable: empty vector, `NaN`, no rows.
-    NoData,
-    /// One number. May be infinite (`+Inf` from Prometheus is passed through; core decides).
-    Scalar(f64),
-    /// Cumulative buckets sorted by `le` (for PSI and distribution tests).
-    Histogram(Vec<Bucket>),
-}
-
-/// The shape the caller expects back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    Scalar,
-    Histogram,
-}
+pub use crate::core::observation::{Bucket, Observation, Shape};
 
 /// A fully rendered query ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +56,14 @@ pub trait Provider {
     fn fatal(&self) -> Option<String> {
         None
     }
+    /// Why answers from this provider are not judged (a dry run's [`describing::Describing`]
+    /// sends nothing, so there is nothing to judge); `None` for every provider that fetches.
+    fn unjudged(&self) -> Option<&'static str> {
+        None
+    }
 }
+
+pub mod describing;
 
 pub(crate) mod http_common;
 pub mod http_json;

@@ -5,20 +5,9 @@
 
 use crate::config::NotifyEvent;
 use crate::core::machine::Outcome;
+pub use crate::core::progress_events::Milestone;
 use crate::render::Renderer;
 use serde_json::{json, Value};
-
-/// A point of the rollout worth telling someone about, as the driver reports it.
-#[derive(Debug, Clone, Copy)]
-pub struct Milestone<'m> {
-    pub event: NotifyEvent,
-    /// The template context (config.md "Template context") at that moment.
-    pub ctx: &'m Value,
-    /// The phase label (`stage 2 (25%)`, `shadow (10% mirrored)`).
-    pub stage: &'m str,
-    /// Set for the final event.
-    pub outcome: Option<&'m Outcome>,
-}
 
 /// The event the end of a rollout sends: rollback for anything that put traffic back on stable.
 pub fn final_event(o: &Outcome) -> NotifyEvent {

@@ -2,8 +2,8 @@
 //! and turns the driver's milestones into notifications.
 
 use super::{Milestone, Notifier};
+use crate::core::progress_events::{CheckStatus, Progress};
 use crate::render::Renderer;
-use crate::rollout::driver::Progress;
 
 pub struct Notifying<'a> {
     pub inner: &'a mut dyn Progress,
@@ -18,7 +18,7 @@ impl Progress for Notifying<'_> {
     fn event(&mut self, line: &str) {
         self.inner.event(line);
     }
-    fn checked(&mut self, c: &crate::rollout::driver::CheckStatus) {
+    fn checked(&mut self, c: &CheckStatus) {
         self.inner.checked(c);
     }
     fn journal(&mut self, e: &crate::core::machine::Event) {

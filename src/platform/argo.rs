@@ -9,8 +9,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Argo {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     /// Watch mode: Argo judges with the AnalysisTemplate; we apply, follow and report.
     watch: bool,
@@ -21,17 +19,19 @@ pub struct Argo {
     /// (it had not added its pause condition yet when we moved on).
     release: Option<u64>,
     aborted: bool,
+    /// The comparison phase's pause (`prepare` at weight 0): judged only with canary pods up.
+    compare_pause: Option<u64>,
 }
 
 impl Argo {
     pub fn new(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: false,
             expect_step: Some(1),
             release: None,
             aborted: false,
+            compare_pause: None,
         }
     }
     /// Watch mode: `prepare` applies the Rollout and AnalysisTemplate; `poll_ready` is ready when
@@ -39,11 +39,11 @@ impl Argo {
     pub fn watch(t: KubeTarget) -> Argo {
         Argo {
             t,
-            gitops: Vec::new(),
             watch: true,
             expect_step: None,
             release: None,
             aborted: false,
+            compare_pause: None,
         }
     }
     fn path(&self) -> String {
@@ -66,9 +66,9 @@ impl Argo {
             .t
             .patch_from(&WriteTo::object(&p, "Rollout").at(&sp), &mut intent)
         {
-            Err(PlatformError::Api { message, .. })
-                if message.contains("404") || message.contains("NotFound") =>
-            {
+            // As `kubectl argo rollouts abort`: a CRD without the status subresource answers
+            // 404 there (`k8serrors.IsNotFound`); write the main resource instead.
+            Err(e) if e.is_not_found() => {
                 self.t.patch_from(&WriteTo::object(&p, "Rollout"), intent)
             }
             other => other,
@@ -141,6 +141,14 @@ fn at_pause(obj: &Value, at: u64) -> PauseState {
     } else {
         PauseState::Before
     }
+}
+
+/// The canary ReplicaSet has pods: upstream `status.updatedReplicas` (the new ReplicaSet's
+/// actual replicas, `rollout/sync.go`; omitted when 0). Without them Argo leaves `canaryService`
+/// on the stable ReplicaSet (`ensureSVCTargets` switches only to an available ReplicaSet), so a
+/// comparison would ask the stable version twice.
+fn canary_pods(obj: &Value) -> bool {
+    obj["status"]["updatedReplicas"].as_u64().unwrap_or(0) > 0
 }
 
 /// Upstream `IsFullyPromoted`: the stable ReplicaSet is the desired one.
@@ -285,6 +293,8 @@ impl Platform for Argo {
                     .and_then(|r| pause_after_weight(r, weight))
                     .unwrap_or(1),
             );
+            // Only the comparison phase starts at weight 0 (Argo has no shadow phase).
+            self.compare_pause = (weight == 0).then_some(self.expect_step).flatten();
         }
         Ok(())
     }
@@ -355,6 +365,11 @@ impl Platform for Argo {
         }
         let at = obj["status"]["currentStepIndex"].as_u64();
         Ok(match at_pause(&obj, step) {
+            PauseState::Paused if self.compare_pause == Some(step) && !canary_pods(&obj) => {
+                Readiness::Failed(
+                    "the Rollout is paused at weight 0 with no canary pods (status.updatedReplicas 0): its steps need setCanaryScale before setWeight 0, and Argo honours it only with trafficRouting; comparing now would reach the stable pods through the canaryService".into(),
+                )
+            }
             PauseState::Paused if obj["spec"]["paused"] != true => Readiness::Ready,
             PauseState::Past => {
                 return Err(PlatformError::Other(format!(
@@ -406,12 +421,10 @@ impl Platform for Argo {
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        if percent == 0 {
-            return Ok(());
-        }
-        Err(PlatformError::Unsupported(
-            "Argo Rollouts mirroring needs a traffic router; not supported".into(),
-        ))
+        super::kube_platform::no_mirror(
+            percent,
+            "Argo Rollouts mirroring needs a traffic router; not supported",
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -554,25 +567,24 @@ impl Platform for Argo {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        let ours = self.t.planned("Rollout")?;
         // Fully promoted, or `promoteFull` sent (a run killed right after its promote, before
         // the controller acted): the re-run finishes it rather than resuming a lower stage.
         // `stableRS == currentPodHash` read before the controller observed the latest spec is
         // the OLD version's (a run killed right after applying our template): not ours.
-        let promoted = ((observed_current(&live) && fully_promoted(&live))
-            || live["status"]["promoteFull"] == true)
-            && live["spec"]["template"] == ours["spec"]["template"];
-        let record = super::kube_platform::promoted_if_live(record, promoted);
+        let found = self.t.load_progress(&p, |t, live| {
+            let ours = t.planned("Rollout")?;
+            Ok(((observed_current(live) && fully_promoted(live))
+                || live["status"]["promoteFull"] == true)
+                && live["spec"]["template"] == ours["spec"]["template"])
+        })?;
+        let Some((live, record)) = found else {
+            return Ok(None);
+        };
         Ok(Some(if self.watch {
             record
         } else {
@@ -584,4 +596,18 @@ impl Platform for Argo {
         let p = self.path();
         self.t.save_annotation(&p, record)
     }
+}
+
+/// How the AnalysisTemplate's queries name the canary's and stable's revisions: Argo's own
+/// args, filled by the Rollout's analysis step with the two pod-template hashes.
+pub const ANALYSIS_REVISIONS: (&str, &str) = ("{{args.canary-hash}}", "{{args.stable-hash}}");
+
+/// The cluster before a rollout (a dry run's seed): the Rollout on the stable version; the
+/// AnalysisTemplate is what the run creates.
+pub fn stable_objects(planned: &[Value]) -> Vec<Value> {
+    planned
+        .iter()
+        .filter(|o| o["kind"] != "AnalysisTemplate")
+        .cloned()
+        .collect()
 }

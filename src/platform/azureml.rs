@@ -37,6 +37,22 @@ pub struct AzureMlTarget {
 }
 
 impl AzureMlTarget {
+    /// The `target:` section of a validated azureml config (validation requires every name).
+    pub fn from_config(c: &crate::config::Config) -> AzureMlTarget {
+        let t = &c.target;
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        AzureMlTarget {
+            subscription_id: s(&t.subscription_id),
+            resource_group: s(&t.resource_group),
+            workspace: s(&t.workspace),
+            endpoint: s(&t.endpoint),
+            stable_deployment: s(&t.stable_deployment),
+            canary_deployment: s(&t.canary_deployment),
+            delete_old_deployment: t.delete_old_deployment,
+            delete_canary_on_rollback: t.delete_canary_on_rollback,
+        }
+    }
+
     /// ARM id of the workspace.
     pub fn workspace_path(&self) -> String {
         format!(
@@ -539,9 +555,9 @@ fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
 }
 
 fn api(method: &str, path: &str, e: AzureError) -> PlatformError {
-    PlatformError::Api {
+    PlatformError::Arm {
         request: format!("{method} {path}"),
-        message: e.to_string(),
+        error: Box::new(e),
     }
 }
 

@@ -63,6 +63,17 @@ pub const ANALYSIS_TEMPLATE: Gvr = Gvr {
     version: "v1alpha1",
     plural: "analysistemplates",
 };
+/// What the Seldon Core v1 operator routes predictors with (read only: readiness evidence).
+pub const ISTIO_VIRTUAL_SERVICE: Gvr = Gvr {
+    group: "networking.istio.io",
+    version: "v1alpha3",
+    plural: "virtualservices",
+};
+pub const AMBASSADOR_MAPPING: Gvr = Gvr {
+    group: "getambassador.io",
+    version: "v2",
+    plural: "mappings",
+};
 
 impl Gvr {
     pub fn path(&self, namespace: &str, name: &str) -> String {

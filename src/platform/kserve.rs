@@ -8,8 +8,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Kserve {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     /// What the latest revision should carry once converged.
     expect: u32,
@@ -20,7 +18,6 @@ impl Kserve {
     pub fn new(t: KubeTarget) -> Kserve {
         Kserve {
             t,
-            gitops: Vec::new(),
             expect: 0,
             stable_revision: None,
         }
@@ -149,12 +146,10 @@ impl Platform for Kserve {
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        if percent == 0 {
-            return Ok(());
-        }
-        Err(PlatformError::Unsupported(
-            "KServe canaryTrafficPercent cannot mirror traffic".into(),
-        ))
+        super::kube_platform::no_mirror(
+            percent,
+            "KServe canaryTrafficPercent cannot mirror traffic",
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -246,23 +241,18 @@ impl Platform for Kserve {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        let ours = self.t.planned("InferenceService")?;
-        let promoted = canary_percent(&live).is_none()
-            && storage_uri(&live).is_some()
-            && storage_uri(&live) == storage_uri(&ours);
-        Ok(Some(super::kube_platform::promoted_if_live(
-            record, promoted,
-        )))
+        let found = self.t.load_progress(&p, |t, live| {
+            let ours = t.planned("InferenceService")?;
+            Ok(canary_percent(live).is_none()
+                && storage_uri(live).is_some()
+                && storage_uri(live) == storage_uri(&ours))
+        })?;
+        Ok(found.map(|(_, record)| record))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {

@@ -10,6 +10,35 @@ use serde_json::Value;
 /// A live object and the rollout record it carries.
 pub type LiveRecord = (Value, String);
 
+/// Where a Kubernetes platform's resource is, with the config's defaults applied (the
+/// Kubernetes part of `platform::target::Target`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubeSettings {
+    /// `target.namespace`, default `default`.
+    pub namespace: String,
+    /// `target.resource`, default the rollout's `name`.
+    pub resource: String,
+    /// `kubernetes.fieldManager`, default `mlcanary`.
+    pub field_manager: String,
+}
+
+impl KubeSettings {
+    pub fn from_config(c: &crate::config::Config) -> KubeSettings {
+        KubeSettings {
+            namespace: c
+                .target
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            resource: c.target.resource.clone().unwrap_or_else(|| c.name.clone()),
+            field_manager: c
+                .kubernetes
+                .as_ref()
+                .map_or("mlcanary".into(), |k| k.field_manager.clone()),
+        }
+    }
+}
+
 pub struct KubeTarget {
     pub api: Box<dyn KubeApi>,
     pub namespace: String,
@@ -18,9 +47,45 @@ pub struct KubeTarget {
     /// The objects the run's last phase renders: what a finished rollout of this version leaves
     /// live (a resumed run compares the live object with it to tell "promoted by us").
     pub planned: Vec<Value>,
+    /// GitOps owners found on the live object at load (`platform::gitops`), until the run
+    /// takes them ([`KubeTarget::take_gitops`]).
+    pub gitops: Vec<String>,
 }
 
 impl KubeTarget {
+    /// The state of a driver over `api` for the resource `k` names.
+    pub fn new(api: Box<dyn KubeApi>, k: &KubeSettings, planned: Vec<Value>) -> KubeTarget {
+        KubeTarget {
+            api,
+            namespace: k.namespace.clone(),
+            name: k.resource.clone(),
+            planned,
+            gitops: Vec::new(),
+        }
+    }
+
+    /// The rollout record stored on the object at `path`, believed against the live object
+    /// ([`promoted_if_live`], `promoted` says whether the live object already serves this run's
+    /// version to everyone), with the live object; keeps the GitOps owners found on it. Every
+    /// Kubernetes platform's `load_progress`.
+    pub fn load_progress(
+        &mut self,
+        path: &str,
+        promoted: impl FnOnce(&mut KubeTarget, &Value) -> Result<bool, PlatformError>,
+    ) -> Result<Option<LiveRecord>, PlatformError> {
+        let (owners, found) = self.live_record(path)?;
+        self.gitops = owners;
+        let Some((live, record)) = found else {
+            return Ok(None);
+        };
+        let promoted = promoted(self, &live)?;
+        Ok(Some((live, promoted_if_live(record, promoted))))
+    }
+
+    /// The GitOps owners `load_progress` found (no extra request; once).
+    pub fn take_gitops(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.gitops)
+    }
     /// GET an object that must exist.
     pub fn must_get(&mut self, path: &str, what: &str) -> Result<Value, PlatformError> {
         self.api
@@ -56,11 +121,6 @@ impl KubeTarget {
         Ok((owners, record_of(&live).map(|r| (live, r))))
     }
 
-    /// The rollout record in the object's `mlcanary.io/rollout` annotation.
-    pub fn load_annotation(&mut self, path: &str) -> Result<Option<String>, PlatformError> {
-        Ok(self.api.get(path)?.as_ref().and_then(record_of))
-    }
-
     /// Store the rollout record as an annotation (a merge patch: nothing else changes).
     pub fn save_annotation(&mut self, path: &str, record: &str) -> Result<(), PlatformError> {
         let body = serde_json::json!({"metadata": {"annotations": {ANNOTATION: record}}});
@@ -68,6 +128,15 @@ impl KubeTarget {
             .patch(path, &PatchKind::Merge, &body, false)
             .map(|_| ())
     }
+}
+
+/// The answer of a platform that cannot mirror traffic to a `percent` > 0 request (0, turning
+/// mirroring off, has nothing to do).
+pub fn no_mirror(percent: u32, why: &str) -> Result<(), PlatformError> {
+    if percent == 0 {
+        return Ok(());
+    }
+    Err(PlatformError::Unsupported(why.into()))
 }
 
 /// The rendered object of `kind` among a phase's manifests.

@@ -4,22 +4,13 @@
 pub mod azureml;
 pub mod azureml_assets;
 pub mod azureml_dry;
+pub mod rehearsal;
 pub mod written;
 
-use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// One request a platform sends (or, in a dry run, would send). Reports and `run --dry-run` print these.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ApiRequest {
-    pub method: String,
-    /// Path and query string, relative to the API server / ARM base URL.
-    pub path: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub body: Option<serde_json::Value>,
-}
+pub use crate::core::api_request::ApiRequest;
+pub use crate::core::traffic::{Revisions, Traffic};
 
 /// Readiness of the canary after a change.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,23 +24,6 @@ pub enum Readiness {
     Failed(String),
 }
 
-/// Where traffic is, as the platform reports it: deployment/revision name -> percent.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Traffic {
-    pub split: BTreeMap<String, u32>,
-    /// Mirrored (shadow) traffic, where the platform has it.
-    pub mirror: BTreeMap<String, u32>,
-}
-
-/// Names the templates and queries see as `canary` / `stable`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Revisions {
-    pub canary_name: String,
-    pub canary_revision: Option<String>,
-    pub stable_name: String,
-    pub stable_revision: Option<String>,
-}
-
 #[derive(Debug, Error)]
 pub enum PlatformError {
     /// The Kubernetes API refused or failed; `request` says what was sent. The message includes
@@ -59,12 +33,23 @@ pub enum PlatformError {
         request: String,
         error: Box<crate::clients::kube::KubeError>,
     },
-    /// The API refused or failed; `request` says what was sent.
+    /// Azure Resource Manager refused or failed; `request` says what was sent. The message
+    /// includes the client's error, kept typed (status, ARM error code, request id).
+    #[error("{request}: {error}")]
+    Arm {
+        request: String,
+        error: Box<crate::clients::azure::AzureError>,
+    },
+    /// The API refused or failed in a way the platform explains in words (an answer that is
+    /// not what the API documents, an ARM error with what it means for traffic, a read
+    /// abandoned at a signal); `request` says what was sent.
     #[error("{request}: {message}")]
     Api { request: String, message: String },
     /// The platform cannot do this (e.g. shadow on KServe).
     #[error("{0}")]
     Unsupported(String),
+    /// A refusal of the platform's own rules, with no error underneath (the stable predictor
+    /// is gone, the Rollout is already fully promoted, ...).
     #[error("{0}")]
     Other(String),
 }
@@ -80,11 +65,21 @@ impl PlatformError {
         }
     }
 
+    /// The object (or subresource) does not exist: a 404 from the Kubernetes API.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            PlatformError::Kube { error, .. } => {
+                matches!(**error, crate::clients::kube::KubeError::NotFound { .. })
+            }
+            _ => false,
+        }
+    }
+
     /// A failure that may pass if the same call is tried again later: the Kubernetes API
     /// unreachable or answering garbage, 5xx and 429 after the client's own retries, a conflict.
     /// Not: missing objects, missing permissions, invalid requests, configuration and
-    /// credentials, unsupported operations, and failures whose cause is not typed (`Api`: the
-    /// Azure client retries its own transient failures).
+    /// credentials, unsupported operations, ARM failures (the Azure client retries its own
+    /// transient failures) and failures whose cause is not typed.
     pub fn is_transient(&self) -> bool {
         use crate::clients::kube::KubeError as K;
         match self {
@@ -97,9 +92,10 @@ impl PlatformError {
                 | K::Config(_)
                 | K::Auth(_) => false,
             },
-            PlatformError::Api { .. } | PlatformError::Unsupported(_) | PlatformError::Other(_) => {
-                false
-            }
+            PlatformError::Arm { .. }
+            | PlatformError::Api { .. }
+            | PlatformError::Unsupported(_)
+            | PlatformError::Other(_) => false,
         }
     }
 }
@@ -170,4 +166,6 @@ pub mod k8s;
 pub mod kserve;
 pub mod kube_platform;
 pub mod seldon;
+pub mod seldon_routes;
 pub mod seldon_v2;
+pub mod target;

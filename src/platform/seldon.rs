@@ -9,8 +9,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct Seldon {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -29,15 +27,22 @@ impl Seldon {
     }
 
     pub fn new(t: KubeTarget, stable: String, canary: String) -> Seldon {
-        Seldon {
-            t,
-            gitops: Vec::new(),
-            stable,
-            canary,
-        }
+        Seldon { t, stable, canary }
     }
     fn path(&self) -> String {
         SELDON_DEPLOYMENT.path(&self.t.namespace, &self.t.name)
+    }
+    /// What shows the spec is not served yet: its Deployments (`spec_not_served`), then its
+    /// routes (`seldon_routes`; a canary predictor this run removed must have none left).
+    fn not_served(&mut self, obj: &Value) -> Result<Option<String>, PlatformError> {
+        if let Some(why) = spec_not_served(obj) {
+            return Ok(Some(why));
+        }
+        let gone: Vec<&str> = match index_of(obj, &self.canary) {
+            None => vec![self.canary.as_str()],
+            Some(_) => vec![],
+        };
+        super::seldon_routes::not_routed(self.t.api.as_mut(), &self.t.namespace, obj, &gone)
     }
     fn current(&mut self) -> Result<Value, PlatformError> {
         let p = self.path();
@@ -156,12 +161,13 @@ impl Platform for Seldon {
     /// `status.deploymentStatus` with its replicas available (the operator adds a new
     /// Deployment's entry only once it found it created and unchanged), and no removed
     /// predictor's Deployment may still be listed (`completeServiceCreation` drops those once
-    /// the new ones are ready).
+    /// the new ones are ready), and the routes the operator writes (Istio VirtualService,
+    /// Ambassador Mappings) must carry the spec's traffic split (`seldon_routes`).
     fn poll_ready(&mut self) -> Result<Readiness, PlatformError> {
         let obj = self.current()?;
         let state = obj["status"]["state"].as_str().unwrap_or("");
         if state == "Available" {
-            if let Some(why) = spec_not_served(&obj) {
+            if let Some(why) = self.not_served(&obj)? {
                 return Ok(Readiness::Pending(why));
             }
         }
@@ -205,12 +211,11 @@ impl Platform for Seldon {
     }
 
     fn set_shadow(&mut self, percent: u32) -> Result<(), PlatformError> {
-        if percent == 0 {
-            return Ok(()); // set_weight turns the shadow flag off when traffic moves
-        }
-        Err(PlatformError::Unsupported(
-            "a shadow predictor is added by prepare; it mirrors every request".into(),
-        ))
+        // 0: set_weight turns the shadow flag off when traffic moves
+        super::kube_platform::no_mirror(
+            percent,
+            "a shadow predictor is added by prepare; it mirrors every request",
+        )
     }
 
     fn traffic(&mut self) -> Result<Traffic, PlatformError> {
@@ -308,7 +313,7 @@ impl Platform for Seldon {
     fn settled(&mut self) -> Result<Option<String>, PlatformError> {
         let obj = self.current()?;
         Ok(match obj["status"]["state"].as_str().unwrap_or("") {
-            "Available" => spec_not_served(&obj),
+            "Available" => self.not_served(&obj)?,
             s => Some(format!(
                 "SeldonDeployment state {}",
                 if s.is_empty() { "unknown" } else { s }
@@ -318,24 +323,20 @@ impl Platform for Seldon {
 
     /// Found on the object `load_progress` read (no extra request).
     fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+        self.t.take_gitops()
     }
 
     fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
         let p = self.path();
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        let promoted = index_of(&live, &self.canary).is_none()
-            && match (index_of(&live, &self.stable), self.our_graph()) {
-                (Some(si), Some(g)) => live["spec"]["predictors"][si]["graph"] == g,
-                _ => false,
-            };
-        Ok(Some(super::kube_platform::promoted_if_live(
-            record, promoted,
-        )))
+        let (ours, stable, canary) = (self.our_graph(), &self.stable, &self.canary);
+        let found = self.t.load_progress(&p, |_, live| {
+            Ok(index_of(live, canary).is_none()
+                && match (index_of(live, stable), ours) {
+                    (Some(si), Some(g)) => live["spec"]["predictors"][si]["graph"] == g,
+                    _ => false,
+                })
+        })?;
+        Ok(found.map(|(_, record)| record))
     }
 
     fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
@@ -414,5 +415,40 @@ impl Seldon {
             }
             Ok(Some(ops))
         })
+    }
+}
+
+/// The predictor names of `target:` (config-facing; defaults `main` and `canary`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictors {
+    pub stable: String,
+    pub canary: String,
+}
+
+impl Predictors {
+    pub fn from_config(c: &crate::config::Config) -> Predictors {
+        let t = &c.target;
+        Predictors {
+            stable: t.stable_predictor.clone().unwrap_or_else(|| "main".into()),
+            canary: t
+                .canary_predictor
+                .clone()
+                .unwrap_or_else(|| "canary".into()),
+        }
+    }
+
+    /// The cluster before a rollout (a dry run's seed): the SeldonDeployment with only the
+    /// stable predictor, taking every request.
+    pub fn stable_objects(&self, planned: &[Value]) -> Vec<Value> {
+        let mut out = planned.to_vec();
+        for o in out.iter_mut().filter(|o| o["kind"] == "SeldonDeployment") {
+            if let Some(ps) = o["spec"]["predictors"].as_array_mut() {
+                ps.retain(|p| p["name"] == self.stable.as_str());
+                for p in ps.iter_mut() {
+                    p["traffic"] = json!(100);
+                }
+            }
+        }
+        out
     }
 }

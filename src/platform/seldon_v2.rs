@@ -14,8 +14,6 @@ use super::{Platform, PlatformError, Readiness, Revisions, Traffic};
 use serde_json::{json, Value};
 
 pub struct SeldonV2 {
-    /// GitOps owners found on the live object at load (`platform::gitops`).
-    gitops: Vec<String>,
     t: KubeTarget,
     stable: String,
     canary: String,
@@ -41,7 +39,6 @@ impl SeldonV2 {
     pub fn new(t: KubeTarget, stable: String, canary: String, model_uri: String) -> SeldonV2 {
         SeldonV2 {
             t,
-            gitops: Vec::new(),
             stable,
             canary,
             model_uri,
@@ -213,8 +210,9 @@ impl Platform for SeldonV2 {
         self.seen_loading = false;
         self.ready_checks = 0;
         self.promoted = true;
-        // 3. The Experiment and canary Model go in `settled`, once the new version is Ready.
-        Ok(())
+        // 3. The Experiment and canary Model go once the new version is Ready: at once if it
+        //    already is (a scheduler that reports the generation it serves), else in `settled`.
+        self.finish_promotion().map(|_| ())
     }
 
     fn rollback(&mut self) -> Result<(), PlatformError> {
@@ -234,6 +232,45 @@ impl Platform for SeldonV2 {
                 _ => None,
             });
         }
+        self.finish_promotion()
+    }
+
+    /// Found on the object `load_progress` read (no extra request).
+    fn gitops_owners(&mut self) -> Vec<String> {
+        self.t.take_gitops()
+    }
+
+    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
+        let p = self.model(&self.stable);
+        let e = self.experiment();
+        let (uri, canary) = (&self.model_uri, &self.canary);
+        // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
+        // every request already on the canary (promote's first step). Either way the new
+        // version's share must not go back down: the re-run finishes the promotion.
+        let found = self.t.load_progress(&p, |t, live| {
+            Ok(match t.api.get(&e)? {
+                None => live["spec"]["storageUri"] == uri.as_str(),
+                Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
+                    cs.iter().all(|c| {
+                        (c["name"] == canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
+                    })
+                }),
+            })
+        })?;
+        Ok(found.map(|(_, record)| record))
+    }
+
+    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
+        let p = self.model(&self.stable);
+        self.t.save_annotation(&p, record)
+    }
+}
+
+impl SeldonV2 {
+    /// After promote: remove the Experiment and the canary Model once the stable Model's new
+    /// version is Ready; until then what is awaited.
+    fn finish_promotion(&mut self) -> Result<Option<String>, PlatformError> {
+        let e = self.experiment();
         let sp = self.model(&self.stable);
         let m = self.t.must_get(&sp, "stable Model")?;
         if condition_true(&m, "ModelReady") {
@@ -263,38 +300,48 @@ impl Platform for SeldonV2 {
         self.t.api.delete(&cp)?;
         Ok(None)
     }
+}
 
-    /// Found on the object `load_progress` read (no extra request).
-    fn gitops_owners(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.gitops)
+/// The Model names of `target:` and the new model's URI (config-facing; the stable Model
+/// defaults to the resource name, the canary to `<stable>-canary`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Models {
+    pub stable: String,
+    pub canary: String,
+    pub model_uri: String,
+}
+
+impl Models {
+    pub fn from_config(
+        c: &crate::config::Config,
+        k: &super::kube_platform::KubeSettings,
+    ) -> Models {
+        let t = &c.target;
+        let stable = t.stable_model.clone().unwrap_or_else(|| k.resource.clone());
+        let canary = t
+            .canary_model
+            .clone()
+            .unwrap_or_else(|| format!("{stable}-canary"));
+        Models {
+            stable,
+            canary,
+            model_uri: c.model.uri.clone(),
+        }
     }
 
-    fn load_progress(&mut self) -> Result<Option<String>, PlatformError> {
-        let p = self.model(&self.stable);
-        let (owners, found) = self.t.live_record(&p)?;
-        self.gitops = owners;
-        let Some((live, record)) = found else {
-            return Ok(None);
-        };
-        // Promoted, or promoting: the Experiment gone with the stable Model on the new URI, or
-        // every request already on the canary (promote's first step). Either way the new
-        // version's share must not go back down: the re-run finishes the promotion.
-        let e = self.experiment();
-        let promoted = match self.t.api.get(&e)? {
-            None => live["spec"]["storageUri"] == self.model_uri.as_str(),
-            Some(exp) => exp["spec"]["candidates"].as_array().is_some_and(|cs| {
-                cs.iter().all(|c| {
-                    (c["name"] == self.canary.as_str()) == (c["weight"].as_u64().unwrap_or(0) > 0)
-                })
-            }),
-        };
-        Ok(Some(super::kube_platform::promoted_if_live(
-            record, promoted,
-        )))
-    }
-
-    fn save_progress(&mut self, record: &str) -> Result<(), PlatformError> {
-        let p = self.model(&self.stable);
-        self.t.save_annotation(&p, record)
+    /// The cluster before a rollout (a dry run's seed): the stable Model alone, on its old
+    /// version; the Experiment and the canary Model are what the run creates.
+    pub fn stable_objects(&self, planned: &[Value], namespace: &str) -> Vec<Value> {
+        let mut out: Vec<Value> = planned
+            .iter()
+            .filter(|o| o["kind"] != "Experiment" && o["kind"] != "Model")
+            .cloned()
+            .collect();
+        out.push(
+            json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Model",
+            "metadata": {"name": self.stable, "namespace": namespace},
+            "spec": {"storageUri": "(the stable model)"}}),
+        );
+        out
     }
 }

@@ -10,9 +10,9 @@ use super::github::{group, END_GROUP};
 use super::record::GuardrailRule;
 use super::redact::neutralise_line;
 use crate::core::machine::{Event, EventKind};
+use crate::core::progress_events::{CheckStatus, Progress};
 use crate::core::units;
 use crate::core::verdict::Verdict;
-use crate::rollout::driver::{CheckStatus, Progress};
 use std::io::Write;
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@
 
 use super::json::rfc3339;
 use super::record::RunRecord;
+use crate::core::judgement::Judgement;
 use crate::core::machine::{EventKind, Outcome};
 use crate::core::verdict::Verdict;
 use std::collections::HashMap;
@@ -81,6 +82,69 @@ fn rollout_case(r: &RunRecord) -> (String, bool) {
     }
 }
 
+/// Each guardrail's failed checks so far and provider errors in a row, for its `failureLimit`
+/// and `errorLimit`.
+#[derive(Default)]
+struct Streaks<'r> {
+    failed: HashMap<&'r str, u32>,
+    errors_in_a_row: HashMap<&'r str, u32>,
+}
+
+impl<'r> Streaks<'r> {
+    /// The body of one guardrail's check case; a failure or an error past its limit counts on
+    /// `suite`.
+    fn case_body(&mut self, r: &RunRecord, j: &'r Judgement, suite: &mut Suite) -> String {
+        let rule = r.info.guardrails.iter().find(|g| g.name == j.guardrail);
+        let critical = rule.is_some_and(|g| g.critical) || j.critical;
+        let streak = self
+            .errors_in_a_row
+            .entry(j.guardrail.as_str())
+            .or_default();
+        match j.verdict {
+            // A dry run sends no query: the check was not evaluated.
+            _ if r.dry_run => "<skipped message=\"dry run: not evaluated\"/>".to_string(),
+            _ if j.dry_run => {
+                format!(
+                    "<system-out>dry run (never acts): {}</system-out>",
+                    xml(&j.detail)
+                )
+            }
+            Verdict::Fail => {
+                *streak = 0;
+                let n = self.failed.entry(j.guardrail.as_str()).or_default();
+                *n += 1;
+                if critical || *n > r.info.failure_limit {
+                    suite.failures += 1;
+                    format!("<failure message=\"{}\"/>", xml(&j.detail))
+                } else {
+                    format!(
+                        "<system-out>failed check {n} of {} tolerated (failureLimit): {}</system-out>",
+                        r.info.failure_limit,
+                        xml(&j.detail)
+                    )
+                }
+            }
+            Verdict::Error => {
+                *streak += 1;
+                if *streak > r.info.error_limit {
+                    suite.errors += 1;
+                    format!("<error message=\"{}\"/>", xml(&j.detail))
+                } else {
+                    format!(
+                        "<system-out>provider error {streak} in a row, {} tolerated (errorLimit): {}</system-out>",
+                        r.info.error_limit,
+                        xml(&j.detail)
+                    )
+                }
+            }
+            _ => {
+                *streak = 0;
+                format!("<system-out>{}</system-out>", xml(&j.detail))
+            }
+        }
+    }
+}
+
 pub fn render(r: &RunRecord) -> String {
     let mut suites: Vec<Suite> = Vec::new();
     let (rollout, failed) = rollout_case(r);
@@ -92,9 +156,7 @@ pub fn render(r: &RunRecord) -> String {
         failures: usize::from(failed),
         errors: 0,
     });
-    let rule = |name: &str| r.info.guardrails.iter().find(|g| g.name == name);
-    let mut failed_so_far: HashMap<&str, u32> = HashMap::new();
-    let mut errors_in_a_row: HashMap<&str, u32> = HashMap::new();
+    let mut streaks = Streaks::default();
     let mut previous = r.started_at;
     for ev in &r.events {
         match &ev.kind {
@@ -122,53 +184,7 @@ pub fn render(r: &RunRecord) -> String {
                 let time = secs(ev.at - previous);
                 previous = ev.at;
                 for j in judgements {
-                    let g = rule(&j.guardrail);
-                    let critical = g.is_some_and(|g| g.critical) || j.critical;
-                    let streak = errors_in_a_row.entry(j.guardrail.as_str()).or_default();
-                    let body = match j.verdict {
-                        // A dry run sends no query: the check was not evaluated.
-                        _ if r.dry_run => {
-                            "<skipped message=\"dry run: not evaluated\"/>".to_string()
-                        }
-                        _ if j.dry_run => {
-                            format!(
-                                "<system-out>dry run (never acts): {}</system-out>",
-                                xml(&j.detail)
-                            )
-                        }
-                        Verdict::Fail => {
-                            *streak = 0;
-                            let n = failed_so_far.entry(j.guardrail.as_str()).or_default();
-                            *n += 1;
-                            if critical || *n > r.info.failure_limit {
-                                suite.failures += 1;
-                                format!("<failure message=\"{}\"/>", xml(&j.detail))
-                            } else {
-                                format!(
-                                    "<system-out>failed check {n} of {} tolerated (failureLimit): {}</system-out>",
-                                    r.info.failure_limit,
-                                    xml(&j.detail)
-                                )
-                            }
-                        }
-                        Verdict::Error => {
-                            *streak += 1;
-                            if *streak > r.info.error_limit {
-                                suite.errors += 1;
-                                format!("<error message=\"{}\"/>", xml(&j.detail))
-                            } else {
-                                format!(
-                                    "<system-out>provider error {streak} in a row, {} tolerated (errorLimit): {}</system-out>",
-                                    r.info.error_limit,
-                                    xml(&j.detail)
-                                )
-                            }
-                        }
-                        _ => {
-                            *streak = 0;
-                            format!("<system-out>{}</system-out>", xml(&j.detail))
-                        }
-                    };
+                    let body = streaks.case_body(r, j, suite);
                     suite.cases.push(format!(
                         "    <testcase classname=\"{}\" name=\"{}\" time=\"{time}\">{body}</testcase>",
                         xml(&r.name),

@@ -1,8 +1,9 @@
 //! The run record: everything one rollout decided and observed. Every report (step summary,
 //! outputs, JSON decision record, JUnit) is a writer over this one value.
 
+use crate::core::api_request::ApiRequest;
 use crate::core::machine::{Event, Outcome};
-use crate::platform::{ApiRequest, Traffic};
+use crate::core::traffic::Traffic;
 use serde::Serialize;
 
 /// One query as sent and what came back.
@@ -80,7 +81,7 @@ pub struct RunInfo {
     pub traffic_read_at: Option<i64>,
     /// The canary and stable names and revisions the platform reported.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub revisions: Option<crate::platform::Revisions>,
+    pub revisions: Option<crate::core::traffic::Revisions>,
     /// Every phase of the plan, reached or not.
     pub plan: Vec<PlannedPhase>,
     /// Every guardrail's rule.

@@ -35,7 +35,7 @@ fn headline(r: &RunRecord) -> &'static str {
 }
 
 /// Where traffic is, in words: `a 90%, b 10%, c mirrored 5%`.
-pub fn traffic_line(t: &crate::platform::Traffic) -> String {
+pub fn traffic_line(t: &crate::core::traffic::Traffic) -> String {
     let mut s: Vec<String> = t.split.iter().map(|(k, v)| format!("{k} {v}%")).collect();
     s.extend(
         t.mirror
@@ -101,7 +101,7 @@ fn platform_name(p: &str) -> &str {
 }
 
 /// Markdown-safe single-line text (table cells included).
-fn md(s: &str) -> String {
+pub fn md(s: &str) -> String {
     super::github::one_line(s)
         .replace('|', "\\|")
         .replace('<', "&lt;")
@@ -800,8 +800,8 @@ pub fn gate_summary(
     resource: &str,
     ok: bool,
     error: Option<&str>,
-    traffic: Option<&crate::platform::Traffic>,
-    revisions: Option<&crate::platform::Revisions>,
+    traffic: Option<&crate::core::traffic::Traffic>,
+    revisions: Option<&crate::core::traffic::Revisions>,
 ) -> String {
     let title = match (gate, ok) {
         (_, false) => format!("⚠️ {gate} failed"),

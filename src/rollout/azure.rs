@@ -6,7 +6,6 @@ use crate::clients::azure::credential::{BearerToken, TokenSource};
 use crate::clients::azure::settings::{AuthMode, AzureSettings, Cloud, EnvLookup};
 use crate::clients::azure::AzureError;
 use crate::config::{self, Config};
-use crate::platform::azureml::AzureMlTarget;
 use std::sync::Arc;
 
 pub fn settings(c: &Config) -> AzureSettings {
@@ -39,21 +38,6 @@ pub fn settings(c: &Config) -> AzureSettings {
         client_id: a.client_id.clone(),
         cloud,
         gitlab_token_var: a.id_token_variable.clone(),
-    }
-}
-
-pub fn target(c: &Config) -> AzureMlTarget {
-    let t = &c.target;
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    AzureMlTarget {
-        subscription_id: s(&t.subscription_id),
-        resource_group: s(&t.resource_group),
-        workspace: s(&t.workspace),
-        endpoint: s(&t.endpoint),
-        stable_deployment: s(&t.stable_deployment),
-        canary_deployment: s(&t.canary_deployment),
-        delete_old_deployment: t.delete_old_deployment,
-        delete_canary_on_rollback: t.delete_canary_on_rollback,
     }
 }
 

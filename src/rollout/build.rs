@@ -4,11 +4,11 @@
 
 use super::context::{self, Moment};
 use super::recorder::{RecordingKube, RequestLog};
-use crate::config::{Config, Guardrail, PlatformKind};
+use crate::config::{Config, Guardrail};
 use crate::core::guardrail::{queries, QuerySpec};
-use crate::core::plan::Plan;
-use crate::platform::k8s::{object_path, KubeApi, SELDON_MODEL};
-use crate::platform::kube_platform::KubeTarget;
+use crate::core::plan::{Plan, Walk};
+use crate::platform::k8s::{object_path, KubeApi};
+use crate::platform::target::Target;
 use crate::platform::{Platform, PlatformError, Revisions};
 use crate::render::{RenderError, Renderer};
 use serde_json::{json, Map, Value};
@@ -46,16 +46,14 @@ pub fn render_run(
 ) -> Result<Rendered, RenderError> {
     // In Argo watch mode the loop has one phase (follow the Rollout to Healthy) while the Rollout
     // holds every configured stage: its manifests are the full plan's, at the final stage.
-    let watch = c.target.mode == Some(crate::config::ArgoMode::Watch);
     let full = Plan::from_config(c);
     let rev = context::placeholder_revisions(c);
     let mut phases = Vec::with_capacity(plan.stages.len());
     let mut azure_deployment = None;
     for i in 0..plan.stages.len() {
-        let (p, at) = if watch {
-            (&full, full.stages.len() - 1)
-        } else {
-            (plan, i)
+        let (p, at) = match plan.walk {
+            Walk::ArgoWatch => (&full, full.stages.len() - 1),
+            Walk::Stages => (plan, i),
         };
         let ms = manifests(c, p, renderer, at, &rev, &Map::new())?;
         if i == 0 {
@@ -127,9 +125,9 @@ pub fn manifests(
     };
     let mut ctx = context::build(c, plan, &at, rev, env);
     let mut qctx = ctx.clone();
-    if c.target.platform == PlatformKind::ArgoRollouts {
-        qctx["canary"]["revision"] = json!("{{args.canary-hash}}");
-        qctx["stable"]["revision"] = json!("{{args.stable-hash}}");
+    if let Some((canary, stable)) = Target::from_config(c).manifest_revisions() {
+        qctx["canary"]["revision"] = json!(canary);
+        qctx["stable"]["revision"] = json!(stable);
     }
     let n = ctx["guardrails"].as_array().map_or(0, Vec::len);
     for i in 0..n {
@@ -152,74 +150,47 @@ pub fn manifests(
 /// A Kubernetes platform driver over `api`, knowing whether it has written
 /// ([`Platform::has_written`]).
 pub fn kube_platform(c: &Config, api: Box<dyn KubeApi>, rendered: &Rendered) -> Box<dyn Platform> {
+    let target = Target::from_config(c);
     let planned = rendered.last().to_vec();
     Box::new(crate::platform::written::tracked(api, |api| {
-        driver(c, api, planned)
+        target
+            .kube_driver(api, planned)
+            .expect("a Kubernetes platform")
     }))
 }
 
-/// The platform file's driver for the config's target.
-fn driver(c: &Config, api: Box<dyn KubeApi>, planned: Vec<Value>) -> Box<dyn Platform> {
-    let rev = context::default_revisions(c);
-    let t = KubeTarget {
-        api,
-        namespace: context::namespace(c),
-        name: context::resource(c),
-        planned,
-    };
-    match c.target.platform {
-        PlatformKind::Kserve => Box::new(crate::platform::kserve::Kserve::new(t)),
-        PlatformKind::Seldon => Box::new(crate::platform::seldon::Seldon::new(
+/// The platform driver of a dry run: the live driver over a recorder (`RecordingKube` seeded
+/// with the stable version a canary needs, or Azure ML's `azureml_dry`), logging into `log`.
+pub fn recording_platform(
+    c: &Config,
+    rendered: &Rendered,
+    log: RequestLog,
+) -> Result<Box<dyn Platform>, PlatformError> {
+    Ok(match Target::from_config(c) {
+        Target::AzureMl(t) => Box::new(crate::platform::azureml_dry::platform(
             t,
-            rev.stable_name,
-            rev.canary_name,
+            rendered.azure_deployment.clone(),
+            log,
         )),
-        PlatformKind::SeldonV2 => Box::new(crate::platform::seldon_v2::SeldonV2::new(
-            t,
-            rev.stable_name,
-            rev.canary_name,
-            c.model.uri.clone(),
-        )),
-        PlatformKind::ArgoRollouts if c.target.mode == Some(crate::config::ArgoMode::Watch) => {
-            Box::new(crate::platform::argo::Argo::watch(t))
+        _ => {
+            let rec = seeded_recorder(c, rendered, log)?;
+            kube_platform(c, Box::new(rec), rendered)
         }
-        PlatformKind::ArgoRollouts => Box::new(crate::platform::argo::Argo::new(t)),
-        PlatformKind::Azureml => unreachable!("azureml is not a Kubernetes platform"),
-    }
+    })
 }
 
-/// A recorder pre-seeded with the stable version a canary needs, as if the cluster had it.
-pub fn seeded_recorder(
+/// A recorder pre-seeded with the stable version a canary needs, as if the cluster had it
+/// (`Target::stable_objects`).
+fn seeded_recorder(
     c: &Config,
     rendered: &Rendered,
     log: RequestLog,
 ) -> Result<RecordingKube, PlatformError> {
-    let fm = c
-        .kubernetes
-        .as_ref()
-        .map_or("mlcanary", |k| k.field_manager.as_str());
-    let mut rec = RecordingKube::new(fm, log);
-    let ns = context::namespace(c);
-    let rev = context::default_revisions(c);
-    for mut o in rendered.last().iter().cloned() {
-        match o["kind"].as_str() {
-            Some("SeldonDeployment") => {
-                if let Some(ps) = o["spec"]["predictors"].as_array_mut() {
-                    ps.retain(|p| p["name"] == rev.stable_name.as_str());
-                    for p in ps.iter_mut() {
-                        p["traffic"] = json!(100);
-                    }
-                }
-            }
-            Some("Experiment") | Some("Model") | Some("AnalysisTemplate") => continue,
-            _ => {}
-        }
-        rec.seed(object_path(&o, &ns)?, o);
-    }
-    if c.target.platform == PlatformKind::SeldonV2 {
-        let stable = json!({"apiVersion": "mlops.seldon.io/v1alpha1", "kind": "Model",
-            "metadata": {"name": rev.stable_name, "namespace": ns}, "spec": {"storageUri": "(the stable model)"}});
-        rec.seed(SELDON_MODEL.path(&ns, &rev.stable_name), stable);
+    let target = Target::from_config(c);
+    let k = target.kube().expect("a Kubernetes platform");
+    let mut rec = RecordingKube::new(&k.field_manager, log);
+    for o in target.stable_objects(rendered.last()) {
+        rec.seed(object_path(&o, &k.namespace)?, o);
     }
     Ok(rec)
 }
@@ -250,7 +221,8 @@ pub fn providers(
         crate::metrics::build::Azure {
             arm,
             logs,
-            default_resource: super::azure::target(c).endpoint_path(),
+            default_resource: crate::platform::azureml::AzureMlTarget::from_config(c)
+                .endpoint_path(),
         }
     });
     crate::metrics::build::providers(c, azure.as_ref())

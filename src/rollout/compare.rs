@@ -77,7 +77,7 @@ pub fn azure_scoring(
     arm: &ArmClient,
     tokens: &dyn TokenSource,
 ) -> Result<AzureScoring, String> {
-    let ep = super::azure::target(c).endpoint_path();
+    let ep = crate::platform::azureml::AzureMlTarget::from_config(c).endpoint_path();
     let got = arm
         .get(&ep)
         .map_err(|e| format!("reading the endpoint's scoring URI: {e}"))?;
@@ -121,12 +121,12 @@ pub fn azure_scoring(
 /// The (stable, canary) addresses of this config's platform, explicit overrides applied.
 pub fn resolve(c: &Config, scoring_uri: Option<&str>) -> Result<(Address, Address), String> {
     let rev = super::context::default_revisions(c);
-    let (ns, res) = (super::context::namespace(c), super::context::resource(c));
+    let k = crate::platform::kube_platform::KubeSettings::from_config(c);
     addresses(
         c,
         &Names {
-            namespace: &ns,
-            resource: &res,
+            namespace: &k.namespace,
+            resource: &k.resource,
             stable: &rev.stable_name,
             canary: &rev.canary_name,
             scoring_uri,
@@ -440,7 +440,7 @@ pub fn dry(c: &Config, n: usize) -> Option<DryCompare> {
     let line = match (c.target.platform, resolve(c, None)) {
         (_, Ok((s, cn))) => describe(k, n, &shown(&s), &shown(&cn)),
         (PlatformKind::Azureml, Err(_)) => {
-            let t = super::azure::target(c);
+            let t = crate::platform::azureml::AzureMlTarget::from_config(c);
             describe(
                 k,
                 n,

@@ -1,8 +1,10 @@
 //! The template context (config.md "Template context"), built from the config, the plan and what
 //! the platform reports. Queries, URLs, notification bodies and manifests all see this.
 
-use crate::config::{Condition, Config, GuardrailKind, PlatformKind, ProviderSpec};
+use crate::config::{Condition, Config, GuardrailKind, ProviderSpec};
 use crate::core::plan::{PhaseKind, Plan, Stage};
+use crate::platform::kube_platform::KubeSettings;
+use crate::platform::target::Target;
 use crate::platform::Revisions;
 use serde_json::{json, Map, Value};
 
@@ -17,67 +19,10 @@ pub struct Moment {
     pub elapsed: u64,
 }
 
-pub fn namespace(c: &Config) -> String {
-    c.target
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into())
-}
-
-pub fn resource(c: &Config) -> String {
-    c.target.resource.clone().unwrap_or_else(|| c.name.clone())
-}
-
-/// Default names when the platform cannot tell yet (dry runs, before the first change).
+/// The names the templates see before the platform reports any
+/// ([`Target::default_revisions`]: each platform's defaults).
 pub fn default_revisions(c: &Config) -> Revisions {
-    let t = &c.target;
-    let res = resource(c);
-    match t.platform {
-        PlatformKind::Seldon => {
-            let s = t.stable_predictor.clone().unwrap_or_else(|| "main".into());
-            let k = t
-                .canary_predictor
-                .clone()
-                .unwrap_or_else(|| "canary".into());
-            Revisions {
-                canary_name: k.clone(),
-                canary_revision: Some(k),
-                stable_name: s.clone(),
-                stable_revision: Some(s),
-            }
-        }
-        PlatformKind::SeldonV2 => {
-            let s = t.stable_model.clone().unwrap_or_else(|| res.clone());
-            let k = t
-                .canary_model
-                .clone()
-                .unwrap_or_else(|| format!("{s}-canary"));
-            Revisions {
-                canary_name: k.clone(),
-                canary_revision: Some(k),
-                stable_name: s.clone(),
-                stable_revision: Some(s),
-            }
-        }
-        PlatformKind::Azureml => {
-            let s = t.stable_deployment.clone().unwrap_or_default();
-            let k = t.canary_deployment.clone().unwrap_or_default();
-            Revisions {
-                canary_name: k.clone(),
-                canary_revision: Some(k),
-                stable_name: s.clone(),
-                stable_revision: Some(s),
-            }
-        }
-        // Revision names exist only once the platform creates them: unknown until it reports
-        // them (a template that uses one then fails instead of sending a placeholder).
-        PlatformKind::Kserve | PlatformKind::ArgoRollouts => Revisions {
-            canary_name: res.clone(),
-            canary_revision: None,
-            stable_name: res,
-            stable_revision: None,
-        },
-    }
+    Target::from_config(c).default_revisions()
 }
 
 /// [`default_revisions`] with unknown revisions as placeholders that read as what they stand for:
@@ -162,6 +107,7 @@ pub fn build(
     env: &Map<String, Value>,
 ) -> Value {
     let target = serde_json::to_value(&c.target).unwrap_or(Value::Null);
+    let kube = KubeSettings::from_config(c);
     let stage = plan
         .stages
         .get(at.phase)
@@ -188,11 +134,13 @@ pub fn build(
         "name": c.name,
         "model": {"uri": c.model.uri, "format": c.model.format, "version": c.model.version},
         "target": target,
-        "namespace": namespace(c),
-        "resource": resource(c),
+        "namespace": kube.namespace,
+        "resource": kube.resource,
         "stage": stage_v,
         "stages": plan.traffic_stages().enumerate().map(|(i, s)| stage_json(s, i)).collect::<Vec<_>>(),
         "shadow": c.shadow.as_ref().map(|s| json!({"percent": s.percent, "duration": s.duration.to_string(), "durationSeconds": s.duration.as_secs_ceil()})),
+        // The prediction comparison phase (docs/compare.md): the Argo Rollout renders its steps.
+        "compare": c.compare.is_some(),
         "canary": named(&rev.canary_name, &rev.canary_revision),
         "stable": named(&rev.stable_name, &rev.stable_revision),
         "analysis": {

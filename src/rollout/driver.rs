@@ -38,41 +38,10 @@ pub fn shared(
         .collect()
 }
 
-/// Progress as it happens, for the terminal and CI logs.
-pub trait Progress {
-    /// A new phase begins (stage or shadow).
-    fn phase(&mut self, _label: &str) {}
-    fn event(&mut self, line: &str);
-    /// A milestone worth a notification (started, a stage, the end).
-    fn milestone(&mut self, _m: &crate::notify::Milestone) {}
-    /// A check was judged: where the rollout stands, for a one-line status.
-    fn checked(&mut self, _c: &CheckStatus) {}
-    /// A new journal entry of the machine (extensions, stage ends, the outcome).
-    fn journal(&mut self, _e: &crate::core::machine::Event) {}
-    /// Still waiting (warmup, readiness, the next check); a console shows it now and then.
-    fn waiting(&mut self, _what: &str) {}
-}
-
-/// Where a rollout stands after a check.
-pub struct CheckStatus<'a> {
-    pub phase: &'a crate::core::plan::Stage,
-    /// Traffic stages in the plan (the shadow phase not counted).
-    pub stages: usize,
-    /// 0-based check in the phase.
-    pub check: usize,
-    /// Milliseconds until the phase's last planned check.
-    pub left_ms: i64,
-    pub judgements: &'a [Judgement],
-}
+pub use crate::core::progress_events::{CheckStatus, Progress, Quiet};
 
 /// The longest silent sleep: longer waits are cut into slices with a `waiting` line between.
 const HEARTBEAT_MS: i64 = 30_000;
-
-/// Prints nothing.
-pub struct Quiet;
-impl Progress for Quiet {
-    fn event(&mut self, _: &str) {}
-}
 
 pub struct Driver<'a> {
     pub config: &'a Config,
@@ -85,8 +54,6 @@ pub struct Driver<'a> {
     pub env: Map<String, Value>,
     /// Every phase's manifests, rendered before the run (`build::render_run`).
     pub rendered: Rendered,
-    /// Dry run: the platform is a recorder, readiness is assumed, queries are rendered but not sent.
-    pub dry_run: bool,
 }
 
 /// How long a rollback keeps retrying after a signal: CI runners kill the process about ten
@@ -249,12 +216,8 @@ impl<'a> Driver<'a> {
             machine.resume_at(phase, failed, started);
         }
         // Revision names the platform has not reported are unknown (a query using one is not
-        // sent); a dry run shows placeholders instead.
-        let revisions = if self.dry_run {
-            context::placeholder_revisions(c)
-        } else {
-            context::default_revisions(c)
-        };
+        // sent) until readiness, when the platform names them.
+        let revisions = context::default_revisions(c);
         self.announce(progress, NotifyEvent::Started, 0, &revisions, None);
         Run {
             machine,
@@ -312,7 +275,6 @@ impl<'a> Driver<'a> {
                 });
                 applied(r)
             }
-            Action::PollReady if self.dry_run => Input::Ready,
             Action::PollReady => match self.platform.poll_ready() {
                 Ok(Readiness::Ready) => {
                     progress.event("canary ready");
@@ -392,7 +354,7 @@ impl<'a> Driver<'a> {
         deadline_at: Option<i64>,
         progress: &mut dyn Progress,
     ) -> Input {
-        if !self.dry_run && !known(&st.revisions) {
+        if !known(&st.revisions) {
             self.read_revisions(&mut st.revisions, 1, progress);
         }
         let now = self.clock.now_ms();
@@ -459,16 +421,12 @@ impl<'a> Driver<'a> {
             Outcome::Interrupted { .. } => State::Interrupted,
         };
         // A run that changed nothing leaves no record either (nothing to continue).
-        if !self.dry_run && changed {
+        if changed {
             let weight = st.machine.traffic().0;
             self.save(persist, &mut st, final_state, weight, progress);
         }
-        let traffic_read_at = (!self.dry_run).then(|| self.clock.now_ms());
-        let (traffic, traffic_error) = if self.dry_run {
-            (None, None)
-        } else {
-            self.final_traffic(progress)
-        };
+        let traffic_read_at = Some(self.clock.now_ms());
+        let (traffic, traffic_error) = self.final_traffic(progress);
         let m = &st.machine;
         let final_weight = if changed { m.traffic().0 } else { 0 };
         let end = crate::notify::final_event(&outcome);
@@ -478,7 +436,7 @@ impl<'a> Driver<'a> {
             platform: c.target.platform.as_str().into(),
             model_uri: c.model.uri.clone(),
             model_version: c.model.version.clone(),
-            dry_run: self.dry_run,
+            dry_run: false,
             started_at: st.started,
             finished_at: self.clock.now_ms(),
             outcome,
@@ -486,7 +444,7 @@ impl<'a> Driver<'a> {
             stage: self.plan.stages[m.phase()].label(),
             traffic,
             traffic_error,
-            changed: changed && !self.dry_run,
+            changed,
             events: m.events().to_vec(),
             queries: st.records,
             requests: Vec::new(),
@@ -598,11 +556,7 @@ impl<'a> Driver<'a> {
                             None => Err(format!("provider {} is not available", g.provider)),
                             Some(p) => {
                                 rec.request = p.describe(&q);
-                                if self.dry_run {
-                                    Ok(Observation::NoData)
-                                } else {
-                                    self.fetch(p, q, deadline_at)
-                                }
+                                self.fetch(p, q, deadline_at)
                             }
                         }
                     }
@@ -614,25 +568,15 @@ impl<'a> Driver<'a> {
             recs.push(rec);
             fetched.push(result);
         }
-        let j = if self.dry_run {
-            Judgement {
-                guardrail: g.name.clone(),
-                verdict: Verdict::Pass,
-                zone: crate::core::guardrail::Zone::Promote,
-                value: None,
-                detail: "dry run: query rendered, not sent".into(),
-                stats: None,
-                dry_run: g.dry_run,
-                critical: g.critical,
-                proven: false,
-                sequential: g.sequential.is_some(),
+        let j = match provider.and_then(|p| p.unjudged()) {
+            Some(why) => not_evaluated(g, why),
+            None => {
+                let mut j = judge.judge(gi, phase, weight, &fetched);
+                if let Some(reason) = provider.and_then(|p| p.fatal()) {
+                    crate::core::compare::fail_judgement(&mut j, reason);
+                }
+                j
             }
-        } else {
-            let mut j = judge.judge(gi, phase, weight, &fetched);
-            if let Some(reason) = provider.and_then(|p| p.fatal()) {
-                crate::core::compare::fail_judgement(&mut j, reason);
-            }
-            j
         };
         (j, recs)
     }
@@ -755,6 +699,23 @@ fn applied(r: Result<(), PlatformError>) -> Input {
     }
 }
 
+/// The judgement of a guardrail whose provider sent nothing (a dry run): it passes, so the walk
+/// covers the whole plan, and says why it was not evaluated.
+fn not_evaluated(g: &crate::config::Guardrail, why: &str) -> Judgement {
+    Judgement {
+        guardrail: g.name.clone(),
+        verdict: Verdict::Pass,
+        zone: crate::core::guardrail::Zone::Promote,
+        value: None,
+        detail: why.into(),
+        stats: None,
+        dry_run: g.dry_run,
+        critical: g.critical,
+        proven: false,
+        sequential: g.sequential.is_some(),
+    }
+}
+
 fn mirror_words(m: u32) -> String {
     if m > 0 {
         format!(", mirroring {m}%")
@@ -843,7 +804,6 @@ pub fn virtual_run(
         cancel: Cancel::new(),
         env: Default::default(),
         rendered: Rendered::default(),
-        dry_run: false,
     };
     driver.run(&mut Quiet)
 }

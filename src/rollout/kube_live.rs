@@ -39,9 +39,20 @@ pub fn options(c: &Config) -> ClientOptions {
     ClientOptions {
         kubeconfig: k.and_then(|k| k.kubeconfig.as_deref()).map(expand_home),
         context: k.and_then(|k| k.context.clone()),
-        field_manager: k.map_or("mlcanary".into(), |k| k.field_manager.clone()),
+        field_manager: crate::platform::kube_platform::KubeSettings::from_config(c).field_manager,
         ..ClientOptions::default()
     }
+}
+
+/// The kubeconfig context's (or service account's) namespace when a Kubernetes config names
+/// none, as kubectl (`run` and the manual gates).
+pub fn with_context_namespace(mut c: Config) -> Config {
+    if c.target.platform.is_kubernetes() && c.target.namespace.is_none() {
+        c.target.namespace = crate::clients::kube::resolve_config(&options(&c))
+            .ok()
+            .and_then(|k| k.namespace);
+    }
+    c
 }
 
 pub fn connect(c: &Config) -> Result<LiveKube, KubeError> {

@@ -69,8 +69,8 @@ pub fn platform(
     tokens: Option<Arc<dyn TokenSource>>,
     cancel: &super::clock::Cancel,
 ) -> Result<Box<dyn Platform>, SetupError> {
-    match c.target.platform {
-        PlatformKind::Azureml => {
+    match crate::platform::target::Target::from_config(c) {
+        crate::platform::target::Target::AzureMl(target) => {
             let tokens = tokens.ok_or(SetupError::NoAzureCredential)?;
             let s = super::azure::settings(c);
             let (arm, _) = super::azure::clients(&s, &ProcessEnv, tokens, Default::default());
@@ -80,9 +80,7 @@ pub fn platform(
                 log::warn!("{note}");
             }
             Ok(Box::new(crate::platform::azureml::AzureMl::new(
-                arm,
-                super::azure::target(c),
-                body,
+                arm, target, body,
             )))
         }
         _ => {

@@ -26,9 +26,9 @@ use mlcanary::metrics::log_analytics::LogAnalytics;
 use mlcanary::platform::azureml::AzureMl;
 use mlcanary::render::Renderer;
 use mlcanary::report::record::RunRecord;
+use mlcanary::rollout::build;
 use mlcanary::rollout::clock::{Cancel, VirtualClock};
 use mlcanary::rollout::driver::{Driver, Quiet, SharedProvider};
-use mlcanary::rollout::{azure as rollout_azure, build};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -273,7 +273,11 @@ fn run_case(case: &Case) -> Ended {
     let renderer = Renderer::new(None).unwrap();
     let rendered = build::render_run(&c, &plan, &renderer, &Default::default()).unwrap();
     let body = rendered.azure_deployment.clone();
-    let platform = AzureMl::new(arm.clone(), rollout_azure::target(&c), body);
+    let platform = AzureMl::new(
+        arm.clone(),
+        mlcanary::platform::azureml::AzureMlTarget::from_config(&c),
+        body,
+    );
     let providers: BTreeMap<String, SharedProvider> = BTreeMap::from([
         (
             "azmon".to_string(),
@@ -295,7 +299,6 @@ fn run_case(case: &Case) -> Ended {
         cancel: Cancel::new(),
         env: Default::default(),
         rendered,
-        dry_run: false,
     };
     let record = driver.run(&mut Quiet);
     let w = fake.world();

@@ -321,6 +321,10 @@ fn plan_and_dry_run_show_the_comparison_for_every_platform() {
         ),
         ("seldon-v2", "seldon-model: income-v2"),
         ("azureml", "azureml-model-deployment: green"),
+        (
+            "argo-rollouts",
+            "canary POST http://income-canary.ml/v2/models/income/infer",
+        ),
     ];
     for (name, canary) in cases {
         let file = format!("examples/compare/{name}.yaml");
@@ -429,4 +433,39 @@ fn the_comparison_phase_is_not_rendered_as_the_shadow_phase() {
         "the shadow phase still mirrors: {}",
         record["requests"]
     );
+}
+
+/// Argo Rollouts: a user Rollout template that pauses at `setWeight: 0` without `setCanaryScale`
+/// holds no canary pods, and Argo then leaves `canaryService` on the stable pods: mlcanary refuses
+/// to compare (exit 1 with the reason, nothing sent to either address) and aborts the Rollout.
+#[test]
+fn argo_pause_at_zero_without_canary_pods_is_refused_before_sending() {
+    let env = Env::kube_only(Kind::ArgoDrive);
+    write_requests(&env, "v2", 20);
+    let dir = env.dir.path().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let builtin = std::fs::read_to_string("templates/argo-rollout.yaml").unwrap();
+    let without: String = builtin
+        .replace("        - setCanaryScale:\n            replicas: {{ target.canaryReplicas | default(1) }}\n", "")
+        .replace("        - setCanaryScale:\n            matchTrafficWeight: true\n", "");
+    assert_ne!(
+        without, builtin,
+        "the template's compare steps moved: update this test"
+    );
+    std::fs::write(dir.join("argo-rollout.yaml"), without).unwrap();
+    // Nothing listens on port 9: a comparison that ran would fail as unreachable instead.
+    let compare = "  requests: requests.jsonl\n  protocol: v2\n  stable: {url: \"http://127.0.0.1:9/v2/models/fd/infer\"}\n  canary: {url: \"http://127.0.0.1:9/v2/models/fd/infer\"}\n";
+    let target = "templates: templates\ntarget:\n  platform: argo-rollouts\n  resource: fd\n  image: ghcr.io/acme/fd:2\n  replicas: 2\n  trafficRouting: {nginx: {stableIngress: fd}}\n";
+    let run = env.run(&config(target, compare, LABEL_GUARDRAILS));
+    assert_eq!(run.code, 1, "{}", run.log());
+    assert!(run.reason().contains("no canary pods"), "{}", run.reason());
+    assert_eq!(
+        run.report["compare"].get("requests"),
+        None,
+        "{}",
+        run.report["compare"]
+    );
+    let ro = env.object(&Kind::ArgoDrive.path()).unwrap();
+    assert_eq!(ro["status"]["phase"], "Degraded", "{ro}");
+    assert_eq!(ro["status"]["abort"], true, "{ro}");
 }

@@ -508,6 +508,80 @@ fn plan_says_seldon_v1_shadow_copies_every_request() {
     );
 }
 
+/// `plan` warns about GitOps owners: offline from the rendered manifests (a tracking annotation
+/// the templates render), and from the live object when the kubeconfig's cluster answers, with
+/// GETs only; a cluster that cannot be read is one line, never an error.
+#[test]
+fn plan_warns_about_gitops_owners_offline_and_on_the_live_object_read_only() {
+    let env = Env::kube_only(Kind::Kserve);
+    let path = Kind::Kserve.path();
+    let mut o = env.object(&path).unwrap();
+    o["metadata"]["labels"] = serde_json::json!({"kustomize.toolkit.fluxcd.io/name": "apps"});
+    o["metadata"]["managedFields"] =
+        serde_json::json!([{"manager": "kustomize-controller", "operation": "Apply"}]);
+    env.kube.insert(&path, o);
+    let config = env
+        .config(&Opts::default())
+        .replace(
+            &format!("  resource: {}\n", e2e::NAME),
+            &format!(
+                "  resource: {}\n  annotations: {{argocd.argoproj.io/tracking-id: \"fraud:serving.kserve.io/InferenceService:ml/fd\"}}\n",
+                e2e::NAME
+            ),
+        );
+    assert!(config.contains("tracking-id"), "{config}");
+    let file = env.write_config(&config);
+    let before = env.kube.requests().len();
+    let plan = env.mlcanary(&["plan".into(), "-c".into(), file.display().to_string()]);
+    assert_eq!(plan.code, 0, "{}", plan.log());
+    for text in [&plan.stdout, &plan.summary] {
+        assert!(
+            text.contains("in the rendered manifests: InferenceService fd is managed by Argo CD (annotation argocd.argoproj.io/tracking-id=fraud:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("live: InferenceService fd is managed by Flux (label kustomize.toolkit.fluxcd.io/name=apps, field manager kustomize-controller)"),
+            "{text}"
+        );
+        assert!(!text.contains("not checked"), "{text}");
+    }
+    let sent: Vec<String> = env.kube.requests()[before..]
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(sent, vec![format!("GET {path}")]);
+    // The same config against a kubeconfig whose cluster does not answer: one line, exit 0.
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters: [{name: x, cluster: {server: \"http://127.0.0.1:9\"}}]\nusers: [{name: x, user: {}}]\ncontexts: [{name: x, context: {cluster: x, user: x, namespace: ml}}]\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("mlcanary")
+        .unwrap()
+        .args(["plan", "-c", file.to_str().unwrap()])
+        .env("KUBECONFIG", &kc)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("GitOps owners not checked: "))
+            .count(),
+        1,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("in the rendered manifests: InferenceService fd is managed by Argo CD"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("live: "), "{stdout}");
+}
+
 /// A target managed by Argo CD (its tracking annotation and field manager): the run warns on
 /// the console and in the step summary that self-heal can revert the weights it sets.
 #[test]

@@ -52,8 +52,31 @@ fn served_share(kube: &KubeServer, kind: Kind, stable: &str) -> Option<u64> {
             )
         }
         Kind::Seldon => {
-            // Seldon v1 routes by the spec's traffic once the Deployments are available.
+            // Seldon v1 (Istio) routes by the VirtualService the operator writes once every
+            // Deployment is available: the canary's route weight, or everything once the
+            // stable predictor alone is routed and runs the new graph.
             let o = kube.object(&Kind::Seldon.path())?;
+            let vs = kube.object(&format!(
+                "/apis/networking.istio.io/v1alpha3/namespaces/{NS}/virtualservices/{NAME}"
+            ));
+            if let Some(routes) = vs
+                .as_ref()
+                .and_then(|v| v["spec"]["http"][0]["route"].as_array())
+            {
+                let canary = routes
+                    .iter()
+                    .find(|r| r["destination"]["subset"] == "canary");
+                return Some(match canary {
+                    Some(_) if routes.len() == 1 => 100,
+                    Some(r) => r["weight"].as_u64().unwrap_or(0),
+                    None if o["spec"]["predictors"][0]["graph"]["modelUri"] == CANARY_URI
+                        && o["status"]["state"] == "Available" =>
+                    {
+                        100
+                    }
+                    None => 0,
+                });
+            }
             let preds = o["spec"]["predictors"].as_array()?;
             let canary = preds.iter().find(|p| p["name"] == "canary");
             Some(match canary {
@@ -165,6 +188,32 @@ fn judged(stdout: &str) -> Vec<String> {
     out
 }
 
+/// Within one run, traffic moves past a stage (a later stage's line, or the promote) only
+/// after that stage was judged in this run: a resumed run never releases a stage (an Argo
+/// pause) it did not judge. Its first stage line is exempt: it repeats the move the record
+/// says was already decided.
+fn assert_moves_follow_checks(stdout: &str) {
+    let mut stages = 0;
+    let mut checked = false;
+    for line in stdout.lines() {
+        let text = line.split_once("] ").map_or(line, |(_, t)| t).trim_start();
+        let stage_line = text.starts_with("stage ")
+            && (text.contains("): applying") || text.contains("): moving"));
+        if stage_line || text.contains("promoting the canary") {
+            assert!(
+                stages == 0 || checked,
+                "moved on without judging the stage before: {text}\n{stdout}"
+            );
+            if stage_line {
+                stages += 1;
+            }
+            checked = false;
+        } else if text.starts_with("check ") {
+            checked = true;
+        }
+    }
+}
+
 fn wait_until(what: &str, outputs: &[String], mut f: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(60);
     while !f() {
@@ -200,8 +249,11 @@ fn kill_at_every_stage(kind: Kind) {
     }
     let kills = [
         At::Record("phase=0;weight=10"),
+        At::Judged("phase=0;weight=10"),
+        At::Record("phase=1;weight=25"),
         At::Judged("phase=1;weight=25"),
         At::Record("phase=2;weight=50"),
+        At::Judged("phase=2;weight=50"),
         At::Promoting,
     ];
     for (i, at) in kills.iter().enumerate() {
@@ -212,8 +264,9 @@ fn kill_at_every_stage(kind: Kind) {
                     record(&env).contains(needle)
                 });
                 if let At::Judged(n) = at {
-                    let moving = format!("{}%): moving", n.rsplit('=').next().unwrap_or(""));
-                    run.wait_for_stdout_after(&moving, "check 1: ");
+                    // The stage's line ("applying" at the first stage, "moving" later).
+                    let stage = format!("({}%): ", n.rsplit('=').next().unwrap_or(""));
+                    run.wait_for_stdout_after(&stage, "check 1: ");
                 }
                 needle.to_string()
             }
@@ -235,9 +288,11 @@ fn kill_at_every_stage(kind: Kind) {
             );
         }
         judged_all.extend(judged(&out));
+        assert_moves_follow_checks(&out);
     }
     let last = env.run(&cfg);
     judged_all.extend(judged(&last.stdout));
+    assert_moves_follow_checks(&last.stdout);
     assert_eq!(last.code, 0, "{}", last.log());
     assert_eq!(last.result(), "promoted", "{}", last.report);
     // Killed as the promote went out: the re-run either finds it promoted (the write landed:

@@ -594,7 +594,6 @@ fn run_case(case: &Case) -> Ended {
         cancel,
         env: Default::default(),
         rendered,
-        dry_run: false,
     };
     let t = std::time::Instant::now();
     let record = driver.run(&mut Quiet);

@@ -36,6 +36,7 @@ fn argo(server: &KubeServer) -> Argo {
         namespace: "ml".into(),
         name: "r".into(),
         planned: vec![rollout("m:v2")],
+        gitops: Vec::new(),
     })
 }
 
@@ -193,4 +194,34 @@ fn a_fully_promoted_rollout_is_never_aborted() {
     );
     server.settle();
     assert_eq!(server.object(RO).unwrap()["status"]["phase"], "Healthy");
+}
+
+/// A Rollout CRD installed without the status subresource answers 404 on `/status`: the abort
+/// goes to the main resource, as `kubectl argo rollouts abort` does (`AbortRollout` in
+/// argo-rollouts' `cmd/abort/abort.go`: on `k8serrors.IsNotFound` it patches without
+/// "status"). The real client reports the 404 as a typed `KubeError::NotFound`; matching the
+/// message text for "404" missed it and the rollback failed.
+#[test]
+fn an_abort_without_the_status_subresource_patches_the_rollout() {
+    let server = updated(Duration::from_millis(100));
+    let status = format!("{RO}/status");
+    server.inject(
+        move |r| r.method == "PATCH" && r.path == status,
+        kube::Fault::Status(404),
+        usize::MAX,
+    );
+    let mut p = argo(&server);
+    p.rollback().unwrap();
+    let patches: Vec<(String, String)> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| (r.path, r.body))
+        .collect();
+    let n = patches.len();
+    assert!(n >= 2, "{patches:?}");
+    assert_eq!(patches[n - 2].0, format!("{RO}/status"), "{patches:?}");
+    assert_eq!(patches[n - 1].0, RO, "{patches:?}");
+    let body: Value = serde_json::from_str(&patches[n - 1].1).unwrap();
+    assert_eq!(body["status"]["abort"], true, "{body}");
 }

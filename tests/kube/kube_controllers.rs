@@ -184,6 +184,129 @@ fn seldon_state_goes_creating_then_available_or_failed() {
     assert_eq!(poll(&c, SDEP, 2)["status"]["state"], "Failed");
 }
 
+fn seldon_driver(server: &KubeServer) -> mlcanary::platform::seldon::Seldon {
+    use mlcanary::platform::kube_platform::KubeTarget;
+    use mlcanary::rollout::kube_live::LiveKube;
+    mlcanary::platform::seldon::Seldon::new(
+        KubeTarget {
+            api: Box::new(LiveKube::from_client(server.client(), "mlcanary")),
+            namespace: "ml".into(),
+            name: "sd".into(),
+            planned: vec![],
+            gitops: Vec::new(),
+        },
+        "main".into(),
+        "canary".into(),
+    )
+}
+
+/// Polls the driver's readiness (bounded) until Ready; panics on Failed or time out.
+fn seldon_until_ready(s: &mut mlcanary::platform::seldon::Seldon) {
+    use mlcanary::platform::{Platform, Readiness};
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match s.poll_ready().unwrap() {
+            Readiness::Ready => return,
+            Readiness::Failed(why) => panic!("failed: {why}"),
+            Readiness::Pending(why) => {
+                assert!(std::time::Instant::now() < until, "never ready: {why}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// Seldon v1 traffic-only changes: the patch leaves the status as it was (Available, the same
+/// Deployments, no `observedGeneration`), so only the routes the operator writes once it acted
+/// (Istio VirtualService, Ambassador v2 Mappings) show the new split. Readiness (and, after the
+/// promote, `settled`) waits for them; with neither configured it is judged on Deployments.
+#[test]
+fn seldon_v1_readiness_waits_for_the_routes_to_carry_the_new_split() {
+    use kube::SeldonRouting;
+    use mlcanary::platform::{Platform, Readiness};
+    const VS: &str = "/apis/networking.istio.io/v1alpha3/namespaces/ml/virtualservices/sd";
+    let mapping =
+        |p: &str| format!("/apis/getambassador.io/v2/namespaces/ml/mappings/seldon-ml-sd-{p}-rest");
+    for routing in [
+        SeldonRouting::Istio,
+        SeldonRouting::Ambassador,
+        SeldonRouting::None,
+    ] {
+        let mut server = KubeServer::start();
+        server.set_seldon_routing(routing);
+        server.set_controllers(
+            std::time::Duration::from_millis(300),
+            std::time::Duration::from_millis(60),
+        );
+        let graph =
+            |uri: &str| json!({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": uri});
+        server.insert(
+            SDEP,
+            sdep(json!([{"name": "main", "traffic": 100, "graph": graph("s3://v1")}])),
+        );
+        let mut s = seldon_driver(&server);
+        seldon_until_ready(&mut s);
+        let rendered = sdep(
+            json!([{"name": "main", "traffic": 90, "graph": graph("s3://v2")},
+                                   {"name": "canary", "traffic": 10, "graph": graph("s3://v2")}]),
+        );
+        s.prepare(10, 0, &[rendered]).unwrap();
+        seldon_until_ready(&mut s);
+        s.set_weight(50).unwrap();
+        let stale = c_get(&server, SDEP);
+        assert_eq!(
+            stale["status"]["state"], "Available",
+            "{routing:?}: status as before"
+        );
+        match (routing, s.poll_ready().unwrap()) {
+            (SeldonRouting::Istio, Readiness::Pending(why)) => assert!(
+                why.contains("VirtualService sd routes canary 10%, main 90% (the spec asks canary 50%, main 50%)"),
+                "{why}"
+            ),
+            (SeldonRouting::Ambassador, Readiness::Pending(why)) => {
+                assert!(why.contains("seldon-ml-sd-canary-rest has weight 10"), "{why}")
+            }
+            (SeldonRouting::None, Readiness::Ready) => {}
+            (r, got) => panic!("{r:?}: right after the traffic patch: {got:?}"),
+        }
+        seldon_until_ready(&mut s);
+        match routing {
+            SeldonRouting::Istio => {
+                let vs = c_get(&server, VS);
+                assert_eq!(vs["spec"]["http"][0]["route"][1]["weight"], 50, "{vs}");
+            }
+            SeldonRouting::Ambassador => {
+                assert_eq!(c_get(&server, &mapping("canary"))["spec"]["weight"], 50);
+            }
+            SeldonRouting::None => {}
+        }
+        s.promote().unwrap();
+        server.settle();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while let Some(why) = s.settled().unwrap() {
+            assert!(std::time::Instant::now() < until, "never settled: {why}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        match routing {
+            SeldonRouting::Istio => {
+                let vs = c_get(&server, VS);
+                let routes = vs["spec"]["http"][0]["route"].as_array().unwrap().clone();
+                assert_eq!(routes.len(), 1, "{vs}");
+                assert_eq!(routes[0]["destination"]["subset"], "main");
+            }
+            SeldonRouting::Ambassador => {
+                assert!(server.object(&mapping("canary")).is_none());
+                assert!(server.object(&mapping("main")).is_some());
+            }
+            SeldonRouting::None => assert!(server.object(VS).is_none()),
+        }
+    }
+}
+
+fn c_get(server: &KubeServer, path: &str) -> Value {
+    server.client().get(path).unwrap()
+}
+
 #[test]
 fn seldon_admission_rejects_bad_traffic_and_two_shadows() {
     let server = KubeServer::start();
@@ -422,4 +545,80 @@ fn argo_promote_full_skips_the_remaining_steps() {
     );
     assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
     assert!(v["status"].get("promoteFull").is_none());
+}
+
+/// The comparison phase's steps (`setCanaryScale {replicas: 1}` + `setWeight: 0` + `pause: {}`):
+/// with a traffic router, one canary pod with no traffic while paused; `matchTrafficWeight: true`
+/// returns the canary to the weight's scale; an abort scales it down. Without a router the step
+/// is an invalid spec, as upstream's validation says, and a basic canary at 0% has no pods.
+#[test]
+fn argo_set_canary_scale_holds_canary_pods_at_weight_zero_only_with_a_router() {
+    let compare_steps = json!([{"setCanaryScale": {"replicas": 1}}, {"setWeight": 0}, {"pause": {}},
+        {"setCanaryScale": {"matchTrafficWeight": true}}, {"setWeight": 50}, {"pause": {}}]);
+    let routed = |image: &str| {
+        let mut r = rollout(image);
+        r["spec"]["strategy"]["canary"] = json!({"trafficRouting": {"nginx": {"stableIngress": "r"}},
+            "canaryService": "r-canary", "stableService": "r-stable", "steps": compare_steps});
+        r
+    };
+    let counts = |v: &Value| {
+        (
+            v["status"]["updatedReplicas"].as_u64().unwrap(),
+            v["status"]["replicas"].as_u64().unwrap(),
+        )
+    };
+    let server = KubeServer::start();
+    let c = client(&server);
+    server.insert(RO, routed("m:v1"));
+    let v = c.get(RO).unwrap();
+    assert_eq!(ro_state(&v), ("Healthy".into(), 6, 100));
+    assert_eq!(counts(&v), (4, 4));
+    let mut next = routed("m:v2");
+    next["metadata"] = v["metadata"].clone();
+    let v = merge(&c, RO, json!({"spec": next["spec"]}));
+    assert_eq!(ro_state(&v), ("Paused".into(), 2, 0));
+    assert_eq!(
+        counts(&v),
+        (1, 5),
+        "one canary pod beside the 4 stable, no traffic"
+    );
+    let v = clear_pause(&c);
+    assert_eq!(ro_state(&v), ("Paused".into(), 5, 50));
+    assert_eq!(
+        counts(&v),
+        (2, 6),
+        "ceil(50% of 4): the weight's scale again"
+    );
+    let v = merge(
+        &c,
+        &format!("{RO}/status"),
+        json!({"status": {"abort": true}}),
+    );
+    assert_eq!(ro_state(&v), ("Degraded".into(), 0, 0));
+    assert_eq!(counts(&v).0, 0);
+
+    // No traffic router: upstream rejects the step (InvalidSpec) and nothing moves.
+    let server = KubeServer::start();
+    let c = client(&server);
+    server.insert(RO, rollout("m:v1"));
+    let v = merge(
+        &c,
+        RO,
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "m", "image": "m:v2"}]}},
+            "strategy": {"canary": {"steps": compare_steps}}}}),
+    );
+    assert_eq!(v["status"]["phase"], "Degraded");
+    assert_eq!(v["status"]["conditions"][0]["type"], "InvalidSpec");
+    assert_eq!(
+        v["status"]["message"],
+        "InvalidSpec: The Rollout \"r\" is invalid: spec.strategy.canary.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set"
+    );
+    // A basic canary at setWeight 0 has no canary pods to ask.
+    let v = merge(
+        &c,
+        RO,
+        json!({"spec": {"strategy": {"canary": {"steps": [{"setWeight": 0}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]}}}}),
+    );
+    assert_eq!(ro_state(&v), ("Paused".into(), 1, 0));
+    assert_eq!(counts(&v), (0, 4));
 }

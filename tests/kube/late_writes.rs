@@ -72,6 +72,7 @@ fn kserve_over(api: Box<dyn KubeApi>) -> Kserve {
         namespace: "ml".into(),
         name: "fd".into(),
         planned: Vec::new(),
+        gitops: Vec::new(),
     })
 }
 

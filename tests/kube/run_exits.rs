@@ -214,6 +214,19 @@ fn an_api_refusing_the_first_read_still_writes_every_report() {
     let dir = setup(&server, "sum(rate(errors[1m]))", None);
     let e = run(dir.path());
     assert_eq!(e.code, 3, "{}", e.stderr);
+    // The typed error reaches main: what failed first, then its cause (the request and the
+    // API's refusal), one line each.
+    let lines: Vec<&str> = e.stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: cannot read the rollout's progress"))
+        .unwrap_or_else(|| panic!("{}", e.stderr));
+    let cause = lines.get(at + 1).copied().unwrap_or_default();
+    assert!(
+        cause.starts_with(&format!("  caused by: GET {ISVC}")) && cause.contains("forbidden"),
+        "{}",
+        e.stderr
+    );
     assert!(
         server.requests().iter().all(|r| r.method == "GET"),
         "{:?}",
@@ -351,7 +364,6 @@ fn rollout_with_revision_read_fault(fault: Fault, times: usize) -> (String, Vec<
         cancel: mlcanary::rollout::clock::Cancel::new(),
         env: Default::default(),
         rendered,
-        dry_run: false,
     };
     let r = driver.run(&mut mlcanary::rollout::driver::Quiet);
     let sent = sent.lock().unwrap().clone();

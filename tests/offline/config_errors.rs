@@ -361,3 +361,40 @@ fn every_unknown_key_in_one_pass() {
         "{err}"
     );
 }
+
+/// Every problem the parser can see in one pass, not only unknown keys: wrong types, unknown
+/// values and missing keys anywhere in the file, each once, at its own line, and nothing the
+/// loader's own mending caused (a dropped required key is not reported as missing).
+#[test]
+fn every_parse_problem_in_one_pass() {
+    let yaml = GOOD
+        .replace("  format: sklearn", "  fromat: sklearn")
+        .replace("  platform: kserve", "  platform: kservee")
+        .replace("  namespace: ml", "  namespace: [ml]")
+        .replace("stages: [5, 50]", "stages: [5, \"fifty\"]")
+        .replace(
+            "    rollback: \"> 1%\"",
+            "    rollback: 12\n    interval: 3m",
+        )
+        + "  - name: latency\n    query: up\n    promote: \"< 300\"\n";
+    let (code, err) = validate(&yaml);
+    assert_eq!(code, 2, "{err}");
+    let wanted = [
+        "C:5:3: model.fromat: unknown key `fromat` (did you mean `format`?)",
+        "C:7:3: target.platform: unknown value `kservee` (did you mean `kserve`?)",
+        "C:8:3: target.namespace: wrong type: sequence, expected a string",
+        "C:13:13: stages[1]: wrong type: string \"fifty\"",
+        "C:19:5: guardrails[0].rollback: wrong type: integer `12`, expected a string",
+        "C:20:5: guardrails[0].interval: unknown key `interval`",
+        "C:21:5: guardrails[1]: missing required key `provider`",
+    ];
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("C:")).collect();
+    for w in wanted {
+        assert!(
+            lines.iter().any(|l| l.starts_with(w)),
+            "missing {w:?} in\n{err}"
+        );
+    }
+    assert_eq!(lines.len(), wanted.len(), "{err}");
+    assert!(!err.contains("missing required key `platform`"), "{err}");
+}

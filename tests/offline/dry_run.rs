@@ -111,6 +111,59 @@ fn kserve_walks_5_25_50_100_then_removes_the_canary_field() {
     }
 }
 
+/// The dry run lists what the live code sends at each step, also where the live code waits
+/// for a controller: Argo drive mode releases the judged pause of every stage but the last
+/// (`pauseConditions: null`) before `promoteFull`; Seldon v2 removes the Experiment and the
+/// canary Model after the stable Model took the new URI and reported it Ready.
+#[test]
+fn dry_runs_list_argo_pause_releases_and_seldon_v2_removals() {
+    let writes = |name: &str| -> Vec<String> {
+        let c = example(name);
+        let r = dry_run(&c, Renderer::new(None).unwrap()).unwrap();
+        r.requests
+            .iter()
+            .filter(|q| q.method != "GET" && !q.path.contains("dryRun=All"))
+            .map(|q| {
+                let what = q.path.rsplit('/').next().unwrap_or("");
+                let what = what.split('?').next().unwrap_or("");
+                match &q.body {
+                    Some(b) if b["status"].is_object() => format!(
+                        "status {}",
+                        b["status"].as_object().unwrap().keys().next().unwrap()
+                    ),
+                    Some(b) if b["spec"]["storageUri"].is_string() => format!("{what} storageUri"),
+                    Some(b) if b["metadata"]["annotations"].is_object() => "record".into(),
+                    Some(_) => format!("{} {what}", q.method),
+                    None => format!("{} {what}", q.method),
+                }
+            })
+            .filter(|w| w != "record")
+            .collect()
+    };
+    // Stages 10, 30, 60: the pauses of 10 and 30 released, then promoted from the third.
+    assert_eq!(
+        writes("argo-rollouts-drive"),
+        [
+            "PATCH recommender",
+            "status pauseConditions",
+            "status pauseConditions",
+            "status promoteFull"
+        ]
+    );
+    let v2 = writes("seldon-v2");
+    let n = v2.len();
+    assert!(n >= 3, "{v2:?}");
+    assert_eq!(
+        v2[n - 3..],
+        [
+            "income storageUri",
+            "DELETE income-canary",
+            "DELETE income-v2"
+        ],
+        "{v2:?}"
+    );
+}
+
 #[test]
 fn azure_monitor_baseline_queries_read_the_stable_deployment() {
     let text = std::fs::read_to_string("examples/azureml.yaml")

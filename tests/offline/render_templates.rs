@@ -452,3 +452,47 @@ fn kubectl_reads_the_stream_as_kubernetes_objects() {
         assert_eq!(docs, values, "{name}: kubectl read something else");
     }
 }
+
+/// With `compare:` the drive-mode Rollout starts with the comparison's steps (canary pods held at
+/// weight 0, then the canary's scale back to the weight), valid against Argo's CRD schema; watch
+/// mode (refused by validation with `compare:`) and a config without it render no such steps.
+#[test]
+fn argo_drive_with_compare_holds_canary_pods_at_weight_zero_first() {
+    let mut c = ctx("argo-drive");
+    c["compare"] = json!(true);
+    c["target"]["trafficRouting"] = json!({"nginx": {"stableIngress": "fraud"}});
+    c["target"]["canaryReplicas"] = json!(2);
+    let rollout = render(&c).remove(0);
+    let errors = schema_errors("Rollout.json", &rollout.value);
+    assert!(errors.is_empty(), "{errors:#?}");
+    let steps = rollout.value["spec"]["strategy"]["canary"]["steps"].clone();
+    assert_eq!(
+        steps.as_array().unwrap()[..5],
+        [
+            json!({"setCanaryScale": {"replicas": 2}}),
+            json!({"setWeight": 0}),
+            json!({"pause": {}}),
+            json!({"setCanaryScale": {"matchTrafficWeight": true}}),
+            steps[4].clone(),
+        ]
+    );
+    assert!(steps[4]["setWeight"].as_u64().unwrap() > 0, "{steps}");
+    let plain = render(&ctx("argo-drive")).remove(0);
+    assert_eq!(
+        plain.value["spec"]["strategy"]["canary"]["steps"]
+            .as_array()
+            .unwrap()
+            .len()
+            + 4,
+        steps.as_array().unwrap().len()
+    );
+    let mut watch = ctx("argo-watch");
+    watch["compare"] = json!(true);
+    let w = render(&watch);
+    let r = w.iter().find(|m| m.kind == "Rollout").unwrap();
+    assert!(
+        !r.value.to_string().contains("setCanaryScale"),
+        "{}",
+        r.value
+    );
+}

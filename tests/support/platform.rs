@@ -117,7 +117,6 @@ pub fn driver<'a>(
         cancel,
         env: Default::default(),
         rendered: Default::default(),
-        dry_run: false,
     }
 }
 

@@ -294,9 +294,7 @@ impl ArmClient {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<ArmResponse, AzureError> {
-        let url = self.url(path, API_VERSION);
-        let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
-        check("PUT", &url, self.send("PUT", &url, Some(body), &headers)?)
+        self.write("PUT", path, body, if_match)
     }
 
     /// PATCH a resource (ARM takes only `tags` / `identity` this way on an online endpoint) and
@@ -307,13 +305,20 @@ impl ArmClient {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<ArmResponse, AzureError> {
+        self.write("PATCH", path, body, if_match)
+    }
+
+    /// Send a body (`If-Match` when given) and check the first answer.
+    fn write(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<ArmResponse, AzureError> {
         let url = self.url(path, API_VERSION);
         let headers: Vec<(&str, &str)> = if_match.map(|e| ("If-Match", e)).into_iter().collect();
-        check(
-            "PATCH",
-            &url,
-            self.send("PATCH", &url, Some(body), &headers)?,
-        )
+        check(method, &url, self.send(method, &url, Some(body), &headers)?)
     }
 
     /// DELETE a resource; 404 counts as already deleted (returns `None`).

@@ -5,14 +5,32 @@
 //!   `serving.kserve.io/enable-tag-routing: "true"`, KServe tags the previous rolled-out revision
 //!   `prev` and the latest `latest`, reachable at `prev-NAME-predictor.NS.DOMAIN` and
 //!   `latest-NAME-predictor.NS.DOMAIN`. Through an ingress `address` the host goes in `Host`.
-//! - seldon (v1): one Service per predictor, `RESOURCE-PREDICTOR.NS:8000` (REST).
-//! - seldon-v2: the mesh (`address`, default `http://seldon-mesh.NS`) routes by the `seldon-model`
-//!   header: the stable Model's name, the canary Model's name. During the comparison the canary's
-//!   weight is 0, so the stable Model's endpoint (the Experiment's default) still serves only it.
+//! - seldon (v1): one Service per predictor, `RESOURCE-PREDICTOR.NS:8000` (REST), as the v1
+//!   operator creates it (seldon-core v1.18.2 `operator/controllers/seldondeployment_controller.go`:
+//!   `createPredictorService` named by `GetPredictorKey` in
+//!   `operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go`, port
+//!   `DEFAULT_ENGINE_CONTAINER_PORT` 8000 named `http`, gRPC 5001). Past 63 characters the name
+//!   is `seldon-<md5>` (computed as the operator does: [`crate::core::seldon_names`]); a
+//!   predictor annotation `seldon.io/svc-name` replaces it, the operator's `ENGINE_SERVER_PORT`
+//!   changes the port and `seldon.io/no-engine` serves on the model container's port: those
+//!   need explicit URLs.
+//! - seldon-v2: the mesh (`address`, default `http://seldon-mesh.NS`: the operator's `seldon-mesh`
+//!   Service, port 80 -> envoy `http`, seldon-core `operator/controllers/reconcilers/seldon/
+//!   service_reconciler.go` `getSeldonMeshService`) routes by the `seldon-model` header: the
+//!   stable Model's name, the canary Model's name. An Experiment with `default` takes over the
+//!   default Model's route with its candidates' weights (`scheduler/pkg/envoy/processor/
+//!   incremental.go` `addModel` -> `addExperimentModelBaselineTraffic`), and a candidate keeps
+//!   its own route; the Experiment itself is `NAME.experiment` (`addTrafficForExperiment`). So
+//!   while the canary's weight is 0 the stable name reaches only the stable Model, and the
+//!   canary's name reaches the canary.
 //! - azureml: the endpoint's scoring URI with `azureml-model-deployment: DEPLOYMENT`, which sends
 //!   the request to that deployment whatever the traffic split (authentication added at run time).
-//! - argo-rollouts: explicit URLs only (the phase itself is refused by validation for now: a
-//!   Rollout's canary at 0% has no pods).
+//! - argo-rollouts: the Rollout's `stableService` and `canaryService`, `http://SERVICE.NS` (port
+//!   80). Argo adds `rollouts-pod-template-hash: HASH` to each Service's selector, the stable
+//!   ReplicaSet's to `stableService` and the new one's to `canaryService` once it is available
+//!   (upstream rollout/service.go `reconcileStableAndCanaryService`, `ensureSVCTargets`), so
+//!   each Service reaches only its version's pods while the canary is held at weight 0 by
+//!   `setCanaryScale` (the compare steps of the built-in Rollout template).
 
 use crate::config::compare::{Compare, Protocol};
 use crate::config::{Config, PlatformKind};
@@ -80,16 +98,18 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
             }
         }
         PlatformKind::Seldon => {
-            let svc = |pred: &str| {
+            // The operator's predictor Service: `GetPredictorKey` is SDEP-PREDICTOR, or
+            // `seldon-<md5 of it>` past 63 characters.
+            let svc = |pred: &str| -> Result<String, String> {
+                let name = crate::core::seldon_names::predictor_service(n.resource, pred);
                 let model = k.model_name.as_deref().unwrap_or(pred);
-                format!(
-                    "http://{}-{pred}.{}:8000{}",
-                    n.resource,
+                Ok(format!(
+                    "http://{name}.{}:8000{}",
                     n.namespace,
                     path(k, model)
-                )
+                ))
             };
-            Ok((plain(svc(n.stable)), plain(svc(n.canary))))
+            svc(n.stable).and_then(|s| Ok((plain(s), plain(svc(n.canary)?))))
         }
         PlatformKind::SeldonV2 => {
             let mesh = k
@@ -113,7 +133,15 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
             None => Err("azureml: the endpoint has no scoring URI yet".into()),
         },
         PlatformKind::ArgoRollouts => {
-            Err("argo-rollouts: set compare.stable.url and compare.canary.url".into())
+            let svc = |key: &str| c.target.values.get(key).and_then(|v| v.as_str());
+            match (svc("stableService"), svc("canaryService")) {
+                (Some(s), Some(cs)) => {
+                    let model = k.model_name.as_deref().unwrap_or(n.resource);
+                    let at = |name: &str| plain(format!("http://{name}.{}{}", n.namespace, path(k, model)));
+                    Ok((at(s), at(cs)))
+                }
+                _ => Err("argo-rollouts: set target.stableService and target.canaryService, or compare.stable.url and compare.canary.url".into()),
+            }
         }
     };
     let over = |a: Option<Address>, e: &Option<crate::config::compare::Endpoint>| {
@@ -205,6 +233,13 @@ mod tests {
         let (s, c) = addresses(&seldon, &names("main", "canary", None)).unwrap();
         assert_eq!(s.url, "http://fraud-main.ml:8000/api/v1.0/predictions");
         assert_eq!(c.url, "http://fraud-canary.ml:8000/api/v1.0/predictions");
+        // "fraud-" + 58 = 64 characters: the operator's `seldon-` + md5 of "fraud-ppp...p".
+        let long = "p".repeat(58);
+        let (_, c) = addresses(&seldon, &names("main", &long, None)).unwrap();
+        assert_eq!(
+            c.url,
+            "http://seldon-a4eb1dedff049ab0a0f5a3ffd52f93e3.ml:8000/api/v1.0/predictions"
+        );
 
         let v2 = cfg(
             "{platform: seldon-v2, namespace: ml, stableModel: fraud-v1, canaryModel: fraud-v2}",
@@ -232,6 +267,15 @@ mod tests {
         assert_eq!(s.headers, h(&[("azureml-model-deployment", "blue")]));
         assert_eq!(c.headers, h(&[("azureml-model-deployment", "green")]));
         assert!(addresses(&az, &names("blue", "green", None)).is_err());
+
+        let argo = cfg(
+            "{platform: argo-rollouts, namespace: ml, trafficRouting: {nginx: {stableIngress: fraud}}, stableService: fraud-stable, canaryService: fraud-canary}",
+            "{requests: r.jsonl, protocol: v2}",
+        );
+        let (s, c) = addresses(&argo, &names("abc123", "def456", None)).unwrap();
+        assert_eq!(s.url, "http://fraud-stable.ml/v2/models/fraud/infer");
+        assert_eq!(c.url, "http://fraud-canary.ml/v2/models/fraud/infer");
+        assert!(s.headers.is_empty() && c.headers.is_empty());
     }
 
     #[test]

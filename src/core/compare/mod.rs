@@ -9,8 +9,8 @@ pub mod extract;
 pub mod requests;
 
 use crate::config::compare::{Compare, PredictionKind};
+use crate::core::observation::{Bucket, Observation};
 use crate::core::stats::rate::ln_bf_one_sided;
-use crate::metrics::{Bucket, Observation};
 use extract::Pred;
 use serde::Serialize;
 
@@ -262,70 +262,81 @@ fn histograms(stable: &[f64], canary: &[f64]) -> Option<(Vec<Bucket>, Vec<Bucket
     Some((cum(canary), cum(stable)))
 }
 
+/// What one version's answers add up to.
+#[derive(Default)]
+struct SideTally {
+    latencies: Vec<f64>,
+    errors: usize,
+    unreachable: usize,
+    scores: Vec<f64>,
+}
+
+impl SideTally {
+    /// One answer of `side` (request file line `line`); an error adds an example while the
+    /// side has fewer than two (enough to see what went wrong).
+    fn add(&mut self, side: &str, line: usize, a: &Answer, examples: &mut Vec<ErrorExample>) {
+        let (status, message) = match a {
+            Answer::Ok { preds, latency_ms } => {
+                self.latencies.push(*latency_ms);
+                self.scores.extend(preds.iter().filter_map(|p| match p {
+                    Pred::Score(s) => Some(*s),
+                    Pred::Label(_) => None,
+                }));
+                return;
+            }
+            Answer::Bad { status, message } => (*status, message),
+            Answer::Unreachable { message } => {
+                self.unreachable += 1;
+                (None, message)
+            }
+        };
+        self.errors += 1;
+        if examples.iter().filter(|e| e.side == side).count() < 2 {
+            examples.push(ErrorExample {
+                side: side.into(),
+                line,
+                status,
+                message: truncate(message, 200),
+            });
+        }
+    }
+}
+
+/// The pair's score differences into `diffs`; the pair itself when its predictions differ.
+fn different_pair(
+    p: &Pair,
+    kind: PredictionKind,
+    within: f64,
+    diffs: &mut Vec<f64>,
+) -> Option<Different> {
+    let (m, d, ds) = compare_pair(p, kind, within)?;
+    let biggest = ds.iter().copied().fold(0.0, f64::max);
+    diffs.extend(ds);
+    (d > 0).then(|| Different {
+        line: p.line,
+        input: p.input.clone(),
+        stable: preds_text(&p.stable),
+        canary: preds_text(&p.canary),
+        difference: match kind {
+            PredictionKind::Score => biggest,
+            PredictionKind::Label => d as f64 / m.max(1) as f64,
+        },
+    })
+}
+
 impl Tally {
     /// The values and the report's examples.
     pub fn outcome(&self, k: &Compare, stopped_early: Option<String>) -> Outcome {
         let within = within(k);
         let n = self.pairs.len();
         let mut diffs = Vec::new();
-        let mut lat = [Vec::new(), Vec::new()];
-        let mut errors = [0usize, 0];
-        let mut unreachable = [0usize, 0];
+        let mut sides = [SideTally::default(), SideTally::default()];
         let mut examples: Vec<ErrorExample> = Vec::new();
-        let mut scores = [Vec::new(), Vec::new()];
         let mut different = Vec::new();
         for p in &self.pairs {
-            for (i, (side, a)) in [("stable", &p.stable), ("canary", &p.canary)]
-                .into_iter()
-                .enumerate()
-            {
-                match a {
-                    Answer::Ok { preds, latency_ms } => {
-                        lat[i].push(*latency_ms);
-                        scores[i].extend(preds.iter().filter_map(|p| match p {
-                            Pred::Score(s) => Some(*s),
-                            Pred::Label(_) => None,
-                        }));
-                    }
-                    Answer::Bad { .. } | Answer::Unreachable { .. } => {
-                        errors[i] += 1;
-                        let (status, message) = match a {
-                            Answer::Bad { status, message } => (*status, message),
-                            Answer::Unreachable { message } => {
-                                unreachable[i] += 1;
-                                (None, message)
-                            }
-                            Answer::Ok { .. } => unreachable!("matched above"),
-                        };
-                        // Two examples per version are enough to see what went wrong.
-                        if examples.iter().filter(|e| e.side == side).count() < 2 {
-                            examples.push(ErrorExample {
-                                side: side.into(),
-                                line: p.line,
-                                status,
-                                message: truncate(message, 200),
-                            });
-                        }
-                    }
-                }
-            }
-            if let Some((m, d, ds)) = compare_pair(p, k.prediction.kind, within) {
-                let biggest = ds.iter().copied().fold(0.0, f64::max);
-                diffs.extend(ds);
-                if d > 0 {
-                    let difference = match k.prediction.kind {
-                        PredictionKind::Score => biggest,
-                        PredictionKind::Label => d as f64 / m.max(1) as f64,
-                    };
-                    different.push(Different {
-                        line: p.line,
-                        input: p.input.clone(),
-                        stable: preds_text(&p.stable),
-                        canary: preds_text(&p.canary),
-                        difference,
-                    });
-                }
-            }
+            sides[0].add("stable", p.line, &p.stable, &mut examples);
+            sides[1].add("canary", p.line, &p.canary, &mut examples);
+            different.extend(different_pair(p, k.prediction.kind, within, &mut diffs));
         }
         different.sort_by(|a, b| {
             b.difference
@@ -334,21 +345,27 @@ impl Tally {
         });
         different.truncate(TOP);
         diffs.sort_by(f64::total_cmp);
-        for l in &mut lat {
-            l.sort_by(f64::total_cmp);
+        for s in &mut sides {
+            s.latencies.sort_by(f64::total_cmp);
         }
-        let p50 = [quantile(&lat[0], 0.5), quantile(&lat[1], 0.5)];
-        let p99 = [quantile(&lat[0], 0.99), quantile(&lat[1], 0.99)];
+        let [stable, canary] = &sides;
+        let p50 = [
+            quantile(&stable.latencies, 0.5),
+            quantile(&canary.latencies, 0.5),
+        ];
+        let p99 = [
+            quantile(&stable.latencies, 0.99),
+            quantile(&canary.latencies, 0.99),
+        ];
         let rate = |e: usize| (n > 0).then(|| e as f64 / n as f64);
-        let unreachable = [("stable", 0), ("canary", 1)]
+        let unreachable = [("stable", stable), ("canary", canary)]
             .into_iter()
-            .find(|(_, i)| n > 0 && unreachable[*i] == n)
-            .map(|(side, i)| {
+            .find(|(_, s)| n > 0 && s.unreachable == n)
+            .map(|(side, _)| {
                 let why = examples
                     .iter()
                     .find(|e| e.side == side)
                     .map_or(String::new(), |e| e.message.clone());
-                let _ = i;
                 format!("the {side} version cannot be reached: {why}")
             });
         let score = k.prediction.kind == PredictionKind::Score;
@@ -366,16 +383,16 @@ impl Tally {
             latency_p99_ms: p99,
             latency_p50_ratio: ratio(p50[1], p50[0]),
             latency_p99_ratio: ratio(p99[1], p99[0]),
-            stable_errors: errors[0],
-            canary_errors: errors[1],
-            stable_error_rate: rate(errors[0]),
-            canary_error_rate: rate(errors[1]),
+            stable_errors: stable.errors,
+            canary_errors: canary.errors,
+            stable_error_rate: rate(stable.errors),
+            canary_error_rate: rate(canary.errors),
             stopped_early,
             unreachable,
             most_different: different,
             error_examples: examples,
             histograms: if score {
-                histograms(&scores[0], &scores[1])
+                histograms(&stable.scores, &canary.scores)
             } else {
                 None
             },

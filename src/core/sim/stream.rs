@@ -4,7 +4,7 @@
 
 use super::rng::Rng;
 use super::scenario::{ArmModel, Scenario, LATENCY_BOUNDS, SCORE_BOUNDS};
-use crate::metrics::Bucket;
+use crate::core::observation::Bucket;
 
 /// Seconds between scrapes.
 pub const SCRAPE_SECONDS: f64 = 10.0;

@@ -15,8 +15,8 @@ use super::psi::{bin_counts, psi, psi_sample_too_small, Psi};
 use super::special::{ln_beta, normal_quantile};
 use super::spending::Ledger;
 use super::SeqOutcome;
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DistributionParams {
@@ -77,16 +77,8 @@ impl DistributionTest {
         baseline: &[Bucket],
     ) -> SeqOutcome {
         self.ledger.enter(stage_index, weight);
-        let hold = |ledger: &Ledger, detail: String| SeqOutcome {
-            verdict: Verdict::Hold,
-            proven_safe: false,
-            consistent: true,
-            p_value: ledger.p_value(),
-            estimate: f64::NAN,
-            lower: f64::NAN,
-            upper: f64::NAN,
-            detail,
-        };
+        let hold =
+            |ledger: &Ledger, detail: String| SeqOutcome::hold(ledger.p_value(), None, detail);
         let ps: Psi = match psi(canary, baseline) {
             Ok(p) => p,
             Err(e) => return hold(&self.ledger, e),

@@ -56,6 +56,27 @@ pub struct SeqOutcome {
     pub detail: String,
 }
 
+impl SeqOutcome {
+    /// No verdict yet (no data, too little data): the p-value so far and, when the test keeps
+    /// one, the stage's interval as it stands.
+    pub(crate) fn hold(
+        p_value: f64,
+        cs: Option<&interval::RunningInterval>,
+        detail: String,
+    ) -> Self {
+        SeqOutcome {
+            verdict: Verdict::Hold,
+            proven_safe: false,
+            consistent: cs.is_none_or(|cs| !cs.inconsistent),
+            p_value,
+            estimate: f64::NAN,
+            lower: cs.map_or(f64::NAN, |cs| cs.lower),
+            upper: cs.map_or(f64::NAN, |cs| cs.upper),
+            detail,
+        }
+    }
+}
+
 /// Parameters of a sequential guardrail (`sequential:` block of config.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SequentialParams {

@@ -16,8 +16,8 @@ use super::interval::RunningInterval;
 use super::special::normal_cdf;
 use super::spending::Ledger;
 use super::{SeqOutcome, SequentialParams};
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 /// (count, mean, variance) of ln(value) from cumulative buckets; None below 2 observations or when
 /// bucket bounds are not positive.
@@ -115,16 +115,11 @@ impl MeanTest {
         let (c, b) = match (log_moments(canary), log_moments(baseline)) {
             (Some(c), Some(b)) => (c, b),
             _ => {
-                return SeqOutcome {
-                    verdict: Verdict::Hold,
-                    proven_safe: false,
-                    consistent: !self.cs.inconsistent,
-                    p_value: self.ledger.p_value(),
-                    estimate: f64::NAN,
-                    lower: self.cs.lower,
-                    upper: self.cs.upper,
-                    detail: "fewer than 2 observations in an arm".into(),
-                }
+                return SeqOutcome::hold(
+                    self.ledger.p_value(),
+                    Some(&self.cs),
+                    "fewer than 2 observations in an arm".into(),
+                )
             }
         };
         let tau = self.tau;

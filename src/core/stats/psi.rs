@@ -6,7 +6,7 @@
 //! mean, the chance-corrected value max(0, raw - null mean), and hold while the null mean alone would
 //! eat half of the promote threshold.
 
-use crate::metrics::Bucket;
+use crate::core::observation::Bucket;
 
 /// Shares below this are floored before the logarithm (empty bins).
 pub const FLOOR: f64 = 1e-4;

@@ -18,8 +18,8 @@ use super::interval::RunningInterval;
 use super::special::{ln_beta, ln_beta_upper};
 use super::spending::Ledger;
 use super::{Counts, SeqOutcome, SequentialParams};
+use crate::core::observation::Bucket;
 use crate::core::verdict::Verdict;
-use crate::metrics::Bucket;
 
 /// State of one rate guardrail across the checks of a rollout.
 #[derive(Debug, Clone)]
@@ -197,19 +197,14 @@ impl RateTest {
         }
         let rho0 = self.p.tolerance;
         if canary.total <= 0.0 || baseline.total <= 0.0 {
-            return SeqOutcome {
-                verdict: Verdict::Hold,
-                proven_safe: false,
-                consistent: !self.cs.inconsistent,
-                p_value: self.ledger.p_value(),
-                estimate: f64::NAN,
-                lower: self.cs.lower,
-                upper: self.cs.upper,
-                detail: format!(
+            return SeqOutcome::hold(
+                self.ledger.p_value(),
+                Some(&self.cs),
+                format!(
                     "no traffic counted yet (canary {} / stable {} requests)",
                     canary.total, baseline.total
                 ),
-            };
+            );
         }
         let pi = (canary.total / (canary.total + baseline.total)).clamp(1e-9, 1.0 - 1e-9);
         let (nc, nb) = (canary.events.max(0.0), baseline.events.max(0.0));

@@ -12,6 +12,21 @@
 //! - `status.abort` degrades (weights 0, index 0), `abort: false` retries from step 0;
 //! - `status.promoteFull` jumps to the end.
 //!
+//! - a `setCanaryScale` step without `trafficRouting` is an invalid spec (upstream
+//!   `pkg/apis/rollouts/validation/validation.go`: "SetCanaryScale requires TrafficRouting to be
+//!   set"; `createInvalidRolloutCondition` in `rollout/controller.go`): an `InvalidSpec` condition,
+//!   phase Degraded, nothing moves;
+//! - replica counts (`status.replicas`, `updatedReplicas` = the canary ReplicaSet's,
+//!   `availableReplicas`, `readyReplicas`; pods here are available at once) follow upstream
+//!   `utils/replicaset/canary.go`: with a traffic router, `CalculateReplicaCountsForTrafficRoutedCanary`
+//!   (the stable stays at `spec.replicas`; the canary is the last `setCanaryScale` at or before
+//!   the current step unless it says `matchTrafficWeight: true` (`UseSetCanaryScale`), else
+//!   ceil(setWeight x replicas / 100)); so `setCanaryScale {replicas: 1}` + `setWeight: 0` holds
+//!   one canary pod with no traffic. Without a router the basic canary is approximated (0 pods at
+//!   weight 0, all at 100, else the nearest count, at least 1; upstream also weighs maxSurge).
+//!   An abort scales the canary to the weight (0) at once (upstream waits
+//!   `abortScaleDownDelaySeconds`, 30 s by default, which a test here does not observe).
+//!
 //! The state "controllerPause true, no pause conditions" is what a client sees between clearing
 //! the conditions and the controller's next reconcile; upstream `GetRolloutPhase` reports it as
 //! Progressing, "waiting for rollout to unpause" (`IsUnpausing`), while the stored `status.phase`
@@ -72,8 +87,22 @@ fn reconcile(obj: &mut Value, side: &mut Side, polled: bool) {
     let hash = pod_hash(&obj["spec"]["template"]);
     let gen = generation(obj);
     let user_paused = obj["spec"]["paused"] == true;
+    let routed = !obj["spec"]["strategy"]["canary"]["trafficRouting"].is_null();
+    let spec_replicas = obj["spec"]["replicas"].as_u64().unwrap_or(1);
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     let st = status_mut(obj);
     st.insert("observedGeneration".into(), json!(gen.to_string()));
+    if !routed && steps.iter().any(|s| s.get("setCanaryScale").is_some()) {
+        let message = format!("The Rollout \"{name}\" is invalid: spec.strategy.canary.trafficRouting: Required value: SetCanaryScale requires TrafficRouting to be set");
+        st.insert(
+            "conditions".into(),
+            json!([{"type": "InvalidSpec", "status": "True", "reason": "InvalidSpec", "message": message}]),
+        );
+        st.insert("phase".into(), json!("Degraded"));
+        st.insert("message".into(), json!(format!("InvalidSpec: {message}")));
+        return;
+    }
+    st.remove("conditions");
     if st.get("currentPodHash").and_then(Value::as_str) != Some(hash.as_str()) {
         if st.get("stableRS").is_none() {
             st.insert("stableRS".into(), json!(hash));
@@ -121,6 +150,8 @@ fn reconcile(obj: &mut Value, side: &mut Side, polled: bool) {
             )),
         );
         set_weights(st, if fully_promoted { 100 } else { 0 });
+        let canary = if fully_promoted { spec_replicas } else { 0 };
+        set_replicas(st, canary, spec_replicas, fully_promoted, routed);
         return;
     }
     if st.remove("abortedAt").is_some() {
@@ -179,6 +210,13 @@ fn reconcile(obj: &mut Value, side: &mut Side, polled: bool) {
             .unwrap_or(0)
     };
     set_weights(st, weight);
+    let promoted = idx >= n;
+    let canary = if promoted {
+        spec_replicas
+    } else {
+        canary_replicas(&steps, idx as usize, spec_replicas, routed)
+    };
+    set_replicas(st, canary, spec_replicas, promoted, routed);
     // CalculateRolloutPhase, as the controller stores it.
     let reason = st
         .get("pauseConditions")
@@ -195,6 +233,51 @@ fn reconcile(obj: &mut Value, side: &mut Side, polled: bool) {
     };
     st.insert("phase".into(), json!(phase));
     st.insert("message".into(), json!(message));
+}
+
+/// The canary ReplicaSet's desired size at step `idx` (not promoted, not aborted).
+fn canary_replicas(steps: &[Value], idx: usize, replicas: u64, routed: bool) -> u64 {
+    // GetCurrentSetWeight: the last setWeight at or before the current step.
+    let weight = steps[..=idx.min(steps.len().saturating_sub(1))]
+        .iter()
+        .rev()
+        .find_map(|s| s["setWeight"].as_u64())
+        .unwrap_or(0);
+    let of_weight = |w: u64| (w * replicas).div_ceil(100);
+    if routed {
+        // UseSetCanaryScale: the last setCanaryScale at or before the current step.
+        let scale = steps[..=idx.min(steps.len().saturating_sub(1))]
+            .iter()
+            .rev()
+            .find_map(|s| s.get("setCanaryScale"));
+        return match scale {
+            Some(sc) if sc["matchTrafficWeight"] == true => of_weight(weight),
+            Some(sc) if sc["replicas"].is_u64() => sc["replicas"].as_u64().unwrap_or(0),
+            Some(sc) if sc["weight"].is_u64() => of_weight(sc["weight"].as_u64().unwrap_or(0)),
+            _ => of_weight(weight),
+        };
+    }
+    match weight {
+        0 => 0,
+        w if w >= 100 => replicas,
+        w => ((w * replicas + 50) / 100).clamp(1, replicas),
+    }
+}
+
+/// Rollout status replica counts; pods are available as soon as they exist here. With a router
+/// the stable stays at `spec` (no dynamicStableScale); a basic canary shares `spec` with it, the
+/// stable keeping at least one pod (1 replica at setWeight 5: one canary beside one stable).
+fn set_replicas(st: &mut Map<String, Value>, canary: u64, spec: u64, promoted: bool, routed: bool) {
+    let stable = if routed {
+        spec
+    } else {
+        spec.saturating_sub(canary).max(1)
+    };
+    let total = if promoted { spec } else { canary + stable };
+    for k in ["replicas", "availableReplicas", "readyReplicas"] {
+        st.insert(k.into(), json!(total));
+    }
+    st.insert("updatedReplicas".into(), json!(canary));
 }
 
 /// A pause duration (`30`, `"30s"`, `"1m"`, `"1h"`) in seconds.

@@ -24,6 +24,12 @@ pub struct Side {
     /// Seldon v2 Model: the storageUri of the version loaded and serving (the scheduler keeps
     /// the old version serving while a new one loads).
     pub loaded: Option<String>,
+    /// Seldon v1: how the operator routes between predictors (its environment).
+    pub routing: super::seldon::Routing,
+    /// `Some`: the routing objects the controller wants now (Seldon v1's VirtualService or
+    /// Ambassador Mappings, each with an ownerReference to the parent): [`run`] creates or
+    /// updates them and deletes the parent's other ones.
+    pub children: Option<Vec<Value>>,
 }
 
 /// Admission: `Err` carries `(field, message)` causes for a 422.
@@ -40,14 +46,80 @@ fn run(state: &mut State, key: &str, f: impl FnOnce(&mut Value, &mut Side, u32))
     };
     let ready_after = state.ready_after;
     let real_time = state.timing.is_some();
+    let routing = state.seldon_routing;
     let side = state.side.entry(key.to_string()).or_default();
     side.real_time = real_time;
+    side.routing = routing;
     f(&mut obj, side, ready_after);
+    let children = side.children.take();
     if state.objects.get(key) != Some(&obj) {
         state.rv += 1;
         obj["metadata"]["resourceVersion"] = Value::String(state.rv.to_string());
         state.objects.insert(key.to_string(), obj);
     }
+    if let Some(children) = children {
+        sync_children(state, key, children);
+    }
+}
+
+fn child_key(child: &Value) -> Option<String> {
+    let (api, kind) = (child["apiVersion"].as_str(), child["kind"].as_str());
+    let res = super::resources::RESOURCES.iter().find(|r| {
+        Some(r.kind) == kind && api == Some(format!("{}/{}", r.group, r.version).as_str())
+    })?;
+    Some(format!(
+        "/apis/{}/{}/namespaces/{}/{}/{}",
+        res.group,
+        res.version,
+        child["metadata"]["namespace"].as_str().unwrap_or(""),
+        res.plural,
+        child["metadata"]["name"].as_str().unwrap_or("")
+    ))
+}
+
+/// Creates or updates (spec) the routing objects of the parent at `key` and deletes its other
+/// ones (the operator's `cleanUnusedVirtualServices` / `cleanUnusedAmbassadorMappings`).
+fn sync_children(state: &mut State, key: &str, children: Vec<Value>) {
+    let Some(parent) = state.objects.get(key) else {
+        return;
+    };
+    let owner = serde_json::json!({
+        "apiVersion": parent["apiVersion"], "kind": parent["kind"],
+        "name": parent["metadata"]["name"], "uid": parent["metadata"]["uid"], "controller": true
+    });
+    let ns = format!(
+        "/namespaces/{}/",
+        parent["metadata"]["namespace"].as_str().unwrap_or("")
+    );
+    let owned = |o: &Value| {
+        o["metadata"]["ownerReferences"]
+            .as_array()
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r["kind"] == owner["kind"] && r["name"] == owner["name"])
+            })
+    };
+    let mut wanted = Vec::new();
+    for mut child in children {
+        let Some(k) = child_key(&child) else { continue };
+        wanted.push(k.clone());
+        let old = state.objects.get(&k);
+        if old.is_some_and(|o| o["spec"] == child["spec"]) {
+            continue;
+        }
+        let generation = old.map_or(1, |o| generation(o) + 1);
+        state.rv += 1;
+        child["metadata"]["resourceVersion"] = Value::String(state.rv.to_string());
+        child["metadata"]["generation"] = generation.into();
+        child["metadata"]["ownerReferences"] = serde_json::json!([owner.clone()]);
+        state.objects.insert(k, child);
+    }
+    state.objects.retain(|k, o| {
+        wanted.contains(k)
+            || !k.contains(&ns)
+            || !owned(o)
+            || !matches!(o["kind"].as_str(), Some("VirtualService" | "Mapping"))
+    });
 }
 
 /// How often async controllers run (and the unit of a model's load time).

@@ -98,7 +98,11 @@ pub struct State {
     /// Async mode: writes the controllers have not seen yet (key -> object before the first
     /// unseen write, time of the last write).
     unseen: HashMap<String, (Option<Value>, std::time::Instant)>,
+    /// How the Seldon v1 operator routes between predictors (its environment).
+    pub seldon_routing: SeldonRouting,
 }
+
+pub use seldon::Routing as SeldonRouting;
 
 /// The running server. Dropping it stops the accept loop.
 pub struct KubeServer {
@@ -130,6 +134,7 @@ impl KubeServer {
             user: "system:serviceaccount:ci:mlcanary".into(),
             timing: None,
             unseen: HashMap::new(),
+            seldon_routing: SeldonRouting::Istio,
         }));
         let (h, s) = (http.clone(), state.clone());
         let host = format!("127.0.0.1:{port}");
@@ -167,6 +172,11 @@ impl KubeServer {
                 controllers::run_async(&state, &stop)
             }));
         }
+    }
+
+    /// How the Seldon v1 operator routes (Istio by default).
+    pub fn set_seldon_routing(&self, routing: SeldonRouting) {
+        self.lock().seldon_routing = routing;
     }
 
     /// Changes the lag of async controllers (a test can make the controller slow mid-run).

@@ -63,6 +63,23 @@ pub const RESOURCES: &[Resource] = &[
         kind: "AnalysisTemplate",
         short: &[],
     },
+    // What the Seldon Core v1 operator writes to route traffic between predictors.
+    Resource {
+        group: "networking.istio.io",
+        version: "v1alpha3",
+        plural: "virtualservices",
+        singular: "virtualservice",
+        kind: "VirtualService",
+        short: &["vs"],
+    },
+    Resource {
+        group: "getambassador.io",
+        version: "v2",
+        plural: "mappings",
+        singular: "mapping",
+        kind: "Mapping",
+        short: &[],
+    },
     Resource {
         group: "argoproj.io",
         version: "v1alpha1",
