@@ -164,7 +164,9 @@ pub enum Action {
 pub enum Input {
     Start,
     Applied,
-    PlatformError(String),
+    /// The platform failed the last action, after the driver retried what a retry can fix; the
+    /// rules here are the same for every kind, and the words go into the journal and the outcome.
+    PlatformError(crate::core::fault::Fault),
     Ready,
     NotReady(String),
     ReadyFailed(String),
@@ -329,8 +331,8 @@ impl Machine {
         if input == Input::Cancelled {
             return self.cancel(now);
         }
-        if let Input::PlatformError(msg) = &input {
-            return self.platform_error(now, msg.clone());
+        if let Input::PlatformError(fault) = &input {
+            return self.platform_error(now, fault.message.clone());
         }
         let past_deadline =
             now.saturating_sub(self.start) as u64 > self.limits.deadline_ms && self.st != St::Idle;

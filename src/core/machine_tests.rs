@@ -1,6 +1,7 @@
 //! Table tests of the decision rules, on a virtual clock with a scripted platform.
 
 use super::*;
+use crate::core::fault::{Fault, FaultKind};
 use crate::core::guardrail::Zone;
 use crate::core::judge::Judgement;
 use crate::core::verdict::Verdict;
@@ -66,7 +67,7 @@ fn drive(
             | Action::Promote
             | Action::Rollback { .. } => match platform(&a) {
                 Ok(()) => Input::Applied,
-                Err(e) => Input::PlatformError(e),
+                Err(e) => Input::PlatformError(Fault::new(FaultKind::Refused, e)),
             },
             Action::PollReady => {
                 polls += 1;

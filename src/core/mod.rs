@@ -4,6 +4,7 @@
 
 pub mod api_request;
 pub mod compare;
+pub mod fault;
 pub mod guardrail;
 pub mod judge;
 pub mod judge_stats;

@@ -100,6 +100,27 @@ impl PlatformError {
     }
 }
 
+impl From<&PlatformError> for crate::core::fault::Fault {
+    fn from(e: &PlatformError) -> Self {
+        use crate::clients::azure::AzureError as A;
+        use crate::core::fault::FaultKind as F;
+        let kind = match e {
+            _ if e.is_conflict() => F::Conflict,
+            _ if e.is_transient() => F::Unavailable,
+            PlatformError::Kube { .. } => F::Refused,
+            PlatformError::Arm { error, .. } => match error.as_ref() {
+                A::Transport { .. } => F::Unavailable,
+                A::Api { status, .. } if *status == 429 || *status >= 500 => F::Unavailable,
+                A::Api { status: 409, .. } => F::Conflict,
+                _ => F::Refused,
+            },
+            PlatformError::Api { .. } | PlatformError::Other(_) => F::Rule,
+            PlatformError::Unsupported(_) => F::Unsupported,
+        };
+        crate::core::fault::Fault::new(kind, e.to_string())
+    }
+}
+
 /// A serving platform. Every call is one synchronous step; waiting and timeouts belong to the
 /// caller (the rollout loop with its injected clock), so `poll_ready` checks once and returns.
 pub trait Platform {
@@ -169,3 +190,79 @@ pub mod seldon;
 pub mod seldon_routes;
 pub mod seldon_v2;
 pub mod target;
+
+#[cfg(test)]
+mod fault_tests {
+    use super::PlatformError;
+    use crate::clients::azure::AzureError;
+    use crate::clients::kube::KubeError;
+    use crate::core::fault::{Fault, FaultKind as F};
+
+    fn kube(error: KubeError) -> PlatformError {
+        PlatformError::Kube {
+            request: "PATCH /x".into(),
+            error: Box::new(error),
+        }
+    }
+
+    fn arm(status: u16) -> PlatformError {
+        PlatformError::Arm {
+            request: "PUT /x".into(),
+            error: Box::new(AzureError::Api {
+                method: "PUT".into(),
+                url: "https://arm/x".into(),
+                status,
+                code: "C".into(),
+                message: "m".into(),
+                request_id: "r".into(),
+            }),
+        }
+    }
+
+    /// The machine is told the kind the typed error says, with the error's own words.
+    #[test]
+    fn each_platform_error_reaches_the_machine_as_its_kind() {
+        let api = |code| KubeError::Api {
+            code,
+            reason: "r".into(),
+            message: "m".into(),
+        };
+        let cases = [
+            (
+                kube(KubeError::Conflict {
+                    what: "w".into(),
+                    message: "m".into(),
+                }),
+                F::Conflict,
+            ),
+            (kube(api(503)), F::Unavailable),
+            (kube(api(429)), F::Unavailable),
+            (kube(KubeError::Transport("reset".into())), F::Unavailable),
+            (kube(api(422)), F::Refused),
+            (
+                kube(KubeError::NotFound {
+                    what: "w".into(),
+                    message: "m".into(),
+                }),
+                F::Refused,
+            ),
+            (arm(500), F::Unavailable),
+            (arm(409), F::Conflict),
+            (arm(403), F::Refused),
+            (PlatformError::Unsupported("mirror".into()), F::Unsupported),
+            (PlatformError::Other("gone".into()), F::Rule),
+            (
+                PlatformError::Api {
+                    request: "GET /x".into(),
+                    message: "not what the API documents".into(),
+                },
+                F::Rule,
+            ),
+        ];
+        for (e, kind) in cases {
+            let f = Fault::from(&e);
+            assert_eq!(f.kind, kind, "{e}");
+            assert_eq!(f.message, e.to_string());
+        }
+    }
+}

@@ -76,6 +76,11 @@ fn platform_msg(e: PlatformError) -> String {
     e.to_string()
 }
 
+/// The machine's view of a platform failure: its kind, from the typed error.
+fn fault(e: PlatformError) -> Input {
+    Input::PlatformError(crate::core::fault::Fault::from(&e))
+}
+
 /// A live run keeps its progress on the live object (`core::progress`) so a re-run can continue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Persist {
@@ -291,7 +296,7 @@ impl<'a> Driver<'a> {
                 Err(e) if deadline_at.is_some_and(|d| self.clock.now_ms() >= d) => {
                     Input::NotReady(platform_msg(e))
                 }
-                Err(e) => Input::PlatformError(platform_msg(e)),
+                Err(e) => fault(e),
             },
             Action::SleepUntil(t) => {
                 // Never sleep past the deadline: the machine's next step enforces it.
@@ -695,7 +700,7 @@ impl Driver<'_> {
 fn applied(r: Result<(), PlatformError>) -> Input {
     match r {
         Ok(()) => Input::Applied,
-        Err(e) => Input::PlatformError(platform_msg(e)),
+        Err(e) => fault(e),
     }
 }
 
