@@ -68,30 +68,12 @@ fn live(
 ) -> anyhow::Result<RunRecord> {
     let c = &crate::rollout::kube_live::with_context_namespace(c.clone());
     let env = |k: &str| std::env::var(k).ok();
-    // Every secret held is redacted from every output; in GitHub Actions also masked, including
-    // those the clients register later (the kube token as it is first sent).
-    crate::report::redact::announce_masks(github);
-    let mut secrets = crate::rollout::live::secret_values(c, &env);
-    secrets.extend(crate::notify::secret_values(&c.notify, &env));
-    for secret in secrets {
-        crate::report::redact::register(&secret);
-    }
-    let cancel = Cancel::new();
-    let on_signal = cancel.clone();
-    // SIGINT, SIGTERM and SIGHUP (the `termination` feature); a second handler cannot be set in
-    // tests that call this twice, which is harmless: the first one holds the same kind of flag.
-    let _ = ctrlc::set_handler(move || on_signal.cancel());
+    let cancel = guard(c, github, &env);
     let plan = Plan::for_run(c);
     let env_values = crate::rollout::context::env_subset(c, &env);
     // Everything renders before anything is sent (or even connected to).
     let rendered = build::render_run(c, &plan, &renderer, &env_values)?;
-    let sink: Box<dyn std::io::Write> = match format {
-        Format::Json => Box::new(std::io::stderr()),
-        Format::Text => Box::new(crate::report::out::Stdout),
-    };
-    let rules = crate::report::record::RunInfo::new(c, &plan).guardrails;
-    let ci = crate::report::console::Ci::detect(&|k| std::env::var(k).ok());
-    let mut console = Console::new(sink, ci).with_rules(rules);
+    let mut console = console(c, &plan, format);
     let tokens = crate::rollout::live::azure_tokens(c, &mut |l| console.event(l))?;
     let mut platform = crate::rollout::live::platform(c, &rendered, tokens.clone(), &cancel)?;
     let tokens = tokens.unwrap_or_else(|| std::sync::Arc::new(crate::rollout::azure::NoTokens));
@@ -173,6 +155,34 @@ fn live(
     record.compare = compare.and_then(|s| s.outcome());
     record.warnings.extend(gitops);
     Ok(record)
+}
+
+/// Every secret held is redacted from every output (in GitHub Actions also masked, including
+/// those the clients register later: the kube token as it is first sent), and a signal cancels.
+fn guard(c: &Config, github: bool, env: &dyn Fn(&str) -> Option<String>) -> Cancel {
+    crate::report::redact::announce_masks(github);
+    let mut secrets = crate::rollout::live::secret_values(c, env);
+    secrets.extend(crate::notify::secret_values(&c.notify, env));
+    for secret in secrets {
+        crate::report::redact::register(&secret);
+    }
+    let cancel = Cancel::new();
+    let on_signal = cancel.clone();
+    // SIGINT, SIGTERM and SIGHUP (the `termination` feature); a second handler cannot be set in
+    // tests that call this twice, which is harmless: the first one holds the same kind of flag.
+    let _ = ctrlc::set_handler(move || on_signal.cancel());
+    cancel
+}
+
+/// The live progress log: on stderr when stdout carries JSON.
+fn console(c: &Config, plan: &Plan, format: Format) -> Console<Box<dyn std::io::Write>> {
+    let sink: Box<dyn std::io::Write> = match format {
+        Format::Json => Box::new(std::io::stderr()),
+        Format::Text => Box::new(crate::report::out::Stdout),
+    };
+    let rules = crate::report::record::RunInfo::new(c, plan).guardrails;
+    let ci = crate::report::console::Ci::detect(&|k| std::env::var(k).ok());
+    Console::new(sink, ci).with_rules(rules)
 }
 
 /// Providers by name.

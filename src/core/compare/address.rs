@@ -66,37 +66,48 @@ fn base(address: &str) -> &str {
     address.trim_end_matches('/')
 }
 
+fn plain(url: String) -> Address {
+    Address {
+        url,
+        headers: BTreeMap::new(),
+    }
+}
+
+fn with(url: String, h: &str, v: &str) -> Address {
+    Address {
+        url,
+        headers: BTreeMap::from([(h.to_string(), v.to_string())]),
+    }
+}
+
+/// KServe: the tag-routing hosts `prev-` (stable) and `latest-` (canary), direct or through an
+/// ingress `address` with the host in `Host`.
+fn kserve(k: &Compare, n: &Names) -> Result<(Address, Address), String> {
+    let model = k.model_name.as_deref().unwrap_or(n.resource);
+    let p = path(k, model);
+    let host = |tag: &str| {
+        k.domain
+            .as_ref()
+            .map(|d| format!("{tag}-{}-predictor.{}.{d}", n.resource, n.namespace))
+    };
+    match (host("prev"), host("latest"), &k.address) {
+        (Some(s), Some(l), Some(a)) => Ok((
+            with(format!("{}{p}", base(a)), "Host", &s),
+            with(format!("{}{p}", base(a)), "Host", &l),
+        )),
+        (Some(s), Some(l), None) => Ok((
+            plain(format!("http://{s}{p}")),
+            plain(format!("http://{l}{p}")),
+        )),
+        _ => Err("kserve: set compare.domain (tag routing hosts) or explicit compare.stable.url and compare.canary.url".into()),
+    }
+}
+
 /// (stable, canary) addresses, or why they cannot be known.
 pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
     let k = c.compare.as_ref().ok_or("no `compare` in the config")?;
-    let plain = |url: String| Address {
-        url,
-        headers: BTreeMap::new(),
-    };
-    let with = |url: String, h: &str, v: &str| Address {
-        url,
-        headers: BTreeMap::from([(h.to_string(), v.to_string())]),
-    };
     let derived: Result<(Address, Address), String> = match c.target.platform {
-        PlatformKind::Kserve => {
-            let model = k.model_name.as_deref().unwrap_or(n.resource);
-            let p = path(k, model);
-            let host = |tag: &str| {
-                k.domain
-                    .as_ref()
-                    .map(|d| format!("{tag}-{}-predictor.{}.{d}", n.resource, n.namespace))
-            };
-            match (host("prev"), host("latest"), &k.address) {
-                (Some(s), Some(l), Some(a)) => Ok((
-                    with(format!("{}{p}", base(a)), "Host", &s),
-                    with(format!("{}{p}", base(a)), "Host", &l),
-                )),
-                (Some(s), Some(l), None) => {
-                    Ok((plain(format!("http://{s}{p}")), plain(format!("http://{l}{p}"))))
-                }
-                _ => Err("kserve: set compare.domain (tag routing hosts) or explicit compare.stable.url and compare.canary.url".into()),
-            }
-        }
+        PlatformKind::Kserve => kserve(k, n),
         PlatformKind::Seldon => {
             // The operator's predictor Service: `GetPredictorKey` is SDEP-PREDICTOR, or
             // `seldon-<md5 of it>` past 63 characters.
