@@ -104,14 +104,7 @@ fn seldon_v2_canary_differing_on_a_slice_stops_before_any_traffic_shift() {
         server.url
     );
     let run = env.run(&config(SEQ_V2_TARGET, &compare, LABEL_GUARDRAILS));
-    assert_eq!(run.code, 1, "{}", run.log());
-    assert!(
-        run.reason()
-            .contains("critical guardrail label-disagreement failed"),
-        "{}",
-        run.reason()
-    );
-    assert_eq!(run.weights_started(), [0], "no traffic stage began");
+    stopped_in_the_comparison(&run);
     let c = &run.report["compare"];
     let sent = c["requests"].as_u64().unwrap();
     assert!(
@@ -468,4 +461,16 @@ fn argo_pause_at_zero_without_canary_pods_is_refused_before_sending() {
     let ro = env.object(&Kind::ArgoDrive.path()).unwrap();
     assert_eq!(ro["status"]["phase"], "Degraded", "{ro}");
     assert_eq!(ro["status"]["abort"], true, "{ro}");
+}
+
+/// Exit 1 by the critical disagreement guardrail, in the comparison phase: no stage began.
+pub fn stopped_in_the_comparison(run: &e2e::Run) {
+    assert_eq!(run.code, 1, "{}", run.log());
+    assert!(
+        run.reason()
+            .contains("critical guardrail label-disagreement failed"),
+        "{}",
+        run.reason()
+    );
+    assert_eq!(run.weights_started(), [0], "no traffic stage began");
 }

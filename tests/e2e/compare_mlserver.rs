@@ -10,6 +10,7 @@
 use crate::support::e2e;
 use crate::support::mlserver;
 
+use crate::compare::stopped_in_the_comparison;
 use e2e::{Env, Kind};
 use mlserver::{MlServer, Variant};
 use serde_json::Value;
@@ -161,18 +162,6 @@ fn argo_run(canary: Variant, n: u64, rate: u32) -> Option<(Env, e2e::Run)> {
     let extra = format!("  rate: {rate}\n  concurrency: 4\n  stopEarly: {{tolerance: \"3%\"}}\n");
     let run = env.run(&config_for(ARGO, &stable, &canary, &extra));
     Some((env, run))
-}
-
-/// Exit 1 by the critical disagreement guardrail, in the comparison phase: no stage began.
-fn stopped_in_the_comparison(run: &e2e::Run) {
-    assert_eq!(run.code, 1, "{}", run.log());
-    assert!(
-        run.reason()
-            .contains("critical guardrail label-disagreement failed"),
-        "{}",
-        run.reason()
-    );
-    assert_eq!(run.weights_started(), [0], "no traffic stage began");
 }
 
 /// Argo Rollouts, identical behaviour: the comparison passes while the Rollout is paused at
