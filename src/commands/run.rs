@@ -424,10 +424,6 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
         format!("{reason} (nothing was changed)")
     };
     RunRecord {
-        name: c.name.clone(),
-        platform: c.target.platform.as_str().into(),
-        model_uri: c.model.uri.clone(),
-        model_version: c.model.version.clone(),
         dry_run,
         started_at: now,
         finished_at: now,
@@ -435,17 +431,9 @@ pub fn not_started(c: &Config, dry_run: bool, e: &anyhow::Error) -> RunRecord {
             reason,
             rolled_back: false,
         },
-        final_weight: 0,
         stage: "not started".into(),
-        traffic: None,
         traffic_error: Some("not read: the run stopped before reaching the platform".into()),
-        changed: false,
-        compare: None,
-        events: Vec::new(),
-        queries: Vec::new(),
-        requests: Vec::new(),
-        warnings: Vec::new(),
-        info: crate::report::record::RunInfo::new(c, &Plan::for_run(c)),
+        ..RunRecord::of(c, &Plan::for_run(c))
     }
 }
 
@@ -513,12 +501,7 @@ fn already_done(
             outcome.result()
         )),
     );
-    RunRecord {
-        name: c.name.clone(),
-        platform: c.target.platform.as_str().into(),
-        model_uri: c.model.uri.clone(),
-        model_version: c.model.version.clone(),
-        dry_run: false,
+    let mut r = RunRecord {
         started_at: now,
         finished_at: now,
         final_weight: if outcome == Outcome::Promoted { 100 } else { 0 },
@@ -526,16 +509,10 @@ fn already_done(
         stage: plan.stages.last().map(|s| s.label()).unwrap_or_default(),
         traffic,
         traffic_error,
-        changed: false,
-        events: Vec::new(),
-        queries: Vec::new(),
-        requests: Vec::new(),
         warnings,
-        compare: None,
-        info: crate::report::record::RunInfo {
-            run_id: stored.map(|p| p.run_id.clone()).unwrap_or_default(),
-            traffic_read_at: Some(now),
-            ..crate::report::record::RunInfo::new(c, plan)
-        },
-    }
+        ..RunRecord::of(c, plan)
+    };
+    r.info.run_id = stored.map(|p| p.run_id.clone()).unwrap_or_default();
+    r.info.traffic_read_at = Some(now);
+    r
 }

@@ -208,6 +208,18 @@ impl RunRecord {
             info: RunInfo::default(),
         }
     }
+    /// The base of every record of a run of `c`: its model and plan, nothing done yet.
+    pub fn of(c: &crate::config::Config, plan: &crate::core::plan::Plan) -> RunRecord {
+        RunRecord {
+            name: c.name.clone(),
+            platform: c.target.platform.as_str().into(),
+            model_uri: c.model.uri.clone(),
+            model_version: c.model.version.clone(),
+            info: RunInfo::new(c, plan),
+            ..RunRecord::empty()
+        }
+    }
+
     pub fn duration_seconds(&self) -> i64 {
         ((self.finished_at - self.started_at) as f64 / 1000.0).round() as i64
     }

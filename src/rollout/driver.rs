@@ -436,12 +436,7 @@ impl<'a> Driver<'a> {
         let final_weight = if changed { m.traffic().0 } else { 0 };
         let end = crate::notify::final_event(&outcome);
         self.announce(progress, end, m.phase(), &st.revisions, Some(&outcome));
-        RunRecord {
-            name: c.name.clone(),
-            platform: c.target.platform.as_str().into(),
-            model_uri: c.model.uri.clone(),
-            model_version: c.model.version.clone(),
-            dry_run: false,
+        let mut r = RunRecord {
             started_at: st.started,
             finished_at: self.clock.now_ms(),
             outcome,
@@ -452,19 +447,16 @@ impl<'a> Driver<'a> {
             changed,
             events: m.events().to_vec(),
             queries: st.records,
-            requests: Vec::new(),
             warnings: st.warnings,
-            compare: None,
-            info: crate::report::record::RunInfo {
-                run_id: persist
-                    .as_ref()
-                    .map(|p| p.run_id.clone())
-                    .unwrap_or_default(),
-                traffic_read_at,
-                revisions: Some(st.revisions.clone()),
-                ..crate::report::record::RunInfo::new(c, &self.plan)
-            },
-        }
+            ..RunRecord::of(c, &self.plan)
+        };
+        r.info.run_id = persist
+            .as_ref()
+            .map(|p| p.run_id.clone())
+            .unwrap_or_default();
+        r.info.traffic_read_at = traffic_read_at;
+        r.info.revisions = Some(st.revisions.clone());
+        r
     }
 
     /// The final traffic, read once the platform's status reflects the last write (bounded:
