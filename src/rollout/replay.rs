@@ -48,6 +48,14 @@ pub struct QueryRef {
     pub original: String,
 }
 
+/// The query as written in the config behind a rendered marker (`"?"` for an unknown one), as
+/// replay and simulate describe it.
+pub fn original<'a>(queries: &'a BTreeMap<String, QueryRef>, q: &Query) -> &'a str {
+    queries
+        .get(q.text.trim())
+        .map_or("?", |r| r.original.as_str())
+}
+
 /// Swap every query of the config for a marker; returns the rewritten config and marker -> query.
 pub fn markers(c: &Config) -> (Config, BTreeMap<String, QueryRef>) {
     let mut c = c.clone();
@@ -187,12 +195,7 @@ impl Provider for ReplayProvider {
         }
     }
     fn describe(&self, q: &Query) -> String {
-        format!(
-            "replay {}",
-            self.queries
-                .get(q.text.trim())
-                .map_or("?", |r| r.original.as_str())
-        )
+        format!("replay {}", original(&self.queries, q))
     }
 }
 

@@ -302,12 +302,7 @@ impl Provider for SimProvider {
         }
     }
     fn describe(&self, q: &Query) -> String {
-        format!(
-            "simulated {}",
-            self.queries
-                .get(q.text.trim())
-                .map_or("?", |r| r.original.as_str())
-        )
+        format!("simulated {}", super::replay::original(&self.queries, q))
     }
 }
 
