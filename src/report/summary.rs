@@ -311,7 +311,12 @@ fn where_stopped(r: &RunRecord) -> String {
         .position(|p| p.label == r.stage)
         .map_or_else(
             || md(&r.stage),
-            |i| format!("{} of {total}", md(&r.info.plan[i].label)),
+            |i| match r.info.plan[i].label.as_str() {
+                // Phases before any user traffic are not "stage N of M".
+                "compare" => "the prediction comparison, before any traffic stage".into(),
+                l if l.starts_with("shadow") => format!("{}, before any traffic stage", md(l)),
+                l => format!("{} of {total}", md(l)),
+            },
         );
     format!("{at}, {} after start", duration(r.duration_seconds()))
 }
@@ -834,4 +839,47 @@ pub fn gate_summary(
     };
     let _ = writeln!(o, "**Traffic now:** {words}");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::record::PlannedPhase;
+
+    fn stopped_in(label: &str) -> String {
+        let phase = |label: &str, weight| PlannedPhase {
+            label: label.into(),
+            weight,
+            mirror: 0,
+            checks: 3,
+        };
+        let mut r = RunRecord::empty();
+        r.info.plan = vec![
+            phase("compare", 0),
+            phase("shadow 10%", 0),
+            phase("stage 1 (10%)", 10),
+            phase("stage 2 (100%)", 100),
+        ];
+        r.stage = label.into();
+        r.finished_at = 12_000;
+        where_stopped(&r)
+    }
+
+    /// A traffic stage is counted among the plan's phases; the phases before any user traffic
+    /// are named for what they are.
+    #[test]
+    fn where_it_stopped_names_the_phase_in_words() {
+        assert_eq!(
+            stopped_in("stage 1 (10%)"),
+            "stage 1 (10%) of 4, 12s after start"
+        );
+        assert_eq!(
+            stopped_in("compare"),
+            "the prediction comparison, before any traffic stage, 12s after start"
+        );
+        assert_eq!(
+            stopped_in("shadow 10%"),
+            "shadow 10%, before any traffic stage, 12s after start"
+        );
+    }
 }
