@@ -64,6 +64,11 @@ pub struct Compare {
     /// kserve: the cluster's ingress domain of tag routing hosts (latest-/prev-NAME-predictor.NS.DOMAIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// The Services' port when the platform's own addressing is used: argo-rollouts, the
+    /// `stableService` / `canaryService` (default 80); seldon, the predictor Services (default
+    /// 8000, the operator's `ENGINE_SERVER_PORT` when it changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// azureml: `key` (ARM listKeys, default) or `token` (Entra ID, audience ml.azure.com).
     #[serde(default)]
     pub auth: CompareAuth,

@@ -11,9 +11,9 @@
 //!   `operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go`, port
 //!   `DEFAULT_ENGINE_CONTAINER_PORT` 8000 named `http`, gRPC 5001). Past 63 characters the name
 //!   is `seldon-<md5>` (computed as the operator does: [`crate::core::seldon_names`]); a
-//!   predictor annotation `seldon.io/svc-name` replaces it, the operator's `ENGINE_SERVER_PORT`
-//!   changes the port and `seldon.io/no-engine` serves on the model container's port: those
-//!   need explicit URLs.
+//!   predictor annotation `seldon.io/svc-name` replaces it and `seldon.io/no-engine` serves on
+//!   the model container's port: those need explicit URLs; the operator's `ENGINE_SERVER_PORT`
+//!   changes the port: `compare.port`.
 //! - seldon-v2: the mesh (`address`, default `http://seldon-mesh.NS`: the operator's `seldon-mesh`
 //!   Service, port 80 -> envoy `http`, seldon-core `operator/controllers/reconcilers/seldon/
 //!   service_reconciler.go` `getSeldonMeshService`) routes by the `seldon-model` header: the
@@ -115,8 +115,9 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
                 let name = crate::core::seldon_names::predictor_service(n.resource, pred);
                 let model = k.model_name.as_deref().unwrap_or(pred);
                 Ok(format!(
-                    "http://{name}.{}:8000{}",
+                    "http://{name}.{}:{}{}",
                     n.namespace,
+                    k.port.unwrap_or(8000),
                     path(k, model)
                 ))
             };
@@ -148,7 +149,8 @@ pub fn addresses(c: &Config, n: &Names) -> Result<(Address, Address), String> {
             match (svc("stableService"), svc("canaryService")) {
                 (Some(s), Some(cs)) => {
                     let model = k.model_name.as_deref().unwrap_or(n.resource);
-                    let at = |name: &str| plain(format!("http://{name}.{}{}", n.namespace, path(k, model)));
+                    let port = k.port.map_or_else(String::new, |p| format!(":{p}"));
+                    let at = |name: &str| plain(format!("http://{name}.{}{port}{}", n.namespace, path(k, model)));
                     Ok((at(s), at(cs)))
                 }
                 _ => Err("argo-rollouts: set target.stableService and target.canaryService, or compare.stable.url and compare.canary.url".into()),
@@ -287,6 +289,24 @@ mod tests {
         assert_eq!(s.url, "http://fraud-stable.ml/v2/models/fraud/infer");
         assert_eq!(c.url, "http://fraud-canary.ml/v2/models/fraud/infer");
         assert!(s.headers.is_empty() && c.headers.is_empty());
+    }
+
+    /// `port` moves the Services' port where the platform's own addressing names one.
+    #[test]
+    fn a_port_replaces_the_services_default() {
+        let argo = cfg(
+            "{platform: argo-rollouts, namespace: ml, trafficRouting: {nginx: {stableIngress: fraud}}, stableService: fraud-stable, canaryService: fraud-canary}",
+            "{requests: r.jsonl, protocol: v2, port: 8080}",
+        );
+        let (s, c) = addresses(&argo, &names("abc123", "def456", None)).unwrap();
+        assert_eq!(s.url, "http://fraud-stable.ml:8080/v2/models/fraud/infer");
+        assert_eq!(c.url, "http://fraud-canary.ml:8080/v2/models/fraud/infer");
+        let seldon = cfg(
+            "{platform: seldon, namespace: ml, stableModelUri: s3://m/v1}",
+            "{requests: r.jsonl, protocol: seldon, port: 9000}",
+        );
+        let (s, _) = addresses(&seldon, &names("main", "canary", None)).unwrap();
+        assert_eq!(s.url, "http://fraud-main.ml:9000/api/v1.0/predictions");
     }
 
     #[test]
