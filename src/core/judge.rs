@@ -170,7 +170,13 @@ guardrails:
             (Ok(Observation::Scalar(0.05)), Verdict::Fail),
             (Ok(Observation::NoData), Verdict::Hold),
             (Ok(Observation::Scalar(f64::NAN)), Verdict::Hold),
-            (Err("down".to_string()), Verdict::Error),
+            (
+                Err(crate::core::judgement::FetchError::new(
+                    crate::core::judgement::FetchKind::Unreachable,
+                    "down",
+                )),
+                Verdict::Error,
+            ),
             // Outside what a share can be: a broken query, not a pass or a fail.
             (Ok(Observation::Scalar(-0.02)), Verdict::Error),
             (Ok(Observation::Scalar(1.5)), Verdict::Error),

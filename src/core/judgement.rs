@@ -9,8 +9,50 @@ use super::verdict::Verdict;
 use crate::config::Guardrail;
 use serde::Serialize;
 
-/// A provider's answer to one query, or why it failed (already in words).
-pub type Fetched = Result<Observation, String>;
+/// A provider's answer to one query, or why there is none.
+pub type Fetched = Result<Observation, FetchError>;
+
+/// Why a query has no answer: its kind (from the provider's typed error, `metrics::ProviderError`,
+/// or the loop's own reasons) and its words. Any of them makes the guardrail's verdict an error,
+/// never a pass or a fail; the words are the judgement's detail and the query record's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchError {
+    pub kind: FetchKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchKind {
+    /// The query did not render (values known only at run time, such as revision names).
+    Render,
+    /// No provider of that name is available.
+    NoProvider,
+    /// The metrics source could not be reached or failed on its side (transport, 429, 5xx).
+    Unreachable,
+    /// The source refused the query (4xx, a query error, a provider misconfigured).
+    Refused,
+    /// The source answered something that is not what it documents.
+    BadAnswer,
+    /// Abandoned at a signal, or no answer before the rollout's deadline.
+    Abandoned,
+}
+
+impl FetchError {
+    pub fn new(kind: FetchKind, message: impl Into<String>) -> FetchError {
+        FetchError {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FetchError {}
 
 /// What one guardrail said at one check.
 #[derive(Debug, Clone, PartialEq, Serialize)]

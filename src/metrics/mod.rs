@@ -44,6 +44,23 @@ pub enum ProviderError {
     Config(String),
 }
 
+impl From<&ProviderError> for crate::core::judgement::FetchError {
+    fn from(e: &ProviderError) -> Self {
+        use crate::core::judgement::FetchKind as K;
+        let kind = match e {
+            ProviderError::Transport { .. } => K::Unreachable,
+            ProviderError::Http { status, .. } if *status == 429 || *status >= 500 => {
+                K::Unreachable
+            }
+            ProviderError::Http { .. } | ProviderError::Query(_) | ProviderError::Config(_) => {
+                K::Refused
+            }
+            ProviderError::Shape(_) => K::BadAnswer,
+        };
+        crate::core::judgement::FetchError::new(kind, e.to_string())
+    }
+}
+
 /// A named metric source.
 pub trait Provider {
     /// Run one query and return the raw answer.
@@ -68,3 +85,39 @@ pub mod describing;
 pub(crate) mod http_common;
 pub mod http_json;
 pub mod prometheus;
+
+#[cfg(test)]
+mod fetch_error_tests {
+    use super::ProviderError as P;
+    use crate::core::judgement::{FetchError, FetchKind as K};
+
+    /// The loop is told why a query has no answer by kind, from the provider's typed error.
+    #[test]
+    fn provider_errors_keep_their_kind() {
+        let http = |status| P::Http {
+            url: "http://p/api/v1/query".into(),
+            status,
+            message: "m".into(),
+        };
+        let cases = [
+            (
+                P::Transport {
+                    url: "http://p".into(),
+                    message: "refused".into(),
+                },
+                K::Unreachable,
+            ),
+            (http(503), K::Unreachable),
+            (http(429), K::Unreachable),
+            (http(400), K::Refused),
+            (P::Query("parse error".into()), K::Refused),
+            (P::Config("no token".into()), K::Refused),
+            (P::Shape("not a vector".into()), K::BadAnswer),
+        ];
+        for (e, kind) in cases {
+            let f = FetchError::from(&e);
+            assert_eq!(f.kind, kind, "{e}");
+            assert_eq!(f.message, e.to_string());
+        }
+    }
+}

@@ -13,6 +13,7 @@ use super::context::{self, Moment};
 use crate::config::{Config, NotifyEvent};
 use crate::core::guardrail::queries;
 use crate::core::judge::{fmt_num, Fetched, Judge, Judgement};
+use crate::core::judgement::{FetchError, FetchKind};
 use crate::core::machine::{Action, Input, Limits, Machine, Outcome};
 use crate::core::plan::Plan;
 use crate::core::progress::{fingerprint, Progress as ProgressRecord, State};
@@ -538,7 +539,10 @@ impl<'a> Driver<'a> {
             };
             let result: Fetched =
                 match super::build::query(self.config, self.renderer, g, &spec, ctx) {
-                    Err(e) => Err(format!("cannot render the query: {e}")),
+                    Err(e) => Err(FetchError::new(
+                        FetchKind::Render,
+                        format!("cannot render the query: {e}"),
+                    )),
                     Ok((text, filter)) => {
                         let q = Query {
                             text,
@@ -550,7 +554,10 @@ impl<'a> Driver<'a> {
                         };
                         rec.query = q.text.clone();
                         match provider {
-                            None => Err(format!("provider {} is not available", g.provider)),
+                            None => Err(FetchError::new(
+                                FetchKind::NoProvider,
+                                format!("provider {} is not available", g.provider),
+                            )),
                             Some(p) => {
                                 rec.request = p.describe(&q);
                                 self.fetch(p, q, deadline_at)
@@ -560,7 +567,7 @@ impl<'a> Driver<'a> {
                 };
             match &result {
                 Ok(o) => rec.value = Some(observation_json(o)),
-                Err(e) => rec.error = Some(e.clone()),
+                Err(e) => rec.error = Some(e.message.clone()),
             }
             recs.push(rec);
             fetched.push(result);
@@ -656,9 +663,15 @@ impl Driver<'_> {
     fn fetch(&self, p: &SharedProvider, q: Query, until: Option<i64>) -> Fetched {
         let p = Arc::clone(p);
         match interruptible(self.clock, &self.cancel, until, move || p.fetch(&q)) {
-            Waited::Done(r) => r.map_err(|e| e.to_string()),
-            Waited::Cancelled => Err("abandoned: the run was cancelled".into()),
-            Waited::TimedOut => Err("no answer before the rollout's deadline".into()),
+            Waited::Done(r) => r.map_err(|e| FetchError::from(&e)),
+            Waited::Cancelled => Err(FetchError::new(
+                FetchKind::Abandoned,
+                "abandoned: the run was cancelled",
+            )),
+            Waited::TimedOut => Err(FetchError::new(
+                FetchKind::Abandoned,
+                "no answer before the rollout's deadline",
+            )),
         }
     }
 
