@@ -69,6 +69,12 @@ pub const ISTIO_VIRTUAL_SERVICE: Gvr = Gvr {
     version: "v1alpha3",
     plural: "virtualservices",
 };
+/// A core Service (the `/api/v1` group): Seldon v1 predictor Services carry Ambassador v1 routes.
+pub const SERVICE: Gvr = Gvr {
+    group: "",
+    version: "v1",
+    plural: "services",
+};
 pub const AMBASSADOR_MAPPING: Gvr = Gvr {
     group: "getambassador.io",
     version: "v2",

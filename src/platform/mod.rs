@@ -187,6 +187,7 @@ pub mod k8s;
 pub mod kserve;
 pub mod kube_platform;
 pub mod seldon;
+pub mod seldon_ambassador_v1;
 pub mod seldon_routes;
 pub mod seldon_v2;
 pub mod target;

@@ -14,8 +14,9 @@
 //! - `AmbassadorMappingsReady` not "No Ambassador Mappaings defined" (Ambassador v2 API):
 //!   a Mapping `seldon-{ns}-{sdep}-{predictor}-rest` per predictor (`GetV2AmbassadorConfigs`),
 //!   with `weight` = traffic on every predictor but the first and `shadow: true` on a shadow;
-//! - neither (no service mesh, or Ambassador's v1 annotations on Services): nothing to read;
-//!   readiness is judged on the Deployments only (documented in docs/kubernetes.md).
+//! - neither: Ambassador's v1 API, whose Mappings are an annotation on each predictor's Service
+//!   (`seldon_ambassador_v1.rs`), or no routing at all (readiness is then judged on the
+//!   Deployments only; documented in docs/kubernetes.md).
 
 use super::k8s::{condition, KubeApi, AMBASSADOR_MAPPING, ISTIO_VIRTUAL_SERVICE};
 use super::PlatformError;
@@ -94,7 +95,9 @@ pub fn not_routed(
 ) -> Result<Option<String>, PlatformError> {
     let name = sdep["metadata"]["name"].as_str().unwrap_or("");
     match routing(sdep) {
-        Routing::Unrouted => Ok(None),
+        // No routing condition: Ambassador's v1 API (Mappings in the predictor Services'
+        // annotation), or no routing at all.
+        Routing::Unrouted => super::seldon_ambassador_v1::differs(api, namespace, sdep, gone),
         Routing::Istio => {
             // Named by `GetSeldonDeploymentName`: the name, or "seldon-" + md5 past 63 characters.
             let name = &crate::core::seldon_names::operator_name(name);
