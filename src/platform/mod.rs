@@ -75,6 +75,16 @@ impl PlatformError {
         }
     }
 
+    /// The Kubernetes API refused for lack of permission (403).
+    pub fn is_forbidden(&self) -> bool {
+        match self {
+            PlatformError::Kube { error, .. } => {
+                matches!(**error, crate::clients::kube::KubeError::Forbidden { .. })
+            }
+            _ => false,
+        }
+    }
+
     /// A failure that may pass if the same call is tried again later: the Kubernetes API
     /// unreachable or answering garbage, 5xx and 429 after the client's own retries, a conflict.
     /// Not: missing objects, missing permissions, invalid requests, configuration and
