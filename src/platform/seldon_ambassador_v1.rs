@@ -20,9 +20,6 @@ use serde_json::Value;
 
 const CONFIG_ANNOTATION: &str = "getambassador.io/config";
 
-/// The forbidden Service read is logged once per process, not at every readiness poll.
-static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// `None` when no predictor Service carries Ambassador v1 Mappings (no such routing: judged on
 /// the Deployments) or when they carry the spec's split; else what they still say. `gone`:
 /// predictors removed by this run, whose Services (and so routes) must be gone too.
@@ -45,18 +42,8 @@ pub fn differs(
     let Some(first) = preds.first() else {
         return Ok(None);
     };
-    // The first predictor's Service tells whether this operator uses Ambassador v1 at all. A
-    // role without `get services` (enough before this check existed, and for a cluster without
-    // a mesh) keeps the Deployments-only judgement, said once in the log.
-    let first_svc = match api.get(&SERVICE.path(namespace, &service_name(name, first))) {
-        Err(e) if e.is_forbidden() => {
-            if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                log::warn!("Seldon v1 readiness: cannot read the predictor Service ({e}); Ambassador v1 routes are not checked, readiness rests on the Deployments");
-            }
-            return Ok(None);
-        }
-        other => other?,
-    };
+    // The first predictor's Service tells whether this operator uses Ambassador v1 at all.
+    let first_svc = api.get(&SERVICE.path(namespace, &service_name(name, first)))?;
     if !first_svc
         .as_ref()
         .is_some_and(|s| s["metadata"]["annotations"][CONFIG_ANNOTATION].is_string())
@@ -304,7 +291,9 @@ mod tests {
     fn a_service_read_forbidden_falls_back_to_the_deployments() {
         let spec =
             sdep(json!([{"name": "main", "traffic": 75}, {"name": "canary", "traffic": 25}]));
-        assert_eq!(differs(&mut Forbidden, "ml", &spec, &[]).unwrap(), None);
+        assert!(differs(&mut Forbidden, "ml", &spec, &[]).is_err_and(|e| e.is_forbidden()));
+        let got = crate::platform::seldon_routes::not_routed(&mut Forbidden, "ml", &spec, &[]);
+        assert_eq!(got.unwrap(), None);
     }
 
     #[test]

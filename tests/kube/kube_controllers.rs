@@ -216,6 +216,32 @@ fn seldon_until_ready(s: &mut mlcanary::platform::seldon::Seldon) {
     }
 }
 
+/// A role without `get` on the routing objects (Istio here) keeps the Deployments-only
+/// judgement: the traffic patch is ready once the Deployments are, never a readiness error that
+/// would roll back a healthy canary.
+#[test]
+fn seldon_v1_readiness_without_permission_to_read_routes_rests_on_the_deployments() {
+    use mlcanary::platform::{Platform, Readiness};
+    let server = KubeServer::start();
+    server.deny("get", "virtualservices");
+    let graph =
+        |uri: &str| json!({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": uri});
+    server.insert(
+        SDEP,
+        sdep(json!([{"name": "main", "traffic": 100, "graph": graph("s3://v1")}])),
+    );
+    let mut s = seldon_driver(&server);
+    seldon_until_ready(&mut s);
+    let rendered = sdep(
+        json!([{"name": "main", "traffic": 90, "graph": graph("s3://v2")},
+                               {"name": "canary", "traffic": 10, "graph": graph("s3://v2")}]),
+    );
+    s.prepare(10, 0, &[rendered]).unwrap();
+    seldon_until_ready(&mut s);
+    s.set_weight(50).unwrap();
+    assert_eq!(s.poll_ready().unwrap(), Readiness::Ready);
+}
+
 /// Seldon v1 traffic-only changes: the patch leaves the status as it was (Available, the same
 /// Deployments, no `observedGeneration`), so only the routes the operator writes once it acted
 /// (Istio VirtualService, Ambassador v2 Mappings) show the new split. Readiness (and, after the
