@@ -134,11 +134,33 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    /// Objects by path; GET only.
-    struct Objects(BTreeMap<String, Value>);
+    /// Objects by path; GET only. `Objects::forbidden()` answers every read 403 (a role
+    /// without `get services`).
+    struct Objects(BTreeMap<String, Value>, bool);
+
+    impl Objects {
+        fn of(objects: impl IntoIterator<Item = (String, Value)>) -> Objects {
+            Objects(objects.into_iter().collect(), false)
+        }
+        fn forbidden() -> Objects {
+            Objects(BTreeMap::new(), true)
+        }
+    }
 
     impl KubeApi for Objects {
         fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
+            if self.1 {
+                return Err(PlatformError::Kube {
+                    request: format!("GET {path}"),
+                    error: Box::new(crate::clients::kube::KubeError::Forbidden {
+                        verb: "get".into(),
+                        resource: "services".into(),
+                        rbac_resource: "services".into(),
+                        namespace: Some("ml".into()),
+                        message: "denied".into(),
+                    }),
+                });
+            }
             Ok(self.0.get(path).cloned())
         }
         fn patch(
@@ -187,13 +209,7 @@ mod tests {
         let spec =
             sdep(json!([{"name": "main", "traffic": 75}, {"name": "canary", "traffic": 25}]));
         let run = |objects: Vec<(String, Value)>, gone: &[&str]| {
-            differs(
-                &mut Objects(objects.into_iter().collect()),
-                "ml",
-                &spec,
-                gone,
-            )
-            .unwrap()
+            differs(&mut Objects::of(objects), "ml", &spec, gone).unwrap()
         };
         let main = service("main", Some(annotation("main", None, false)));
         // The canary's Mapping still has the old weight, then none (omitempty: 0), then the spec's.
@@ -238,51 +254,14 @@ mod tests {
             sdep(json!([{"name": "main", "traffic": 75}, {"name": "canary", "traffic": 25}]));
         // Services without the annotation (Istio, or no mesh), or no Service readable: no routes.
         for objects in [vec![service("main", None)], vec![]] {
-            let mut api = Objects(objects.into_iter().collect());
+            let mut api = Objects::of(objects);
             assert_eq!(differs(&mut api, "ml", &spec, &[]).unwrap(), None);
         }
         // A custom ambassador-config annotation replaces what the operator writes.
         let mut custom = spec.clone();
         custom["metadata"]["annotations"] = json!({"seldon.io/ambassador-config": "---\n"});
-        let mut api = Objects(
-            [service("main", Some(annotation("main", None, false)))]
-                .into_iter()
-                .collect(),
-        );
+        let mut api = Objects::of([service("main", Some(annotation("main", None, false)))]);
         assert_eq!(differs(&mut api, "ml", &custom, &[]).unwrap(), None);
-    }
-
-    /// Objects at `path` are forbidden (a role without `get services`).
-    struct Forbidden;
-
-    impl KubeApi for Forbidden {
-        fn get(&mut self, path: &str) -> Result<Option<Value>, PlatformError> {
-            Err(PlatformError::Kube {
-                request: format!("GET {path}"),
-                error: Box::new(crate::clients::kube::KubeError::Forbidden {
-                    verb: "get".into(),
-                    resource: "services".into(),
-                    rbac_resource: "services".into(),
-                    namespace: Some("ml".into()),
-                    message: "denied".into(),
-                }),
-            })
-        }
-        fn patch(
-            &mut self,
-            _: &str,
-            _: &PatchKind,
-            _: &Value,
-            _: bool,
-        ) -> Result<Value, PlatformError> {
-            unreachable!("readiness only reads")
-        }
-        fn delete(&mut self, _: &str) -> Result<(), PlatformError> {
-            unreachable!("readiness only reads")
-        }
-        fn field_manager(&self) -> &str {
-            "test"
-        }
     }
 
     /// A role that cannot read Services keeps the Deployments-only judgement instead of failing
@@ -291,8 +270,11 @@ mod tests {
     fn a_service_read_forbidden_falls_back_to_the_deployments() {
         let spec =
             sdep(json!([{"name": "main", "traffic": 75}, {"name": "canary", "traffic": 25}]));
-        assert!(differs(&mut Forbidden, "ml", &spec, &[]).is_err_and(|e| e.is_forbidden()));
-        let got = crate::platform::seldon_routes::not_routed(&mut Forbidden, "ml", &spec, &[]);
+        assert!(
+            differs(&mut Objects::forbidden(), "ml", &spec, &[]).is_err_and(|e| e.is_forbidden())
+        );
+        let got =
+            crate::platform::seldon_routes::not_routed(&mut Objects::forbidden(), "ml", &spec, &[]);
         assert_eq!(got.unwrap(), None);
     }
 
@@ -302,25 +284,17 @@ mod tests {
             json!([{"name": "main", "traffic": 100}, {"name": "shadow", "traffic": 100, "shadow": true}]),
         );
         let main = service("main", Some(annotation("main", None, false)));
-        let mut api = Objects(
-            [
-                main.clone(),
-                service("shadow", Some(annotation("shadow", Some(100), false))),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        let mut api = Objects::of([
+            main.clone(),
+            service("shadow", Some(annotation("shadow", Some(100), false))),
+        ]);
         assert!(differs(&mut api, "ml", &spec, &[])
             .unwrap()
             .is_some_and(|m| m.contains("shadow flag")));
-        let mut api = Objects(
-            [
-                main,
-                service("shadow", Some(annotation("shadow", Some(100), true))),
-            ]
-            .into_iter()
-            .collect(),
-        );
+        let mut api = Objects::of([
+            main,
+            service("shadow", Some(annotation("shadow", Some(100), true))),
+        ]);
         assert_eq!(differs(&mut api, "ml", &spec, &[]).unwrap(), None);
     }
 }

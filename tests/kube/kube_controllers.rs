@@ -224,13 +224,21 @@ fn seldon_v1_readiness_without_permission_to_read_routes_rests_on_the_deployment
     use mlcanary::platform::{Platform, Readiness};
     let server = KubeServer::start();
     server.deny("get", "virtualservices");
+    let mut s = seldon_canary_at_10(&server);
+    s.set_weight(50).unwrap();
+    assert_eq!(s.poll_ready().unwrap(), Readiness::Ready);
+}
+
+/// A SeldonDeployment at v1, then the canary predictor (v2) at 10% and ready.
+fn seldon_canary_at_10(server: &KubeServer) -> mlcanary::platform::seldon::Seldon {
+    use mlcanary::platform::Platform;
     let graph =
         |uri: &str| json!({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": uri});
     server.insert(
         SDEP,
         sdep(json!([{"name": "main", "traffic": 100, "graph": graph("s3://v1")}])),
     );
-    let mut s = seldon_driver(&server);
+    let mut s = seldon_driver(server);
     seldon_until_ready(&mut s);
     let rendered = sdep(
         json!([{"name": "main", "traffic": 90, "graph": graph("s3://v2")},
@@ -238,8 +246,7 @@ fn seldon_v1_readiness_without_permission_to_read_routes_rests_on_the_deployment
     );
     s.prepare(10, 0, &[rendered]).unwrap();
     seldon_until_ready(&mut s);
-    s.set_weight(50).unwrap();
-    assert_eq!(s.poll_ready().unwrap(), Readiness::Ready);
+    s
 }
 
 /// Seldon v1 traffic-only changes: the patch leaves the status as it was (Available, the same
@@ -264,20 +271,7 @@ fn seldon_v1_readiness_waits_for_the_routes_to_carry_the_new_split() {
             std::time::Duration::from_millis(300),
             std::time::Duration::from_millis(60),
         );
-        let graph =
-            |uri: &str| json!({"name": "m", "implementation": "SKLEARN_SERVER", "modelUri": uri});
-        server.insert(
-            SDEP,
-            sdep(json!([{"name": "main", "traffic": 100, "graph": graph("s3://v1")}])),
-        );
-        let mut s = seldon_driver(&server);
-        seldon_until_ready(&mut s);
-        let rendered = sdep(
-            json!([{"name": "main", "traffic": 90, "graph": graph("s3://v2")},
-                                   {"name": "canary", "traffic": 10, "graph": graph("s3://v2")}]),
-        );
-        s.prepare(10, 0, &[rendered]).unwrap();
-        seldon_until_ready(&mut s);
+        let mut s = seldon_canary_at_10(&server);
         s.set_weight(50).unwrap();
         let stale = c_get(&server, SDEP);
         assert_eq!(
