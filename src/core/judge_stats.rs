@@ -243,19 +243,7 @@ guardrails:
 
     /// Cumulative buckets from per-bin counts (10 bins on 0.1 .. 1.0).
     fn hist(bins: &[f64]) -> Observation {
-        let mut acc = 0.0;
-        Observation::Histogram(
-            bins.iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    acc += c;
-                    Bucket {
-                        le: (i + 1) as f64 / 10.0,
-                        count: acc,
-                    }
-                })
-                .collect(),
-        )
+        Observation::Histogram(Bucket::cumulative(bins, 0.1))
     }
 
     #[test]

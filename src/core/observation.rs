@@ -8,6 +8,25 @@ pub struct Bucket {
     pub count: f64,
 }
 
+impl Bucket {
+    /// Cumulative buckets from per-bin counts, bin `i` ending at `le = (i + 1) * width`: the
+    /// histograms the statistics' table tests are written in.
+    pub fn cumulative(counts: &[f64], width: f64) -> Vec<Bucket> {
+        let mut acc = 0.0;
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                acc += c;
+                Bucket {
+                    le: (i + 1) as f64 * width,
+                    count: acc,
+                }
+            })
+            .collect()
+    }
+}
+
 /// What a query answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Observation {

@@ -151,18 +151,7 @@ mod tests {
     use super::*;
 
     fn cum(counts: &[f64]) -> Vec<Bucket> {
-        let mut acc = 0.0;
-        counts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                acc += c;
-                Bucket {
-                    le: (i + 1) as f64 / 10.0,
-                    count: acc,
-                }
-            })
-            .collect()
+        Bucket::cumulative(counts, 0.1)
     }
 
     fn params() -> DistributionParams {

@@ -90,18 +90,7 @@ mod tests {
     use super::*;
 
     fn cum(counts: &[f64]) -> Vec<Bucket> {
-        let mut acc = 0.0;
-        counts
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                acc += c;
-                Bucket {
-                    le: (i + 1) as f64 / counts.len() as f64,
-                    count: acc,
-                }
-            })
-            .collect()
+        Bucket::cumulative(counts, 1.0 / counts.len() as f64)
     }
 
     #[test]
