@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README): installs what the tests need (real Prometheus, kubectl, openssl) on a
+# The test command (README): installs what the tests need (real Prometheus, kubectl, openssl, shellcheck) on a
 # fresh Debian machine, then runs every test: unit, integration, end-to-end, doc tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
