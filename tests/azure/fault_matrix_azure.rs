@@ -397,13 +397,6 @@ fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     }
 }
 
-fn label(o: &Outcome) -> String {
-    match o {
-        Outcome::Failed { rolled_back, .. } => format!("failed(rolled_back={rolled_back})"),
-        o => o.result().to_string(),
-    }
-}
-
 /// (case name, verdict, outcome label, exit code).
 
 #[test]
@@ -430,5 +423,5 @@ fn one(case: &Case) -> matrix::CaseResult {
     let ended = run_case(case);
     let verdict = consistent(&ended).and_then(|_| as_promised(case, &ended));
     let code = ended.record.outcome.exit_code();
-    (name, verdict, label(&ended.record.outcome), code)
+    (name, verdict, matrix::label(&ended.record.outcome), code)
 }

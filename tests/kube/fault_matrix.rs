@@ -17,7 +17,7 @@ use crate::support::kube;
 use crate::support::matrix;
 
 use kube::{Fault, KubeServer, Request};
-use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, RetryPolicy};
+use mlcanary::clients::kube::Client;
 use mlcanary::config::{load_str, Config};
 use mlcanary::core::machine::Outcome;
 use mlcanary::core::plan::Plan;
@@ -274,23 +274,7 @@ fn dead_address() -> String {
 // ---------- the Kubernetes side ----------
 
 fn client(url: &str) -> Client {
-    let cfg = ClusterConfig {
-        server: url.into(),
-        namespace: None,
-        tls: Default::default(),
-        tls_server_name: None,
-        auth: AuthSpec::None,
-    };
-    let opts = ClientOptions {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-        },
-        timeout: TIMEOUT,
-        ..ClientOptions::default()
-    };
-    Client::from_config(cfg, &opts).unwrap()
+    kube::quick_client(url, TIMEOUT)
 }
 
 /// Sends requests a predicate picks to an address where nothing listens (connection refused,
@@ -695,13 +679,6 @@ fn as_promised(case: &Case, e: &Ended) -> Result<(), String> {
     }
 }
 
-fn label(o: &Outcome) -> String {
-    match o {
-        Outcome::Failed { rolled_back, .. } => format!("failed(rolled_back={rolled_back})"),
-        o => o.result().to_string(),
-    }
-}
-
 /// (case name, consistency verdict, outcome label, exit code).
 
 #[test]
@@ -765,5 +742,5 @@ fn one(case: &Case) -> matrix::CaseResult {
     let ended = run_case(case);
     let verdict = consistent(&ended).and_then(|_| as_promised(case, &ended));
     let code = ended.record.outcome.exit_code();
-    (name, verdict, label(&ended.record.outcome), code)
+    (name, verdict, matrix::label(&ended.record.outcome), code)
 }

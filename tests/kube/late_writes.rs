@@ -8,9 +8,7 @@
 use crate::support::kube;
 
 use kube::{Fault, KubeServer, Request};
-use mlcanary::clients::kube::{
-    AuthSpec, Client, ClientOptions, ClusterConfig, KubeError, PatchKind, PatchParams, RetryPolicy,
-};
+use mlcanary::clients::kube::{Client, KubeError, PatchKind, PatchParams};
 use mlcanary::platform::k8s::KubeApi;
 use mlcanary::platform::kserve::Kserve;
 use mlcanary::platform::kube_platform::KubeTarget;
@@ -29,23 +27,7 @@ const TIMEOUT: Duration = Duration::from_millis(300);
 const LATE: Duration = Duration::from_millis(1500);
 
 fn client(url: &str) -> Client {
-    let cfg = ClusterConfig {
-        server: url.into(),
-        namespace: None,
-        tls: Default::default(),
-        tls_server_name: None,
-        auth: AuthSpec::None,
-    };
-    let opts = ClientOptions {
-        retry: RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(50),
-        },
-        timeout: TIMEOUT,
-        ..ClientOptions::default()
-    };
-    Client::from_config(cfg, &opts).unwrap()
+    kube::quick_client(url, TIMEOUT)
 }
 
 fn isvc(weight: u32) -> Value {

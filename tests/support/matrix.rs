@@ -53,3 +53,13 @@ pub fn times_word(always: bool) -> &'static str {
         "once"
     }
 }
+
+/// An outcome as the tally counts it: its result word, and for a failure whether it rolled back.
+pub fn label(o: &mlcanary::core::machine::Outcome) -> String {
+    match o {
+        mlcanary::core::machine::Outcome::Failed { rolled_back, .. } => {
+            format!("failed(rolled_back={rolled_back})")
+        }
+        o => o.result().to_string(),
+    }
+}

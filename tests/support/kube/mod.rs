@@ -452,3 +452,26 @@ fn handle(state: &Mutex<State>, req: &Request, host: &str) -> Reply {
     }
     store::handle(&mut st, req, &t)
 }
+
+/// A client of `url` with no credentials, short retries (3 attempts, 10-50 ms apart) and a
+/// whole-request `timeout`: what tests that fault the server use to see each retry quickly.
+pub fn quick_client(url: &str, timeout: std::time::Duration) -> mlcanary::clients::kube::Client {
+    use mlcanary::clients::kube::{AuthSpec, Client, ClientOptions, ClusterConfig, RetryPolicy};
+    let cfg = ClusterConfig {
+        server: url.into(),
+        namespace: None,
+        tls: Default::default(),
+        tls_server_name: None,
+        auth: AuthSpec::None,
+    };
+    let opts = ClientOptions {
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: std::time::Duration::from_millis(10),
+            max_delay: std::time::Duration::from_millis(50),
+        },
+        timeout,
+        ..ClientOptions::default()
+    };
+    Client::from_config(cfg, &opts).unwrap()
+}
